@@ -1,0 +1,138 @@
+"""Names and key schemas of every AWS resource Steward owns.
+
+One module read by the CDK constructs (to create the resources), by the Lambda settings (to find
+them) and by the local stack (to create the same resources in moto). Change a name here and all
+three follow, so local runs and AWS never drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LOCAL_ACCOUNT = "123456789012"  # moto's default account id
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A DynamoDB table: partition/sort key names (all string keys) and its TTL attribute."""
+
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+    ttl_attribute: str | None = None
+    indexes: tuple[IndexSpec, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """A global secondary index (string keys, all attributes projected)."""
+
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """Every resource name for one stage (e.g. ``dev``, ``prod``, ``local``)."""
+
+    stage: str = "local"
+    account: str = LOCAL_ACCOUNT
+    region: str = DEFAULT_REGION
+
+    @property
+    def prefix(self) -> str:
+        return f"steward-{self.stage}"
+
+    # --- DynamoDB -------------------------------------------------------------------------
+    @property
+    def api_keys_table(self) -> TableSpec:
+        """API keys: only the keyed hash of the secret is stored, never the secret."""
+        return TableSpec(
+            f"{self.prefix}-api-keys",
+            partition_key="key_id",
+            indexes=(IndexSpec("by-tenant", "tenant_id", "key_id"),),
+        )
+
+    @property
+    def tenants_table(self) -> TableSpec:
+        return TableSpec(f"{self.prefix}-tenants", partition_key="tenant_id")
+
+    @property
+    def models_table(self) -> TableSpec:
+        """Model registry: one item per model version plus a ``#model`` item per model."""
+        return TableSpec(f"{self.prefix}-models", partition_key="model", sort_key="version")
+
+    @property
+    def audit_table(self) -> TableSpec:
+        """Audit trail, partitioned by tenant so reads are tenant-scoped by construction."""
+        return TableSpec(
+            f"{self.prefix}-audit",
+            partition_key="tenant_id",
+            sort_key="sk",
+            ttl_attribute="expires_at",
+            indexes=(IndexSpec("by-request", "request_id"),),
+        )
+
+    @property
+    def usage_table(self) -> TableSpec:
+        """Rate-limit windows and quota counters (atomic conditional updates)."""
+        return TableSpec(f"{self.prefix}-usage", partition_key="pk", ttl_attribute="expires_at")
+
+    @property
+    def jobs_table(self) -> TableSpec:
+        return TableSpec(
+            f"{self.prefix}-jobs",
+            partition_key="job_id",
+            ttl_attribute="expires_at",
+            indexes=(IndexSpec("by-tenant", "tenant_id", "created_at"),),
+        )
+
+    @property
+    def tables(self) -> tuple[TableSpec, ...]:
+        return (
+            self.api_keys_table,
+            self.tenants_table,
+            self.models_table,
+            self.audit_table,
+            self.usage_table,
+            self.jobs_table,
+        )
+
+    # --- S3 / SQS / KMS / secrets -------------------------------------------------------------
+    @property
+    def artifacts_bucket(self) -> str:
+        """Model repository (one prefix per model/version) and batch inputs."""
+        return f"{self.prefix}-artifacts-{self.account}-{self.region}"
+
+    @property
+    def results_bucket(self) -> str:
+        """Batch results, job results and fairness reports."""
+        return f"{self.prefix}-results-{self.account}-{self.region}"
+
+    @property
+    def buckets(self) -> tuple[str, ...]:
+        return (self.artifacts_bucket, self.results_bucket)
+
+    @property
+    def jobs_queue(self) -> str:
+        return f"{self.prefix}-jobs"
+
+    @property
+    def jobs_dlq(self) -> str:
+        return f"{self.prefix}-jobs-dlq"
+
+    @property
+    def kms_alias(self) -> str:
+        return f"alias/{self.prefix}"
+
+    @property
+    def pepper_secret(self) -> str:
+        """Secrets Manager secret holding the HMAC pepper for API key hashes."""
+        return f"{self.prefix}/api-key-pepper"
+
+    @property
+    def admin_bootstrap_parameter(self) -> str:
+        """SSM parameter name under which ops may keep settings (never secrets)."""
+        return f"/{self.prefix}/settings"
