@@ -1,0 +1,127 @@
+"""Create Steward's AWS resources in an (emulated) account, exactly as named for CDK.
+
+The CDK constructs create these resources in AWS; this module creates the same ones in moto for
+the local stack and the integration tests, from the same :class:`ResourceNames`, so names and key
+schemas cannot drift between the two.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from steward.resources import ResourceNames, TableSpec
+
+
+@dataclass(frozen=True)
+class ProvisionedResources:
+    """Identifiers that only exist after creation (the KMS key id, queue URLs)."""
+
+    kms_key_id: str
+    jobs_queue_url: str
+    jobs_dlq_url: str
+
+
+def _table_definition(spec: TableSpec) -> dict[str, Any]:
+    key_schema = [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
+    attributes = {spec.partition_key}
+    if spec.sort_key:
+        key_schema.append({"AttributeName": spec.sort_key, "KeyType": "RANGE"})
+        attributes.add(spec.sort_key)
+    indexes = []
+    for index in spec.indexes:
+        index_keys = [{"AttributeName": index.partition_key, "KeyType": "HASH"}]
+        attributes.add(index.partition_key)
+        if index.sort_key:
+            index_keys.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
+            attributes.add(index.sort_key)
+        indexes.append({"IndexName": index.name, "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}})
+    definition: dict[str, Any] = {
+        "TableName": spec.name,
+        "KeySchema": key_schema,
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attributes)],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if indexes:
+        definition["GlobalSecondaryIndexes"] = indexes
+    return definition
+
+
+def provision(names: ResourceNames, session: Any) -> ProvisionedResources:
+    """Create every table, bucket, queue, key and secret Steward needs; idempotent.
+
+    ``session`` is a ``boto3.session.Session`` whose clients already point at the target
+    endpoint (moto locally).
+    """
+    kms = session.client("kms")
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    key_id = aliases.get(names.kms_alias)
+    if key_id is None:
+        key_id = kms.create_key(Description=f"{names.prefix} data key")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=names.kms_alias, TargetKeyId=key_id)
+
+    dynamodb = session.client("dynamodb")
+    existing = set(dynamodb.list_tables()["TableNames"])
+    for spec in names.tables:
+        if spec.name in existing:
+            continue
+        dynamodb.create_table(
+            **_table_definition(spec),
+            SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_id},
+        )
+        if spec.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=spec.name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+            )
+
+    s3 = session.client("s3")
+    for bucket in names.buckets:
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except s3.exceptions.ClientError:
+            if names.region == "us-east-1":
+                s3.create_bucket(Bucket=bucket)
+            else:
+                s3.create_bucket(
+                    Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": names.region}
+                )
+            s3.put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [
+                        {
+                            "ApplyServerSideEncryptionByDefault": {
+                                "SSEAlgorithm": "aws:kms",
+                                "KMSMasterKeyID": key_id,
+                            }
+                        }
+                    ]
+                },
+            )
+
+    sqs = session.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=names.jobs_dlq, Attributes={"KmsMasterKeyId": key_id})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=names.jobs_queue,
+        Attributes={
+            "KmsMasterKeyId": key_id,
+            "VisibilityTimeout": "120",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
+        },
+    )["QueueUrl"]
+
+    secrets_client = session.client("secretsmanager")
+    try:
+        secrets_client.describe_secret(SecretId=names.pepper_secret)
+    except secrets_client.exceptions.ResourceNotFoundException:
+        secrets_client.create_secret(
+            Name=names.pepper_secret,
+            KmsKeyId=key_id,
+            SecretString=secrets.token_hex(32),
+            Description="HMAC pepper for Steward API key hashes",
+        )
+    return ProvisionedResources(kms_key_id=key_id, jobs_queue_url=queue_url, jobs_dlq_url=dlq_url)
