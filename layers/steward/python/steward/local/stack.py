@@ -1,0 +1,147 @@
+"""Start, seed and stop the local stack: moto server, inference backend, gateway.
+
+``python -m steward.local up`` runs it in the foreground until Ctrl-C; tests drive the same
+:class:`LocalStack` so what they exercise is what a newcomer runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from steward.local.processes import ChildProcess, free_port, python_module, wait_http_ok
+from steward.resources import DEFAULT_REGION, ResourceNames
+
+LOCAL_CREDENTIALS = {
+    # moto accepts any credentials; these keep boto3 from looking for real ones.
+    "AWS_ACCESS_KEY_ID": "steward-local",
+    "AWS_SECRET_ACCESS_KEY": "steward-local",  # noqa: S105 (not a secret: moto only)
+    "AWS_DEFAULT_REGION": DEFAULT_REGION,
+    "AWS_REGION": DEFAULT_REGION,
+}
+
+
+@dataclass
+class LocalStackConfig:
+    model_repository: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    backend_port: int = 0  # 0: pick a free port
+    moto_port: int = 0
+    state_file: Path = Path(".steward/local.json")
+    log_dir: Path = Path(".steward/logs")
+    stage: str = "local"
+    backend_ready_timeout_s: float = 180.0
+
+
+@dataclass
+class LocalStackState:
+    api_url: str
+    backend_url: str
+    aws_endpoint_url: str
+    demo_api_key: str
+    demo_tenant: str
+    models: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class LocalStack:
+    """Owns the child processes and the environment the gateway code reads."""
+
+    def __init__(self, config: LocalStackConfig) -> None:
+        self.config = config
+        self.names = ResourceNames(stage=config.stage)
+        self._children: list[ChildProcess] = []
+        self.state: LocalStackState | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> LocalStackState:
+        """Start moto and the backend, provision and seed; return what clients need."""
+        cfg = self.config
+        try:
+            moto_port = cfg.moto_port or free_port(cfg.host)
+            moto = self._spawn(
+                "moto", python_module("moto.server", "-H", cfg.host, "-p", str(moto_port)), "moto.log"
+            )
+            endpoint = f"http://{cfg.host}:{moto_port}"
+            wait_http_ok(f"{endpoint}/moto-api/", moto, timeout_s=60)
+
+            backend_port = cfg.backend_port or free_port(cfg.host)
+            backend = self._spawn(
+                "backend",
+                python_module(
+                    "gpu_backend",
+                    "serve",
+                    "--model-repository",
+                    str(cfg.model_repository),
+                    "--host",
+                    cfg.host,
+                    "--port",
+                    str(backend_port),
+                ),
+                "backend.log",
+            )
+            backend_url = f"http://{cfg.host}:{backend_port}"
+            os.environ.update(self.gateway_environment(endpoint, backend_url))
+
+            import boto3  # local tooling only: the Lambdas reach AWS through steward.adapters
+
+            from steward.local.provision import provision
+            from steward.local.seed import seed
+
+            provision(self.names, boto3.session.Session())
+            wait_http_ok(f"{backend_url}/v2/health/ready", backend, timeout_s=cfg.backend_ready_timeout_s)
+            seeded = seed(self.config.model_repository, backend_url)
+            self.state = LocalStackState(
+                api_url=f"http://{cfg.host}:{cfg.port}",
+                backend_url=backend_url,
+                aws_endpoint_url=endpoint,
+                demo_api_key=seeded.api_key,
+                demo_tenant=seeded.tenant_id,
+                models=seeded.models,
+            )
+            return self.state
+        except BaseException:
+            self.stop()
+            raise
+
+    def gateway_environment(self, aws_endpoint_url: str, backend_url: str) -> dict[str, str]:
+        """The variables the Lambdas get from CDK, pointed at the local services."""
+        return {
+            **LOCAL_CREDENTIALS,
+            "AWS_ENDPOINT_URL": aws_endpoint_url,
+            "STEWARD_STAGE": self.config.stage,
+            "STEWARD_BACKEND_URL": backend_url,
+            "POWERTOOLS_SERVICE_NAME": "steward-api",
+            "POWERTOOLS_METRICS_NAMESPACE": "Steward",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
+        }
+
+    def write_state(self) -> Path:
+        assert self.state is not None
+        path = self.config.state_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state.as_json(), indent=2) + "\n")
+        tmp.replace(path)
+        return path
+
+    def stop(self) -> None:
+        """Stop every child in reverse start order; remove the state file (it names dead ports)."""
+        for child in reversed(self._children):
+            child.stop()
+        self._children.clear()
+        if self.state is not None:
+            self.config.state_file.unlink(missing_ok=True)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _spawn(self, name: str, argv: list[str], log_name: str) -> ChildProcess:
+        child = ChildProcess(name, argv, self.config.log_dir / log_name)
+        self._children.append(child)
+        return child
