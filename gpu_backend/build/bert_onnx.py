@@ -20,7 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17
 MASK_BIAS = -10000.0  # finite, so the same graph stays safe after fp16 conversion
-POOLING_PREFIX = "pool/"  # node-name prefix kept in fp32 by the fp16 conversion
+POOLING_PREFIX = "pool/"
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -61,15 +61,22 @@ class BertConfig:
 class _Graph:
     """Accumulates nodes and initializers with unique, readable names."""
 
+    float_dtype: type[np.floating[Any]] = np.float32
     nodes: list[onnx.NodeProto] = field(default_factory=list)
     initializers: list[onnx.TensorProto] = field(default_factory=list)
     _names: set[str] = field(default_factory=set)
 
-    def const(self, name: str, value: npt.ArrayLike, dtype: type[np.generic] = np.float32) -> str:
+    def const(self, name: str, value: npt.ArrayLike, dtype: type[np.generic] | None = None) -> str:
+        """An initializer; float values take the graph's compute dtype unless ``dtype`` says otherwise."""
         if name not in self._names:
             self._names.add(name)
-            self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+            array = np.asarray(value, dtype=dtype or self.float_dtype)
+            self.initializers.append(numpy_helper.from_array(array, name))
         return name
+
+    @property
+    def onnx_float(self) -> int:
+        return TensorProto.FLOAT16 if self.float_dtype == np.float16 else TensorProto.FLOAT
 
     def node(self, op: str, inputs: list[str], name: str, **attrs: Any) -> str:
         """Add a single-output node; its output tensor shares the node's name."""
@@ -120,10 +127,16 @@ def _embeddings(g: _Graph, weights: dict[str, FloatArray], cfg: BertConfig) -> s
 
 
 def _mask_bias(g: _Graph) -> str:
-    """Additive attention bias [batch, 1, 1, seq]: 0 where attended, ``MASK_BIAS`` at padding."""
-    mask = g.node("Cast", ["attention_mask"], "mask/float", to=TensorProto.FLOAT)
-    expanded = g.node("Unsqueeze", [mask, g.const("const/axes_1_2", [1, 2], np.int64)], "mask/unsqueeze")
-    inverted = g.node("Sub", [g.const("const/one_f", 1.0), expanded], "mask/invert")
+    """Additive attention bias [batch, 1, 1, seq]: 0 where attended, ``MASK_BIAS`` at padding.
+
+    Unsqueeze, Unsqueeze, Cast, Sub, Mul in exactly this order: the mask pattern that ORT's
+    transformer optimizer needs to fuse the attention block.
+    """
+    axis1 = g.const("const/axes_1", [1], np.int64)
+    expanded = g.node("Unsqueeze", ["attention_mask", axis1], "mask/unsqueeze_1")
+    expanded = g.node("Unsqueeze", [expanded, g.const("const/axes_2", [2], np.int64)], "mask/unsqueeze_2")
+    mask = g.node("Cast", [expanded], "mask/float", to=g.onnx_float)
+    inverted = g.node("Sub", [g.const("const/one_f", 1.0), mask], "mask/invert")
     return g.node("Mul", [inverted, g.const("const/mask_bias", MASK_BIAS)], "mask/bias")
 
 
@@ -176,28 +189,42 @@ def _feed_forward(g: _Graph, x: str, weights: dict[str, FloatArray], cfg: BertCo
 
 
 def _mean_pool_normalise(g: _Graph, hidden: str) -> str:
-    """Mean over attended tokens, then L2 normalisation (eps as in sentence-transformers)."""
+    """Mean over attended tokens, then L2 normalisation (eps as in sentence-transformers).
+
+    Always fp32: the hidden state arrives as fp32 even from the fp16 encoder.
+    """
     p = POOLING_PREFIX
     mask = g.node("Cast", ["attention_mask"], f"{p}mask_float", to=TensorProto.FLOAT)
     mask3 = g.node("Unsqueeze", [mask, g.const("const/axes_2", [2], np.int64)], f"{p}mask_unsqueeze")
     axis1 = g.const("const/axes_1", [1], np.int64)
     summed = g.node("ReduceSum", [g.node("Mul", [hidden, mask3], f"{p}masked"), axis1], f"{p}sum", keepdims=0)
     count = g.node("ReduceSum", [mask3, axis1], f"{p}count", keepdims=0)
-    count = g.node("Max", [count, g.const("const/count_eps", 1e-9)], f"{p}count_clamp")
+    count = g.node("Max", [count, g.const("const/count_eps", 1e-9, np.float32)], f"{p}count_clamp")
     mean = g.node("Div", [summed, count], f"{p}mean")
     norm = g.node("ReduceL2", [mean], f"{p}norm", axes=[1], keepdims=1)
-    norm = g.node("Max", [norm, g.const("const/norm_eps", 1e-12)], f"{p}norm_clamp")
+    norm = g.node("Max", [norm, g.const("const/norm_eps", 1e-12, np.float32)], f"{p}norm_clamp")
     return g.node("Div", [mean, norm], f"{p}normalise")
 
 
-def build_bert_sentence_encoder(weights: dict[str, FloatArray], cfg: BertConfig) -> onnx.ModelProto:
-    """The full encoder + pooling graph with dynamic ``[batch, seq]`` INT64 inputs."""
-    g = _Graph()
+def build_bert_sentence_encoder(
+    weights: dict[str, FloatArray], cfg: BertConfig, *, fp16: bool = False
+) -> onnx.ModelProto:
+    """The full encoder + pooling graph with dynamic ``[batch, seq]`` INT64 inputs.
+
+    With ``fp16`` the weights, embeddings and encoder compute are float16 (ORT accumulates
+    LayerNormalization and Softmax in fp32 on CUDA), while the graph outputs, mean pooling and
+    L2 normalisation stay float32 so the server code and the numerics of the sum over up to
+    256 tokens are the same for both variants. Built directly rather than converted afterwards:
+    a generic converter would round-trip the pooling through fp16 between blocked nodes.
+    """
+    g = _Graph(float_dtype=np.float16 if fp16 else np.float32)
     hidden = _embeddings(g, weights, cfg)
     bias = _mask_bias(g)
     for i in range(cfg.num_layers):
         hidden = _attention(g, hidden, bias, weights, cfg, i)
         hidden = _feed_forward(g, hidden, weights, cfg, i)
+    if fp16:
+        hidden = g.node("Cast", [hidden], "encoder/to_fp32", to=TensorProto.FLOAT)
     g.nodes.append(helper.make_node("Identity", [hidden], ["last_hidden_state"], name="last_hidden_state"))
     embedding = _mean_pool_normalise(g, hidden)
     g.nodes.append(
@@ -221,22 +248,3 @@ def build_bert_sentence_encoder(weights: dict[str, FloatArray], cfg: BertConfig)
     model.ir_version = 8  # opset 17 needs IR >= 8; keeps older ORT builds able to load it
     onnx.checker.check_model(model, full_check=True)
     return model
-
-
-def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
-    """fp16 weights and compute, fp32 graph inputs/outputs; pooling and normalisation stay fp32.
-
-    LayerNormalization and Softmax run in fp16 tensors but ORT accumulates them in fp32 on CUDA;
-    the pooled sum over up to 256 tokens and the L2 norm are kept in fp32 explicitly.
-    """
-    from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
-
-    pooling_nodes = [node.name for node in model.graph.node if node.name.startswith(POOLING_PREFIX)]
-    pooling_nodes.append("sentence_embedding")
-    converted: onnx.ModelProto = convert_float_to_float16(
-        model,
-        keep_io_types=True,
-        op_block_list=DEFAULT_OP_BLOCK_LIST,
-        node_block_list=pooling_nodes,
-    )
-    return converted

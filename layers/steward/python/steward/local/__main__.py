@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.05)
             if server.started:
                 stack.write_state()
-                print(_banner(state.api_url, state.backend_url, state.demo_api_key, args.state_file), flush=True)
+                print(
+                    _banner(state.api_url, state.backend_url, state.demo_api_key, args.state_file), flush=True
+                )
 
         threading.Thread(target=announce_when_listening, daemon=True).start()
         server.run()

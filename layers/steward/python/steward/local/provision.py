@@ -37,7 +37,9 @@ def _table_definition(spec: TableSpec) -> dict[str, Any]:
         if index.sort_key:
             index_keys.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
             attributes.add(index.sort_key)
-        indexes.append({"IndexName": index.name, "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}})
+        indexes.append(
+            {"IndexName": index.name, "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}}
+        )
     definition: dict[str, Any] = {
         "TableName": spec.name,
         "KeySchema": key_schema,
@@ -104,7 +106,9 @@ def provision(names: ResourceNames, session: Any) -> ProvisionedResources:
 
     sqs = session.client("sqs")
     dlq_url = sqs.create_queue(QueueName=names.jobs_dlq, Attributes={"KmsMasterKeyId": key_id})["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     queue_url = sqs.create_queue(
         QueueName=names.jobs_queue,
         Attributes={

@@ -18,7 +18,7 @@ from steward.resources import DEFAULT_REGION, ResourceNames
 LOCAL_CREDENTIALS = {
     # moto accepts any credentials; these keep boto3 from looking for real ones.
     "AWS_ACCESS_KEY_ID": "steward-local",
-    "AWS_SECRET_ACCESS_KEY": "steward-local",  # noqa: S105 (not a secret: moto only)
+    "AWS_SECRET_ACCESS_KEY": "steward-local",
     "AWS_DEFAULT_REGION": DEFAULT_REGION,
     "AWS_REGION": DEFAULT_REGION,
 }

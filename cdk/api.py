@@ -1,0 +1,412 @@
+"""The public HTTPS API: REST API Gateway, the Lambda REQUEST authorizer and the api function.
+
+REST (v1) rather than HTTP APIs because Steward needs WAF association, per-stage throttling,
+gateway responses and access logs in one place. Every route goes through the authorizer except
+``GET /health`` and ``GET /openapi.json``; gateway-generated errors use the same RFC 9457 problem
+shape and stable codes as the api function, so clients parse one error format.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+from steward.resources import ResourceNames
+
+from cdk.data import DataConstruct
+from cdk.function import StewardFunction
+from cdk.layers import LayersConstruct
+from cdk.nag import acknowledge
+from cdk.settings import StageSettings
+
+PUBLIC_PATHS = ("health", "openapi.json")  # unauthenticated GETs; everything else needs a key
+API_TIMEOUT = Duration.seconds(29)  # API Gateway's integration timeout
+AUTHORIZER_TIMEOUT = Duration.seconds(5)
+
+# Fields of the access log: no source IP, path parameters or headers (personal data, keys); the
+# tenant is the authorizer's principalId, an opaque id.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "requestTime": "$context.requestTimeEpoch",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integration.latency",
+    "integrationStatus": "$context.integration.status",
+    "tenant": "$context.authorizer.principalId",
+    "authorizerStatus": "$context.authorizer.status",
+    "authorizerLatency": "$context.authorizer.latency",
+    "errorType": "$context.error.responseType",
+    "wafStatus": "$context.waf.status",
+    "xrayTraceId": "$context.xrayTraceId",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A gateway-generated error rendered as ``application/problem+json``."""
+
+    response_type: apigw.ResponseType
+    status: int
+    title: str
+    code: str
+    detail: str
+    extra_headers: tuple[tuple[str, str], ...] = ()
+
+    def body(self) -> str:
+        return json.dumps(
+            {
+                "type": "about:blank",
+                "title": self.title,
+                "status": self.status,
+                "detail": self.detail,
+                "code": self.code,
+                "request_id": "$context.requestId",
+            }
+        )
+
+
+GATEWAY_PROBLEMS = (
+    Problem(
+        apigw.ResponseType.UNAUTHORIZED,
+        401,
+        "Unauthorized",
+        "auth.invalid_key",
+        "A valid API key is required in the Authorization header (Bearer).",
+        (("WWW-Authenticate", "Bearer"),),
+    ),
+    Problem(
+        apigw.ResponseType.ACCESS_DENIED,
+        403,
+        "Forbidden",
+        "auth.forbidden",
+        "The API key is not allowed to perform this request.",
+    ),
+    Problem(
+        apigw.ResponseType.THROTTLED,
+        429,
+        "Too Many Requests",
+        "rate_limit.exceeded",
+        "The request rate limit was exceeded; retry later.",
+        (("Retry-After", "1"),),
+    ),
+    Problem(
+        apigw.ResponseType.REQUEST_TOO_LARGE,
+        413,
+        "Content Too Large",
+        "input.too_large",
+        "The request body exceeds the gateway limit.",
+    ),
+    Problem(
+        apigw.ResponseType.DEFAULT_5_XX,
+        503,
+        "Service Unavailable",
+        "backend.unavailable",
+        "The service is temporarily unavailable; retry later.",
+        (("Retry-After", "5"),),
+    ),
+)
+
+
+class ApiConstruct(Construct):
+    """REST API + authorizer + api function, each function with least-privilege grants."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        names: ResourceNames,
+        settings: StageSettings,
+        data: DataConstruct,
+        layers: LayersConstruct,
+        inference_endpoint_name: str | None,
+    ):
+        super().__init__(scope, construct_id)
+        self._names = names
+        self._data = data
+        retention = settings.log_retention
+        removal = settings.cdk_removal_policy
+        # What steward.settings.StewardSettings reads (STEWARD_ prefix), plus the names of the
+        # other stores for the functions that will use them; all derived from ResourceNames.
+        environment = {
+            "STEWARD_STAGE": names.stage,
+            "STEWARD_ACCOUNT": Stack.of(self).account,
+            "STEWARD_REGION": Stack.of(self).region,
+            **{_env_name(spec.name, names.prefix, "TABLE"): spec.name for spec in names.tables},
+            "STEWARD_PEPPER_SECRET_NAME": names.pepper_secret,
+            "STEWARD_ARTIFACTS_BUCKET": data.artifacts_bucket.bucket_name,
+            "STEWARD_RESULTS_BUCKET": data.results_bucket.bucket_name,
+            "STEWARD_JOBS_QUEUE_URL": data.jobs_queue.queue_url,
+        }
+        if settings.backend_url:
+            environment["STEWARD_BACKEND_URL"] = settings.backend_url
+        if inference_endpoint_name:
+            # Registry targets of kind "sagemaker" name this endpoint; IAM allows only this one.
+            environment["STEWARD_SAGEMAKER_ENDPOINT"] = inference_endpoint_name
+
+        self.authorizer_function = StewardFunction(
+            self,
+            "AuthorizerFunction",
+            name="authorizer",
+            service="steward-authorizer",
+            description="Steward API key authorizer (REQUEST)",
+            layers=layers.all,
+            environment=environment,
+            key=data.key,
+            log_retention=retention,
+            removal_policy=removal,
+            memory_mb=settings.authorizer_memory_mb,
+            timeout=AUTHORIZER_TIMEOUT,
+            log_level=settings.log_level,
+            reserved_concurrency=settings.authorizer_reserved_concurrency,
+        )
+        self.api_function = StewardFunction(
+            self,
+            "ApiFunction",
+            name="api",
+            service="steward-api",
+            description="Steward API (FastAPI + Mangum)",
+            layers=layers.all,
+            environment=environment,
+            key=data.key,
+            log_retention=retention,
+            removal_policy=removal,
+            memory_mb=settings.api_memory_mb,
+            timeout=API_TIMEOUT,
+            log_level=settings.log_level,
+            reserved_concurrency=settings.api_reserved_concurrency,
+        )
+        self._grant_authorizer(self.authorizer_function.role)
+        self._grant_api(self.api_function.role, inference_endpoint_name)
+
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", encryption_key=data.key, retention=retention, removal_policy=removal
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"{names.prefix}-api",
+            description="Steward: governed model inference",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,  # the account-level role API Gateway needs to write logs
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,  # shared by the whole account
+            disable_execute_api_endpoint=settings.custom_domain is not None,
+            deploy_options=apigw.StageOptions(
+                stage_name=names.stage,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # would log full request/response bodies
+                throttling_rate_limit=settings.api_throttle_rate,
+                throttling_burst_limit=settings.api_throttle_burst,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
+            ),
+        )
+        cloud_watch_role = self.rest_api.node.try_find_child("CloudWatchRole")
+        if cloud_watch_role is not None:
+            acknowledge(
+                cloud_watch_role,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]",
+                "The account-level API Gateway logging role; AWS maintains this policy for exactly "
+                "that purpose and API Gateway cannot write access logs without it.",
+            )
+        validator = self.rest_api.add_request_validator(
+            "RequestValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        self.authorizer = apigw.RequestAuthorizer(
+            self,
+            "Authorizer",
+            handler=self.authorizer_function.function,
+            # API Gateway caches the policy per identity source value (the key), so one key's
+            # decision is reused for up to the TTL; a request without the header gets 401 unseen.
+            identity_sources=[apigw.IdentitySource.header("Authorization")],
+            results_cache_ttl=Duration.seconds(settings.authorizer_cache_ttl_s),
+        )
+        integration = apigw.LambdaIntegration(self.api_function.function, proxy=True, allow_test_invoke=False)
+        protected = apigw.MethodOptions(
+            authorizer=self.authorizer,
+            authorization_type=apigw.AuthorizationType.CUSTOM,
+            request_validator=validator,
+        )
+        self.methods: list[apigw.Method] = [
+            self.rest_api.root.add_method(
+                "ANY",
+                integration,
+                authorizer=self.authorizer,
+                authorization_type=apigw.AuthorizationType.CUSTOM,
+                request_validator=validator,
+            ),
+            self.rest_api.root.add_proxy(
+                default_integration=integration, default_method_options=protected, any_method=False
+            ).add_method("ANY"),
+        ]
+        for path in PUBLIC_PATHS:
+            method = self.rest_api.root.add_resource(path).add_method(
+                "GET",
+                integration,
+                authorization_type=apigw.AuthorizationType.NONE,
+                request_validator=validator,
+            )
+            acknowledge(method, "AwsSolutions-APIG4", f"GET /{path} is public by design (no tenant data).")
+            acknowledge(method, "AwsSolutions-COG4", f"GET /{path} is public by design (no tenant data).")
+            self.methods.append(method)
+        for method in self.methods[:2]:
+            acknowledge(
+                method,
+                "AwsSolutions-COG4",
+                "Callers are services holding Steward API keys, verified by the Lambda REQUEST "
+                "authorizer (keyed hashes in DynamoDB); there is no Cognito user pool.",
+            )
+        for problem in GATEWAY_PROBLEMS:
+            headers = {
+                "Content-Type": "'application/problem+json'",
+                "Cache-Control": "'no-store'",
+                **{name: f"'{value}'" for name, value in problem.extra_headers},
+            }
+            self.rest_api.add_gateway_response(
+                f"Problem{problem.status}{problem.code.replace('.', '').replace('_', '')}",
+                type=problem.response_type,
+                status_code=str(problem.status),
+                response_headers=headers,
+                templates={"application/json": problem.body()},
+            )
+        if settings.custom_domain is not None:
+            domain = apigw.DomainName(
+                self,
+                "Domain",
+                domain_name=settings.custom_domain.domain_name,
+                certificate=acm.Certificate.from_certificate_arn(
+                    self, "Certificate", settings.custom_domain.certificate_arn
+                ),
+                security_policy=apigw.SecurityPolicy.TLS_1_2,
+                endpoint_type=apigw.EndpointType.REGIONAL,
+            )
+            domain.add_base_path_mapping(self.rest_api, stage=self.rest_api.deployment_stage)
+
+    @property
+    def stage_arn(self) -> str:
+        return self.rest_api.deployment_stage.stage_arn
+
+    def _grant_authorizer(self, role: iam.IRole) -> None:
+        """Look up one key by id and read the pepper: nothing else."""
+        keys = self._data.table(self._names.api_keys_table)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="ApiKeyLookup", actions=["dynamodb:GetItem"], resources=[keys.table_arn])
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PepperRead",
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[self._data.pepper_secret.secret_arn],
+            )
+        )
+        self._grant_key(role, "AuthorizerKms", ["kms:Decrypt"], ["dynamodb", "secretsmanager"])
+
+    def _grant_api(self, role: iam.IRole, endpoint_name: str | None) -> None:
+        """The governed path, the admin routes and job submission, table by table."""
+        names, data = self._names, self._data
+
+        def allow(sid: str, actions: list[str], *specs_or_arns: object, indexes: bool = False) -> None:
+            resources: list[str] = []
+            for item in specs_or_arns:
+                if isinstance(item, str):
+                    resources.append(item)
+                    continue
+                table = data.tables[item.name]  # type: ignore[attr-defined]
+                resources.append(table.table_arn)
+                if indexes:
+                    resources.append(f"{table.table_arn}/index/*")
+            role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+
+        # Inference path.
+        allow(
+            "RegistryRead",
+            ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"],
+            names.models_table,
+        )
+        allow("TenantRead", ["dynamodb:GetItem"], names.tenants_table)
+        allow("AuditWriteQuery", ["dynamodb:PutItem", "dynamodb:Query"], names.audit_table, indexes=True)
+        allow("UsageReadUpdate", ["dynamodb:GetItem", "dynamodb:UpdateItem"], names.usage_table)
+        # Async jobs: POST /v1/jobs writes the job and enqueues it; GET /v1/jobs/{id} reads it.
+        allow(
+            "JobsReadWrite",
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+            names.jobs_table,
+            indexes=True,
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="JobsEnqueue", actions=["sqs:SendMessage"], resources=[data.jobs_queue.queue_arn]
+            )
+        )
+        # Admin routes (admin scope enforced in the app): keys, tenants, models.
+        allow(
+            "AdminWrite",
+            ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            names.api_keys_table,
+            names.tenants_table,
+            names.models_table,
+        )
+        allow("AdminKeysRead", ["dynamodb:GetItem", "dynamodb:Query"], names.api_keys_table, indexes=True)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PepperRead",  # new keys are hashed under the pepper before they are stored
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[data.pepper_secret.secret_arn],
+            )
+        )
+        self._grant_key(
+            role, "ApiKms", ["kms:Decrypt", "kms:GenerateDataKey"], ["dynamodb", "sqs", "secretsmanager"]
+        )
+        if endpoint_name:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="InvokeInferenceEndpoint",
+                    actions=["sagemaker:InvokeEndpoint"],
+                    resources=[
+                        Stack.of(self).format_arn(
+                            service="sagemaker", resource="endpoint", resource_name=endpoint_name.lower()
+                        )
+                    ],
+                )
+            )
+        for spec in (names.audit_table, names.jobs_table, names.api_keys_table):
+            table = data.table(spec)
+            logical_id = Stack.of(self).get_logical_id(table.node.default_child)  # type: ignore[arg-type]
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/index/*]",
+                f"Query on the GSIs of {spec.name} only (tenant- and request-scoped lookups).",
+            )
+
+    def _grant_key(self, role: iam.IRole, sid: str, actions: list[str], services: list[str]) -> None:
+        """Use the CMK only through the services that store Steward data."""
+        region = Stack.of(self).region
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                actions=actions,
+                resources=[self._data.key.key_arn],
+                conditions={
+                    "StringEquals": {"kms:ViaService": [f"{s}.{region}.amazonaws.com" for s in services]}
+                },
+            )
+        )
+
+
+def _env_name(resource_name: str, prefix: str, kind: str) -> str:
+    """``steward-dev-api-keys`` -> ``STEWARD_API_KEYS_TABLE``."""
+    short = resource_name.removeprefix(f"{prefix}-").replace("-", "_").upper()
+    return f"STEWARD_{short}_{kind}"

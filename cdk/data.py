@@ -1,0 +1,194 @@
+"""Everything Steward stores: the CMK, DynamoDB tables, S3 buckets, the pepper secret, the job queue.
+
+Names and key schemas come from ``steward.resources.ResourceNames`` (never re-typed here), so the
+local moto stack and AWS create the same resources. Every store is encrypted with one
+customer-managed key: one key policy to audit and one place to revoke.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+from steward.resources import ResourceNames, TableSpec
+
+from cdk.nag import acknowledge
+from cdk.settings import StageSettings
+
+JOB_VISIBILITY_TIMEOUT = Duration.minutes(15)  # >= the worker Lambda's maximum timeout
+JOB_MAX_RECEIVES = 3  # then the message (never its content in logs) lands in the DLQ
+
+
+class DataConstruct(Construct):
+    """The encrypted stores; other constructs get least-privilege grants on these objects."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, names: ResourceNames, settings: StageSettings):
+        super().__init__(scope, construct_id)
+        removal = settings.cdk_removal_policy
+        self.names = names
+
+        self.key = kms.Key(
+            self,
+            "Key",
+            alias=names.kms_alias,
+            description=f"Steward {names.stage}: data at rest (tables, buckets, queues, logs, secret)",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN if removal == RemovalPolicy.RETAIN else RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7 if removal == RemovalPolicy.DESTROY else 30),
+        )
+        self._allow_cloudwatch_logs()
+
+        self.tables: dict[str, dynamodb.Table] = {
+            spec.name: self._table(spec, removal) for spec in names.tables
+        }
+
+        self.access_logs_bucket = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            # S3 server access logging only delivers to SSE-S3 buckets, hence not the CMK here.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
+            removal_policy=removal,
+        )
+        self.artifacts_bucket = self._bucket("ArtifactsBucket", names.artifacts_bucket, removal)
+        self.results_bucket = self._bucket("ResultsBucket", names.results_bucket, removal)
+
+        self.pepper_secret = secretsmanager.Secret(
+            self,
+            "ApiKeyPepper",
+            secret_name=names.pepper_secret,
+            description="HMAC pepper for API key hashes; never logged, never returned",
+            encryption_key=self.key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=RemovalPolicy.RETAIN if removal == RemovalPolicy.RETAIN else RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            self.pepper_secret,
+            "AwsSolutions-SMG4",
+            "Rotating the pepper invalidates every stored key hash; it is rotated by re-issuing keys "
+            "under a new pepper version, a planned operation rather than a scheduled Lambda.",
+        )
+
+        self.jobs_dlq = sqs.Queue(
+            self,
+            "JobsDlq",
+            queue_name=names.jobs_dlq,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=removal,
+        )
+        self.jobs_queue = sqs.Queue(
+            self,
+            "JobsQueue",
+            queue_name=names.jobs_queue,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
+            enforce_ssl=True,
+            visibility_timeout=JOB_VISIBILITY_TIMEOUT,
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.jobs_dlq, max_receive_count=JOB_MAX_RECEIVES),
+            removal_policy=removal,
+        )
+
+    def table(self, spec: TableSpec) -> dynamodb.Table:
+        """The table created for ``spec`` (e.g. ``data.table(names.audit_table)``)."""
+        return self.tables[spec.name]
+
+    def _allow_cloudwatch_logs(self) -> None:
+        """Let CloudWatch Logs use the key, but only for this account's log groups."""
+        stack = Stack.of(self)
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsForThisAccount",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:Describe*",
+                ],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
+
+    def _table(self, spec: TableSpec, removal: RemovalPolicy) -> dynamodb.Table:
+        string = dynamodb.AttributeType.STRING
+        table = dynamodb.Table(
+            self,
+            _construct_id(spec.name, self.names.prefix),
+            table_name=spec.name,
+            partition_key=dynamodb.Attribute(name=spec.partition_key, type=string),
+            sort_key=dynamodb.Attribute(name=spec.sort_key, type=string) if spec.sort_key else None,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=spec.ttl_attribute,
+            deletion_protection=removal == RemovalPolicy.RETAIN,
+            removal_policy=removal,
+        )
+        for index in spec.indexes:
+            table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=dynamodb.Attribute(name=index.partition_key, type=string),
+                sort_key=dynamodb.Attribute(name=index.sort_key, type=string) if index.sort_key else None,
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
+        return table
+
+    def _bucket(self, construct_id: str, name: str, removal: RemovalPolicy) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            construct_id,
+            bucket_name=name,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,  # fewer KMS calls for the many small model/result objects
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix=f"{construct_id}/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=Duration.days(90),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                )
+            ],
+            removal_policy=removal,
+        )
+
+
+def _construct_id(table_name: str, prefix: str) -> str:
+    """``steward-dev-api-keys`` -> ``ApiKeysTable`` (stable logical ids across stages)."""
+    short = table_name.removeprefix(f"{prefix}-")
+    return "".join(part.capitalize() for part in short.split("-")) + "Table"

@@ -1,0 +1,171 @@
+"""Dashboard and alarms for the request path, the job queue and the inference endpoint.
+
+Alarms notify one CMK-encrypted SNS topic (subscribe an email per stage via ``alarmEmail``).
+Thresholds favour paging on user-visible failure: any gateway 5xx burst, p99 latency, any
+authorizer error (it fails closed, so errors are refused calls), any message in the DLQ
+(an accepted job did not finish), and endpoint invocation errors.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cdk.inference import VARIANT
+
+PERIOD = Duration.minutes(5)
+
+
+class ObservabilityConstruct(Construct):
+    """Alarm topic, alarms and a one-page dashboard."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        prefix: str,
+        key: kms.IKey,
+        rest_api: apigw.RestApi,
+        api_function: lambda_.IFunction,
+        authorizer_function: lambda_.IFunction,
+        jobs_dlq: sqs.IQueue,
+        endpoint_name: str | None,
+        alarm_email: str | None,
+        p99_latency_ms: int,
+    ):
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(
+            self, "Alarms", display_name=f"{prefix} alarms", master_key=key, enforce_ssl=True
+        )
+        # CloudWatch publishes to the encrypted topic, so it needs the key (this account's alarms only).
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            )
+        )
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+
+        api_5xx = rest_api.metric_server_error(period=PERIOD, statistic="Sum")
+        api_4xx = rest_api.metric_client_error(period=PERIOD, statistic="Sum")
+        api_p99 = rest_api.metric_latency(period=PERIOD, statistic="p99")
+        dlq_depth = jobs_dlq.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
+        self.alarms: list[cloudwatch.Alarm] = [
+            self._alarm("Api5xx", api_5xx, 5, "API Gateway returned 5xx responses"),
+            self._alarm("ApiP99Latency", api_p99, p99_latency_ms, "API p99 latency above target", periods=3),
+            self._alarm(
+                "AuthorizerErrors",
+                authorizer_function.metric_errors(period=PERIOD),
+                1,
+                "The authorizer failed (callers were refused)",
+            ),
+            self._alarm(
+                "ApiFunctionErrors",
+                api_function.metric_errors(period=PERIOD),
+                5,
+                "The api function raised unhandled errors",
+            ),
+            self._alarm(
+                "ApiFunctionThrottles",
+                api_function.metric_throttles(period=PERIOD),
+                1,
+                "The api function was throttled (concurrency limit)",
+            ),
+            self._alarm("JobsDlqNotEmpty", dlq_depth, 1, "A job could not be processed and is in the DLQ"),
+        ]
+        widgets: list[cloudwatch.IWidget] = [
+            cloudwatch.GraphWidget(
+                title="API requests and errors",
+                left=[api_4xx, api_5xx],
+                right=[rest_api.metric_count(period=PERIOD)],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(title="API latency p99 (ms)", left=[api_p99], width=12),
+            cloudwatch.GraphWidget(
+                title="Functions: errors, throttles",
+                left=[
+                    api_function.metric_errors(period=PERIOD),
+                    authorizer_function.metric_errors(period=PERIOD),
+                    api_function.metric_throttles(period=PERIOD),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Function duration p99 (ms)",
+                left=[
+                    api_function.metric_duration(period=PERIOD, statistic="p99"),
+                    authorizer_function.metric_duration(period=PERIOD, statistic="p99"),
+                ],
+                width=12,
+            ),
+            cloudwatch.SingleValueWidget(title="Jobs DLQ depth", metrics=[dlq_depth], width=6),
+        ]
+        if endpoint_name:
+            errors = self._endpoint_metric(endpoint_name, "Invocation5XXErrors", "Sum")
+            model_latency = self._endpoint_metric(endpoint_name, "ModelLatency", "p99")
+            invocations = self._endpoint_metric(endpoint_name, "InvocationsPerInstance", "Sum")
+            self.alarms.append(
+                self._alarm("EndpointErrors", errors, 1, "The inference endpoint returned 5xx")
+            )
+            widgets += [
+                cloudwatch.GraphWidget(
+                    title="Endpoint 5xx and invocations per instance",
+                    left=[errors],
+                    right=[invocations],
+                    width=9,
+                ),
+                cloudwatch.GraphWidget(
+                    title="Endpoint model latency p99 (us)", left=[model_latency], width=9
+                ),
+            ]
+        for alarm in self.alarms:
+            alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+            alarm.add_ok_action(cw_actions.SnsAction(self.topic))
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{prefix}-overview")
+        self.dashboard.add_widgets(*widgets)
+        self.dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24)
+        )
+
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        description: str,
+        periods: int = 1,
+    ) -> cloudwatch.Alarm:
+        return cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+
+    @staticmethod
+    def _endpoint_metric(endpoint_name: str, name: str, statistic: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/SageMaker",
+            metric_name=name,
+            dimensions_map={"EndpointName": endpoint_name, "VariantName": VARIANT},
+            period=PERIOD,
+            statistic=statistic,
+        )

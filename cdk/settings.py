@@ -1,0 +1,119 @@
+"""Per-stage deployment settings, read from the CDK context (``cdk.json`` or ``-c``).
+
+One frozen dataclass so every construct gets typed values instead of poking at context strings,
+and a typo in ``cdk.json`` fails the synth with a message rather than deploying a default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_logs as logs
+
+STAGES_CONTEXT_KEY = "steward:stages"
+_RETENTION = logs.RetentionDays
+LOG_RETENTION_DAYS: dict[int, logs.RetentionDays] = {
+    1: _RETENTION.ONE_DAY,
+    3: _RETENTION.THREE_DAYS,
+    5: _RETENTION.FIVE_DAYS,
+    7: _RETENTION.ONE_WEEK,
+    14: _RETENTION.TWO_WEEKS,
+    30: _RETENTION.ONE_MONTH,
+    60: _RETENTION.TWO_MONTHS,
+    90: _RETENTION.THREE_MONTHS,
+    180: _RETENTION.SIX_MONTHS,
+    365: _RETENTION.ONE_YEAR,
+    400: _RETENTION.THIRTEEN_MONTHS,
+    545: _RETENTION.EIGHTEEN_MONTHS,
+    731: _RETENTION.TWO_YEARS,
+    1827: _RETENTION.FIVE_YEARS,
+    3653: _RETENTION.TEN_YEARS,
+}
+
+
+@dataclass(frozen=True)
+class CustomDomain:
+    """An optional custom domain in front of the REST API (TLS 1.2 security policy)."""
+
+    domain_name: str
+    certificate_arn: str
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """What differs between stages; defaults are the safe values for a shared ``dev`` account."""
+
+    stage: str = "dev"
+    log_retention_days: int = 30
+    removal_policy: str = "destroy"  # "destroy" | "retain"
+    log_level: str = "INFO"
+    # Inference endpoint (SageMaker real-time).
+    deploy_inference: bool = True
+    sagemaker_instance_type: str = "ml.g5.xlarge"
+    initial_instance_count: int = 1
+    min_instance_count: int = 1
+    max_instance_count: int = 2
+    invocations_per_instance_target: int = 600  # per minute, the SageMaker predefined metric
+    container_startup_timeout_s: int = 600
+    model_download_timeout_s: int = 1200
+    # API.
+    api_throttle_rate: float = 50.0
+    api_throttle_burst: int = 100
+    waf_rate_limit: int = 2000  # requests per client IP per 5 minutes (WAF rate-based rule)
+    authorizer_cache_ttl_s: int = 60
+    api_memory_mb: int = 1024
+    authorizer_memory_mb: int = 512
+    api_reserved_concurrency: int | None = None
+    authorizer_reserved_concurrency: int | None = None
+    custom_domain: CustomDomain | None = None
+    # An HTTPS (or in-VPC *.internal) OIP backend for registry targets of kind "http", if any.
+    backend_url: str | None = None
+    # Observability.
+    alarm_email: str | None = None
+    api_p99_latency_ms: int = 5000
+
+    def __post_init__(self) -> None:
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"log_retention_days must be one of {sorted(LOG_RETENTION_DAYS)}")
+        if self.removal_policy not in {"destroy", "retain"}:
+            raise ValueError(f"removal_policy must be 'destroy' or 'retain', got {self.removal_policy!r}")
+        if not 0 <= self.authorizer_cache_ttl_s <= 3600:
+            raise ValueError("authorizer_cache_ttl_s must be within 0..3600 (API Gateway limit)")
+        if not 1 <= self.min_instance_count <= self.max_instance_count:
+            raise ValueError("need 1 <= min_instance_count <= max_instance_count")
+        if not self.sagemaker_instance_type.startswith("ml."):
+            raise ValueError(
+                f"sagemaker_instance_type must be an ml.* type, got {self.sagemaker_instance_type!r}"
+            )
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return LOG_RETENTION_DAYS[self.log_retention_days]
+
+    @property
+    def cdk_removal_policy(self) -> RemovalPolicy:
+        return RemovalPolicy.RETAIN if self.removal_policy == "retain" else RemovalPolicy.DESTROY
+
+    @classmethod
+    def from_context(cls, stage: str, stages: dict[str, Any] | None) -> StageSettings:
+        """Settings for ``stage`` from the ``steward:stages`` context map (camelCase keys)."""
+        raw = dict((stages or {}).get(stage) or {})
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {"stage": stage}
+        for key, value in raw.items():
+            name = _snake(key)
+            if name not in known or name == "stage":
+                raise ValueError(f"unknown setting {key!r} for stage {stage!r} in {STAGES_CONTEXT_KEY}")
+            values[name] = value
+        domain = values.get("custom_domain")
+        if isinstance(domain, dict):
+            values["custom_domain"] = CustomDomain(
+                domain_name=domain["domainName"], certificate_arn=domain["certificateArn"]
+            )
+        return cls(**values)
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)

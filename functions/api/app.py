@@ -1,0 +1,128 @@
+"""The api function's ASGI app: ``create_app(settings, gateway)`` (a factory, for tests and local)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from steward.audit import AuditDraft, AuditStore
+from steward.errors import (
+    PROBLEM_CONTENT_TYPE,
+    InvalidInput,
+    MalformedJson,
+    MethodNotAllowed,
+    RouteNotFound,
+    StewardError,
+    problem,
+    problem_bytes,
+    problem_for,
+)
+from steward.gateway import Gateway
+from steward.settings import StewardSettings, get_settings
+
+from functions.api.middleware import SCOPE_AUDIT, SCOPE_BODY, SCOPE_REQUEST_ID, GovernanceMiddleware
+from functions.api.routes import router
+
+
+def _lazy(factory: Callable[[], Gateway]) -> Callable[[], Gateway]:
+    """Build the gateway (and its AWS clients) on first use, not at import time."""
+    lock = threading.Lock()
+    built: list[Gateway] = []
+
+    def get() -> Gateway:
+        if not built:
+            with lock:
+                if not built:
+                    built.append(factory())
+        return built[0]
+
+    return get
+
+
+def _problem_response(request: Request, error: StewardError, **extra: object) -> Response:
+    draft = request.scope.get(SCOPE_AUDIT)
+    if isinstance(draft, AuditDraft):
+        draft.error_code = error.code
+    request_id = str(request.scope.get(SCOPE_REQUEST_ID, ""))
+    body = problem_for(error, request_id, **extra)
+    return Response(problem_bytes(body), error.status, headers=error.headers, media_type=PROBLEM_CONTENT_TYPE)
+
+
+async def _steward_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StewardError)
+    return _problem_response(request, exc)
+
+
+def _unparsable(request: Request) -> bool:
+    """A body sent without a JSON content type reaches validation unparsed; judge it here."""
+    body = request.scope.get(SCOPE_BODY)
+    if not isinstance(body, bytes) or not body:
+        return False
+    try:
+        json.loads(body)
+    except ValueError:
+        return True
+    return False
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors) or _unparsable(request):
+        return _problem_response(request, MalformedJson())
+    # Only location, type and a fixed message: pydantic's "input" would echo caller content.
+    safe = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in errors[:20]]
+    return _problem_response(request, InvalidInput(), errors=safe)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return _problem_response(request, RouteNotFound())
+    if exc.status_code == 405:
+        return _problem_response(request, MethodNotAllowed())
+    request_id = str(request.scope.get(SCOPE_REQUEST_ID, ""))
+    body = problem(
+        exc.status_code, "http.error", "HTTP error", "The request could not be handled.", request_id
+    )
+    return Response(problem_bytes(body), exc.status_code, media_type=PROBLEM_CONTENT_TYPE)
+
+
+def create_app(settings: StewardSettings | None = None, gateway: Gateway | None = None) -> FastAPI:
+    """The api app. Without ``gateway`` the AWS-backed one is built lazily from ``settings``."""
+    settings = settings or get_settings()
+    if gateway is not None:
+        provided = gateway
+        get_gateway: Callable[[], Gateway] = lambda: provided  # noqa: E731
+    else:
+        from steward.wiring import build_gateway
+
+        get_gateway = _lazy(lambda: build_gateway(settings))
+
+    def audit_store() -> AuditStore:
+        gateway: Gateway = app.state.gateway()
+        return gateway.audit_store
+
+    app = FastAPI(
+        title="Steward",
+        version="1",
+        summary="Governed Model-as-a-Service: OpenAI-compatible embeddings and Open Inference Protocol v2.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.gateway = get_gateway
+    app.include_router(router)
+    app.add_exception_handler(StewardError, _steward_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(
+        GovernanceMiddleware,
+        audit_store=audit_store,
+        max_body_bytes=settings.max_body_bytes,
+        retention_days=settings.audit_retention_days,
+    )
+    return app

@@ -1,0 +1,38 @@
+"""Lambda entry point of the api function: API Gateway REST (v1) proxy event -> FastAPI app.
+
+Import cost is kept to FastAPI, Mangum and Powertools Logger/Metrics: boto3 and urllib3 load on
+the first request that needs them, and the X-Ray SDK only when ``STEWARD_TRACING`` is on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from mangum import Mangum
+from steward.settings import get_settings
+
+from functions.api.app import create_app
+from functions.api.observability import SERVICE, logger, metrics
+
+settings = get_settings()  # validated at cold start: a bad environment fails the init phase
+app = create_app(settings)
+_asgi = Mangum(app, lifespan="off")
+_traced: list[bool] = []
+
+
+def _start_tracing() -> None:
+    """Opt-in X-Ray: patches botocore/urllib3 so backend and DynamoDB calls become subsegments."""
+    if not _traced:
+        _traced.append(True)
+        from aws_lambda_powertools import Tracer
+
+        Tracer(service=SERVICE, patch_modules=("botocore", "urllib3"))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if settings.tracing:
+        _start_tracing()
+    return _asgi(event, context)

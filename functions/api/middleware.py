@@ -1,0 +1,248 @@
+"""The governance envelope around every request (pure ASGI, no per-request task overhead).
+
+For each request it: takes the request id from API Gateway (correlation id), reads the identity
+the authorizer put in ``requestContext.authorizer`` (fail closed: none -> 401), enforces the body
+size limit, hashes input and output, and writes exactly one audit record *before* releasing the
+response - if the record can't be written the result is withheld (503 ``audit.unavailable``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable
+
+import anyio
+from aws_lambda_powertools.metrics import MetricUnit
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from steward.audit import AuditDraft, AuditStore, build_record
+from steward.auth.principal import Principal
+from steward.errors import (
+    PROBLEM_CONTENT_TYPE,
+    AuditUnavailable,
+    InputTooLarge,
+    InternalError,
+    StewardError,
+    Unauthenticated,
+    problem_bytes,
+    problem_for,
+)
+
+from functions.api.observability import logger, metrics
+
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
+SCOPE_PRINCIPAL = "steward.principal"
+SCOPE_AUDIT = "steward.audit"
+SCOPE_REQUEST_ID = "steward.request_id"
+SCOPE_BODY = "steward.body"
+
+
+def request_id_of(scope: Scope) -> str:
+    event = scope.get("aws.event") or {}
+    rid = (event.get("requestContext") or {}).get("requestId")
+    return str(rid) if rid else str(uuid.uuid4())
+
+
+def principal_of(scope: Scope) -> Principal | None:
+    event = scope.get("aws.event") or {}
+    context = (event.get("requestContext") or {}).get("authorizer")
+    return Principal.from_context(context) if isinstance(context, dict) else None
+
+
+class _Response:
+    """Holds the response until the audit record is written."""
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        self.start: Message | None = None
+        self.chunks: list[bytes] = []
+        self.complete = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.start = message
+        elif message["type"] == "http.response.body":
+            self.chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                self.complete = True
+
+    def set_problem(self, error: StewardError) -> None:
+        body = problem_bytes(problem_for(error, self.request_id))
+        headers = [(b"content-type", PROBLEM_CONTENT_TYPE.encode())]
+        headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+        self.start = {"type": "http.response.start", "status": error.status, "headers": headers}
+        self.chunks = [body]
+        self.complete = True
+
+    @property
+    def status(self) -> int:
+        return int(self.start["status"]) if self.start else 500
+
+    async def flush(self, send: Send) -> None:
+        assert self.start is not None
+        headers = [
+            (k, v)
+            for k, v in self.start.get("headers", [])
+            if k.lower() not in (b"content-length", b"x-request-id")
+        ]
+        body = b"".join(self.chunks)
+        headers.append((b"content-length", str(len(body)).encode()))
+        headers.append((b"x-request-id", self.request_id.encode()))
+        await send({**self.start, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+class GovernanceMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        audit_store: Callable[[], AuditStore],
+        max_body_bytes: int,
+        retention_days: int,
+    ) -> None:
+        self.app = app
+        self.audit_store = audit_store
+        self.max_body_bytes = max_body_bytes
+        self.retention_days = retention_days
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_of(scope)
+        scope[SCOPE_REQUEST_ID] = request_id
+        logger.set_correlation_id(request_id)
+        response = _Response(request_id)
+        if scope["path"] in PUBLIC_PATHS:
+            await self._run(scope, receive, response)
+            await response.flush(send)
+            return
+
+        started, t0 = time.time(), time.perf_counter()
+        draft = AuditDraft(
+            request_id=request_id, method=scope["method"], route=scope["path"], started_at=started
+        )
+        scope[SCOPE_AUDIT] = draft
+        try:
+            principal = principal_of(scope)
+            if principal is None:
+                raise Unauthenticated()
+            draft.tenant_id, draft.key_id = principal.tenant_id, principal.key_id
+            draft.policy_version = principal.policy_version
+            scope[SCOPE_PRINCIPAL] = principal
+            body = await self._read_body(scope, receive)
+            draft.input_sha256, draft.input_bytes = hashlib.sha256(body).hexdigest(), len(body)
+            scope[SCOPE_BODY] = body
+        except StewardError as error:
+            draft.error_code = error.code
+            response.set_problem(error)
+        else:
+            await self._run(scope, _replay(body), response)
+
+        route = scope.get("route")
+        draft.route = getattr(route, "path_format", None) or draft.route
+        output = b"".join(response.chunks)
+        latency_ms = (time.perf_counter() - t0) * 1000.0
+        record = build_record(
+            draft,
+            status=response.status,
+            output_sha256=hashlib.sha256(output).hexdigest(),
+            output_bytes=len(output),
+            latency_ms=latency_ms,
+            retention_days=self.retention_days,
+        )
+        try:
+            await anyio.to_thread.run_sync(self.audit_store().put, record)
+        except Exception as error:
+            logger.error("audit write failed", extra={"error_type": type(error).__name__})
+            metrics.add_metric(name="AuditWriteFailures", unit=MetricUnit.Count, value=1)
+            response.set_problem(AuditUnavailable())
+        await response.flush(send)
+        self._observe(draft, response.status, latency_ms)
+
+    async def _run(self, scope: Scope, receive: Receive, response: _Response) -> None:
+        try:
+            await self.app(scope, receive, response.send)
+        except Exception:
+            logger.exception("unhandled error")  # the traceback holds no request content
+            draft = scope.get(SCOPE_AUDIT)
+            if isinstance(draft, AuditDraft):
+                draft.error_code = InternalError.code
+            response.set_problem(InternalError())
+        if response.start is None or not response.complete:
+            response.set_problem(InternalError())
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_body_bytes:
+                    raise InputTooLarge(f"The request body may be at most {self.max_body_bytes} bytes.")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise InputTooLarge(f"The request body may be at most {self.max_body_bytes} bytes.")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    @staticmethod
+    def _observe(draft: AuditDraft, status: int, latency_ms: float) -> None:
+        logger.info(
+            "request",
+            extra={
+                "route": f"{draft.method} {draft.route}",
+                "status": status,
+                "code": draft.error_code or None,
+                "tenant_id": draft.tenant_id,
+                "key_id": draft.key_id,
+                "model": draft.model or None,
+                "model_version": draft.model_version or None,
+                "latency_ms": round(latency_ms, 3),
+                "backend_latency_ms": draft.backend_latency_ms,
+            },
+        )
+        metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=latency_ms)
+        if status >= 500:
+            metrics.add_metric(name="ServerErrors", unit=MetricUnit.Count, value=1)
+        elif status >= 400:
+            metrics.add_metric(name="ClientErrors", unit=MetricUnit.Count, value=1)
+        if draft.backend_latency_ms is not None:
+            metrics.add_metric(
+                name="BackendLatency", unit=MetricUnit.Milliseconds, value=draft.backend_latency_ms
+            )
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+def problem_response_parts(error: StewardError, request_id: str) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of the problem document for ``error``."""
+    headers = {"content-type": PROBLEM_CONTENT_TYPE, **error.headers}
+    return error.status, headers, problem_bytes(problem_for(error, request_id))
+
+
+__all__ = ["GovernanceMiddleware", "principal_of", "problem_response_parts", "request_id_of"]

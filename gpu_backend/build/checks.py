@@ -1,0 +1,28 @@
+"""Numerical checks run during the build, so a broken graph never reaches the repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+Feed = dict[str, npt.NDArray[np.int64]]
+FloatArray = npt.NDArray[np.float32]
+
+
+def run_cpu(model_path: Path, feed: dict[str, npt.NDArray[np.generic]], output: str) -> FloatArray:
+    """One output of a model run on the CPU provider (what every build machine has)."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    result = session.run([output], feed)[0]
+    return np.asarray(result, dtype=np.float32)
+
+
+def min_row_cosine(a: FloatArray, b: FloatArray) -> float:
+    """Smallest cosine similarity between corresponding rows of two matrices."""
+    dot = (a * b).sum(axis=1)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return float((dot / np.maximum(norms, 1e-12)).min())

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Build the third-party dependency layer into .build/layers/deps/python (what CDK zips).
+# Wheels only, for the Lambda platform (x86_64, CPython 3.12) whatever machine runs this, so the
+# layer needs no Docker; versions are pinned to uv.lock through a constraints file.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+PYTHON_VERSION="${LAYER_PYTHON_VERSION:-3.12}"   # must match the Lambda runtime in cdk/api.py
+PLATFORM="${LAYER_PLATFORM:-x86_64-manylinux2014}" # must match the Lambda architecture
+OUT=.build/layers/deps
+UV="$(command -v uv || echo .tools/bin/uv)"
+
+rm -rf "$OUT"
+mkdir -p "$OUT/python"
+"$UV" export --frozen --no-default-groups --no-emit-project --no-hashes --format requirements-txt \
+    --output-file "$OUT/constraints.txt" >/dev/null
+"$UV" pip install \
+    --target "$OUT/python" \
+    --python-platform "$PLATFORM" \
+    --python-version "$PYTHON_VERSION" \
+    --only-binary=:all: \
+    --constraint "$OUT/constraints.txt" \
+    -r layers/deps/requirements.txt
+# Bytecode and tests are dead weight in a layer (Lambda's filesystem is read-only at run time).
+find "$OUT/python" -type d \( -name __pycache__ -o -name tests \) -prune -exec rm -rf {} +
+rm -f "$OUT/constraints.txt"
+du -sh "$OUT/python"

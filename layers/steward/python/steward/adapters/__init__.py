@@ -1,0 +1,1 @@
+"""The only place Steward talks to AWS. Every adapter takes an optional client for tests."""

@@ -1,0 +1,149 @@
+"""Model registry items in DynamoDB (``ResourceNames.models_table``)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from steward.adapters.aws import client as aws_client
+from steward.adapters.ddb_codec import from_item, to_item
+from steward.registry import (
+    MODEL_ITEM_SK,
+    ModelDocument,
+    ModelEntry,
+    ModelVersion,
+    Target,
+)
+
+
+def entry_to_item(entry: ModelEntry) -> dict[str, Any]:
+    return to_item(
+        {
+            "model": entry.model,
+            "version": MODEL_ITEM_SK,
+            "default_version": entry.default_version,
+            "enabled": entry.enabled,
+            "owner": entry.owner,
+            "description": entry.description,
+            "created_at": entry.created_at,
+        }
+    )
+
+
+def version_to_item(version: ModelVersion) -> dict[str, Any]:
+    return to_item(
+        {
+            "model": version.model,
+            "version": version.version,
+            "approval": version.approval,
+            "target": version.target.to_dict(),
+            "backend_model": version.backend_model,
+            "backend_version": version.backend_version,
+            "artifact_digest": version.artifact_digest,
+            "task": version.task,
+            "card": dict(version.card),
+            "inputs": [dict(i) for i in version.inputs],
+            "outputs": [dict(o) for o in version.outputs],
+            "created_at": version.created_at,
+        }
+    )
+
+
+def _entry(data: dict[str, Any]) -> ModelEntry:
+    return ModelEntry(
+        model=str(data["model"]),
+        default_version=str(data.get("default_version") or ""),
+        enabled=bool(data.get("enabled", False)),
+        owner=str(data.get("owner") or ""),
+        description=str(data.get("description") or ""),
+        created_at=int(data.get("created_at") or 0),
+    )
+
+
+def _version(data: dict[str, Any]) -> ModelVersion:
+    return ModelVersion(
+        model=str(data["model"]),
+        version=str(data["version"]),
+        approval=str(data.get("approval") or "pending"),
+        target=Target.from_dict(data.get("target") or {}),
+        backend_model=str(data.get("backend_model") or data["model"]),
+        backend_version=str(data.get("backend_version") or data["version"]),
+        artifact_digest=str(data.get("artifact_digest") or ""),
+        task=str(data.get("task") or ""),
+        card=dict(data.get("card") or {}),
+        inputs=tuple(data.get("inputs") or ()),
+        outputs=tuple(data.get("outputs") or ()),
+        created_at=int(data.get("created_at") or 0),
+    )
+
+
+def document_from_items(items: list[dict[str, Any]]) -> ModelDocument:
+    entry: ModelEntry | None = None
+    versions: dict[str, ModelVersion] = {}
+    for item in items:
+        data = from_item(item)
+        if data.get("version") == MODEL_ITEM_SK:
+            entry = _entry(data)
+        else:
+            try:
+                versions[str(data["version"])] = _version(data)
+            except (KeyError, ValueError):
+                continue  # a malformed version item is simply not routable
+    return ModelDocument(entry=entry, versions=versions)
+
+
+class DynamoRegistryStore:
+    def __init__(self, table: str, *, region: str, client: Any = None) -> None:
+        self._table = table
+        self._region = region
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = aws_client("dynamodb", self._region)
+        return self._client
+
+    def get_model(self, model: str) -> ModelDocument:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "#m = :m",
+            "ExpressionAttributeNames": {"#m": "model"},
+            "ExpressionAttributeValues": {":m": {"S": model}},
+        }
+        while True:
+            page = self.client.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return document_from_items(items)
+
+    def list_models(self) -> list[ModelDocument]:
+        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        kwargs: dict[str, Any] = {"TableName": self._table}
+        while True:
+            page = self.client.scan(**kwargs)
+            for item in page.get("Items", []):
+                grouped[item["model"]["S"]].append(item)
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [document_from_items(items) for _, items in sorted(grouped.items())]
+
+    def put_entry(self, entry: ModelEntry) -> None:
+        self.client.put_item(TableName=self._table, Item=entry_to_item(entry))
+
+    def put_version(self, version: ModelVersion) -> None:
+        self.client.put_item(TableName=self._table, Item=version_to_item(version))
+
+    def set_approval(self, model: str, version: str, approval: str) -> None:
+        self.client.update_item(
+            TableName=self._table,
+            Key={"model": {"S": model}, "version": {"S": version}},
+            UpdateExpression="SET approval = :a",
+            ConditionExpression="attribute_exists(#m)",
+            ExpressionAttributeNames={"#m": "model"},
+            ExpressionAttributeValues={":a": {"S": approval}},
+        )

@@ -1,0 +1,196 @@
+"""Administrative operations (keys, models), shared by the CLI, the local stack and admin routes.
+
+Each function takes optional ``settings`` and store/pepper arguments: explicit argument >
+``STEWARD_*`` environment > defaults, so tests inject in-memory stores and the local stack points
+the same code at moto.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Protocol
+
+from steward.auth.keys import ADMIN_SCOPE, DEFAULT_POLICY_VERSION, KeyRecord, generate_key
+from steward.registry import APPROVALS, ModelDocument, ModelEntry, ModelVersion, Target
+from steward.settings import StewardSettings, get_settings
+
+CARD_SUMMARY_FIELDS = ("description", "intended_use", "out_of_scope_uses", "limitations", "owner", "license")
+
+
+class KeyWriter(Protocol):
+    def put(self, record: KeyRecord) -> None: ...
+
+    def revoke(self, key_id: str, *, now: float | None = None) -> None: ...
+
+
+class RegistryWriter(Protocol):
+    def get_model(self, model: str) -> ModelDocument: ...
+
+    def put_entry(self, entry: ModelEntry) -> None: ...
+
+    def put_version(self, version: ModelVersion) -> None: ...
+
+
+def _key_store(settings: StewardSettings) -> KeyWriter:
+    from steward.adapters.key_store import DynamoKeyStore
+
+    return DynamoKeyStore(settings.api_keys_table, region=settings.region)
+
+
+def _registry_store(settings: StewardSettings) -> RegistryWriter:
+    from steward.adapters.registry_store import DynamoRegistryStore
+
+    return DynamoRegistryStore(settings.models_table, region=settings.region)
+
+
+def create_api_key(
+    tenant_id: str,
+    *,
+    models: Sequence[str],
+    admin: bool = False,
+    expires_days: float | None = None,
+    name: str = "",
+    policy_version: str = DEFAULT_POLICY_VERSION,
+    settings: StewardSettings | None = None,
+    store: KeyWriter | None = None,
+    pepper: Callable[[], bytes] | None = None,
+    now: float | None = None,
+) -> tuple[str, KeyRecord]:
+    """Create and store a key; returns ``(plaintext, record)``. Show the plaintext once only."""
+    settings = settings or get_settings()
+    if pepper is None:
+        from steward.wiring import pepper_source
+
+        pepper = pepper_source(settings)
+    issued = now if now is not None else time.time()
+    expires_at = int(issued + expires_days * 86_400) if expires_days is not None else None
+    token, record = generate_key(
+        tenant_id,
+        pepper=pepper(),
+        models=tuple(m.strip() for m in models if m.strip()),
+        scopes=(ADMIN_SCOPE,) if admin else (),
+        expires_at=expires_at,
+        name=name,
+        policy_version=policy_version,
+    )
+    record = replace(record, created_at=int(issued))
+    (store or _key_store(settings)).put(record)
+    return token, record
+
+
+def revoke_api_key(
+    key_id: str, *, settings: StewardSettings | None = None, store: KeyWriter | None = None
+) -> None:
+    """Revoke a key. Authorizer caches forget it within ``auth_cache_ttl_s``."""
+    settings = settings or get_settings()
+    (store or _key_store(settings)).revoke(key_id)
+
+
+def register_model(
+    model: str,
+    version: str,
+    *,
+    target: Target | Mapping[str, Any],
+    approval: str = "pending",
+    backend_model: str | None = None,
+    backend_version: str | None = None,
+    artifact_digest: str = "",
+    task: str = "",
+    card: Mapping[str, Any] | None = None,
+    inputs: Sequence[Mapping[str, Any]] = (),
+    outputs: Sequence[Mapping[str, Any]] = (),
+    make_default: bool = True,
+    enabled: bool = True,
+    owner: str = "",
+    description: str = "",
+    settings: StewardSettings | None = None,
+    store: RegistryWriter | None = None,
+    now: float | None = None,
+) -> ModelVersion:
+    """Add (or replace) a model version; creates the model entry on first registration."""
+    if approval not in APPROVALS:
+        raise ValueError(f"approval must be one of {', '.join(APPROVALS)}")
+    if not model or not version or version.startswith("#") or "@" in model:
+        raise ValueError("invalid model or version name")
+    settings = settings or get_settings()
+    store = store or _registry_store(settings)
+    created = int(now if now is not None else time.time())
+    mv = ModelVersion(
+        model=model,
+        version=version,
+        approval=approval,
+        target=target if isinstance(target, Target) else Target.from_dict(target),
+        backend_model=backend_model or model,
+        backend_version=backend_version or version,
+        artifact_digest=artifact_digest,
+        task=task,
+        card={k: v for k, v in (card or {}).items() if k in CARD_SUMMARY_FIELDS},
+        inputs=tuple(dict(i) for i in inputs),
+        outputs=tuple(dict(o) for o in outputs),
+        created_at=created,
+    )
+    store.put_version(mv)
+    existing = store.get_model(model).entry
+    if existing is None or make_default:
+        entry = ModelEntry(
+            model=model,
+            default_version=version if (existing is None or make_default) else existing.default_version,
+            enabled=enabled if existing is None else existing.enabled,
+            owner=owner or (existing.owner if existing else str((card or {}).get("owner", ""))),
+            description=description
+            or (existing.description if existing else str((card or {}).get("description", ""))),
+            created_at=existing.created_at if existing else created,
+        )
+        store.put_entry(entry)
+    return mv
+
+
+def register_from_manifest(
+    manifest: Mapping[str, Any],
+    *,
+    target: Target | Mapping[str, Any],
+    approval: str | None = None,
+    make_default: bool = True,
+    settings: StewardSettings | None = None,
+    store: RegistryWriter | None = None,
+) -> ModelVersion:
+    """Register a version from a model repository ``manifest.json`` (see docs/contracts.md)."""
+    artifacts = manifest.get("artifacts") or {}
+    model_file = str(manifest.get("model_file") or "")
+    digest = (artifacts.get(model_file) or {}).get("sha256", "")
+    card = manifest.get("card") or {}
+    return register_model(
+        str(manifest["name"]),
+        str(manifest["version"]),
+        target=target,
+        approval=approval or str(manifest.get("approval") or "pending"),
+        artifact_digest=f"sha256:{digest}" if digest else "",
+        task=str(manifest.get("task") or ""),
+        card=card,
+        inputs=manifest.get("inputs") or (),
+        outputs=manifest.get("outputs") or (),
+        make_default=make_default,
+        settings=settings,
+        store=store,
+    )
+
+
+def set_approval(
+    model: str,
+    version: str,
+    approval: str,
+    *,
+    settings: StewardSettings | None = None,
+    store: RegistryWriter | None = None,
+) -> ModelVersion:
+    if approval not in APPROVALS:
+        raise ValueError(f"approval must be one of {', '.join(APPROVALS)}")
+    store = store or _registry_store(settings or get_settings())
+    current = store.get_model(model).versions.get(version)
+    if current is None:
+        raise LookupError(f"{model}@{version} is not registered")
+    updated = replace(current, approval=approval)
+    store.put_version(updated)
+    return updated

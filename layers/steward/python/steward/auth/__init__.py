@@ -1,0 +1,1 @@
+"""API keys and the authorization decision behind the API Gateway authorizer."""

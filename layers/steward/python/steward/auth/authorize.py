@@ -1,0 +1,82 @@
+"""The authorization decision: presented key -> :class:`Principal`, or a refusal.
+
+Pure logic over two ports (a key store and a pepper source), so it is tested without AWS. The
+checksum gate runs before any read; key records are cached for ``ttl_s`` (revocation takes
+effect within that window) and misses are cached too, so junk keys can't hammer the table.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from steward.auth.keys import KeyRecord, parse_key, verify_key
+from steward.auth.principal import Principal
+from steward.errors import Unauthenticated
+
+
+class KeyStore(Protocol):
+    def get(self, key_id: str) -> KeyRecord | None: ...
+
+
+def extract_token(headers: Mapping[str, str] | None) -> str | None:
+    """The key from ``Authorization: Bearer <key>`` or ``x-api-key`` (header names any case)."""
+    if not headers:
+        return None
+    lowered = {name.lower(): value for name, value in headers.items() if isinstance(value, str)}
+    auth = lowered.get("authorization", "").strip()
+    if auth:
+        scheme, _, credentials = auth.partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            return credentials.strip()
+    api_key = lowered.get("x-api-key", "").strip()
+    return api_key or None
+
+
+class Authorizer:
+    def __init__(
+        self,
+        store: KeyStore,
+        pepper: Callable[[], bytes],
+        *,
+        ttl_s: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        max_entries: int = 1024,
+    ) -> None:
+        self._store = store
+        self._pepper = pepper
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._monotonic = monotonic
+        self._max_entries = max_entries
+        self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
+
+    def authorize(self, token: str | None) -> Principal:
+        """The caller's principal; raises :class:`Unauthenticated` for any bad key."""
+        parsed = parse_key(token) if token else None
+        if parsed is None:
+            raise Unauthenticated()
+        record = self._record(parsed.key_id)
+        if record is None or record.key_id != parsed.key_id:
+            raise Unauthenticated()
+        if not verify_key(self._pepper(), parsed.token, record.secret_hash):
+            raise Unauthenticated()
+        if not record.is_active(self._clock()):
+            raise Unauthenticated()
+        return Principal.from_record(record)
+
+    def _record(self, key_id: str) -> KeyRecord | None:
+        now = self._monotonic()
+        cached = self._cache.get(key_id)
+        if cached is not None and now - cached[0] < self._ttl_s:
+            return cached[1]
+        record = self._store.get(key_id)
+        if len(self._cache) >= self._max_entries:
+            self._cache.clear()
+        self._cache[key_id] = (now, record)
+        return record
+
+    def forget(self, key_id: str) -> None:
+        self._cache.pop(key_id, None)

@@ -1,0 +1,107 @@
+"""OpenAI embeddings <-> Open Inference Protocol v2, without numpy.
+
+Lambda never tokenises (no tokenizer on the light path), so ``usage`` uses the backend's token
+counts when it reports them and otherwise a word-piece estimate (words and punctuation plus the
+two special tokens), which is what the field is used for: approximate metering.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from steward.errors import BackendError
+
+EMBEDDING_TASKS = frozenset({"sentence-embedding", "text-embedding", "embedding"})
+DEFAULT_INPUT = "text"
+DEFAULT_OUTPUT = "embedding"
+_PIECES = re.compile(r"\w+|[^\w\s]")
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    vectors: list[list[float]]
+    prompt_tokens: int
+
+
+def tensor_name(signature: Sequence[Mapping[str, Any]], default: str) -> str:
+    for tensor in signature:
+        name = tensor.get("name")
+        if isinstance(name, str) and name:
+            return name
+    return default
+
+
+def build_request(texts: Sequence[str], input_name: str = DEFAULT_INPUT) -> dict[str, Any]:
+    return {"inputs": [{"name": input_name, "datatype": "BYTES", "shape": [len(texts)], "data": list(texts)}]}
+
+
+def estimate_tokens(text: str) -> int:
+    return len(_PIECES.findall(text)) + 2
+
+
+def parse_response(
+    payload: Mapping[str, Any], n_inputs: int, texts: Sequence[str], output_name: str = DEFAULT_OUTPUT
+) -> Embeddings:
+    """Vectors from an OIP response; any inconsistency is a backend fault, not the caller's."""
+    outputs = payload.get("outputs")
+    if not isinstance(outputs, list) or not outputs:
+        raise BackendError()
+    tensor = next((o for o in outputs if isinstance(o, dict) and o.get("name") == output_name), outputs[0])
+    if not isinstance(tensor, dict):
+        raise BackendError()
+    shape = tensor.get("shape")
+    data = tensor.get("data")
+    if not (isinstance(shape, list) and len(shape) == 2 and shape[0] == n_inputs and isinstance(data, list)):
+        raise BackendError()
+    dim = shape[1]
+    flat = _flatten(data)
+    if not isinstance(dim, int) or dim <= 0 or len(flat) != n_inputs * dim:
+        raise BackendError()
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in flat):
+        raise BackendError()
+    vectors = [[float(v) for v in flat[i * dim : (i + 1) * dim]] for i in range(n_inputs)]
+    return Embeddings(vectors=vectors, prompt_tokens=_token_count(payload, texts))
+
+
+def _flatten(data: list[Any]) -> list[Any]:
+    if data and isinstance(data[0], list):
+        return [v for row in data for v in (row if isinstance(row, list) else [row])]
+    return data
+
+
+def _token_count(payload: Mapping[str, Any], texts: Sequence[str]) -> int:
+    parameters = payload.get("parameters")
+    if isinstance(parameters, Mapping):
+        for key in ("prompt_tokens", "token_count"):
+            value = parameters.get(key)
+            if isinstance(value, int) and value >= 0:
+                return value
+        counts = parameters.get("token_counts")
+        if isinstance(counts, list) and all(isinstance(c, int) for c in counts):
+            return sum(counts)
+    return sum(estimate_tokens(text) for text in texts)
+
+
+def encode_vector(vector: Sequence[float], encoding_format: str) -> list[float] | str:
+    """OpenAI ``base64``: little-endian float32 bytes, as the official clients decode them."""
+    if encoding_format == "base64":
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+    return list(vector)
+
+
+def openai_response(model: str, embeddings: Embeddings, encoding_format: str) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": i, "embedding": encode_vector(v, encoding_format)}
+            for i, v in enumerate(embeddings.vectors)
+        ],
+        "model": model,
+        "usage": {"prompt_tokens": embeddings.prompt_tokens, "total_tokens": embeddings.prompt_tokens},
+    }

@@ -1,0 +1,148 @@
+"""Errors that carry their HTTP status and a stable machine-readable ``code``.
+
+One handler in the api function turns any :class:`StewardError` into an RFC 9457 problem
+document. ``detail`` is written by Steward, never copied from caller input or a backend, so an
+error body can't leak personal data, key material or backend internals.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://steward.dev/problems/"
+
+
+class StewardError(Exception):
+    """Base class: subclasses fix ``status``, ``code`` and ``title``."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal.error"
+    title: ClassVar[str] = "Internal error"
+    default_detail: ClassVar[str] = "The request could not be completed."
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+        self.detail = detail or self.default_detail
+        self.headers = headers or {}
+        super().__init__(self.detail)
+
+
+class Unauthenticated(StewardError):
+    status, code, title = 401, "auth.invalid_key", "Invalid or missing API key"
+    default_detail = "Provide a valid API key as 'Authorization: Bearer <key>' or 'x-api-key'."
+
+
+class Forbidden(StewardError):
+    status, code, title = 403, "auth.forbidden", "Forbidden"
+    default_detail = "The API key is not allowed to perform this action."
+
+
+class ModelNotFound(StewardError):
+    """Same body whether the model does not exist or the caller may not use it."""
+
+    status, code, title = 404, "model.not_found", "Model not found"
+    default_detail = "The model does not exist or is not available to this API key."
+
+
+class RouteNotFound(StewardError):
+    status, code, title = 404, "route.not_found", "Not found"
+    default_detail = "No such route."
+
+
+class MethodNotAllowed(StewardError):
+    status, code, title = 405, "route.method_not_allowed", "Method not allowed"
+    default_detail = "The route does not support this HTTP method."
+
+
+class InvalidInput(StewardError):
+    status, code, title = 422, "input.invalid", "Invalid input"
+    default_detail = "The request body does not match the expected schema."
+
+
+class MalformedJson(StewardError):
+    status, code, title = 400, "input.malformed_json", "Malformed JSON"
+    default_detail = "The request body is not valid JSON."
+
+
+class UnsupportedInput(StewardError):
+    status, code, title = 400, "input.unsupported", "Unsupported input"
+
+
+class TaskMismatch(StewardError):
+    status, code, title = 400, "model.task_mismatch", "Model does not support this operation"
+
+
+class InputTooLarge(StewardError):
+    status, code, title = 413, "input.too_large", "Request body too large"
+    default_detail = "The request body exceeds the size limit."
+
+
+class UnsupportedMediaType(StewardError):
+    status, code, title = 415, "input.unsupported_media_type", "Unsupported media type"
+    default_detail = "Send the request body as application/json."
+
+
+class InputRejectedByModel(StewardError):
+    status, code, title = 400, "input.rejected_by_model", "Input rejected by the model"
+    default_detail = "The model rejected the input (check input names, datatypes and shapes)."
+
+
+class BackendUnavailable(StewardError):
+    status, code, title = 503, "backend.unavailable", "Model backend unavailable"
+    default_detail = "The model backend is temporarily unavailable. Retry later."
+
+
+class ModelNotReady(StewardError):
+    status, code, title = 503, "model.not_ready", "Model not ready"
+    default_detail = "The model version is registered but its backend is not serving it yet."
+
+
+class BackendTimeout(StewardError):
+    status, code, title = 504, "backend.timeout", "Model backend timed out"
+    default_detail = "The model backend did not answer in time."
+
+
+class BackendError(StewardError):
+    status, code, title = 502, "backend.error", "Model backend error"
+    default_detail = "The model backend failed to process the request."
+
+
+class AuditUnavailable(StewardError):
+    """Governed responses are only released once audited (fail closed)."""
+
+    status, code, title = 503, "audit.unavailable", "Audit trail unavailable"
+    default_detail = "The request could not be audited, so its result is withheld. Retry later."
+
+
+class AuthorizerFailure(StewardError):
+    """What API Gateway answers when the authorizer itself fails (not a bad key)."""
+
+    status, code, title = 500, "auth.authorizer_failure", "Authorizer failure"
+    default_detail = "The request could not be authorized. Retry later."
+
+
+class InternalError(StewardError):
+    pass
+
+
+def problem(status: int, code: str, title: str, detail: str, request_id: str, **extra: Any) -> dict[str, Any]:
+    """An RFC 9457 problem document with Steward's ``code`` and ``request_id`` members."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "request_id": request_id,
+    }
+    body.update(extra)
+    return body
+
+
+def problem_for(error: StewardError, request_id: str, **extra: Any) -> dict[str, Any]:
+    return problem(error.status, error.code, error.title, error.detail, request_id, **extra)
+
+
+def problem_bytes(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()

@@ -1,0 +1,186 @@
+"""Model registry: which models exist, which versions are approved and where they run.
+
+Storage (``ResourceNames.models_table``, pk ``model``, sk ``version``): one ``#model`` item per
+model (default version, enabled flag, owner, description) and one item per version (approval
+state, backend target, artifact digest, task, card summary). Only approved versions of enabled
+models are routable. Every refusal - unknown model, not entitled, disabled, unapproved - raises
+the same :class:`~steward.errors.ModelNotFound`, so callers can't probe for other tenants' models.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from steward.auth.principal import Principal
+from steward.errors import ModelNotFound
+
+MODEL_ITEM_SK = "#model"
+Approval = Literal["pending", "approved", "rejected", "retired"]
+APPROVALS: tuple[str, ...] = ("pending", "approved", "rejected", "retired")
+TargetKind = Literal["http", "sagemaker"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a version runs: an HTTP OIP server (local, ECS) or a SageMaker endpoint."""
+
+    kind: TargetKind
+    url: str = ""  # http: base URL; empty = the settings' backend_url
+    endpoint_name: str = ""  # sagemaker
+    variant: str = ""  # sagemaker production variant (optional)
+    target_model: str = ""  # sagemaker multi-model endpoint artefact (optional)
+
+    def to_dict(self) -> dict[str, str]:
+        data = {
+            "kind": self.kind,
+            "url": self.url,
+            "endpoint_name": self.endpoint_name,
+            "variant": self.variant,
+            "target_model": self.target_model,
+        }
+        return {k: v for k, v in data.items() if v}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Target:
+        kind = str(data.get("kind", "http"))
+        if kind not in ("http", "sagemaker"):
+            raise ValueError(f"unknown target kind {kind!r}")
+        target = cls(
+            kind="http" if kind == "http" else "sagemaker",
+            url=str(data.get("url") or ""),
+            endpoint_name=str(data.get("endpoint_name") or ""),
+            variant=str(data.get("variant") or ""),
+            target_model=str(data.get("target_model") or ""),
+        )
+        if target.kind == "sagemaker" and not target.endpoint_name:
+            raise ValueError("a sagemaker target needs endpoint_name")
+        return target
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    model: str
+    default_version: str
+    enabled: bool = True
+    owner: str = ""
+    description: str = ""
+    created_at: int = 0
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    model: str
+    version: str
+    approval: str
+    target: Target
+    backend_model: str
+    backend_version: str
+    artifact_digest: str = ""
+    task: str = ""
+    card: Mapping[str, Any] = field(default_factory=dict)
+    inputs: tuple[Mapping[str, Any], ...] = ()
+    outputs: tuple[Mapping[str, Any], ...] = ()
+    created_at: int = 0
+
+    @property
+    def routable(self) -> bool:
+        return self.approval == "approved"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    entry: ModelEntry
+    version: ModelVersion
+
+    @property
+    def ref(self) -> str:
+        return f"{self.entry.model}@{self.version.version}"
+
+
+@dataclass(frozen=True)
+class ModelDocument:
+    """Everything stored for one model."""
+
+    entry: ModelEntry | None
+    versions: Mapping[str, ModelVersion]
+
+
+class RegistryStore(Protocol):
+    def get_model(self, model: str) -> ModelDocument: ...
+
+    def list_models(self) -> list[ModelDocument]: ...
+
+
+def split_model_ref(ref: str) -> tuple[str, str | None]:
+    """``name`` or ``name@version`` (the OpenAI ``model`` field may pin a version)."""
+    name, sep, version = ref.partition("@")
+    return name, (version or None) if sep else None
+
+
+class Registry:
+    """Read side with a short in-memory cache (the table changes rarely, requests are many)."""
+
+    def __init__(
+        self,
+        store: RegistryStore,
+        *,
+        ttl_s: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._ttl_s = ttl_s
+        self._monotonic = monotonic
+        self._docs: dict[str, tuple[float, ModelDocument]] = {}
+        self._listing: tuple[float, list[ModelDocument]] | None = None
+        self._lock = threading.Lock()
+
+    def resolve(self, principal: Principal, model: str, version: str | None = None) -> ResolvedModel:
+        """The routable version the caller asked for (or the default); ModelNotFound otherwise."""
+        if not model or not principal.may_use(model):
+            raise ModelNotFound()
+        doc = self._document(model)
+        entry = doc.entry
+        if entry is None or not entry.enabled:
+            raise ModelNotFound()
+        chosen = doc.versions.get(version or entry.default_version)
+        if chosen is None or not chosen.routable:
+            raise ModelNotFound()
+        return ResolvedModel(entry=entry, version=chosen)
+
+    def list_for(self, principal: Principal) -> list[ResolvedModel]:
+        """Models the caller may use right now (enabled, entitled, default version approved)."""
+        now = self._monotonic()
+        listing = self._listing
+        if listing is None or now - listing[0] >= self._ttl_s:
+            listing = (now, self._store.list_models())
+            self._listing = listing
+        usable: list[ResolvedModel] = []
+        for doc in listing[1]:
+            entry = doc.entry
+            if entry is None or not entry.enabled or not principal.may_use(entry.model):
+                continue
+            default = doc.versions.get(entry.default_version)
+            if default is not None and default.routable:
+                usable.append(ResolvedModel(entry=entry, version=default))
+        return sorted(usable, key=lambda r: r.entry.model)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._docs.clear()
+            self._listing = None
+
+    def _document(self, model: str) -> ModelDocument:
+        now = self._monotonic()
+        cached = self._docs.get(model)
+        if cached is not None and now - cached[0] < self._ttl_s:
+            return cached[1]
+        doc = self._store.get_model(model)
+        with self._lock:
+            if len(self._docs) > 1024:
+                self._docs.clear()
+            self._docs[model] = (now, doc)
+        return doc

@@ -1,0 +1,1 @@
+"""Calling model backends: transports (HTTP, SageMaker), deadlines, retries, circuit breaking."""

@@ -1,0 +1,171 @@
+"""Send an inference request to a model version's backend within a deadline.
+
+Retries (full jitter) only when the request is known not to have been processed or the backend
+says it is overloaded (connect failure, 429, 503). A read timeout is not retried. Backend error
+text is never passed on: callers get a Steward error with a fixed message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from steward.errors import (
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    InputRejectedByModel,
+    InputTooLarge,
+    ModelNotReady,
+)
+from steward.registry import Target
+from steward.routing.breaker import CircuitBreaker
+from steward.routing.transport import (
+    BackendRequest,
+    BackendResponse,
+    ConnectFailed,
+    Transport,
+    TransportError,
+    TransportTimeout,
+)
+
+logger = logging.getLogger("steward.routing")
+
+RETRYABLE_STATUS = frozenset({429, 503})
+
+
+@dataclass(frozen=True)
+class RouterPolicy:
+    deadline_s: float = 25.0
+    try_timeout_s: float = 10.0
+    max_attempts: int = 3
+    backoff_base_s: float = 0.05
+    backoff_cap_s: float = 1.0
+    breaker_threshold: int = 5
+    breaker_cooldown_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class BackendResult:
+    payload: dict[str, Any]
+    attempts: int
+    latency_ms: float
+
+
+class _Retryable(Exception):
+    pass
+
+
+def target_key(target: Target) -> str:
+    if target.kind == "sagemaker":
+        return f"sagemaker:{target.endpoint_name}:{target.variant}"
+    return f"http:{target.url}"
+
+
+class Router:
+    def __init__(
+        self,
+        transports: Mapping[str, Transport],
+        policy: RouterPolicy | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._transports = dict(transports)
+        self._policy = policy or RouterPolicy()
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._jitter = jitter
+        self._breakers: dict[str, CircuitBreaker] = {}
+
+    def breaker(self, target: Target) -> CircuitBreaker:
+        key = target_key(target)
+        breaker = self._breakers.get(key)
+        if breaker is None:
+            breaker = self._breakers.setdefault(
+                key,
+                CircuitBreaker(
+                    threshold=self._policy.breaker_threshold,
+                    cooldown_s=self._policy.breaker_cooldown_s,
+                    monotonic=self._monotonic,
+                ),
+            )
+        return breaker
+
+    def call(self, target: Target, request: BackendRequest) -> BackendResult:
+        transport = self._transports.get(target.kind)
+        if transport is None:
+            raise BackendUnavailable()
+        breaker = self.breaker(target)
+        if not breaker.allow():
+            raise BackendUnavailable(headers={"Retry-After": str(breaker.retry_after_s())})
+        started = self._monotonic()
+        try:
+            payload, attempts = self._attempts(transport, target, request, started)
+        except (BackendUnavailable, BackendTimeout, BackendError):
+            breaker.record_failure()
+            raise
+        except Exception:
+            breaker.record_success()  # the backend answered; the request was at fault
+            raise
+        breaker.record_success()
+        return BackendResult(payload, attempts, (self._monotonic() - started) * 1000.0)
+
+    def _attempts(
+        self, transport: Transport, target: Target, request: BackendRequest, started: float
+    ) -> tuple[dict[str, Any], int]:
+        policy = self._policy
+        deadline = started + policy.deadline_s
+        for attempt in range(1, policy.max_attempts + 1):
+            remaining = deadline - self._monotonic()
+            if remaining <= 0:
+                raise BackendTimeout()
+            try:
+                response = transport.send(target, request, min(policy.try_timeout_s, remaining))
+                return _interpret(response), attempt
+            except TransportTimeout as error:
+                logger.warning("backend timeout", extra={"target": target_key(target), "error": str(error)})
+                raise BackendTimeout() from None
+            except (ConnectFailed, _Retryable) as error:
+                logger.warning(
+                    "backend attempt failed",
+                    extra={"target": target_key(target), "attempt": attempt, "error": str(error)},
+                )
+            except TransportError as error:
+                logger.warning(
+                    "backend transport error", extra={"target": target_key(target), "error": str(error)}
+                )
+                raise BackendError() from None
+            backoff = min(policy.backoff_cap_s, policy.backoff_base_s * 2 ** (attempt - 1)) * self._jitter()
+            if attempt == policy.max_attempts or self._monotonic() + backoff >= deadline:
+                break
+            self._sleep(backoff)
+        raise BackendUnavailable()
+
+
+def _interpret(response: BackendResponse) -> dict[str, Any]:
+    status = response.status
+    if status == 200:
+        try:
+            payload = json.loads(response.body)
+        except ValueError:
+            raise BackendError() from None
+        if not isinstance(payload, dict):
+            raise BackendError()
+        return payload
+    if status in RETRYABLE_STATUS:
+        raise _Retryable(f"status {status}")
+    if status in (400, 422):
+        raise InputRejectedByModel()
+    if status == 413:
+        raise InputTooLarge("The input is larger than the model accepts.")
+    if status == 404:
+        # The registry routes here but the backend does not serve the version (yet).
+        raise ModelNotReady()
+    raise BackendError()

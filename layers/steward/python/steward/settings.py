@@ -1,0 +1,120 @@
+"""Runtime settings of the Lambda side, read from ``STEWARD_*`` environment variables.
+
+Validated once at cold start so a misconfigured function fails on deploy, not on the first
+customer request. Explicit argument > environment variable > default derived from
+:class:`~steward.resources.ResourceNames`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from steward.resources import DEFAULT_REGION, LOCAL_ACCOUNT, ResourceNames
+
+#: Stages where developer conveniences (a pepper in an env var, plain-HTTP backends) are allowed.
+DEV_STAGES = frozenset({"local", "test"})
+#: API Gateway REST integrations time out after 29 s; the whole backend call must end before.
+API_GATEWAY_LIMIT_S = 29.0
+
+
+class StewardSettings(BaseSettings):
+    """Everything the api and authorizer functions need to know about their environment."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_", extra="ignore", frozen=True)
+
+    stage: str = "local"
+    region: str = Field(default=DEFAULT_REGION)
+    account: str = LOCAL_ACCOUNT
+
+    # Resource names; empty means "derive from ResourceNames(stage)".
+    api_keys_table: str = ""
+    models_table: str = ""
+    audit_table: str = ""
+    pepper_secret_name: str = ""
+    # Only for local/test stages: the pepper itself. Refused elsewhere (secrets live in AWS).
+    pepper: SecretStr | None = None
+
+    # Backend used by registry targets of kind ``http`` that carry no URL of their own.
+    backend_url: str = "http://127.0.0.1:8080"
+
+    # Request limits.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=6 * 1024 * 1024)
+    max_embedding_inputs: int = Field(default=128, ge=1, le=2048)
+    max_input_chars: int = Field(default=32_768, ge=1)
+
+    # Backend calls: a total deadline below API Gateway's 29 s and a per-attempt timeout.
+    backend_deadline_s: float = Field(default=25.0, gt=0)
+    backend_try_timeout_s: float = Field(default=10.0, gt=0)
+    backend_connect_timeout_s: float = Field(default=2.0, gt=0)
+    backend_max_attempts: int = Field(default=3, ge=1, le=5)
+    backend_backoff_base_s: float = Field(default=0.05, ge=0)
+    backend_backoff_cap_s: float = Field(default=1.0, ge=0)
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_s: float = Field(default=10.0, gt=0)
+
+    # Caches (seconds). Revocation takes effect within ``auth_cache_ttl_s``.
+    auth_cache_ttl_s: float = Field(default=30.0, ge=0, le=300)
+    registry_cache_ttl_s: float = Field(default=30.0, ge=0, le=300)
+
+    audit_retention_days: int = Field(default=400, ge=1, le=3650)
+    # Opt-in: Powertools Tracer loads the X-Ray SDK (~0.5 s) so it stays off by default.
+    tracing: bool = False
+
+    @property
+    def names(self) -> ResourceNames:
+        return ResourceNames(stage=self.stage, account=self.account, region=self.region)
+
+    @property
+    def is_dev(self) -> bool:
+        return self.stage in DEV_STAGES
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_names(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        stage = str(data.get("stage") or "local")
+        names = ResourceNames(
+            stage=stage,
+            account=str(data.get("account") or LOCAL_ACCOUNT),
+            region=str(data.get("region") or DEFAULT_REGION),
+        )
+        defaults = {
+            "api_keys_table": names.api_keys_table.name,
+            "models_table": names.models_table.name,
+            "audit_table": names.audit_table.name,
+            "pepper_secret_name": names.pepper_secret,
+        }
+        for key, value in defaults.items():
+            if not data.get(key):
+                data[key] = value
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> StewardSettings:
+        if self.backend_deadline_s >= API_GATEWAY_LIMIT_S:
+            raise ValueError("backend_deadline_s must stay below API Gateway's 29 s limit")
+        if self.backend_try_timeout_s > self.backend_deadline_s:
+            raise ValueError("backend_try_timeout_s must not exceed backend_deadline_s")
+        if not self.is_dev:
+            if self.pepper is not None:
+                raise ValueError("STEWARD_PEPPER is only allowed in local/test stages; use Secrets Manager")
+            if self.backend_url.startswith("http://") and not _is_private_http(self.backend_url):
+                raise ValueError("backend_url must use https outside local/test stages")
+        return self
+
+
+def _is_private_http(url: str) -> bool:
+    """Plain HTTP is tolerated only to in-VPC service-discovery names (ECS Service Connect)."""
+    host = url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
+    return host.endswith(".local") or host.endswith(".internal")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> StewardSettings:
+    """The process-wide settings, validated on first use (cold start)."""
+    return StewardSettings()

@@ -1,0 +1,137 @@
+"""In-memory implementations of Steward's ports, for unit tests, benchmarks and demos.
+
+They honour the same contracts as the DynamoDB adapters and the backend transports, so domain
+code is exercised exactly as in production, minus the network.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from steward.auth.keys import KeyRecord
+from steward.registry import MODEL_ITEM_SK, ModelDocument, ModelEntry, ModelVersion, Target
+from steward.routing.transport import BackendRequest, BackendResponse
+
+
+class InMemoryKeyStore:
+    def __init__(self) -> None:
+        self.records: dict[str, KeyRecord] = {}
+        self.reads = 0
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        self.reads += 1
+        return self.records.get(key_id)
+
+    def put(self, record: KeyRecord) -> None:
+        if record.key_id in self.records:
+            raise ValueError("key exists")
+        self.records[record.key_id] = record
+
+    def revoke(self, key_id: str, *, now: float | None = None) -> None:
+        self.records[key_id] = replace(self.records[key_id], revoked=True)
+
+
+class InMemoryRegistryStore:
+    def __init__(self) -> None:
+        self.entries: dict[str, ModelEntry] = {}
+        self.versions: dict[str, dict[str, ModelVersion]] = {}
+        self.reads = 0
+
+    def put_entry(self, entry: ModelEntry) -> None:
+        self.entries[entry.model] = entry
+
+    def put_version(self, version: ModelVersion) -> None:
+        if version.version == MODEL_ITEM_SK:
+            raise ValueError("reserved version name")
+        self.versions.setdefault(version.model, {})[version.version] = version
+
+    def get_model(self, model: str) -> ModelDocument:
+        self.reads += 1
+        return ModelDocument(entry=self.entries.get(model), versions=dict(self.versions.get(model, {})))
+
+    def list_models(self) -> list[ModelDocument]:
+        self.reads += 1
+        return [self.get_model(m) for m in sorted(set(self.entries) | set(self.versions))]
+
+
+class InMemoryAuditStore:
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.fail = False
+
+    def put(self, record: Mapping[str, Any]) -> None:
+        if self.fail:
+            raise ConnectionError("audit store down")
+        self.records.append(dict(record))
+
+    def query(
+        self, tenant_id: str, *, limit: int, after_sk: str | None, key_id: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        mine = sorted(
+            (
+                r
+                for r in self.records
+                if r["tenant_id"] == tenant_id and (key_id is None or r["key_id"] == key_id)
+            ),
+            key=lambda r: r["sk"],
+            reverse=True,
+        )
+        if after_sk:
+            mine = [r for r in mine if r["sk"] < after_sk]
+        page = mine[:limit]
+        return page, (page[-1]["sk"] if len(mine) > limit else None)
+
+
+@dataclass
+class FakeTransport:
+    """A backend answering OIP requests from ``respond`` (default: deterministic embeddings)."""
+
+    respond: Callable[[Target, BackendRequest], BackendResponse] | None = None
+    calls: list[tuple[Target, BackendRequest, float]] = field(default_factory=list)
+    dim: int = 384
+
+    def send(self, target: Target, request: BackendRequest, timeout_s: float) -> BackendResponse:
+        self.calls.append((target, request, timeout_s))
+        if self.respond is not None:
+            return self.respond(target, request)
+        return BackendResponse(200, json.dumps(embedding_response(request, self.dim)).encode())
+
+
+def embedding_response(request: BackendRequest, dim: int = 384) -> dict[str, Any]:
+    """A well-formed OIP embedding answer: row i is filled with ``(i + 1) / dim``."""
+    inputs = request.payload.get("inputs") or [{}]
+    n = int((inputs[0].get("shape") or [1])[0])
+    data = [(i + 1) / dim for i in range(n) for _ in range(dim)]
+    return {
+        "model_name": request.model,
+        "model_version": request.version,
+        "outputs": [{"name": "embedding", "datatype": "FP32", "shape": [n, dim], "data": data}],
+    }
+
+
+def demo_model(
+    model: str = "all-minilm-l6-v2",
+    version: str = "1",
+    *,
+    approval: str = "approved",
+    target: Target | None = None,
+    task: str = "sentence-embedding",
+    enabled: bool = True,
+) -> tuple[ModelEntry, ModelVersion]:
+    entry = ModelEntry(model=model, default_version=version, enabled=enabled, owner="ml-team", created_at=1)
+    mv = ModelVersion(
+        model=model,
+        version=version,
+        approval=approval,
+        target=target or Target(kind="http", url="http://backend.test"),
+        backend_model=model,
+        backend_version=version,
+        artifact_digest="sha256:" + "ab" * 32,
+        task=task,
+        inputs=({"name": "text", "datatype": "BYTES", "shape": [-1]},),
+        outputs=({"name": "embedding", "datatype": "FP32", "shape": [-1, 384]},),
+    )
+    return entry, mv

@@ -1,0 +1,68 @@
+"""Build the production object graph from settings (AWS adapters behind domain ports)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from steward.adapters.audit_store import DynamoAuditStore
+from steward.adapters.aws import client as aws_client
+from steward.adapters.key_store import DynamoKeyStore
+from steward.adapters.pepper import SecretsManagerPepper, static_pepper
+from steward.adapters.registry_store import DynamoRegistryStore
+from steward.auth.authorize import Authorizer
+from steward.gateway import Gateway, Limits
+from steward.registry import Registry
+from steward.routing.http_transport import HttpTransport
+from steward.routing.router import Router, RouterPolicy
+from steward.routing.sagemaker_transport import SageMakerTransport
+from steward.routing.transport import Transport
+from steward.settings import StewardSettings
+
+
+def pepper_source(settings: StewardSettings) -> Callable[[], bytes]:
+    if settings.pepper is not None:
+        return static_pepper(settings.pepper.get_secret_value())
+    return SecretsManagerPepper(settings.pepper_secret_name, region=settings.region)
+
+
+def build_authorizer(settings: StewardSettings) -> Authorizer:
+    store = DynamoKeyStore(settings.api_keys_table, region=settings.region)
+    return Authorizer(store, pepper_source(settings), ttl_s=settings.auth_cache_ttl_s)
+
+
+def build_router(settings: StewardSettings) -> Router:
+    sagemaker = partial(
+        aws_client,
+        "sagemaker-runtime",
+        settings.region,
+        connect_timeout=settings.backend_connect_timeout_s,
+        read_timeout=settings.backend_try_timeout_s,
+        max_attempts=1,
+    )
+    transports: dict[str, Transport] = {
+        "http": HttpTransport(settings.backend_url, connect_timeout_s=settings.backend_connect_timeout_s),
+        "sagemaker": SageMakerTransport(sagemaker),
+    }
+    policy = RouterPolicy(
+        deadline_s=settings.backend_deadline_s,
+        try_timeout_s=settings.backend_try_timeout_s,
+        max_attempts=settings.backend_max_attempts,
+        backoff_base_s=settings.backend_backoff_base_s,
+        backoff_cap_s=settings.backend_backoff_cap_s,
+        breaker_threshold=settings.breaker_failure_threshold,
+        breaker_cooldown_s=settings.breaker_cooldown_s,
+    )
+    return Router(transports, policy)
+
+
+def build_gateway(settings: StewardSettings) -> Gateway:
+    registry = Registry(
+        DynamoRegistryStore(settings.models_table, region=settings.region),
+        ttl_s=settings.registry_cache_ttl_s,
+    )
+    audit = DynamoAuditStore(settings.audit_table, region=settings.region)
+    limits = Limits(
+        max_embedding_inputs=settings.max_embedding_inputs, max_input_chars=settings.max_input_chars
+    )
+    return Gateway(registry, build_router(settings), audit, limits)

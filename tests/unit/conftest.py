@@ -1,0 +1,118 @@
+"""Unit fixtures: the whole governed path wired to in-memory ports (no sockets, no AWS)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from functions.api.app import create_app
+from functions.api.local_gateway import with_authorizer
+from functions.authorizer.handler import authorize_event
+from steward import admin
+from steward.auth.authorize import Authorizer
+from steward.gateway import Gateway
+from steward.registry import Registry
+from steward.routing.router import Router, RouterPolicy
+from steward.settings import StewardSettings
+from steward.testing import (
+    FakeTransport,
+    InMemoryAuditStore,
+    InMemoryKeyStore,
+    InMemoryRegistryStore,
+    demo_model,
+)
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+PEPPER = b"unit-test-pepper-0123456789abcdef"
+MINILM = "all-minilm-l6-v2"
+CREDIT = "credit-risk"
+
+
+def load_event(name: str, **replacements: str) -> dict[str, Any]:
+    text = (EVENTS / name).read_text()
+    for key, value in replacements.items():
+        text = text.replace("{{" + key + "}}", value)
+    event: dict[str, Any] = json.loads(text)
+    return event
+
+
+@pytest.fixture
+def settings() -> StewardSettings:
+    return StewardSettings(stage="test", pepper=PEPPER.decode())
+
+
+@pytest.fixture
+def key_store() -> InMemoryKeyStore:
+    return InMemoryKeyStore()
+
+
+@pytest.fixture
+def registry_store() -> InMemoryRegistryStore:
+    store = InMemoryRegistryStore()
+    for entry, version in (demo_model(MINILM), demo_model(CREDIT, task="tabular-classification")):
+        store.put_entry(entry)
+        store.put_version(version)
+    return store
+
+
+@pytest.fixture
+def audit_store() -> InMemoryAuditStore:
+    return InMemoryAuditStore()
+
+
+@pytest.fixture
+def transport() -> FakeTransport:
+    return FakeTransport()
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def gateway(
+    registry_store: InMemoryRegistryStore,
+    audit_store: InMemoryAuditStore,
+    transport: FakeTransport,
+    sleeps: list[float],
+) -> Gateway:
+    router = Router({"http": transport}, RouterPolicy(breaker_threshold=2), sleep=sleeps.append)
+    return Gateway(Registry(registry_store), router, audit_store)
+
+
+@pytest.fixture
+def authorizer(key_store: InMemoryKeyStore) -> Authorizer:
+    return Authorizer(key_store, lambda: PEPPER)
+
+
+@pytest.fixture
+def make_key(key_store: InMemoryKeyStore, settings: StewardSettings) -> Callable[..., str]:
+    def make(tenant: str = "acme", models: tuple[str, ...] = ("*",), **kwargs: Any) -> str:
+        token, _ = admin.create_api_key(
+            tenant, models=models, settings=settings, store=key_store, pepper=lambda: PEPPER, **kwargs
+        )
+        return token
+
+    return make
+
+
+@pytest.fixture
+def api_key(make_key: Callable[..., str]) -> str:
+    return make_key("acme", (MINILM,))
+
+
+@pytest.fixture
+def client(settings: StewardSettings, gateway: Gateway, authorizer: Authorizer) -> Iterator[TestClient]:
+    app = with_authorizer(create_app(settings, gateway), lambda event: authorize_event(event, authorizer))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

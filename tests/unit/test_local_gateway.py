@@ -1,0 +1,58 @@
+"""The local API Gateway emulation mirrors the deployed authorizer contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from functions.api.local_gateway import build_authorizer_event, with_authorizer
+
+SEEN: list[dict[str, Any]] = []
+
+
+async def echo_app(scope: Any, receive: Any, send: Any) -> None:
+    SEEN.append(scope["aws.event"])
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def test_authorizer_event_has_the_rest_request_shape() -> None:
+    scope = {"type": "http", "method": "GET", "path": "/v1/models", "query_string": b"a=1&a=2",
+             "headers": [(b"authorization", b"Bearer k")]}  # fmt: skip
+    event = build_authorizer_event(scope, "rid", region="us-east-1", account="1", api_id="api", stage="local")
+    assert event["type"] == "REQUEST"
+    assert event["methodArn"] == "arn:aws:execute-api:us-east-1:1:api/local/GET/v1/models"
+    assert event["headers"]["authorization"] == "Bearer k"
+    assert event["multiValueQueryStringParameters"] == {"a": ["1", "2"]}
+    assert event["requestContext"]["requestId"] == "rid"
+
+
+def test_allow_passes_context_and_request_id_to_the_app() -> None:
+    def allow(event: dict[str, Any]) -> dict[str, Any]:
+        return {"principalId": "k1", "context": {"tenant_id": "acme"},
+                "policyDocument": {"Statement": [{"Effect": "Allow"}]}}  # fmt: skip
+
+    response = TestClient(with_authorizer(echo_app, allow)).get("/v1/models")
+    assert response.status_code == 200
+    authorizer = SEEN[-1]["requestContext"]["authorizer"]
+    assert authorizer == {"tenant_id": "acme", "principalId": "k1"}
+    assert SEEN[-1]["requestContext"]["requestId"]
+
+
+def test_unauthorized_deny_and_failure_become_gateway_problems() -> None:
+    def unauthorized(event: dict[str, Any]) -> dict[str, Any]:
+        raise Exception("Unauthorized")
+
+    def deny(event: dict[str, Any]) -> dict[str, Any]:
+        return {"principalId": "k1", "policyDocument": {"Statement": [{"Effect": "Deny"}]}}
+
+    def broken(event: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("table missing")
+
+    for authorize, status, code in [(unauthorized, 401, "auth.invalid_key"), (deny, 403, "auth.forbidden"),
+                                    (broken, 500, "auth.authorizer_failure")]:  # fmt: skip
+        response = TestClient(with_authorizer(echo_app, authorize)).get("/v1/models")
+        assert (response.status_code, response.json()["code"]) == (status, code)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "table missing" not in response.text
