@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 from aws_cdk import App, Environment
 
 from cdk.nag import add_nag_checks
+from cdk.paths import REPO_ROOT
 from cdk.settings import STAGES_CONTEXT_KEY, StageSettings
 from cdk.stack import StewardStack
 
@@ -15,7 +17,13 @@ DEFAULT_STAGE = "dev"
 
 
 def build_app(context: dict[str, Any] | None = None, *, nag: bool = True, outdir: str | None = None) -> App:
-    """The app ``cdk synth`` runs (``app.py``); tests pass ``context`` to pin stages/settings."""
+    """The app ``cdk synth`` runs (``app.py``); tests pass ``context`` to pin stages/settings.
+
+    Without ``context`` the ``cdk.json`` context is the default, so ``python app.py`` synthesises
+    with the same feature flags as the CLI (CLI context, e.g. ``-c stage=prod``, still wins).
+    """
+    if context is None:
+        context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
     app = App(context=context, outdir=outdir)
     stage = str(app.node.try_get_context("stage") or DEFAULT_STAGE)
     settings = StageSettings.from_context(stage, app.node.try_get_context(STAGES_CONTEXT_KEY))

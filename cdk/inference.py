@@ -207,7 +207,12 @@ class InferenceEndpointConstruct(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="EndpointLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                actions=[
+                    "logs:CreateLogGroup",  # pre-created here; SageMaker still asks
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
                 resources=[
                     stack.format_arn(
                         service="logs",

@@ -174,7 +174,9 @@ def _decode_big_ints(data: list[Any], datatype: str, name: str) -> np.ndarray:
         raise InvalidInputError(f"input '{name}': {datatype} data must be integers")
     info = np.iinfo(NUMPY_DTYPES[datatype])
     if flat and (min(flat) < info.min or max(flat) > info.max):
-        raise InvalidInputError(f"input '{name}': a value is outside the {datatype} range [{info.min}, {info.max}]")
+        raise InvalidInputError(
+            f"input '{name}': a value is outside the {datatype} range [{info.min}, {info.max}]"
+        )
     return np.array(flat, dtype=NUMPY_DTYPES[datatype])
 
 

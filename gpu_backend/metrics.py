@@ -23,7 +23,7 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 UNKNOWN_MODEL = "_unknown"
 
 # The `_created` timestamp series double the exposition size and no dashboard reads them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class Metrics:

@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from mangum import Mangum
+from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 from steward.settings import get_settings
 
 from functions.api.app import create_app
@@ -17,7 +18,8 @@ from functions.api.observability import SERVICE, logger, metrics
 
 settings = get_settings()  # validated at cold start: a bad environment fails the init phase
 app = create_app(settings)
-_asgi = Mangum(app, lifespan="off")
+# problem+json must go back as text, not base64 (REST APIs have no binary media types here).
+_asgi = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"])
 _traced: list[bool] = []
 
 

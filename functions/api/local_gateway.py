@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl
 import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 from steward.errors import (
-    AuthorizerFailure,
     PROBLEM_CONTENT_TYPE,
+    AuthorizerFailure,
     Forbidden,
     StewardError,
     Unauthenticated,

@@ -16,6 +16,10 @@ def run_cpu(model_path: Path, feed: dict[str, npt.NDArray[np.generic]], output: 
     """One output of a model run on the CPU provider (what every build machine has)."""
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    # One non-spinning thread: the probe batches are tiny, and spinning workers stall a loaded box.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     result = session.run([output], feed)[0]
     return np.asarray(result, dtype=np.float32)

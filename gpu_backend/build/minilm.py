@@ -37,7 +37,7 @@ PROBE_SENTENCES = (
     "Quarterly revenue grew 12% while operating costs stayed flat.",
     "",
     "Der schnelle braune Fuchs springt über den faulen Hund.",
-    " ".join(["long"] * 300),
+    " ".join(["padding-heavy"] * 20),
 )
 EXPECTED_FUSIONS = {"Attention": 6, "SkipLayerNormalization": 12, "EmbedLayerNormalization": 1}
 

@@ -23,5 +23,5 @@ mkdir -p "$OUT/python"
     -r layers/deps/requirements.txt
 # Bytecode and tests are dead weight in a layer (Lambda's filesystem is read-only at run time).
 find "$OUT/python" -type d \( -name __pycache__ -o -name tests \) -prune -exec rm -rf {} +
-rm -f "$OUT/constraints.txt"
+rm -rf "$OUT/constraints.txt" "$OUT/python/bin"
 du -sh "$OUT/python"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,12 @@ def model_dir(repository: Path) -> Path:
 def manifest(model_dir: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((model_dir / "manifest.json").read_text(encoding="utf-8"))
     return data
+
+
+@pytest.fixture
+def repo_copy(repository: Path, tmp_path: Path) -> Path:
+    """A private copy of the built repository that a test may damage or rebuild."""
+    return Path(shutil.copytree(repository, tmp_path / "models"))
 
 
 def _digests(model_dir: Path) -> dict[str, str]:
@@ -109,31 +116,29 @@ def test_same_seed_builds_identical_artifacts(model_dir: Path, tmp_path: Path) -
     assert _digests(tmp_path / NAME / "1") == _digests(model_dir)
 
 
-def test_rebuild_skips_intact_and_force_rebuilds(tmp_path: Path) -> None:
+def test_rebuild_skips_intact_and_force_rebuilds(repo_copy: Path) -> None:
     # Given a built repository
-    build_models(tmp_path, [NAME])
-    manifest = tmp_path / NAME / "1" / "manifest.json"
+    manifest = repo_copy / NAME / "1" / "manifest.json"
     before = manifest.stat().st_mtime_ns
     # When the build runs again, then with force
-    (skipped,) = build_models(tmp_path, [NAME])
+    (skipped,) = build_models(repo_copy, [NAME])
     unchanged = manifest.stat().st_mtime_ns == before
-    (forced,) = build_models(tmp_path, [NAME], force=True)
+    (forced,) = build_models(repo_copy, [NAME], force=True)
     # Then the first run skipped without touching files and the forced one rebuilt
     assert skipped.status == "skipped" and unchanged
     assert forced.status == "built"
-    assert verify_model_dir(tmp_path / NAME / "1") == []
+    assert verify_model_dir(repo_copy / NAME / "1") == []
 
 
-def test_tampered_artifact_is_detected_and_rebuilt(tmp_path: Path) -> None:
+def test_tampered_artifact_is_detected_and_rebuilt(repo_copy: Path) -> None:
     # Given a built model whose background sample was altered afterwards
-    build_models(tmp_path, [NAME])
-    model_dir = tmp_path / NAME / "1"
+    model_dir = repo_copy / NAME / "1"
     background = np.load(model_dir / "background.npy")
     background[0, 0] += 1.0
     np.save(model_dir / "background.npy", background)
     # When it is verified and the build runs again without force
     problems = verify_model_dir(model_dir)
-    (result,) = build_models(tmp_path, [NAME])
+    (result,) = build_models(repo_copy, [NAME])
     # Then the digest mismatch is reported and the model is rebuilt intact
     assert problems == ["background.npy: sha256 mismatch"]
     assert result.status == "built"
@@ -148,10 +153,9 @@ def test_tampered_artifact_is_detected_and_rebuilt(tmp_path: Path) -> None:
         (lambda d: (d / "manifest.json").unlink(), "manifest.json missing"),
     ],
 )
-def test_missing_or_malformed_files_are_reported(tmp_path: Path, damage: Any, expected: str) -> None:
+def test_missing_or_malformed_files_are_reported(repo_copy: Path, damage: Any, expected: str) -> None:
     # Given a built model that is then damaged
-    build_models(tmp_path, [NAME])
-    model_dir = tmp_path / NAME / "1"
+    model_dir = repo_copy / NAME / "1"
     damage(model_dir)
     # When it is verified
     problems = verify_model_dir(model_dir)
@@ -174,15 +178,15 @@ def test_failed_build_leaves_no_model_and_no_staging(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_stale_staging_of_a_dead_build_is_removed(tmp_path: Path) -> None:
+def test_stale_staging_of_a_dead_build_is_removed(repo_copy: Path) -> None:
     # Given a staging directory left by a build process that no longer exists
-    stale = tmp_path / ".staging-credit-risk-1-999999999-abc123"
+    stale = repo_copy / ".staging-credit-risk-1-999999999-abc123"
     stale.mkdir()
     (stale / "model.onnx").write_bytes(b"partial")
     # When a build runs
-    build_models(tmp_path, [NAME])
+    build_models(repo_copy, [NAME])
     # Then the stale directory is gone and only the model remains
-    assert sorted(p.name for p in tmp_path.iterdir()) == [NAME]
+    assert sorted(p.name for p in repo_copy.iterdir()) == [NAME]
 
 
 def test_onnx_matches_numpy_model() -> None:

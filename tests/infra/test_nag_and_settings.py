@@ -17,8 +17,14 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.infra
 
 
-def test_aws_solutions_reports_no_unacknowledged_findings(synth: Synth) -> None:
-    # Given the dev stack / When the AwsSolutions pack validates it (as `cdk synth` does)
+@pytest.mark.parametrize("variant", ["synth", "synth_without_inference"])
+def test_aws_solutions_reports_no_unacknowledged_findings(
+    variant: str, request: pytest.FixtureRequest
+) -> None:
+    # Given the dev stack (with and without the endpoint)
+    synth: Synth = request.getfixturevalue(variant)
+
+    # When the AwsSolutions pack validates it (as `cdk synth` does through app.py)
     report = AwsSolutionsChecks(synth.app).validate_scope(synth.stack)
 
     # Then there is no finding, error or warning, left without a reasoned acknowledgement

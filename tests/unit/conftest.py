@@ -9,10 +9,6 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-
-from functions.api.app import create_app
-from functions.api.local_gateway import with_authorizer
-from functions.authorizer.handler import authorize_event
 from steward import admin
 from steward.auth.authorize import Authorizer
 from steward.gateway import Gateway
@@ -26,6 +22,10 @@ from steward.testing import (
     InMemoryRegistryStore,
     demo_model,
 )
+
+from functions.api.app import create_app
+from functions.api.local_gateway import with_authorizer
+from functions.authorizer.handler import authorize_event
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 PEPPER = b"unit-test-pepper-0123456789abcdef"

@@ -8,7 +8,6 @@ import struct
 from collections.abc import Callable
 
 from starlette.testclient import TestClient
-
 from steward.routing.transport import BackendResponse
 from steward.testing import FakeTransport, InMemoryAuditStore
 
@@ -25,7 +24,9 @@ def test_models_lists_only_what_the_key_may_use(client: TestClient, api_key: str
     assert [m["id"] for m in body["data"]] == [MINILM]
 
 
-def test_embeddings_float_for_a_list_input(client: TestClient, api_key: str, transport: FakeTransport) -> None:
+def test_embeddings_float_for_a_list_input(
+    client: TestClient, api_key: str, transport: FakeTransport
+) -> None:
     response = client.post(
         "/v1/embeddings", headers=bearer(api_key), json={"model": MINILM, "input": ["a b", "c"]}
     )
@@ -35,13 +36,20 @@ def test_embeddings_float_for_a_list_input(client: TestClient, api_key: str, tra
     assert len(body["data"][0]["embedding"]) == 384
     assert body["usage"]["prompt_tokens"] == body["usage"]["total_tokens"] > 0
     target, request, _ = transport.calls[0]
-    assert request.payload["inputs"][0] == {"name": "text", "datatype": "BYTES", "shape": [2], "data": ["a b", "c"]}
+    assert request.payload["inputs"][0] == {
+        "name": "text",
+        "datatype": "BYTES",
+        "shape": [2],
+        "data": ["a b", "c"],
+    }
     assert target.url == "http://backend.test"
 
 
 def test_embeddings_base64(client: TestClient, api_key: str) -> None:
     response = client.post(
-        "/v1/embeddings", headers=bearer(api_key), json={"model": MINILM, "input": "x", "encoding_format": "base64"}
+        "/v1/embeddings",
+        headers=bearer(api_key),
+        json={"model": MINILM, "input": "x", "encoding_format": "base64"},
     )
     vector = struct.unpack("<384f", base64.b64decode(response.json()["data"][0]["embedding"]))
     assert vector[0] == struct.unpack("<f", struct.pack("<f", 1 / 384))[0]
@@ -80,8 +88,11 @@ def test_body_limits_and_malformed_json(client: TestClient, api_key: str, settin
     assert (too_big.status_code, too_big.json()["code"]) == (413, "input.too_large")
     malformed = client.post("/v1/embeddings", headers=headers, content=b'{"model": ')
     assert (malformed.status_code, malformed.json()["code"]) == (400, "input.malformed_json")
-    invalid = client.post("/v1/embeddings", headers=headers, json={"model": MINILM, "input": SECRET_TEXT,
-                                                                    "encoding_format": "hex"})  # fmt: skip
+    invalid = client.post(
+        "/v1/embeddings",
+        headers=headers,
+        json={"model": MINILM, "input": SECRET_TEXT, "encoding_format": "hex"},
+    )
     assert (invalid.status_code, invalid.json()["code"]) == (422, "input.invalid")
     assert "jane" not in invalid.text.lower()  # validation errors never echo the input
     empty = client.post("/v1/embeddings", headers=headers, json={"model": MINILM, "input": []})
@@ -103,7 +114,9 @@ def test_backend_down_answers_503_fast_and_hides_backend_text(
     transport.respond = lambda t, r: BackendResponse(500, b"Traceback: secret internals")
     codes = []
     for _ in range(3):
-        response = client.post("/v1/embeddings", headers=bearer(api_key), json={"model": MINILM, "input": "x"})
+        response = client.post(
+            "/v1/embeddings", headers=bearer(api_key), json={"model": MINILM, "input": "x"}
+        )
         codes.append((response.status_code, response.json()["code"]))
         assert "internals" not in response.text
     # Then two backend errors open the breaker and the third call is refused without a backend call
@@ -112,28 +125,41 @@ def test_backend_down_answers_503_fast_and_hides_backend_text(
     assert response.headers["retry-after"]
 
 
-def test_oip_infer_passes_through_with_public_names(client: TestClient, make_key: Callable[..., str],
-                                                    transport: FakeTransport) -> None:  # fmt: skip
+def test_oip_infer_passes_through_with_public_names(
+    client: TestClient, make_key: Callable[..., str], transport: FakeTransport
+) -> None:
     token = make_key("acme", (CREDIT,))
-    answer = {"model_name": "internal-name", "model_version": "7", "id": "r1",
-              "outputs": [{"name": "probabilities", "datatype": "FP32", "shape": [1, 2], "data": [0.3, 0.7]}]}  # fmt: skip
+    answer = {
+        "model_name": "internal-name",
+        "model_version": "7",
+        "id": "r1",
+        "outputs": [{"name": "probabilities", "datatype": "FP32", "shape": [1, 2], "data": [0.3, 0.7]}],
+    }
     transport.respond = lambda t, r: BackendResponse(200, json.dumps(answer).encode())
     features = {"name": "features", "datatype": "FP32", "shape": [1, 10], "data": [0.0] * 10}
-    response = client.post(f"/v2/models/{CREDIT}/versions/1/infer", headers=bearer(token),
-                           json={"id": "r1", "inputs": [features]})  # fmt: skip
+    response = client.post(
+        f"/v2/models/{CREDIT}/versions/1/infer",
+        headers=bearer(token),
+        json={"id": "r1", "inputs": [features]},
+    )
     assert response.status_code == 200
     body = response.json()
     assert (body["model_name"], body["model_version"], body["id"]) == (CREDIT, "1", "r1")
     assert body["outputs"][0]["data"] == [0.3, 0.7]
     assert transport.calls[0][1].payload["inputs"][0]["name"] == "features"
-    bad = client.post(f"/v2/models/{CREDIT}/infer", headers=bearer(token),
-                      json={"inputs": [{**features, "datatype": "FLOAT"}]})  # fmt: skip
+    bad = client.post(
+        f"/v2/models/{CREDIT}/infer",
+        headers=bearer(token),
+        json={"inputs": [{**features, "datatype": "FLOAT"}]},
+    )
     assert bad.status_code == 422
     meta = client.get(f"/v2/models/{CREDIT}", headers=bearer(token)).json()
     assert meta["name"] == CREDIT and meta["versions"] == ["1"]
 
 
-def test_embeddings_on_a_tabular_model_is_a_task_mismatch(client: TestClient, make_key: Callable[..., str]) -> None:
+def test_embeddings_on_a_tabular_model_is_a_task_mismatch(
+    client: TestClient, make_key: Callable[..., str]
+) -> None:
     token = make_key("acme", ("*",))
     response = client.post("/v1/embeddings", headers=bearer(token), json={"model": CREDIT, "input": "x"})
     assert (response.status_code, response.json()["code"]) == (400, "model.task_mismatch")
@@ -143,24 +169,36 @@ def test_exactly_one_audit_record_per_request_without_content(
     client: TestClient, api_key: str, audit_store: InMemoryAuditStore
 ) -> None:
     ok = client.post("/v1/embeddings", headers=bearer(api_key), json={"model": MINILM, "input": SECRET_TEXT})
-    denied = client.post("/v1/embeddings", headers=bearer(api_key), json={"model": CREDIT, "input": SECRET_TEXT})
+    denied = client.post(
+        "/v1/embeddings", headers=bearer(api_key), json={"model": CREDIT, "input": SECRET_TEXT}
+    )
     client.get("/v1/models", headers=bearer(api_key))
     client.get("/health")
     assert len(audit_store.records) == 3
     first, second, third = audit_store.records
     assert first["request_id"] == ok.headers["x-request-id"]
-    assert (first["decision"], first["model"], first["model_version"], first["status"]) == ("allow", MINILM, "1", 200)
+    assert (first["decision"], first["model"], first["model_version"], first["status"]) == (
+        "allow",
+        MINILM,
+        "1",
+        200,
+    )
     assert first["artifact_digest"].startswith("sha256:") and first["tenant_id"] == "acme"
     assert first["route"] == "POST /v1/embeddings" and first["n_inputs"] == 1
     assert len(first["input_sha256"]) == len(first["output_sha256"]) == 64
     assert (second["decision"], second["reason_codes"], second["request_id"]) == (
-        "deny", ["model.not_found"], denied.headers["x-request-id"])  # fmt: skip
+        "deny",
+        ["model.not_found"],
+        denied.headers["x-request-id"],
+    )
     assert third["route"] == "GET /v1/models"
     dumped = json.dumps(audit_store.records).lower()
     assert "jane" not in dumped and "4111" not in dumped and api_key not in dumped
 
 
-def test_audit_failure_withholds_the_result(client: TestClient, api_key: str, audit_store: InMemoryAuditStore) -> None:
+def test_audit_failure_withholds_the_result(
+    client: TestClient, api_key: str, audit_store: InMemoryAuditStore
+) -> None:
     audit_store.fail = True
     response = client.post("/v1/embeddings", headers=bearer(api_key), json={"model": MINILM, "input": "x"})
     assert (response.status_code, response.json()["code"]) == (503, "audit.unavailable")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
 from steward.auth.authorize import Authorizer, extract_token
 from steward.auth.keys import generate_key
 from steward.errors import Unauthenticated

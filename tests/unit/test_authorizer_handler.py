@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from steward.auth.authorize import Authorizer
 
 from functions.authorizer.handler import authorize_event
-from steward.auth.authorize import Authorizer
 
 from .conftest import load_event
 
@@ -36,7 +36,7 @@ def test_valid_key_gets_allow_on_the_whole_stage_with_string_context(
 def test_bad_or_missing_key_raises_unauthorized(authorizer: Authorizer, header: str) -> None:
     event = load_event("authorizer_request.json", API_KEY="x")
     event["headers"]["Authorization"] = header
-    with pytest.raises(Exception, match="^Unauthorized$"):
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
         authorize_event(event, authorizer)
 
 

@@ -6,7 +6,6 @@ import base64
 import struct
 
 import pytest
-
 from steward import embeddings as emb
 from steward.errors import BackendError
 

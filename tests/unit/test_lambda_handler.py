@@ -7,7 +7,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
 from steward.gateway import Gateway
 from steward.testing import InMemoryAuditStore
 
@@ -23,7 +22,7 @@ def handler_module(monkeypatch: pytest.MonkeyPatch, gateway: Gateway) -> Any:
     get_settings.cache_clear()
     import functions.api.handler as module
 
-    monkeypatch.setattr(module.app.state, "gateway", lambda: gateway)
+    module.app.state.gateway = lambda: gateway  # the in-memory data plane instead of AWS
     return module
 
 
@@ -48,12 +47,18 @@ def test_rest_proxy_event_returns_embeddings_and_audits_with_the_gateway_request
     body = json.loads(response["body"])
     assert len(body["data"]) == 2 and len(body["data"][0]["embedding"]) == 384
     request_id = event["requestContext"]["requestId"]
-    assert response["multiValueHeaders"]["x-request-id"] == [request_id]
+    assert response["headers"]["x-request-id"] == request_id
     (record,) = audit_store.records
-    assert (record["request_id"], record["tenant_id"], record["key_id"]) == (request_id, "acme", "k3y1d0000001")
+    assert (record["request_id"], record["tenant_id"], record["key_id"]) == (
+        request_id,
+        "acme",
+        "k3y1d0000001",
+    )
 
 
-def test_event_without_authorizer_context_fails_closed(handler_module: Any, audit_store: InMemoryAuditStore) -> None:
+def test_event_without_authorizer_context_fails_closed(
+    handler_module: Any, audit_store: InMemoryAuditStore
+) -> None:
     event = load_event("api_gateway_rest_embeddings.json", API_KEY="x")
     del event["requestContext"]["authorizer"]
     response = handler_module.handler(event, lambda_context())

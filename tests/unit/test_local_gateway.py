@@ -18,8 +18,13 @@ async def echo_app(scope: Any, receive: Any, send: Any) -> None:
 
 
 def test_authorizer_event_has_the_rest_request_shape() -> None:
-    scope = {"type": "http", "method": "GET", "path": "/v1/models", "query_string": b"a=1&a=2",
-             "headers": [(b"authorization", b"Bearer k")]}  # fmt: skip
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/v1/models",
+        "query_string": b"a=1&a=2",
+        "headers": [(b"authorization", b"Bearer k")],
+    }
     event = build_authorizer_event(scope, "rid", region="us-east-1", account="1", api_id="api", stage="local")
     assert event["type"] == "REQUEST"
     assert event["methodArn"] == "arn:aws:execute-api:us-east-1:1:api/local/GET/v1/models"
@@ -30,8 +35,11 @@ def test_authorizer_event_has_the_rest_request_shape() -> None:
 
 def test_allow_passes_context_and_request_id_to_the_app() -> None:
     def allow(event: dict[str, Any]) -> dict[str, Any]:
-        return {"principalId": "k1", "context": {"tenant_id": "acme"},
-                "policyDocument": {"Statement": [{"Effect": "Allow"}]}}  # fmt: skip
+        return {
+            "principalId": "k1",
+            "context": {"tenant_id": "acme"},
+            "policyDocument": {"Statement": [{"Effect": "Allow"}]},
+        }
 
     response = TestClient(with_authorizer(echo_app, allow)).get("/v1/models")
     assert response.status_code == 200
@@ -50,8 +58,11 @@ def test_unauthorized_deny_and_failure_become_gateway_problems() -> None:
     def broken(event: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("table missing")
 
-    for authorize, status, code in [(unauthorized, 401, "auth.invalid_key"), (deny, 403, "auth.forbidden"),
-                                    (broken, 500, "auth.authorizer_failure")]:  # fmt: skip
+    for authorize, status, code in [
+        (unauthorized, 401, "auth.invalid_key"),
+        (deny, 403, "auth.forbidden"),
+        (broken, 500, "auth.authorizer_failure"),
+    ]:
         response = TestClient(with_authorizer(echo_app, authorize)).get("/v1/models")
         assert (response.status_code, response.json()["code"]) == (status, code)
         assert response.headers["content-type"] == "application/problem+json"

@@ -36,6 +36,8 @@ def test_errors_map_to_openai_exceptions(oai: openai.OpenAI, client: TestClient)
     with pytest.raises(openai.NotFoundError) as not_found:
         oai.embeddings.create(model="nope", input="x")
     assert not_found.value.body["code"] == "model.not_found"  # type: ignore[index]
-    bad = openai.OpenAI(api_key="stw_wrong", base_url="http://testserver/v1", http_client=client, max_retries=0)
+    bad = openai.OpenAI(
+        api_key="stw_wrong", base_url="http://testserver/v1", http_client=client, max_retries=0
+    )
     with pytest.raises(openai.AuthenticationError):
         bad.models.list()

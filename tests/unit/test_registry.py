@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
 from steward.auth.principal import Principal
 from steward.errors import ModelNotFound
 from steward.registry import Registry, split_model_ref

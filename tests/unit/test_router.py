@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from steward.errors import (
     BackendError,
     BackendTimeout,
@@ -20,7 +19,9 @@ from steward.routing.transport import BackendRequest, BackendResponse, ConnectFa
 from steward.testing import FakeTransport
 
 TARGET = Target(kind="http", url="http://b")
-REQUEST = BackendRequest("m", "1", {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["x"]}]})
+REQUEST = BackendRequest(
+    "m", "1", {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["x"]}]}
+)
 OK = BackendResponse(200, json.dumps({"outputs": []}).encode())
 
 
@@ -37,7 +38,9 @@ class Script:
         return outcome
 
 
-def router(*outcomes: BackendResponse | Exception, **policy: float) -> tuple[Router, FakeTransport, list[float]]:
+def router(
+    *outcomes: BackendResponse | Exception, **policy: float
+) -> tuple[Router, FakeTransport, list[float]]:
     transport = FakeTransport(respond=Script(*outcomes))
     sleeps: list[float] = []
     r = Router(
@@ -57,7 +60,7 @@ def test_success_returns_the_parsed_payload() -> None:
 
 
 def test_connect_failure_and_503_are_retried_with_jittered_backoff() -> None:
-    r, transport, sleeps = router(ConnectFailed("refused"), BackendResponse(503, b""), OK)
+    r, _, sleeps = router(ConnectFailed("refused"), BackendResponse(503, b""), OK)
     assert r.call(TARGET, REQUEST).attempts == 3
     assert sleeps == [0.025, 0.05]  # base * 2^n * jitter(0.5)
 

@@ -51,7 +51,8 @@ def build_tiny_repository(root: Path) -> Path:
 
 
 def cpu_settings(repository: Path, **overrides: Any) -> Settings:
-    return Settings(model_repository=repository, use_gpu=False, intra_op_threads=1, **overrides)
+    values: dict[str, Any] = {"use_gpu": False, "intra_op_threads": 1, **overrides}
+    return Settings(model_repository=repository, **values)
 
 
 def wait_until_loaded(client: TestClient) -> None:

@@ -93,7 +93,7 @@ def test_a_full_queue_answers_503_with_a_clear_error(tmp_path: Path) -> None:
                 asyncio.ensure_future(http.post("/v2/models/tiny-embed/infer", json=text_request(["x"])))
                 for _ in range(2)
             ]
-            while app.state.dataplane.models["tiny-embed"]["1"].batcher.queue_depth < 2:
+            while app.state.dataplane.models["tiny-embed"]["1"].batcher.queue_depth < 2:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
             # When a third request arrives
             response = await http.post("/v2/models/tiny-embed/infer", json=text_request(["y"]))

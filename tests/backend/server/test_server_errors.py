@@ -82,7 +82,8 @@ def test_a_missing_input_is_named(client: TestClient) -> None:
 def test_nan_and_infinity_are_refused_where_the_model_forbids_them(client: TestClient) -> None:
     # Given a model whose manifest says allow_non_finite=false, and rows with NaN / Infinity literals
     for literal in ("NaN", "Infinity", "-Infinity"):
-        raw = f'{{"inputs": [{{"name": "features", "datatype": "FP32", "shape": [1, 4], "data": [1, {literal}, 0, 0]}}]}}'
+        tensor = f'{{"name": "features", "datatype": "FP32", "shape": [1, 4], "data": [1, {literal}, 0, 0]}}'
+        raw = f'{{"inputs": [{tensor}]}}'
         # When posted
         response = client.post(TABULAR, content=raw, headers={"content-type": "application/json"})
         # Then 400 says non-finite values are not accepted

@@ -37,7 +37,8 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "gpu_backend", "serve", "--model-repository", str(repository),
-               "--host", "127.0.0.1", "--port", str(self.port), "--cpu", "--intra-op-threads", "1", *extra]  # fmt: skip
+               "--host", "127.0.0.1", "--port", str(self.port), "--cpu", "--intra-op-threads", "1",
+               *extra]  # fmt: skip
         self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.http = httpx.Client(base_url=self.url, timeout=30)
 

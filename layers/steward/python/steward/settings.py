@@ -19,6 +19,7 @@ from steward.resources import DEFAULT_REGION, LOCAL_ACCOUNT, ResourceNames
 DEV_STAGES = frozenset({"local", "test"})
 #: API Gateway REST integrations time out after 29 s; the whole backend call must end before.
 API_GATEWAY_LIMIT_S = 29.0
+LOCAL_BACKEND_URL = "http://127.0.0.1:8080"
 
 
 class StewardSettings(BaseSettings):
@@ -38,8 +39,9 @@ class StewardSettings(BaseSettings):
     # Only for local/test stages: the pepper itself. Refused elsewhere (secrets live in AWS).
     pepper: SecretStr | None = None
 
-    # Backend used by registry targets of kind ``http`` that carry no URL of their own.
-    backend_url: str = "http://127.0.0.1:8080"
+    # Backend used by registry targets of kind ``http`` that carry no URL of their own
+    # (local/test stages default to a backend on localhost:8080).
+    backend_url: str = ""
 
     # Request limits.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=6 * 1024 * 1024)
@@ -89,6 +91,8 @@ class StewardSettings(BaseSettings):
             "audit_table": names.audit_table.name,
             "pepper_secret_name": names.pepper_secret,
         }
+        if stage in DEV_STAGES:
+            defaults["backend_url"] = LOCAL_BACKEND_URL
         for key, value in defaults.items():
             if not data.get(key):
                 data[key] = value
@@ -103,7 +107,8 @@ class StewardSettings(BaseSettings):
         if not self.is_dev:
             if self.pepper is not None:
                 raise ValueError("STEWARD_PEPPER is only allowed in local/test stages; use Secrets Manager")
-            if self.backend_url.startswith("http://") and not _is_private_http(self.backend_url):
+            url = self.backend_url
+            if url and not url.startswith("https://") and not _is_private_http(url):
                 raise ValueError("backend_url must use https outside local/test stages")
         return self
 

@@ -49,6 +49,8 @@ class HttpTransport:
         from urllib3 import exceptions as ux
 
         base = (target.url or self._default_url).rstrip("/")
+        if not base:
+            raise ConnectFailed("no backend URL configured")
         url = base + infer_path(request.model, request.version)
         body = json.dumps(request.payload, separators=(",", ":")).encode()
         timeout = urllib3.Timeout(connect=min(self._connect_timeout_s, timeout_s), read=timeout_s)
