@@ -6,7 +6,7 @@ MODELS ?= models
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: install models up test test-fast lint bench synth clean
+.PHONY: install models up test test-fast lint bench layers synth clean
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -41,7 +41,10 @@ lint: install
 bench: install models
 	$(PY) -m gpu_backend.bench --model-repository $(MODELS)
 
-synth: install
+layers: install
+	bash layers/deps/build.sh
+
+synth: install layers
 	npx --yes aws-cdk@2 synth --quiet
 
 clean:

@@ -157,7 +157,7 @@ def _decode_numeric_json(data: list[Any], datatype: str, name: str) -> np.ndarra
         raise InvalidInputError(f"input '{name}': {datatype} data must be numbers, got {_kind_label(kind)}")
     with np.errstate(over="ignore"):
         out = arr.reshape(-1).astype(dtype, copy=False)
-    if datatype != "FP64" and kind == "f":
+    if datatype != "FP64" and kind == "f" and not np.isfinite(out).all():
         # A finite value too large for the type would silently become inf.
         overflow = np.isinf(out) & np.isfinite(arr.reshape(-1))
         if overflow.any():

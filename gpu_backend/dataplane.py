@@ -54,6 +54,25 @@ EXTENSIONS = ["model_repository", "binary_tensor_data", "sagemaker", "metrics"]
 LOADING, READY, UNAVAILABLE = "LOADING", "READY", "UNAVAILABLE"
 
 
+@dataclass(frozen=True)
+class RecordMetrics:
+    """Metric children bound to one model version, looked up once instead of per request."""
+
+    requests: Any
+    request_seconds: Any
+    queue_seconds: Any
+    compute_seconds: Any
+
+    @classmethod
+    def bind(cls, metrics: Metrics, name: str, version: str) -> RecordMetrics:
+        return cls(
+            requests=metrics.requests.labels(name, version),
+            request_seconds=metrics.request_seconds.labels(name, version),
+            queue_seconds=metrics.queue_seconds.labels(name, version),
+            compute_seconds=metrics.compute_seconds.labels(name, version),
+        )
+
+
 @dataclass
 class ModelRecord:
     """A model version found in the repository, whether or not it loaded."""
@@ -68,6 +87,7 @@ class ModelRecord:
     batcher: DynamicBatcher | None = None
     input_specs: dict[str, TensorSpec] = field(default_factory=dict)
     output_specs: dict[str, TensorSpec] = field(default_factory=dict)
+    observers: RecordMetrics | None = None
 
     @property
     def ready(self) -> bool:
@@ -104,7 +124,10 @@ class DataPlane:
             sources = []
         for source in sources:
             self.models.setdefault(source.name, {})[source.version] = ModelRecord(
-                source.name, source.version, source.path
+                source.name,
+                source.version,
+                source.path,
+                observers=RecordMetrics.bind(self.metrics, source.name, source.version),
             )
         for source in sources:
             record = self.models[source.name][source.version]
@@ -281,21 +304,20 @@ class DataPlane:
                 )
             record: ModelRecord | None = None
             if name is not None:
-                record = self.resolve(name, version)
+                record = self._count(self.resolve(name, version))
                 labels = (record.name, record.version)
             json_part, binary = split_binary_body(body, header_length)
             request = loads_json(json_part)
             if not isinstance(request, dict):
                 raise InvalidInputError("request body must be a JSON object with an 'inputs' list")
             if record is None:
-                record = self._resolve_from_body(request)
+                record = self._count(self._resolve_from_body(request))
                 labels = (record.name, record.version)
-            self.metrics.requests.labels(*labels).inc()
+            assert record.observers is not None
             if not record.ready or record.batcher is None:
                 raise ModelNotReadyError(self._not_ready_message(record))
             response = await self._infer_ready(record, request, binary)
-            elapsed = time.perf_counter() - start
-            self.metrics.request_seconds.labels(*labels).observe(elapsed)
+            record.observers.request_seconds.observe(time.perf_counter() - start)
             return response
         except BackendError as exc:
             if labels[0] == UNKNOWN_MODEL:
@@ -309,6 +331,12 @@ class DataPlane:
             self._inflight -= 1
             if self._inflight == 0:
                 self._idle.set()
+
+    @staticmethod
+    def _count(record: ModelRecord) -> ModelRecord:
+        assert record.observers is not None
+        record.observers.requests.inc()
+        return record
 
     def _resolve_from_body(self, request: dict[str, Any]) -> ModelRecord:
         name = request.get("model_name")
@@ -350,9 +378,9 @@ class DataPlane:
         timeout_ms = self._timeout_ms(params, record.batcher.config.request_timeout_ms)
 
         result = await record.batcher.submit(feeds, rows, timeout_ms)
-        labels = (record.name, record.version)
-        self.metrics.queue_seconds.labels(*labels).observe(result.queue_s)
-        self.metrics.compute_seconds.labels(*labels).observe(result.compute_s)
+        assert record.observers is not None
+        record.observers.queue_seconds.observe(result.queue_s)
+        record.observers.compute_seconds.observe(result.compute_s)
 
         header: dict[str, Any] = {"model_name": record.name, "model_version": record.version}
         if request_id is not None:

@@ -92,8 +92,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return Response(problem_bytes(body), exc.status_code, media_type=PROBLEM_CONTENT_TYPE)
 
 
-def create_app(settings: StewardSettings | None = None, gateway: Gateway | None = None) -> FastAPI:
-    """The api app. Without ``gateway`` the AWS-backed one is built lazily from ``settings``."""
+def create_app(
+    settings: StewardSettings | None = None, gateway: Gateway | None = None, *, inline_blocking: bool = False
+) -> FastAPI:
+    """The api app. Without ``gateway`` the AWS-backed one is built lazily from ``settings``.
+
+    ``inline_blocking=True`` (Lambda) runs blocking I/O on the event loop: one request per
+    process, and no thread hop (Mangum's per-invocation loop run would start a new worker thread
+    every time). Long-running servers (uvicorn) keep the default and use the thread pool.
+    """
     settings = settings or get_settings()
     if gateway is not None:
         provided = gateway
@@ -115,6 +122,7 @@ def create_app(settings: StewardSettings | None = None, gateway: Gateway | None 
         redoc_url=None,
     )
     app.state.gateway = get_gateway
+    app.state.inline_blocking = inline_blocking
     app.include_router(router)
     app.add_exception_handler(StewardError, _steward_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -122,6 +130,7 @@ def create_app(settings: StewardSettings | None = None, gateway: Gateway | None 
     app.add_middleware(
         GovernanceMiddleware,
         audit_store=audit_store,
+        inline_blocking=inline_blocking,
         max_body_bytes=settings.max_body_bytes,
         retention_days=settings.audit_retention_days,
     )

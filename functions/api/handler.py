@@ -17,7 +17,7 @@ from functions.api.app import create_app
 from functions.api.observability import SERVICE, logger, metrics
 
 settings = get_settings()  # validated at cold start: a bad environment fails the init phase
-app = create_app(settings)
+app = create_app(settings, inline_blocking=True)
 # problem+json must go back as text, not base64 (REST APIs have no binary media types here).
 _asgi = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"])
 _traced: list[bool] = []

@@ -101,7 +101,9 @@ class GovernanceMiddleware:
         audit_store: Callable[[], AuditStore],
         max_body_bytes: int,
         retention_days: int,
+        inline_blocking: bool = False,
     ) -> None:
+        self.inline_blocking = inline_blocking
         self.app = app
         self.audit_store = audit_store
         self.max_body_bytes = max_body_bytes
@@ -154,7 +156,10 @@ class GovernanceMiddleware:
             retention_days=self.retention_days,
         )
         try:
-            await anyio.to_thread.run_sync(self.audit_store().put, record)
+            if self.inline_blocking:
+                self.audit_store().put(record)
+            else:
+                await anyio.to_thread.run_sync(self.audit_store().put, record)
         except Exception as error:
             logger.error("audit write failed", extra={"error_type": type(error).__name__})
             metrics.add_metric(name="AuditWriteFailures", unit=MetricUnit.Count, value=1)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 from steward.audit import AuditDraft
 from steward.auth.principal import Principal
 from steward.errors import PROBLEM_CONTENT_TYPE, Unauthenticated
@@ -29,27 +31,27 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _principal(request: Request) -> Principal:
-    principal = request.scope.get(SCOPE_PRINCIPAL)
-    if not isinstance(principal, Principal):
-        raise Unauthenticated()
-    return principal
+class Call:
+    """What every governed route needs from the envelope: caller, audit draft, data plane."""
 
+    __slots__ = ("caller", "draft", "gateway", "request")
 
-def _draft(request: Request) -> AuditDraft:
-    draft = request.scope.get(SCOPE_AUDIT)
-    assert isinstance(draft, AuditDraft)
-    return draft
+    def __init__(self, request: Request) -> None:
+        caller = request.scope.get(SCOPE_PRINCIPAL)
+        draft = request.scope.get(SCOPE_AUDIT)
+        if not isinstance(caller, Principal) or not isinstance(draft, AuditDraft):
+            raise Unauthenticated()
+        self.request = request
+        self.caller: Principal = caller
+        self.draft: AuditDraft = draft
+        self.gateway: Gateway = request.app.state.gateway()
 
-
-def _gateway(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway()
-    return gateway
-
-
-Caller = Annotated[Principal, Depends(_principal)]
-Draft = Annotated[AuditDraft, Depends(_draft)]
-Plane = Annotated[Gateway, Depends(_gateway)]
+    async def run(self, fn: Callable[..., dict[str, Any]], *args: Any) -> Response:
+        """Run blocking data-plane work: inline on Lambda (one request per process, no thread
+        hop), in the thread pool under a long-running server (keeps the event loop free)."""
+        if self.request.app.state.inline_blocking:
+            return json_response(fn(*args))
+        return json_response(await run_in_threadpool(fn, *args))
 
 
 def json_response(payload: dict[str, Any], status: int = 200) -> Response:
@@ -61,51 +63,61 @@ router = APIRouter(responses=PROBLEMS)
 
 
 @router.get("/health", include_in_schema=False)
-def health() -> Response:
+async def health() -> Response:
     return json_response({"status": "ok"})
 
 
 @router.get("/v1/models", response_model=ModelList, tags=["openai"])
-def list_models(caller: Caller, gateway: Plane) -> Response:
-    return json_response(gateway.list_models(caller))
+async def list_models(request: Request) -> Response:
+    call = Call(request)
+    return await call.run(call.gateway.list_models, call.caller)
 
 
 @router.post("/v1/embeddings", response_model=EmbeddingsResponse, tags=["openai"])
-def create_embeddings(body: EmbeddingsRequest, caller: Caller, draft: Draft, gateway: Plane) -> Response:
-    return json_response(
-        gateway.embed(caller, body.model, body.input, body.encoding_format, body.dimensions, draft)
+async def create_embeddings(body: EmbeddingsRequest, request: Request) -> Response:
+    call = Call(request)
+    return await call.run(
+        call.gateway.embed,
+        call.caller,
+        body.model,
+        body.input,
+        body.encoding_format,
+        body.dimensions,
+        call.draft,
     )
 
 
 @router.get("/v2/models/{model}", response_model=ModelMetadata, tags=["oip"])
-def model_metadata(model: str, caller: Caller, draft: Draft, gateway: Plane) -> Response:
-    return json_response(gateway.model_metadata(caller, model, None, draft))
+async def model_metadata(model: str, request: Request) -> Response:
+    call = Call(request)
+    return await call.run(call.gateway.model_metadata, call.caller, model, None, call.draft)
 
 
 @router.get("/v2/models/{model}/versions/{version}", response_model=ModelMetadata, tags=["oip"])
-def model_version_metadata(
-    model: str, version: str, caller: Caller, draft: Draft, gateway: Plane
-) -> Response:
-    return json_response(gateway.model_metadata(caller, model, version, draft))
+async def model_version_metadata(model: str, version: str, request: Request) -> Response:
+    call = Call(request)
+    return await call.run(call.gateway.model_metadata, call.caller, model, version, call.draft)
 
 
 @router.post("/v2/models/{model}/infer", response_model=InferResponse, tags=["oip"])
-def infer(model: str, body: InferRequest, caller: Caller, draft: Draft, gateway: Plane) -> Response:
-    return json_response(gateway.infer(caller, model, None, body.model_dump(exclude_none=True), draft))
+async def infer(model: str, body: InferRequest, request: Request) -> Response:
+    call = Call(request)
+    payload = body.model_dump(exclude_none=True)
+    return await call.run(call.gateway.infer, call.caller, model, None, payload, call.draft)
 
 
 @router.post("/v2/models/{model}/versions/{version}/infer", response_model=InferResponse, tags=["oip"])
-def infer_version(
-    model: str, version: str, body: InferRequest, caller: Caller, draft: Draft, gateway: Plane
-) -> Response:
-    return json_response(gateway.infer(caller, model, version, body.model_dump(exclude_none=True), draft))
+async def infer_version(model: str, version: str, body: InferRequest, request: Request) -> Response:
+    call = Call(request)
+    payload = body.model_dump(exclude_none=True)
+    return await call.run(call.gateway.infer, call.caller, model, version, payload, call.draft)
 
 
 @router.get("/v1/audit", response_model=AuditList, tags=["governance"])
-def list_audit(
-    caller: Caller,
-    gateway: Plane,
+async def list_audit(
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> Response:
-    return json_response(gateway.audit_page(caller, limit, cursor))
+    call = Call(request)
+    return await call.run(call.gateway.audit_page, call.caller, limit, cursor)

@@ -22,6 +22,7 @@ from gpu_backend.build.options import BuildOptions
 
 Builder = Callable[[Path, BuildOptions], dict[str, Any]]
 STAGING_PREFIX = ".staging-"
+OLD_PREFIX = ".old-"
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,8 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _remove_stale_staging(output: Path) -> None:
-    """Delete staging dirs left by builds that were killed (their pid is gone)."""
-    for path in output.glob(f"{STAGING_PREFIX}*"):
+    """Delete staging and moved-aside dirs left by builds that were killed (their pid is gone)."""
+    for path in [*output.glob(f"{STAGING_PREFIX}*"), *output.glob(f"*/{OLD_PREFIX}*")]:
         pid_text = path.name.rsplit("-", 2)[-2] if path.name.count("-") >= 3 else ""
         if pid_text.isdigit() and not _pid_alive(int(pid_text)):
             shutil.rmtree(path, ignore_errors=True)
@@ -89,7 +90,7 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     old: Path | None = None
     if target.exists():
-        old = target.with_name(f".old-{target.name}-{os.getpid()}-{time.monotonic_ns()}")
+        old = target.with_name(f"{OLD_PREFIX}{target.name}-{os.getpid()}-{time.monotonic_ns()}")
         target.rename(old)
     staging.rename(target)
     if old is not None:

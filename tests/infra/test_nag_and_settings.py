@@ -37,11 +37,6 @@ def test_aws_solutions_reports_no_unacknowledged_findings(
     assert report.success
 
 
-def test_no_nag_annotation_errors_are_attached(synth: Synth) -> None:
-    errors = Annotations.from_stack(synth.stack).find_error("*", Match.string_like_regexp("AwsSolutions-.*"))
-    assert errors == []
-
-
 def test_a_missing_dependency_layer_build_is_a_warning_not_a_failure(synth: Synth) -> None:
     # Given the repository as it is / Then a missing `make layers` output is flagged, never silent
     warnings = Annotations.from_stack(synth.stack).find_warning(
