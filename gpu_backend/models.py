@@ -134,6 +134,8 @@ class OnnxModel(ServedModel):
 class TabularModel(OnnxModel):
     """A tabular classifier; also checks the explainer background sample it ships with."""
 
+    background: np.ndarray | None = None
+
     def _prepare(self, artifacts: dict[str, bytes]) -> None:
         super()._prepare(artifacts)
         explain = self.manifest.explain or {}
@@ -150,7 +152,7 @@ class TabularModel(OnnxModel):
                 raise ModelLoadError(
                     f"background {background!r} has shape {list(sample.shape)}, expected [N, {features}]"
                 )
-            self.background: np.ndarray | None = sample.astype(np.float32, copy=False)
+            self.background = sample.astype(np.float32, copy=False)
 
 
 class EmbeddingModel(ServedModel):

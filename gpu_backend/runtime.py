@@ -70,7 +70,10 @@ class OrtSession:
             log.warning("%s: asked for %s but onnxruntime runs it on %s", label, wanted, self.provider)
         self.inputs = tuple(_graph_tensor(t) for t in self.session.get_inputs())
         self.outputs = tuple(_graph_tensor(t) for t in self.session.get_outputs())
-        self._io_binding = self.provider == CUDA
+        # String tensors cannot live on the device; such (rare) graphs use plain run().
+        self._io_binding = self.provider == CUDA and all(
+            t.datatype != "BYTES" for t in (*self.inputs, *self.outputs)
+        )
 
     @property
     def on_gpu(self) -> bool:
