@@ -35,7 +35,8 @@ def authorize_event(event: dict[str, Any], authorizer: Authorizer) -> dict[str, 
         logger.info("key rejected")  # never log the key or any part of it
         raise Exception("Unauthorized") from None
     logger.info("key accepted", extra={"tenant_id": principal.tenant_id, "key_id": principal.key_id})
-    return policy(principal.key_id, "Allow", resource, principal.to_context())
+    response: dict[str, Any] = policy(principal.key_id, "Allow", resource, principal.to_context())
+    return response
 
 
 def authorize(event: dict[str, Any]) -> dict[str, Any]:

@@ -67,7 +67,7 @@ def parse_response(
         finite = math.isfinite(math.fsum(flat))
     except (TypeError, OverflowError):
         finite = False
-    if not finite or any(isinstance(v, bool) for v in flat[:1]):
+    if not finite:
         raise BackendError()
     vectors = [flat[i * dim : (i + 1) * dim] for i in range(n_inputs)]
     return Embeddings(vectors=vectors, prompt_tokens=_token_count(payload, texts))

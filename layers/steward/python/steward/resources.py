@@ -90,6 +90,14 @@ class ResourceNames:
         )
 
     @property
+    def fairness_table(self) -> TableSpec:
+        """Fairness monitoring: aggregate outcome counters per model/version/window/group, the
+        short-lived feedback join items (TTL) and the latest report summary per model version."""
+        return TableSpec(
+            f"{self.prefix}-fairness", partition_key="pk", sort_key="sk", ttl_attribute="expires_at"
+        )
+
+    @property
     def tables(self) -> tuple[TableSpec, ...]:
         return (
             self.api_keys_table,
@@ -98,6 +106,7 @@ class ResourceNames:
             self.audit_table,
             self.usage_table,
             self.jobs_table,
+            self.fairness_table,
         )
 
     # --- S3 / SQS / KMS / secrets -------------------------------------------------------------

@@ -35,6 +35,8 @@ class StewardSettings(BaseSettings):
     api_keys_table: str = ""
     models_table: str = ""
     audit_table: str = ""
+    fairness_table: str = ""
+    results_bucket: str = ""
     pepper_secret_name: str = ""
     # Only for local/test stages: the pepper itself. Refused elsewhere (secrets live in AWS).
     pepper: SecretStr | None = None
@@ -63,6 +65,9 @@ class StewardSettings(BaseSettings):
     registry_cache_ttl_s: float = Field(default=30.0, ge=0, le=300)
 
     audit_retention_days: int = Field(default=400, ge=1, le=3650)
+    # Fairness monitoring: how long a prediction waits for its ground-truth label (the join item
+    # holding the group expires after this), and the window length of the counters.
+    fairness_join_ttl_days: int = Field(default=7, ge=1, le=90)
     # Opt-in: Powertools Tracer loads the X-Ray SDK (~0.5 s) so it stays off by default.
     tracing: bool = False
 
@@ -89,6 +94,8 @@ class StewardSettings(BaseSettings):
             "api_keys_table": names.api_keys_table.name,
             "models_table": names.models_table.name,
             "audit_table": names.audit_table.name,
+            "fairness_table": names.fairness_table.name,
+            "results_bucket": names.results_bucket,
             "pepper_secret_name": names.pepper_secret,
         }
         if stage in DEV_STAGES:
