@@ -339,6 +339,13 @@ class ApiConstruct(Construct):
         allow("TenantRead", ["dynamodb:GetItem"], names.tenants_table)
         allow("AuditWriteQuery", ["dynamodb:PutItem", "dynamodb:Query"], names.audit_table, indexes=True)
         allow("UsageReadUpdate", ["dynamodb:GetItem", "dynamodb:UpdateItem"], names.usage_table)
+        # Fairness monitoring: count outcomes and keep/resolve the feedback join (transactions of
+        # Put/Update/Delete), read the latest report summary for model cards.
+        allow(
+            "FairnessCountersJoin",
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            names.fairness_table,
+        )
         # Async jobs: POST /v1/jobs writes the job and enqueues it; GET /v1/jobs/{id} reads it.
         allow(
             "JobsReadWrite",

@@ -73,6 +73,11 @@ class StageSettings:
     # Observability.
     alarm_email: str | None = None
     api_p99_latency_ms: int = 5000
+    # Fairness reports: run interval, daily windows looked back on, and the alarm threshold on the
+    # lowest demographic parity ratio across model versions (four-fifths rule by default).
+    fairness_report_interval_hours: int = 6
+    fairness_lookback_days: int = 7
+    fairness_dp_ratio_alarm: float = 0.8
 
     def __post_init__(self) -> None:
         if self.log_retention_days not in LOG_RETENTION_DAYS:
@@ -83,6 +88,10 @@ class StageSettings:
             raise ValueError("authorizer_cache_ttl_s must be within 0..3600 (API Gateway limit)")
         if not 1 <= self.min_instance_count <= self.max_instance_count:
             raise ValueError("need 1 <= min_instance_count <= max_instance_count")
+        if not 1 <= self.fairness_report_interval_hours <= 24:
+            raise ValueError("fairness_report_interval_hours must be within 1..24")
+        if not 0 < self.fairness_dp_ratio_alarm <= 1:
+            raise ValueError("fairness_dp_ratio_alarm must be within (0, 1]")
         if not self.sagemaker_instance_type.startswith("ml."):
             raise ValueError(
                 f"sagemaker_instance_type must be an ml.* type, got {self.sagemaker_instance_type!r}"

@@ -13,12 +13,13 @@ from cdk.data import DataConstruct
 from cdk.inference import InferenceEndpointConstruct
 from cdk.layers import LayersConstruct
 from cdk.observability import ObservabilityConstruct
+from cdk.reports import FairnessReportsConstruct
 from cdk.settings import StageSettings
 from cdk.waf import WafConstruct
 
 
 class StewardStack(Stack):
-    """One stage of Steward: data, layers, inference endpoint, API + WAF, observability."""
+    """One stage of Steward: data, layers, inference endpoint, API + WAF, observability, fairness reports."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any):
         super().__init__(scope, construct_id, **kwargs)
@@ -66,6 +67,15 @@ class StewardStack(Stack):
             endpoint_name=endpoint_name,
             alarm_email=settings.alarm_email,
             p99_latency_ms=settings.api_p99_latency_ms,
+        )
+        self.fairness_reports = FairnessReportsConstruct(
+            self,
+            "FairnessReports",
+            names=self.names,
+            settings=settings,
+            data=self.data,
+            layers=self.layers,
+            alarm_topic=self.observability.topic,
         )
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url, description="Base URL of the Steward API")
         CfnOutput(

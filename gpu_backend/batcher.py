@@ -154,10 +154,13 @@ class DynamicBatcher:
         return bool(self._preferred) and rows >= self._preferred[0]
 
     def _target_rows(self) -> int:
-        """Largest preferred size that the queue can fill, else everything up to max_batch_size."""
-        rows = min(self._waiting_rows, self.config.max_batch_size)
-        fitting = [p for p in self._preferred if p <= rows]
-        return fitting[-1] if fitting and rows < self.config.max_batch_size else rows
+        """Everything waiting, up to max_batch_size.
+
+        Preferred sizes release a batch early (see `_ready_to_dispatch`) but do not cut it down to
+        an exact size as Triton does for TensorRT profiles: onnxruntime has no per-size engines, and
+        one bigger batch costs less per row than two smaller ones.
+        """
+        return min(self._waiting_rows, self.config.max_batch_size)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

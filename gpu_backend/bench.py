@@ -71,11 +71,14 @@ SENTENCES = [
 
 
 def raw_ort(repository: Path, batch_sizes: Sequence[int], seconds: float, threads: int) -> dict[int, float]:
-    """Sentences/s of the bare session on pre-tokenized, bucket-padded batches."""
+    """Sentences/s of the bare session on pre-tokenized, bucket-padded batches, with ORT's own
+    defaults (idle threads spin), so the ceiling is the best the session does on its own."""
     version_dir = repository / MODEL / "1"
     manifest = read_manifest(ModelSource(MODEL, "1", version_dir))
     model = EmbeddingModel(
-        manifest, version_dir, Settings(model_repository=repository, use_gpu=True, intra_op_threads=threads)
+        manifest,
+        version_dir,
+        Settings(model_repository=repository, use_gpu=True, intra_op_threads=threads, ort_spinning=True),
     )
     model.load()
     results: dict[int, float] = {}
@@ -189,7 +192,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(repository: Path, batching: bool, threads: int) -> Iterator[int]:
+def running_server(
+    repository: Path, batching: bool, threads: int, extra: Sequence[str] = ()
+) -> Iterator[int]:
     port = _free_port()
     cmd = [
         sys.executable,
@@ -209,6 +214,7 @@ def running_server(repository: Path, batching: bool, threads: int) -> Iterator[i
     ]
     if not batching:
         cmd.append("--no-batching")
+    cmd.extend(extra)
     proc = subprocess.Popen(cmd)
     try:
         import httpx
@@ -232,6 +238,13 @@ def running_server(repository: Path, batching: bool, threads: int) -> Iterator[i
         proc.wait(timeout=60)
 
 
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
+
+
 def _use_uvloop() -> None:
     with contextlib.suppress(ImportError):
         import uvloop
@@ -248,18 +261,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-sizes", default="1,4,8,16,32,64")
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--threads", type=int, default=0, help="ORT intra-op threads (0 = one per core)")
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        help="extra `serve` argument, e.g. --server-arg=--ort-spinning",
+    )
     args = parser.parse_args(argv)
     _use_uvloop()
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     concurrencies = [int(c) for c in args.concurrency.split(",")]
     print(f"machine: {os.cpu_count()} CPU cores, python {sys.version.split()[0]}")
     print(f"model: {MODEL}, one sentence per request, {len(SENTENCES)} distinct sentences")
-    print("raw ORT session (pre-tokenized, bucket-padded):", flush=True)
+    print(f"load average before: {_loadavg()}")
+    print("raw ORT session (pre-tokenized, bucket-padded, ORT default threading):", flush=True)
     raw = raw_ort(args.model_repository, batch_sizes, args.raw_seconds, args.threads)
-    best_batch = max(raw, key=lambda b: raw[b])
     http: dict[tuple[bool, int], LoadResult] = {}
     for batching in (True, False):
-        with running_server(args.model_repository, batching, args.threads) as port:
+        with running_server(args.model_repository, batching, args.threads, args.server_arg) as port:
             for c in concurrencies:
                 result = asyncio.run(_load(port, c, args.seconds, args.warmup))
                 http[(batching, c)] = result
@@ -270,12 +289,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                     flush=True,
                 )
 
+    # The sweep runs again after the HTTP runs and the better figure counts, so a noisy neighbour
+    # during the first sweep cannot make the server look better than it is.
+    print("raw ORT session, second sweep:", flush=True)
+    again = raw_ort(args.model_repository, batch_sizes, args.raw_seconds, args.threads)
+    raw = {size: max(raw[size], again[size]) for size in batch_sizes}
+    best_batch = max(raw, key=lambda b: raw[b])
+    print(f"load average after: {_loadavg()}")
     print()
     print("| measurement | throughput (sentences/s) | p50 ms | p99 ms | errors |")
     print("|---|---:|---:|---:|---:|")
     for size in batch_sizes:
         mark = " (best)" if size == best_batch else ""
-        print(f"| raw ORT, batch {size}{mark} | {raw[size]:.1f} | | | |")
+        print(f"| raw ORT, batch {size}{mark} (better of 2 sweeps) | {raw[size]:.1f} | | | |")
     for (batching, c), r in http.items():
         print(
             f"| server HTTP, batching {'on' if batching else 'off'}, concurrency {c} | {r.throughput:.1f} | "

@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--intra-op-threads", type=int, default=None, help="ORT threads per session (0 = ORT default)"
     )
     serve.add_argument(
+        "--ort-spinning", action="store_true", default=None, help="let idle ORT threads spin (ORT default)"
+    )
+    serve.add_argument(
         "--drain-timeout", type=float, default=None, help="seconds to wait for in-flight requests"
     )
     serve.add_argument("--drain-grace", type=float, default=None, help="seconds to stay up after the drain")
@@ -118,6 +121,7 @@ def settings_from_args(args: argparse.Namespace, env: dict[str, str] | None = No
         fp16=args.fp16,
         use_gpu=False if args.cpu else None,
         intra_op_threads=args.intra_op_threads,
+        ort_spinning=args.ort_spinning,
         drain_timeout_s=args.drain_timeout,
         drain_grace_s=args.drain_grace,
         log_level=args.log_level,

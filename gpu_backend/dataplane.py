@@ -33,6 +33,7 @@ from gpu_backend.errors import (
     ModelNotFoundError,
     ModelNotReadyError,
 )
+from gpu_backend.explain.service import ExplainService
 from gpu_backend.metrics import UNKNOWN_MODEL, Metrics
 from gpu_backend.models import ServedModel, model_for
 from gpu_backend.repository import (
@@ -111,6 +112,7 @@ class DataPlane:
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.explainer = ExplainService()
 
     # --------------------------------------------------------------------------- lifecycle
 
@@ -205,6 +207,7 @@ class DataPlane:
                     record.model.unload()
                 if record.state == READY:
                     record.state, record.reason = UNAVAILABLE, "server shut down"
+        self.explainer.close()
 
     # ------------------------------------------------------------------------------ health
 
@@ -327,6 +330,23 @@ class DataPlane:
         except Exception:
             self.metrics.failures.labels(*labels, "internal").inc()
             raise
+        finally:
+            self._inflight -= 1
+            if self._inflight == 0:
+                self._idle.set()
+
+    async def explain(self, name: str, version: str | None, body: bytes) -> dict[str, Any]:
+        """Explain rows with the model's own session (`gpu_backend.explain.service`); same
+        404/400/503 rules as inference, and it counts as in flight for the SIGTERM drain."""
+        self._inflight += 1
+        self._idle.clear()
+        try:
+            if self.draining:
+                raise DrainingError("server is draining (SIGTERM received) and takes no new requests")
+            record = self.resolve(name, version)
+            if not record.ready or record.model is None:
+                raise ModelNotReadyError(self._not_ready_message(record))
+            return await self.explainer.explain(record.model, body)
         finally:
             self._inflight -= 1
             if self._inflight == 0:

@@ -61,15 +61,19 @@ class ServedModel(ABC):
                 artifacts[model_file],
                 use_gpu=want_gpu,
                 intra_op_threads=self.settings.intra_op_threads,
+                allow_spinning=self.settings.ort_spinning,
                 label=label,
             )
             if self.precision == "fp16" and not session.on_gpu:
                 # fp16 only pays off on the GPU; on a silent CPU fallback use the fp32 graph.
                 self.precision = "fp32"
                 session = OrtSession(
-                    artifacts[self.manifest.model_file], use_gpu=False,
-                    intra_op_threads=self.settings.intra_op_threads, label=label,
-                )  # fmt: skip
+                    artifacts[self.manifest.model_file],
+                    use_gpu=False,
+                    intra_op_threads=self.settings.intra_op_threads,
+                    allow_spinning=self.settings.ort_spinning,
+                    label=label,
+                )
         except ModelLoadError:
             raise
         except Exception as exc:  # ORT raises its own exception types for invalid graphs

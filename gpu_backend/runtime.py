@@ -49,6 +49,7 @@ class OrtSession:
         *,
         use_gpu: bool,
         intra_op_threads: int = 0,
+        allow_spinning: bool = False,
         label: str = "model",
     ) -> None:
         options = ort.SessionOptions()
@@ -57,7 +58,7 @@ class OrtSession:
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = 1
         # Spinning worker threads burn the cores the event loop needs between batches.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if allow_spinning else "0")
         options.log_severity_level = 3
         requested: list[str | tuple[str, dict[str, Any]]] = [CPU]
         if use_gpu and cuda_available():

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from gpu_backend.codec import HEADER_LENGTH
 from gpu_backend.dataplane import DataPlane
-from gpu_backend.errors import BackendError, PayloadTooLargeError
+from gpu_backend.errors import BackendError, InvalidInputError, PayloadTooLargeError
 from gpu_backend.metrics import CONTENT_TYPE, Metrics
 from gpu_backend.settings import Settings
 
@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 JSON = "application/json"
 TARGET_MODEL_HEADER = "x-amzn-sagemaker-target-model"
+#: SageMaker passes InvokeEndpoint's CustomAttributes through in this header; Steward's gateway
+#: sends ``steward-operation=explain`` there, as /invocations is the only route SageMaker exposes.
+CUSTOM_ATTRIBUTES_HEADER = "x-amzn-sagemaker-custom-attributes"
+EXPLAIN_ATTRIBUTE = "steward-operation=explain"
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -111,6 +115,13 @@ async def infer(request: Request) -> Response:
     return _infer_response(out, header_length)
 
 
+async def explain(request: Request) -> Response:
+    """Shapley (tabular) or occlusion (text) attributions, OIP-shaped (gpu_backend.explain.service)."""
+    plane = _plane(request)
+    body = await read_body(request, plane.settings.max_body_bytes)
+    return _json(await plane.explain(request.path_params["model"], _version(request), body))
+
+
 async def repository_index(request: Request) -> Response:
     return _json(_plane(request).repository_index())
 
@@ -129,8 +140,28 @@ async def invocations(request: Request) -> Response:
     if target:
         name, _, version_part = target.partition("/")
         version = version_part or None
+    attributes = request.headers.get(CUSTOM_ATTRIBUTES_HEADER, "")
+    if EXPLAIN_ATTRIBUTE in [a.strip() for a in attributes.split(",")]:
+        return await _invocation_explain(plane, name, version, body)
     out, header_length = await plane.infer(name, version, body, request.headers.get(HEADER_LENGTH))
     return _infer_response(out, header_length)
+
+
+async def _invocation_explain(
+    plane: DataPlane, name: str | None, version: str | None, body: bytes
+) -> Response:
+    """An explanation through /invocations: the model from the header or the body's model_name."""
+    if name is None:
+        try:
+            request_body = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            request_body = None
+        raw_name = request_body.get("model_name") if isinstance(request_body, dict) else None
+        raw_version = request_body.get("model_version") if isinstance(request_body, dict) else None
+        if not isinstance(raw_name, str):
+            raise InvalidInputError("no target model: set the target model header or 'model_name'")
+        name, version = raw_name, raw_version if isinstance(raw_version, str) else None
+    return _json(await plane.explain(name, version, body))
 
 
 async def metrics(request: Request) -> Response:
@@ -181,6 +212,7 @@ def _routes() -> list[Route]:
             Route(prefix, model_metadata, methods=["GET"]),
             Route(prefix + "/ready", model_ready, methods=["GET"]),
             Route(prefix + "/infer", infer, methods=["POST"]),
+            Route(prefix + "/explain", explain, methods=["POST"]),
         ]
     return routes
 

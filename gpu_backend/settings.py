@@ -64,6 +64,9 @@ class Settings:
     use_gpu: bool = True
     #: ORT intra-op threads per session; 0 lets ORT pick (one per core).
     intra_op_threads: int = 0
+    #: Let idle ORT worker threads spin (ORT's default). Off by default: spinning threads take the
+    #: cores the event loop needs between batches.
+    ort_spinning: bool = False
     #: Longest a SIGTERM drain waits for in-flight requests before exiting anyway.
     drain_timeout_s: float = 30.0
     #: Seconds to keep answering (not ready / 503) after in-flight work ends, so load balancers
@@ -94,6 +97,7 @@ class Settings:
             "fp16": _env_bool(env, "STEWARD_BACKEND_FP16", False),
             "use_gpu": _env_bool(env, "STEWARD_BACKEND_USE_GPU", True),
             "intra_op_threads": _env_int(env, "STEWARD_BACKEND_INTRA_OP_THREADS", 0),
+            "ort_spinning": _env_bool(env, "STEWARD_BACKEND_ORT_SPINNING", False),
             "drain_timeout_s": _env_float(env, "STEWARD_BACKEND_DRAIN_TIMEOUT_S", 30.0),
             "drain_grace_s": _env_float(env, "STEWARD_BACKEND_DRAIN_GRACE_S", 0.0),
             "log_level": env.get("STEWARD_BACKEND_LOG_LEVEL") or "info",

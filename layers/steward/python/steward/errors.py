@@ -122,6 +122,37 @@ class AuthorizerFailure(StewardError):
     default_detail = "The request could not be authorized. Retry later."
 
 
+class CardIncomplete(StewardError):
+    """A model version is approved only with a complete model card (``steward.cards``)."""
+
+    status, code, title = 409, "card.incomplete", "Model card incomplete"
+    default_detail = "The model card is incomplete, so the version cannot be approved."
+
+    def __init__(self, missing: list[str]) -> None:
+        self.missing = list(missing)
+        super().__init__("The model card is missing: " + ", ".join(self.missing) + ".")
+
+
+class FeedbackNotFound(StewardError):
+    """Same answer for an unknown, expired or another tenant's request id."""
+
+    status, code, title = 404, "feedback.not_found", "Prediction not found"
+    default_detail = (
+        "No prediction awaiting feedback has this request id (unknown, expired, sent without a "
+        "group, or made by another tenant)."
+    )
+
+
+class FeedbackDuplicate(StewardError):
+    status, code, title = 409, "feedback.duplicate", "Feedback already recorded"
+    default_detail = "Ground truth for this request id was already recorded."
+
+
+class NotAcceptable(StewardError):
+    status, code, title = 406, "request.not_acceptable", "Not acceptable"
+    default_detail = "The requested media type is not available for this route."
+
+
 class InternalError(StewardError):
     pass
 

@@ -68,6 +68,11 @@ class StewardSettings(BaseSettings):
     # Fairness monitoring: how long a prediction waits for its ground-truth label (the join item
     # holding the group expires after this), and the window length of the counters.
     fairness_join_ttl_days: int = Field(default=7, ge=1, le=90)
+    # Fairness report run: daily windows looked back on, and the alarm threshold it reports against.
+    fairness_lookback_days: int = Field(default=7, ge=1, le=90)
+    fairness_dp_ratio_threshold: float = Field(default=0.8, gt=0, le=1)
+    # The stage's customer-managed key (ARN or id) for objects Steward writes to S3.
+    kms_key_id: str = ""
     # Opt-in: Powertools Tracer loads the X-Ray SDK (~0.5 s) so it stays off by default.
     tracing: bool = False
 

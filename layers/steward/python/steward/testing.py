@@ -135,3 +135,55 @@ def demo_model(
         outputs=({"name": "embedding", "datatype": "FP32", "shape": [-1, 384]},),
     )
     return entry, mv
+
+
+class InMemoryFairnessStore:
+    """`steward.fairness.monitor.FairnessStore` in memory (same 404/409 rules as DynamoDB)."""
+
+    def __init__(self) -> None:
+        from steward.fairness.counters import FairnessCounters
+
+        self.windows: dict[tuple[str, str], dict[str, FairnessCounters]] = {}
+        self.joins: dict[tuple[str, str], Any] = {}
+        self.done: set[tuple[str, str]] = set()
+        self.reports: dict[tuple[str, str], dict[str, Any]] = {}
+        self.fail = False
+
+    def record(self, join: Any) -> None:
+        from steward.fairness.counters import FairnessCounters
+
+        if self.fail:
+            raise ConnectionError("fairness store down")
+        key = (join.tenant_id, join.request_id)
+        if key in self.joins or key in self.done:
+            raise ValueError("request id already recorded")
+        windows = self.windows.setdefault((join.model, join.version), {})
+        counters = windows.setdefault(join.window, FairnessCounters())
+        for outcome in join.outcomes:
+            counters.add(outcome.group, outcome.prediction, None)
+        self.joins[key] = join
+
+    def resolve(self, tenant_id: str, request_id: str, labels: Any) -> Any:
+        from steward.errors import FeedbackDuplicate, FeedbackNotFound, InvalidInput
+
+        key = (tenant_id, request_id)
+        join = self.joins.get(key)
+        if join is None:
+            raise FeedbackDuplicate() if key in self.done else FeedbackNotFound()
+        if len(labels) != len(join.outcomes):
+            raise InvalidInput("one label per monitored row")
+        counters = self.windows[(join.model, join.version)][join.window]
+        for outcome, label in zip(join.outcomes, labels, strict=True):
+            counters.resolve_label(outcome.group, outcome.prediction, label)
+        del self.joins[key]
+        self.done.add(key)
+        return join
+
+    def counters(self, model: str, version: str) -> dict[str, Any]:
+        return dict(self.windows.get((model, version), {}))
+
+    def put_latest_report(self, model: str, version: str, summary: Mapping[str, Any]) -> None:
+        self.reports[(model, version)] = json.loads(json.dumps(summary))
+
+    def latest_report(self, model: str, version: str) -> dict[str, Any] | None:
+        return self.reports.get((model, version))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 import time
@@ -46,8 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     print("starting moto server, inference backend and gateway ...", flush=True)
-    state = stack.start()
+    # uvicorn handles SIGINT/SIGTERM itself, then re-raises the signal once it has shut down.
+    # Turning SIGTERM into KeyboardInterrupt (as SIGINT already is) means the children are always
+    # stopped below, whichever signal arrives and whenever.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
+        state = stack.start()
         import uvicorn
 
         from steward.local.gateway import local_gateway_app
@@ -70,10 +75,16 @@ def main(argv: list[str] | None = None) -> int:
 
         threading.Thread(target=announce_when_listening, daemon=True).start()
         server.run()
+    except KeyboardInterrupt:
+        pass
     finally:
         print("stopping ...", flush=True)
         stack.stop()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _banner(api_url: str, backend_url: str, key: str, state_file: Path) -> str:

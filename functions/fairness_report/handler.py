@@ -1,0 +1,80 @@
+"""Scheduled fairness report (EventBridge): counters -> reports in S3, metrics, card summaries."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from steward.adapters.fairness_store import DynamoFairnessStore
+from steward.adapters.registry_store import DynamoRegistryStore
+from steward.adapters.report_store import S3ReportSink
+from steward.fairness.reporting import run_reports
+from steward.settings import StewardSettings, get_settings
+
+SERVICE = "steward-fairness-report"
+NAMESPACE = "Steward"
+#: Fleet-wide metric the alarm watches (no model dimension, so one alarm covers every model).
+MIN_DP_RATIO_METRIC = "MinDemographicParityRatio"
+
+logger = Logger(service=SERVICE)
+
+
+def publish(model: str, version: str, values: Mapping[str, float]) -> None:
+    """One EMF record per metric with dimensions model and version (Powertools single_metric)."""
+    for name, value in values.items():
+        unit = MetricUnit.Count if name in ("Outcomes", "LabelledOutcomes") else MetricUnit.NoUnit
+        with single_metric(
+            name=name,
+            unit=unit,
+            value=value,
+            namespace=NAMESPACE,
+            default_dimensions={"service": SERVICE, "model": model, "version": version},
+        ):
+            pass
+
+
+def targets(settings: StewardSettings) -> list[tuple[str, str]]:
+    store = DynamoRegistryStore(settings.models_table, region=settings.region)
+    return [
+        (doc.entry.model if doc.entry else version.model, version.version)
+        for doc in store.list_models()
+        for version in doc.versions.values()
+    ]
+
+
+def run(settings: StewardSettings, now: float | None = None) -> dict[str, Any]:
+    result = run_reports(
+        targets(settings),
+        DynamoFairnessStore(settings.fairness_table, region=settings.region),
+        S3ReportSink(settings.results_bucket, region=settings.region, kms_key_id=settings.kms_key_id),
+        publish,
+        now=time.time() if now is None else now,
+        lookback_days=settings.fairness_lookback_days,
+        dp_ratio_threshold=settings.fairness_dp_ratio_threshold,
+    )
+    if result.min_demographic_parity_ratio is not None:
+        with single_metric(
+            name=MIN_DP_RATIO_METRIC,
+            unit=MetricUnit.NoUnit,
+            value=result.min_demographic_parity_ratio,
+            namespace=NAMESPACE,
+            default_dimensions={"service": SERVICE},
+        ):
+            pass
+    for breach in result.breaches:
+        logger.warning("fairness threshold breached", extra=breach)
+    summary = {
+        "model_versions": result.model_versions,
+        "objects_written": len(result.reports),
+        "breaches": len(result.breaches),
+    }
+    logger.info("fairness reports written", extra=summary)
+    return summary
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return run(get_settings())

@@ -1,0 +1,159 @@
+"""Fairness report as one self-contained HTML page with hand-written inline SVG charts.
+
+No plotting library (the report runs in a small Lambda): bars with 95% interval whiskers are a
+few SVG rectangles and lines. Every piece of text that came from data (model names, group names)
+is escaped for HTML/XML, so a group called ``<script>`` stays text.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from steward.fairness.report import DEFINITIONS
+
+Bar = tuple[str, float | None, Sequence[float] | None]  # label, value (None = undefined), CI
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;"
+    "color:#1a1a1a;line-height:1.4}table{border-collapse:collapse;margin:.5rem 0}"
+    "td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}th{background:#f3f3f3}"
+    "td:first-child,th:first-child{text-align:left}.flag{color:#a40000;font-weight:600}"
+    ".ok{color:#136f2d;font-weight:600}figure{margin:1rem 0}dt{font-weight:600}"
+)
+
+
+def esc(value: object) -> str:
+    """Escape for HTML text, attributes and SVG <text> alike."""
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def bar_chart_svg(
+    title: str, bars: Sequence[Bar], *, reference: float | None = None, reference_label: str = ""
+) -> str:
+    """Horizontal bars on a 0..1 scale with interval whiskers and an optional reference line."""
+    label_w, plot_w, row_h, top = 160, 360, 26, 30
+    height = top + row_h * max(len(bars), 1) + 24
+    width = label_w + plot_w + 70
+
+    def x(v: float) -> float:
+        return label_w + max(0.0, min(1.0, v)) * plot_w
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">',
+        f"<title>{esc(title)}</title>",
+        f'<text x="0" y="16" font-size="14" font-weight="600">{esc(title)}</text>',
+    ]
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        tx = x(tick)
+        parts.append(
+            f'<line x1="{tx:.1f}" y1="{top - 4}" x2="{tx:.1f}" y2="{height - 20}" stroke="#e5e5e5"/>'
+            f'<text x="{tx:.1f}" y="{height - 6}" font-size="10" text-anchor="middle">{tick:g}</text>'
+        )
+    for i, (label, value, interval) in enumerate(bars):
+        y = top + i * row_h
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + 15}" font-size="12" text-anchor="end">{esc(label)}</text>'
+        )
+        if value is None:
+            parts.append(f'<text x="{label_w + 4}" y="{y + 15}" font-size="11" fill="#777">n/a</text>')
+            continue
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 4}" width="{x(value) - label_w:.1f}" height="{row_h - 10}" '
+            f'fill="#4a78b5"><title>{esc(label)}: {value:.3f}</title></rect>'
+        )
+        if interval is not None and len(interval) == 2:
+            lo, hi = x(float(interval[0])), x(float(interval[1]))
+            mid = y + row_h / 2 - 1
+            parts.append(
+                f'<line x1="{lo:.1f}" y1="{mid:.1f}" x2="{hi:.1f}" y2="{mid:.1f}" stroke="#222"/>'
+                f'<line x1="{lo:.1f}" y1="{mid - 4:.1f}" x2="{lo:.1f}" y2="{mid + 4:.1f}" stroke="#222"/>'
+                f'<line x1="{hi:.1f}" y1="{mid - 4:.1f}" x2="{hi:.1f}" y2="{mid + 4:.1f}" stroke="#222"/>'
+            )
+        parts.append(f'<text x="{label_w + plot_w + 8}" y="{y + 15}" font-size="11">{value:.3f}</text>')
+    if reference is not None:
+        rx = x(reference)
+        parts.append(
+            f'<line x1="{rx:.1f}" y1="{top - 6}" x2="{rx:.1f}" y2="{height - 20}" stroke="#a40000" '
+            f'stroke-dasharray="4 3"/><text x="{rx + 3:.1f}" y="{top - 8}" font-size="10" '
+            f'fill="#a40000">{esc(reference_label)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _group_bars(groups: Mapping[str, Any], rate: str) -> list[Bar]:
+    return [(name, g.get(rate), g.get(f"{rate}_ci")) for name, g in groups.items()]
+
+
+def render_html(report: Mapping[str, Any]) -> str:
+    """The whole report page (title, verdict, charts, tables, definitions)."""
+    model, version, window = report.get("model", ""), report.get("version", ""), report.get("window", "")
+    groups: Mapping[str, Any] = report.get("groups") or {}
+    metrics: Mapping[str, Any] = report.get("metrics") or {}
+    rule = report.get("four_fifths_rule") or {}
+    title = f"Fairness report: {model}@{version}, window {window}"
+    selection = [(name, g.get("selection_rate"), None) for name, g in groups.items()]
+    ratio = metrics.get("demographic_parity_ratio")
+    top_rate = max((v for _, v, _ in selection if v is not None), default=None)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{esc(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        f"<p>Generated {esc(report.get('generated_at', ''))} from aggregate counters "
+        f"({esc(_fmt(report.get('totals', {}).get('outcomes')))} outcomes, "
+        f"{esc(_fmt(report.get('totals', {}).get('labelled')))} with ground truth) over "
+        f"{esc(', '.join(report.get('windows_included') or [str(window)]))}.</p>",
+    ]
+    if rule.get("violated"):
+        parts.append(
+            f'<p class="flag">Four-fifths rule violated: demographic parity ratio '
+            f"{esc(_fmt(ratio))} &lt; {esc(_fmt(rule.get('threshold'), 2))}.</p>"
+        )
+    else:
+        parts.append(
+            f'<p class="ok">Four-fifths rule not violated (demographic parity ratio {esc(_fmt(ratio))}).</p>'
+        )
+    reference = 0.8 * top_rate if top_rate else None
+    parts += [
+        "<h2>Charts</h2>",
+        "<figure>"
+        + bar_chart_svg(
+            "Selection rate by group (95% CI)",
+            _group_bars(groups, "selection_rate"),
+            reference=reference,
+            reference_label="4/5 of highest",
+        )
+        + "</figure>",
+        "<figure>" + bar_chart_svg("True positive rate by group (95% CI)", _group_bars(groups, "true_positive_rate")) + "</figure>",
+        "<figure>" + bar_chart_svg("False positive rate by group (95% CI)", _group_bars(groups, "false_positive_rate")) + "</figure>",
+        "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th></tr>",
+    ]  # fmt: skip
+    for key, value in metrics.items():
+        parts.append(f"<tr><td>{esc(key)}</td><td>{esc(_fmt(value))}</td></tr>")
+    parts.append("</table><h2>Groups</h2><table><tr><th>group</th><th>outcomes</th><th>labelled</th>")
+    parts.append("<th>selection rate [95% CI]</th><th>TPR [95% CI]</th><th>FPR [95% CI]</th></tr>")
+    for name, g in groups.items():
+        cells = [esc(name), esc(_fmt(g.get("count"))), esc(_fmt(g.get("labelled")))]
+        for rate in ("selection_rate", "true_positive_rate", "false_positive_rate"):
+            ci = g.get(f"{rate}_ci") or [None, None]
+            cells.append(f"{esc(_fmt(g.get(rate)))} [{esc(_fmt(ci[0]))}, {esc(_fmt(ci[1]))}]")
+        parts.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    parts.append("</table><h2>Definitions</h2><dl>")
+    for key, text in (report.get("definitions") or DEFINITIONS).items():
+        parts.append(f"<dt>{esc(key)}</dt><dd>{esc(text)}</dd>")
+    parts.append(f"</dl><p>{esc(report.get('privacy', ''))}</p></body></html>")
+    return "\n".join(parts)

@@ -1,0 +1,99 @@
+"""The scheduled fairness report run: counters -> JSON + HTML in S3, metrics, card summary.
+
+For every model version with counters it reports each daily window of the look-back period
+(labels keep arriving for as long as the feedback join lives, so recent windows are re-reported)
+plus one rolling report over the whole period. The rolling report feeds the CloudWatch metrics
+(more outcomes, steadier rates) and the summary shown on the model card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from steward.fairness.metrics import FOUR_FIFTHS
+from steward.fairness.monitor import FairnessStore, window_of
+from steward.fairness.render import render_html
+from steward.fairness.report import build_report, merge_windows, metric_values, rolling_window, summary
+
+REPORT_PREFIX = "reports/fairness"
+#: (model, version, metric name -> value)
+PublishMetrics = Callable[[str, str, Mapping[str, float]], None]
+
+
+class ReportSink(Protocol):
+    def put(self, key: str, body: bytes, content_type: str) -> None: ...
+
+
+@dataclass
+class RunResult:
+    reports: list[str] = field(default_factory=list)  # object keys written
+    breaches: list[dict[str, Any]] = field(default_factory=list)
+    model_versions: int = 0
+    min_demographic_parity_ratio: float | None = None
+
+
+def report_key(model: str, version: str, window: str, extension: str) -> str:
+    return f"{REPORT_PREFIX}/{model}/{version}/{window}.{extension}"
+
+
+def _write(sink: ReportSink, report: Mapping[str, Any]) -> tuple[str, str]:
+    import json
+
+    model, version, window = str(report["model"]), str(report["version"]), str(report["window"])
+    json_key = report_key(model, version, window, "json")
+    html_key = report_key(model, version, window, "html")
+    body = json.dumps(report, indent=1, sort_keys=False, allow_nan=False).encode()
+    sink.put(json_key, body, "application/json")
+    sink.put(html_key, render_html(report).encode(), "text/html; charset=utf-8")
+    return json_key, html_key
+
+
+def run_reports(
+    targets: Iterable[tuple[str, str]],
+    store: FairnessStore,
+    sink: ReportSink,
+    publish: PublishMetrics,
+    *,
+    now: float,
+    lookback_days: int = 7,
+    dp_ratio_threshold: float = FOUR_FIFTHS,
+) -> RunResult:
+    generated_at = datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    first_window = window_of(now - (lookback_days - 1) * 86_400)
+    result = RunResult()
+    for model, version in targets:
+        windows = store.counters(model, version)
+        recent = sorted(w for w in windows if w >= first_window and windows[w].total())
+        if not recent:
+            continue
+        result.model_versions += 1
+        for window in recent:
+            report = build_report(
+                model, version, window, windows[window],
+                generated_at=generated_at, dp_ratio_threshold=dp_ratio_threshold,
+            )  # fmt: skip
+            result.reports.extend(_write(sink, report))
+        rolling = build_report(
+            model,
+            version,
+            rolling_window(lookback_days),
+            merge_windows(windows, recent),
+            generated_at=generated_at,
+            windows_included=recent,
+            dp_ratio_threshold=dp_ratio_threshold,
+        )
+        json_key, html_key = _write(sink, rolling)
+        result.reports += [json_key, html_key]
+        values = metric_values(rolling)
+        publish(model, version, values)
+        ratio = values.get("DemographicParityRatio")
+        if ratio is not None and (
+            result.min_demographic_parity_ratio is None or ratio < result.min_demographic_parity_ratio
+        ):
+            result.min_demographic_parity_ratio = ratio
+        result.breaches += [{"model": model, "version": version, **b} for b in rolling["breaches"]]
+        store.put_latest_report(model, version, summary(rolling, json_key=json_key, html_key=html_key))
+    return result

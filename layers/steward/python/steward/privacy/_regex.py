@@ -1,0 +1,50 @@
+"""Linear-time patterns: every detector pattern is compiled with RE2 (no backtracking).
+
+Patterns run over the UTF-8 bytes of the text so that RE2 does not re-encode it on every call;
+:class:`~steward.privacy.normalize.TextView` maps byte offsets back to characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import re2
+
+Spans = tuple[tuple[int, int], ...]
+
+_UNANCHORED = re2._Anchor.UNANCHORED
+_MAX_MEM = 64 << 20
+
+
+class Pattern:
+    """An RE2 pattern over UTF-8 bytes, yielding the raw group spans of each match."""
+
+    __slots__ = ("_raw", "source")
+
+    def __init__(self, source: str, *, ignore_case: bool = False) -> None:
+        options = re2.Options()
+        options.case_sensitive = not ignore_case
+        options.max_mem = _MAX_MEM
+        options.log_errors = False
+        self.source = source
+        self._raw = re2.compile(source.encode(), options)._regexp
+
+    def finditer(self, data: bytes, pos: int = 0, endpos: int | None = None) -> Iterator[Spans]:
+        end = len(data) if endpos is None else endpos
+        raw = self._raw
+        while pos <= end:
+            spans: Spans = raw.Match(_UNANCHORED, data, pos, end)
+            first = spans[0]
+            if first[0] == -1:
+                return
+            yield spans
+            pos = first[1] if first[1] > pos else pos + 1
+
+    def search(self, data: bytes, pos: int = 0, endpos: int | None = None) -> Spans | None:
+        end = len(data) if endpos is None else endpos
+        spans: Spans = self._raw.Match(_UNANCHORED, data, pos, end)
+        return None if spans[0][0] == -1 else spans
+
+    def fullmatch(self, data: bytes) -> bool:
+        spans: Spans = self._raw.Match(re2._Anchor.ANCHOR_BOTH, data, 0, len(data))
+        return spans[0][0] != -1

@@ -1,0 +1,89 @@
+"""DATE_TIME: calendar dates (ISO, numeric, written) and clock times, validated as real dates."""
+
+from __future__ import annotations
+
+from steward.privacy._regex import Pattern
+from steward.privacy.detectors.base import bounded, finding
+from steward.privacy.findings import Finding
+from steward.privacy.normalize import TextView
+from steward.privacy.validators import date_ok, time_ok
+
+_MONTHS = {
+    "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4,
+    "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9, "sept": 9,
+    "september": 9, "oct": 10, "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12,
+}  # fmt: skip
+_MONTH = r"(January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"  # noqa: E501
+_WEEKDAY = r"(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tue|Wed|Thu|Fri|Sat|Sun),? )?"
+_ORD = r"(?:st|nd|rd|th)?"
+_TIME = r"(?:,? (?:at )?\d{1,2}:\d{2}(?::\d{2})?(?: ?[AaPp]\.?[Mm]\.?)?)?"
+_ISO = r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+\-]\d{2}:?\d{2})?)?\b"
+_NUMERIC = r"\b(\d{1,2})([/.\-])(\d{1,2})[/.\-](\d{4}|\d{2})\b" + _TIME
+_DMY = r"\b" + _WEEKDAY + r"(\d{1,2})" + _ORD + r" (?:of )?" + _MONTH + r",? (\d{4})\b" + _TIME
+_MDY = r"\b" + _WEEKDAY + _MONTH + r" (\d{1,2})" + _ORD + r",? (\d{4})\b" + _TIME
+_MY = r"\b" + _MONTH + r",? (\d{4})\b"
+_MD = r"\b" + _MONTH + r" (\d{1,2})" + _ORD + r"\b"
+_CLOCK = r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?: ?([AaPp])\.?[Mm]\.?)?\b|\b(\d{1,2}) ?([AaPp])\.?[Mm]\b\.?"
+
+
+class DateTimeDetector:
+    name = "datetime"
+    entity_types = frozenset({"DATE_TIME"})
+
+    def __init__(self) -> None:
+        self._iso = Pattern(_ISO)
+        self._numeric = Pattern(_NUMERIC)
+        self._dmy = Pattern(_DMY)
+        self._mdy = Pattern(_MDY)
+        self._my = Pattern(_MY)
+        self._md = Pattern(_MD)
+        self._clock = Pattern(_CLOCK)
+
+    def detect(self, view: TextView) -> list[Finding]:
+        data = view.data
+        out: list[Finding] = []
+
+        def add(s: int, e: int, score: float) -> None:
+            out.append(finding(view, "DATE_TIME", s, e, score, self.name))
+
+        def num(span: tuple[int, int]) -> int:
+            return int(data[span[0] : span[1]])
+
+        def month(span: tuple[int, int]) -> int:
+            return _MONTHS[data[span[0] : span[1]].decode().lower()]
+
+        for g in self._iso.finditer(data):
+            if date_ok(num(g[1]), num(g[2]), num(g[3])):
+                add(*g[0], 0.95)
+        for g in self._numeric.finditer(data):
+            s, e = g[0]
+            if not bounded(data, s, e, frozenset(b"0123456789./-")) and data[e : e + 1] != b".":
+                continue
+            a, b, y = num(g[1]), num(g[3]), num(g[4])
+            year = y if y >= 100 else (2000 + y if y < 50 else 1900 + y)
+            if date_ok(year, a, b) or date_ok(year, b, a):
+                add(s, e, 0.85 if g[4][1] - g[4][0] == 4 else 0.6)
+        for g in self._dmy.finditer(data):
+            if date_ok(num(g[3]), month(g[2]), num(g[1])):
+                add(*g[0], 0.95)
+        for g in self._mdy.finditer(data):
+            if date_ok(num(g[3]), month(g[1]), num(g[2])):
+                add(*g[0], 0.95)
+        for g in self._my.finditer(data):
+            if 1000 <= num(g[2]) <= 2999:
+                add(*g[0], 0.8)
+        for g in self._md.finditer(data):
+            if 1 <= num(g[2]) <= 31 and data[g[1][0] : g[1][1]] != b"May":
+                add(*g[0], 0.7)
+        for g in self._clock.finditer(data):
+            s, e = g[0]
+            if g[1][0] != -1:
+                sec = num(g[3]) if g[3][0] != -1 else 0
+                if not time_ok(num(g[1]), num(g[2]), sec) or (s > 0 and data[s - 1] in b":."):
+                    continue
+                if e < len(data) and data[e] in b":":
+                    continue
+                add(s, e, 0.8 if g[4][0] != -1 or g[3][0] != -1 else 0.65)
+            elif 1 <= num(g[5]) <= 12:
+                add(s, e, 0.75)
+        return out

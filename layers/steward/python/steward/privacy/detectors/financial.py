@@ -1,0 +1,125 @@
+"""CREDIT_CARD (IIN ranges + Luhn), IBAN_CODE (registry length + mod 97), CRYPTO (checksummed)."""
+
+from __future__ import annotations
+
+from steward.privacy._regex import Pattern
+from steward.privacy.detectors.base import bounded, finding, has_cue
+from steward.privacy.findings import Finding
+from steward.privacy.normalize import TextView
+from steward.privacy.validators import IBAN_LENGTHS, base58check_ok, bech32_ok, credit_card_ok, iban_ok
+
+# Up to 19 digits, single separators or short runs of them ('4111 - 1111 ...', spaced digits).
+_CARD = r"\d(?:[ \-.]{0,3}\d){12,18}"
+_DIGIT_RUN = Pattern(r"\d+")
+_IBAN = r"\b[A-Za-z]{2}\d{2}(?:[ \-]?[A-Za-z0-9]){11,34}"
+_BTC = r"\b[13][a-km-zA-HJ-NP-Z1-9]{25,34}\b"
+_BECH32 = r"\b(?:bc1|BC1|tb1|TB1)[ac-hj-np-z02-9AC-HJ-NP-Z]{11,71}\b"
+_ETH = r"\b0x[0-9a-fA-F]{40}\b"
+_CARD_CUES = (b"card", b"visa", b"mastercard", b"amex", b"cc", b"credit", b"debit", b"pan")
+_ETH_CUES = (b"eth", b"wallet", b"address", b"send", b"crypto")
+
+
+def _groups(data: bytes, s: int, e: int) -> list[tuple[int, int]]:
+    return [spans[0] for spans in _DIGIT_RUN.finditer(data, s, e)]
+
+
+class FinancialDetector:
+    name = "financial"
+    entity_types = frozenset({"CREDIT_CARD", "IBAN_CODE", "CRYPTO"})
+
+    def __init__(self) -> None:
+        self._card = Pattern(_CARD)
+        self._iban = Pattern(_IBAN)
+        self._btc = Pattern(_BTC)
+        self._bech32 = Pattern(_BECH32)
+        self._eth = Pattern(_ETH)
+
+    def detect(self, view: TextView) -> list[Finding]:
+        out: list[Finding] = []
+        self._cards(view, out)
+        self._ibans(view, out)
+        self._crypto(view, out)
+        return out
+
+    def _cards(self, view: TextView, out: list[Finding]) -> None:
+        data = view.data
+        pos, end = 0, len(data)
+        while pos < end:
+            spans = self._card.search(data, pos)
+            if spans is None:
+                return
+            s, e = spans[0]
+            hit = self._best_window(data, s, e)
+            if hit is not None:
+                hs, he = hit
+                score = 1.0 if has_cue(data, hs, _CARD_CUES) else 0.95
+                out.append(finding(view, "CREDIT_CARD", hs, he, score, self.name))
+                pos = he
+                continue
+            # Retry from the next run of 4+ digits inside the candidate (a card after '12 34 ...').
+            pos = e
+            for gs, ge in _groups(data, s, e)[1:]:
+                if ge - gs >= 4:
+                    pos = gs
+                    break
+
+    @staticmethod
+    def _best_window(data: bytes, s: int, e: int) -> tuple[int, int] | None:
+        if s > 0 and data[s - 1] in b"0123456789":
+            return None
+        groups = _groups(data, s, e)
+        for i in range(min(3, len(groups))):
+            if data[groups[i][0]] not in b"23456":
+                continue
+            if i and groups[i][1] - groups[i][0] < 4:
+                continue
+            for j in range(len(groups) - 1, i - 1, -1):
+                gs, ge = groups[i][0], groups[j][1]
+                digits = bytes(b for b in data[gs:ge] if 48 <= b <= 57)
+                if len(digits) < 13:
+                    break
+                if ge < len(data) and data[ge] in b"0123456789":
+                    continue
+                if credit_card_ok(digits.decode()):
+                    return gs, ge
+        return None
+
+    def _ibans(self, view: TextView, out: list[Finding]) -> None:
+        data = view.data
+        for spans in self._iban.finditer(data):
+            s, e = spans[0]
+            country = data[s : s + 2].upper().decode()
+            length = IBAN_LENGTHS.get(country)
+            if length is None:
+                continue
+            chars: list[int] = []
+            positions: list[int] = []
+            for i in range(s, e):
+                if data[i] not in b" -":
+                    chars.append(data[i])
+                    positions.append(i)
+                    if len(chars) == length:
+                        break
+            if len(chars) != length:
+                continue
+            he = positions[-1] + 1
+            if he < len(data) and data[he] in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
+                continue
+            if iban_ok(bytes(chars).decode()):
+                out.append(finding(view, "IBAN_CODE", s, he, 1.0, self.name))
+
+    def _crypto(self, view: TextView, out: list[Finding]) -> None:
+        data = view.data
+        for spans in self._btc.finditer(data):
+            s, e = spans[0]
+            if base58check_ok(data[s:e].decode()):
+                out.append(finding(view, "CRYPTO", s, e, 1.0, self.name))
+        for spans in self._bech32.finditer(data):
+            s, e = spans[0]
+            if bech32_ok(data[s:e].decode()):
+                out.append(finding(view, "CRYPTO", s, e, 1.0, self.name))
+        for spans in self._eth.finditer(data):
+            s, e = spans[0]
+            if bounded(data, s, e):
+                score = 0.85 if has_cue(data, s, _ETH_CUES) else 0.5
+                out.append(finding(view, "CRYPTO", s, e, score, self.name))
