@@ -51,6 +51,7 @@ class RunningStack:
 def start_stack(workdir: Path, timeout_s: float = 300) -> RunningStack:
     if not (MODELS / "all-minilm-l6-v2").is_dir():
         pytest.fail(f"model repository missing at {MODELS}: run `make models`")
+    workdir.mkdir(parents=True, exist_ok=True)
     state_file = workdir / "local.json"
     log_file = workdir / "up.log"
     argv = [

@@ -79,16 +79,17 @@ def test_multi_row_requests_are_not_split_across_batches() -> None:
     assert run(scenario, max_batch_size=4, max_queue_delay_ms=10) == [3, 2]
 
 
-def test_preferred_batch_size_is_released_without_waiting_for_the_delay() -> None:
-    # Given preferred size 2 (max 8) and a long queue delay
+def test_preferred_batch_size_releases_everything_waiting_without_waiting_for_the_delay() -> None:
+    # Given preferred size 2 (max 8) and a queue delay that would never pass
     async def scenario(batcher: DynamicBatcher, model: RecordingModel) -> list[int]:
-        # When exactly two requests arrive
-        await asyncio.gather(batcher.submit(rows(1), 1), batcher.submit(rows(2), 1))
+        # When three requests arrive together
+        await asyncio.gather(*(batcher.submit(rows(i), 1) for i in range(3)))
         return model.batches
 
-    # Then they run as a batch of 2 (the test would hang on the delay otherwise)
+    # Then they run at once as one batch of all three (not cut down to 2; the test would hang on the
+    # delay if the third were left behind)
     assert run(scenario, max_batch_size=8, preferred_batch_sizes=(2,), max_queue_delay_ms=LONG_DELAY_MS) == [
-        2
+        3
     ]
 
 

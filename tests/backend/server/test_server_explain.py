@@ -125,9 +125,7 @@ def test_target_parameter_selects_the_class_by_index_or_name(client: TestClient)
     default, deny, by_name = explain(), explain(target=0), explain(target="deny")
 
     # Then for two softmax classes the class-0 attributions are the negated class-1 ones
-    np.testing.assert_allclose(
-        _outputs(deny)["attributions"], -_outputs(default)["attributions"], atol=1e-6
-    )
+    np.testing.assert_allclose(_outputs(deny)["attributions"], -_outputs(default)["attributions"], atol=1e-6)
     assert _outputs(by_name)["attributions"].tolist() == _outputs(deny)["attributions"].tolist()
     assert default["parameters"]["target"] == 1 and default["parameters"]["target_name"] == "approve"
     assert deny["parameters"]["target_name"] == "deny"

@@ -20,11 +20,16 @@ from steward.routing.transport import (
 )
 
 
-def infer_path(model: str, version: str) -> str:
+OPERATIONS = frozenset({"infer", "explain"})
+
+
+def infer_path(model: str, version: str, operation: str = "infer") -> str:
+    if operation not in OPERATIONS:
+        raise ValueError(f"unknown backend operation {operation!r}")
     path = f"/v2/models/{quote(model, safe='')}"
     if version:
         path += f"/versions/{quote(version, safe='')}"
-    return path + "/infer"
+    return f"{path}/{operation}"
 
 
 class HttpTransport:
@@ -51,7 +56,7 @@ class HttpTransport:
         base = (target.url or self._default_url).rstrip("/")
         if not base:
             raise ConnectFailed("no backend URL configured")
-        url = base + infer_path(request.model, request.version)
+        url = base + infer_path(request.model, request.version, request.operation)
         body = json.dumps(request.payload, separators=(",", ":")).encode()
         timeout = urllib3.Timeout(connect=min(self._connect_timeout_s, timeout_s), read=timeout_s)
         try:

@@ -19,6 +19,7 @@ from steward.routing.transport import (
     TransportTimeout,
 )
 
+EXPLAIN_ATTRIBUTE = "steward-operation=explain"
 _STATUS_BY_CODE = {
     "ThrottlingException": 429,
     "ServiceUnavailable": 503,
@@ -50,6 +51,9 @@ class SageMakerTransport:
             kwargs["TargetVariant"] = target.variant
         if target.target_model:
             kwargs["TargetModel"] = target.target_model
+        if request.operation == "explain":
+            # /invocations is SageMaker's only route: the container reads the operation from here.
+            kwargs["CustomAttributes"] = EXPLAIN_ATTRIBUTE
         try:
             response = self._client().invoke_endpoint(**kwargs)
             return BackendResponse(status=200, body=response["Body"].read())

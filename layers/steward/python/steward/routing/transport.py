@@ -11,11 +11,13 @@ from steward.registry import Target
 
 @dataclass(frozen=True)
 class BackendRequest:
-    """An Open Inference Protocol v2 inference request for one backend model version."""
+    """An Open Inference Protocol v2 request (inference or explanation) for one backend model version."""
 
     model: str
     version: str
     payload: Mapping[str, Any]
+    #: ``infer`` or ``explain`` (the backend's ``/explain`` route; on SageMaker a custom attribute).
+    operation: str = "infer"
 
 
 @dataclass(frozen=True)
