@@ -18,8 +18,12 @@ from functions.api.observability import SERVICE, logger, metrics
 
 settings = get_settings()  # validated at cold start: a bad environment fails the init phase
 app = create_app(settings, inline_blocking=True)
-# problem+json must go back as text, not base64 (REST APIs have no binary media types here).
-_asgi = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"])
+# problem+json and SVG charts must go back as text, not base64 (no binary media types here).
+_asgi = Mangum(
+    app,
+    lifespan="off",
+    text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json", "image/svg+xml"],
+)
 _traced: list[bool] = []
 
 

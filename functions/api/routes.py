@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from steward.audit import AuditDraft
 from steward.auth.principal import Principal
+from steward.cards import render_card_html
 from steward.errors import PROBLEM_CONTENT_TYPE, Unauthenticated
+from steward.explain_chart import waterfall_from_explanation
 from steward.gateway import Gateway
 
 from functions.api.middleware import SCOPE_AUDIT, SCOPE_PRINCIPAL
@@ -18,8 +20,11 @@ from functions.api.schemas import (
     AuditList,
     EmbeddingsRequest,
     EmbeddingsResponse,
+    FeedbackRequest,
+    FeedbackResponse,
     InferRequest,
     InferResponse,
+    ModelCard,
     ModelList,
     ModelMetadata,
     Problem,
@@ -27,7 +32,7 @@ from functions.api.schemas import (
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_CONTENT_TYPE: {}}}
-    for status in (400, 401, 403, 404, 413, 422, 502, 503, 504)
+    for status in (400, 401, 403, 404, 409, 413, 422, 502, 503, 504)
 }
 
 
@@ -49,9 +54,19 @@ class Call:
     async def run(self, fn: Callable[..., dict[str, Any]], *args: Any) -> Response:
         """Run blocking data-plane work: inline on Lambda (one request per process, no thread
         hop), in the thread pool under a long-running server (keeps the event loop free)."""
+        return json_response(await self.value(fn, *args))
+
+    async def value(self, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+        """Like `run`, but hand back the data-plane answer (for routes that render it)."""
         if self.request.app.state.inline_blocking:
-            return json_response(fn(*args))
-        return json_response(await run_in_threadpool(fn, *args))
+            return fn(*args)
+        return await run_in_threadpool(fn, *args)
+
+
+def accepts(request: Request, media_type: str) -> bool:
+    """Plain content negotiation: the caller listed ``media_type`` in ``Accept``."""
+    accept = request.headers.get("accept", "")
+    return any(part.split(";")[0].strip().lower() == media_type for part in accept.split(","))
 
 
 def json_response(payload: dict[str, Any], status: int = 200) -> Response:
@@ -121,3 +136,52 @@ async def list_audit(
 ) -> Response:
     call = Call(request)
     return await call.run(call.gateway.audit_page, call.caller, limit, cursor)
+
+
+@router.post(
+    "/v1/models/{model}/explain",
+    response_model=InferResponse,
+    tags=["explain"],
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+async def explain(
+    model: str,
+    body: InferRequest,
+    request: Request,
+    version: Annotated[str | None, Query(max_length=32)] = None,
+    row: Annotated[int, Query(ge=0, le=4095)] = 0,
+) -> Response:
+    """Attributions (OIP outputs ``attributions``, ``base_value``); ``Accept: image/svg+xml``
+    answers with a waterfall chart of row ``row``."""
+    call = Call(request)
+    payload = body.model_dump(exclude_none=True)
+    result = await call.value(call.gateway.explain, call.caller, model, version, payload, call.draft)
+    if accepts(request, "image/svg+xml"):
+        return Response(waterfall_from_explanation(result, row), media_type="image/svg+xml")
+    return json_response(result)
+
+
+@router.get(
+    "/v1/models/{model}/card",
+    response_model=ModelCard,
+    tags=["governance"],
+    responses={200: {"content": {"text/html": {}}}},
+)
+async def model_card(
+    model: str, request: Request, version: Annotated[str | None, Query(max_length=32)] = None
+) -> Response:
+    """The model card as JSON, or as an HTML page with ``Accept: text/html``."""
+    call = Call(request)
+    document = await call.value(call.gateway.model_card, call.caller, model, version, call.draft)
+    if accepts(request, "text/html"):
+        return Response(render_card_html(document), media_type="text/html; charset=utf-8")
+    return json_response(document)
+
+
+@router.post("/v1/feedback", response_model=FeedbackResponse, tags=["governance"])
+async def feedback(body: FeedbackRequest, request: Request) -> Response:
+    """Ground truth for a prediction made with ``parameters.group`` (fairness monitoring)."""
+    call = Call(request)
+    return await call.run(
+        call.gateway.feedback, call.caller, body.request_id, body.label, body.labels, call.draft
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 
 class EmbeddingsRequest(BaseModel):
@@ -81,6 +81,42 @@ class InferRequest(BaseModel):
     parameters: dict[str, Any] | None = None
     inputs: list[InferTensor] = Field(min_length=1, max_length=64)
     outputs: list[RequestedOutput] | None = None
+
+
+class FeedbackRequest(BaseModel):
+    """Ground truth for an earlier prediction sent with ``parameters.group`` (joined by request id)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(min_length=1, max_length=128, description="The x-request-id of the prediction.")
+    label: StrictInt | StrictBool | None = Field(default=None, description="0 or 1, for one row.")
+    labels: list[StrictInt | StrictBool] | None = Field(
+        default=None, max_length=25, description="0 or 1 per monitored row, in request order."
+    )
+
+
+class FeedbackResponse(BaseModel):
+    object: Literal["feedback"] = "feedback"
+    request_id: str
+    model: str
+    model_version: str
+    labels: int
+    status: str
+
+
+class ModelCard(BaseModel):
+    """The model card of a version (``Accept: text/html`` for the rendered page)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    object: Literal["model.card"] = "model.card"
+    model: str
+    version: str
+    approval: str
+    artifact_digest: str
+    complete: bool
+    missing_fields: list[str]
+    fairness_monitoring: dict[str, Any] | None = None
 
 
 class OutputTensor(BaseModel):

@@ -203,7 +203,8 @@ class ExplainService:
             )
 
             def score(sequences: list[list[int]]) -> NDArray[np.float64]:
-                return embed(sequences) @ anchor
+                similarity: NDArray[np.float64] = embed(sequences) @ anchor
+                return similarity
 
             result = occlusion_token_attributions(content, score)
             return {

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from steward.local.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,6 +16,7 @@ from steward.errors import Unauthenticated
 from steward.registry import Registry
 from steward.resources import ResourceNames
 from steward.settings import StewardSettings
+from steward.testing import complete_card
 
 from .conftest import PEPPER, REGION
 
@@ -63,7 +64,7 @@ def test_registry_round_trip_and_listing(names: ResourceNames) -> None:
         "approval": "approved",
         "inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}],
         "outputs": [{"name": "embedding", "datatype": "FP32", "shape": [-1, 384]}],
-        "card": {"description": "d", "owner": "ml", "training_data": "not summarised"},
+        "card": complete_card(description="d", owner="ml", training_data="not summarised"),
     }
     admin.register_from_manifest(manifest, target={"kind": "http", "url": "http://b"}, settings=settings)
     admin.register_model(
@@ -76,7 +77,9 @@ def test_registry_round_trip_and_listing(names: ResourceNames) -> None:
     doc = store.get_model("emb-int")
     assert doc.entry is not None and doc.entry.default_version == "1" and doc.entry.owner == "ml"
     assert doc.versions["1"].artifact_digest == "sha256:" + "ab" * 32
-    assert doc.versions["1"].card == {"description": "d", "owner": "ml"}
+    assert doc.versions["1"].card == complete_card(
+        description="d", owner="ml", training_data="not summarised"
+    )
     assert doc.versions["2"].target.endpoint_name == "ep" and doc.versions["2"].approval == "pending"
     from steward.auth.principal import Principal
 

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from steward import admin
 from steward.resources import ResourceNames
 from steward.settings import StewardSettings, get_settings
+from steward.testing import complete_card
 
 from .conftest import REGION, FakeBackend
 
@@ -48,6 +49,7 @@ def lambdas(
         approval="approved",
         task="sentence-embedding",
         artifact_digest="sha256:" + "cd" * 32,
+        card=complete_card(),
         settings=settings,
     )
     token, _ = admin.create_api_key("flow-tenant", models=["all-minilm-l6-v2"], settings=settings)

@@ -16,19 +16,16 @@ from starlette.testclient import TestClient
 from gpu_backend.server import create_app
 
 pytestmark = pytest.mark.slow
-REFERENCE = Path("/work/shared/fixtures/minilm_reference_embeddings.json")
-REPO_REFERENCE = (
-    Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "minilm_reference_embeddings.json"
-)
+# The shared fixtures sit next to the checkout (../shared), as for tests/backend/test_minilm_reference.py.
+REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "minilm_reference_embeddings.json"
 
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, Any]:
-    for path in (REPO_REFERENCE, REFERENCE):
-        if path.is_file():
-            data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            return data
-    pytest.skip("MiniLM reference embeddings are not available")
+    if not REFERENCE.is_file():
+        pytest.skip(f"MiniLM reference embeddings are not at {REFERENCE}")
+    data: dict[str, Any] = json.loads(REFERENCE.read_text(encoding="utf-8"))
+    return data
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from steward.auth.keys import ADMIN_SCOPE, DEFAULT_POLICY_VERSION, KeyRecord, generate_key
+from steward.cards import clean_card, missing_fields
+from steward.errors import CardIncomplete
 from steward.registry import APPROVALS, ModelDocument, ModelEntry, ModelVersion, Target
 from steward.settings import StewardSettings, get_settings
-
-CARD_SUMMARY_FIELDS = ("description", "intended_use", "out_of_scope_uses", "limitations", "owner", "license")
 
 
 class KeyWriter(Protocol):
@@ -109,9 +109,16 @@ def register_model(
     store: RegistryWriter | None = None,
     now: float | None = None,
 ) -> ModelVersion:
-    """Add (or replace) a model version; creates the model entry on first registration."""
+    """Add (or replace) a model version; creates the model entry on first registration.
+
+    The full model card is stored with the version; registering it as ``approved`` needs a
+    complete card (`steward.cards.missing_fields`), exactly like `set_approval`.
+    """
     if approval not in APPROVALS:
         raise ValueError(f"approval must be one of {', '.join(APPROVALS)}")
+    stored_card = clean_card(card)
+    if approval == "approved":
+        _require_complete_card(stored_card, task, artifact_digest)
     if not model or not version or version.startswith("#") or "@" in model:
         raise ValueError("invalid model or version name")
     settings = settings or get_settings()
@@ -126,7 +133,7 @@ def register_model(
         backend_version=backend_version or version,
         artifact_digest=artifact_digest,
         task=task,
-        card={k: v for k, v in (card or {}).items() if k in CARD_SUMMARY_FIELDS},
+        card=stored_card,
         inputs=tuple(dict(i) for i in inputs),
         outputs=tuple(dict(o) for o in outputs),
         created_at=created,
@@ -185,12 +192,23 @@ def set_approval(
     settings: StewardSettings | None = None,
     store: RegistryWriter | None = None,
 ) -> ModelVersion:
+    """Change a version's approval state; ``approved`` raises `CardIncomplete` (409
+    ``card.incomplete``, naming the missing fields) unless the stored card is complete."""
     if approval not in APPROVALS:
         raise ValueError(f"approval must be one of {', '.join(APPROVALS)}")
     store = store or _registry_store(settings or get_settings())
     current = store.get_model(model).versions.get(version)
     if current is None:
         raise LookupError(f"{model}@{version} is not registered")
+    if approval == "approved":
+        _require_complete_card(current.card, current.task, current.artifact_digest)
     updated = replace(current, approval=approval)
     store.put_version(updated)
     return updated
+
+
+def _require_complete_card(card: Mapping[str, Any], task: str, artifact_digest: str) -> None:
+    """No version is approved without intended use, limitations, evaluation ... written down."""
+    missing = missing_fields(card, task=task, artifact_digest=artifact_digest)
+    if missing:
+        raise CardIncomplete(missing)

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from steward import admin
+from steward.errors import CardIncomplete
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,7 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         print(json.dumps({"model": mv.model, "version": mv.version, "approval": mv.approval}))
     elif args.group == "models" and args.action == "approve":
-        mv = admin.set_approval(args.model, args.version, args.state)
+        try:
+            mv = admin.set_approval(args.model, args.version, args.state)
+        except CardIncomplete as error:
+            print(json.dumps({"error": error.code, "missing_fields": error.missing}))
+            print(f"not approved: {error.detail}", file=sys.stderr)
+            return 3
         print(json.dumps({"model": mv.model, "version": mv.version, "approval": mv.approval}))
     return 0
 

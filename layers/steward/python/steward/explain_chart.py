@@ -83,8 +83,7 @@ def waterfall_svg(title: str, names: Sequence[str], attributions: Sequence[float
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{_esc(title)}">',
         f"<title>{_esc(title)}</title>",
-        f'<text x="4" y="18" font-size="14" font-weight="600" '
-        f'font-family="sans-serif">{_esc(title)}</text>',
+        f'<text x="4" y="18" font-size="14" font-weight="600" font-family="sans-serif">{_esc(title)}</text>',
     ]
 
     def label(y: float, text: str) -> None:
@@ -100,7 +99,9 @@ def waterfall_svg(title: str, names: Sequence[str], attributions: Sequence[float
 
     y = top
     label(y, "base value (mean over background)")
-    parts.append(f'<rect x="{x(low):.1f}" y="{y + 4}" width="{x(base) - x(low):.1f}" height="16" fill="#888"/>')
+    parts.append(
+        f'<rect x="{x(low):.1f}" y="{y + 4}" width="{x(base) - x(low):.1f}" height="16" fill="#888"/>'
+    )
     value_text(y, x(base), f"{base:.4f}")
     for i, (name, value) in enumerate(steps):
         y = top + (i + 1) * row_h
@@ -116,7 +117,8 @@ def waterfall_svg(title: str, names: Sequence[str], attributions: Sequence[float
     y = top + (len(steps) + 1) * row_h
     label(y, "prediction")
     parts.append(
-        f'<rect x="{x(low):.1f}" y="{y + 4}" width="{x(prediction) - x(low):.1f}" height="16" fill="#1f4e8c"/>'
+        f'<rect x="{x(low):.1f}" y="{y + 4}" width="{x(prediction) - x(low):.1f}" height="16" '
+        'fill="#1f4e8c"/>'
     )
     value_text(y, x(prediction), f"{prediction:.4f}")
     parts.append("</svg>")

@@ -6,6 +6,7 @@ entitlement, model state and routing rules are enforced in exactly one place.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,15 @@ from typing import Any
 from steward import embeddings as emb
 from steward.audit import AuditDraft, AuditStore, decode_cursor, encode_cursor, public_view
 from steward.auth.principal import Principal
+from steward.cards import card_document, makes_decisions
 from steward.errors import InputTooLarge, InvalidInput, TaskMismatch, UnsupportedInput
+from steward.fairness.monitor import (
+    FairnessMonitor,
+    parse_groups,
+    parse_labels,
+    predictions_from_output,
+    threshold_of,
+)
 from steward.registry import Registry, ResolvedModel, split_model_ref
 from steward.routing.router import Router
 from steward.routing.transport import BackendRequest
@@ -24,16 +33,27 @@ class Limits:
     max_embedding_inputs: int = 128
     max_input_chars: int = 32_768
     max_audit_page: int = 100
+    max_explain_rows: int = 64  # the backend's own cap; checked here for a clear message
+
+
+logger = logging.getLogger("steward.gateway")
+GROUP_PARAMETER = "group"
 
 
 class Gateway:
     def __init__(
-        self, registry: Registry, router: Router, audit_store: AuditStore, limits: Limits | None = None
+        self,
+        registry: Registry,
+        router: Router,
+        audit_store: AuditStore,
+        limits: Limits | None = None,
+        fairness: FairnessMonitor | None = None,
     ) -> None:
         self.registry = registry
         self.router = router
         self.audit_store = audit_store
         self.limits = limits or Limits()
+        self.fairness = fairness
 
     # --- discovery -------------------------------------------------------------------------
     def list_models(self, principal: Principal) -> dict[str, Any]:
@@ -98,10 +118,15 @@ class Gateway:
         payload: Mapping[str, Any],
         draft: AuditDraft,
     ) -> dict[str, Any]:
-        """OIP v2 pass-through: the caller's tensors go to the routed backend model version."""
+        """OIP v2 pass-through: the caller's tensors go to the routed backend model version.
+
+        With ``parameters.group`` on a classifier, the outcome is counted for fairness monitoring
+        (`steward.fairness.monitor`); the group itself never reaches the backend.
+        """
         resolved = self._resolve(principal, model, version, draft)
         inputs = payload.get("inputs")
         draft.n_inputs = len(inputs) if isinstance(inputs, list) else 0
+        payload, groups = self._monitored_groups(resolved, payload)
         result = self._call(resolved, payload, draft)
         answer: dict[str, Any] = {
             "model_name": resolved.entry.model,
@@ -112,7 +137,66 @@ class Gateway:
             answer["id"] = result["id"]
         if isinstance(result.get("parameters"), dict):
             answer["parameters"] = result["parameters"]
+        if groups is not None:
+            recorded = self._record_outcomes(principal, resolved, groups, result, draft)
+            answer["parameters"] = {**answer.get("parameters", {}), "fairness_recorded": recorded}
         return answer
+
+    def explain(
+        self,
+        principal: Principal,
+        model: str,
+        version: str | None,
+        payload: Mapping[str, Any],
+        draft: AuditDraft,
+    ) -> dict[str, Any]:
+        """Attributions from the backend's explainer (Shapley for tabular, occlusion for text)."""
+        resolved = self._resolve(principal, model, version, draft)
+        inputs = payload.get("inputs")
+        draft.n_inputs = len(inputs) if isinstance(inputs, list) else 0
+        if isinstance(inputs, list) and inputs:
+            shape = inputs[0].get("shape") if isinstance(inputs[0], Mapping) else None
+            rows = shape[0] if isinstance(shape, list) and shape else 0
+            if isinstance(rows, int) and rows > self.limits.max_explain_rows:
+                raise InvalidInput(
+                    f"Explain at most {self.limits.max_explain_rows} rows per request; split the request."
+                )
+        result = self._call(resolved, payload, draft, operation="explain")
+        answer: dict[str, Any] = {
+            "model_name": resolved.entry.model,
+            "model_version": resolved.version.version,
+            "outputs": result.get("outputs", []),
+            "parameters": result.get("parameters") if isinstance(result.get("parameters"), dict) else {},
+        }
+        if "id" in result:
+            answer["id"] = result["id"]
+        return answer
+
+    # --- model cards and fairness feedback ----------------------------------------------------
+    def model_card(
+        self, principal: Principal, model: str, version: str | None, draft: AuditDraft
+    ) -> dict[str, Any]:
+        """The card of the routed version, with the latest fairness report summary if any."""
+        resolved = self._resolve(principal, model, version, draft)
+        latest: dict[str, Any] | None = None
+        if self.fairness is not None:
+            try:
+                latest = self.fairness.store.latest_report(resolved.entry.model, resolved.version.version)
+            except Exception:  # the card is still useful without the monitoring summary
+                logger.warning("fairness summary unavailable", exc_info=True)
+        return card_document(resolved.entry, resolved.version, latest)
+
+    def feedback(
+        self, principal: Principal, request_id: str, label: Any, labels: Any, draft: AuditDraft
+    ) -> dict[str, Any]:
+        """Ground truth for an earlier monitored prediction of the caller's tenant."""
+        if self.fairness is None:
+            raise UnsupportedInput("Fairness monitoring is not configured on this deployment.")
+        parsed = parse_labels(label, labels)
+        draft.n_inputs = len(parsed)
+        result = self.fairness.feedback(principal.tenant_id, request_id, parsed)
+        draft.model, draft.model_version = result["model"], result["model_version"]
+        return result
 
     # --- audit reads -------------------------------------------------------------------------
     def audit_page(self, principal: Principal, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -141,9 +225,65 @@ class Gateway:
         draft.backend_kind = resolved.version.target.kind
         return resolved
 
-    def _call(self, resolved: ResolvedModel, payload: Mapping[str, Any], draft: AuditDraft) -> dict[str, Any]:
+    def _monitored_groups(
+        self, resolved: ResolvedModel, payload: Mapping[str, Any]
+    ) -> tuple[Mapping[str, Any], list[str] | None]:
+        """Take ``parameters.group`` out of the payload (validated before any backend call)."""
+        params = payload.get("parameters")
+        if not isinstance(params, Mapping) or GROUP_PARAMETER not in params:
+            return payload, None
+        if self.fairness is None:
+            raise UnsupportedInput("Fairness monitoring is not configured on this deployment.")
+        if not makes_decisions(resolved.version.task):
+            raise UnsupportedInput("'parameters.group' is only accepted for classification models.")
+        inputs = payload.get("inputs")
+        first = inputs[0] if isinstance(inputs, list) and inputs else {}
+        shape = first.get("shape") if isinstance(first, Mapping) else None
+        n_rows = shape[0] if isinstance(shape, list) and shape and isinstance(shape[0], int) else 0
+        groups = parse_groups(params[GROUP_PARAMETER], n_rows)
+        rest = {k: v for k, v in params.items() if k != GROUP_PARAMETER}
+        stripped = {k: v for k, v in payload.items() if k != "parameters"}
+        if rest:
+            stripped["parameters"] = rest
+        return stripped, groups
+
+    def _record_outcomes(
+        self,
+        principal: Principal,
+        resolved: ResolvedModel,
+        groups: list[str],
+        result: Mapping[str, Any],
+        draft: AuditDraft,
+    ) -> bool:
+        """Count the outcomes; monitoring never withholds an answer, it reports ``False`` instead."""
+        assert self.fairness is not None
+        predictions = predictions_from_output(result, len(groups), threshold_of(resolved.version.card))
+        try:
+            self.fairness.record(
+                tenant_id=principal.tenant_id,
+                request_id=draft.request_id,
+                model=resolved.entry.model,
+                version=resolved.version.version,
+                groups=groups,
+                predictions=predictions,
+            )
+        except Exception as error:
+            logger.error("fairness outcome not recorded", extra={"error_type": type(error).__name__})
+            draft.reason_codes.append("fairness.not_recorded")
+            return False
+        return True
+
+    def _call(
+        self,
+        resolved: ResolvedModel,
+        payload: Mapping[str, Any],
+        draft: AuditDraft,
+        operation: str = "infer",
+    ) -> dict[str, Any]:
         mv = resolved.version
-        request = BackendRequest(model=mv.backend_model, version=mv.backend_version, payload=payload)
+        request = BackendRequest(
+            model=mv.backend_model, version=mv.backend_version, payload=payload, operation=operation
+        )
         try:
             result = self.router.call(mv.target, request)
         except Exception:

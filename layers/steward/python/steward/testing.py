@@ -187,3 +187,19 @@ class InMemoryFairnessStore:
 
     def latest_report(self, model: str, version: str) -> dict[str, Any] | None:
         return self.reports.get((model, version))
+
+
+def complete_card(**overrides: Any) -> dict[str, Any]:
+    """A model card that passes `steward.cards.missing_fields` (for registering approved versions)."""
+    card: dict[str, Any] = {
+        "description": "test model",
+        "intended_use": "tests",
+        "out_of_scope_uses": "anything real",
+        "training_data": "none (test fixture)",
+        "evaluation": {"note": "not evaluated (test fixture)"},
+        "fairness": {"note": "not assessed (test fixture)"},
+        "limitations": "a test fixture",
+        "owner": "ml-team",
+    }
+    card.update(overrides)
+    return card

@@ -7,10 +7,12 @@ from functools import partial
 
 from steward.adapters.audit_store import DynamoAuditStore
 from steward.adapters.aws import client as aws_client
+from steward.adapters.fairness_store import DynamoFairnessStore
 from steward.adapters.key_store import DynamoKeyStore
 from steward.adapters.pepper import SecretsManagerPepper, static_pepper
 from steward.adapters.registry_store import DynamoRegistryStore
 from steward.auth.authorize import Authorizer
+from steward.fairness.monitor import FairnessMonitor
 from steward.gateway import Gateway, Limits
 from steward.registry import Registry
 from steward.routing.http_transport import HttpTransport
@@ -65,4 +67,8 @@ def build_gateway(settings: StewardSettings) -> Gateway:
     limits = Limits(
         max_embedding_inputs=settings.max_embedding_inputs, max_input_chars=settings.max_input_chars
     )
-    return Gateway(registry, build_router(settings), audit, limits)
+    fairness = FairnessMonitor(
+        DynamoFairnessStore(settings.fairness_table, region=settings.region),
+        join_ttl_days=settings.fairness_join_ttl_days,
+    )
+    return Gateway(registry, build_router(settings), audit, limits, fairness)

@@ -27,7 +27,9 @@ from steward.errors import FeedbackDuplicate, FeedbackNotFound, InvalidInput
 from steward.fairness.counters import FairnessCounters
 from steward.fairness.monitor import Outcome, PendingJoin
 
-CELL_ATTRS = {(p, label): f"p{p}_l{'u' if label is None else label}" for p in (0, 1) for label in (1, 0, None)}
+CELL_ATTRS = {
+    (p, label): f"p{p}_l{'u' if label is None else label}" for p in (0, 1) for label in (1, 0, None)
+}
 
 
 def counts_pk(model: str, version: str) -> str:

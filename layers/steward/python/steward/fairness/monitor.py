@@ -78,9 +78,7 @@ def parse_groups(raw: Any, n_rows: int) -> list[str]:
     """``parameters.group``: one string for every row, or one string per row."""
     groups = [raw] * n_rows if isinstance(raw, str) else raw
     if not isinstance(groups, list) or len(groups) != n_rows:
-        raise InvalidInput(
-            "'parameters.group' must be a string or a list with one string per input row."
-        )
+        raise InvalidInput("'parameters.group' must be a string or a list with one string per input row.")
     for group in groups:
         if not isinstance(group, str) or not group.strip() or len(group) > MAX_GROUP_LENGTH:
             raise InvalidInput(
@@ -154,9 +152,7 @@ def parse_labels(label: Any, labels: Any) -> list[int]:
 class FairnessMonitor:
     """The request-path side: record predictions with a group, join feedback labels."""
 
-    def __init__(
-        self, store: FairnessStore, *, join_ttl_days: int = 7, clock: Any = time.time
-    ) -> None:
+    def __init__(self, store: FairnessStore, *, join_ttl_days: int = 7, clock: Any = time.time) -> None:
         self.store = store
         self.join_ttl_s = join_ttl_days * 86_400
         self._clock = clock

@@ -98,6 +98,10 @@ def _group_bars(groups: Mapping[str, Any], rate: str) -> list[Bar]:
     return [(name, g.get(rate), g.get(f"{rate}_ci")) for name, g in groups.items()]
 
 
+def _figure(title: str, bars: Sequence[Bar]) -> str:
+    return "<figure>" + bar_chart_svg(title, bars) + "</figure>"
+
+
 def render_html(report: Mapping[str, Any]) -> str:
     """The whole report page (title, verdict, charts, tables, definitions)."""
     model, version, window = report.get("model", ""), report.get("version", ""), report.get("window", "")
@@ -138,10 +142,10 @@ def render_html(report: Mapping[str, Any]) -> str:
             reference_label="4/5 of highest",
         )
         + "</figure>",
-        "<figure>" + bar_chart_svg("True positive rate by group (95% CI)", _group_bars(groups, "true_positive_rate")) + "</figure>",
-        "<figure>" + bar_chart_svg("False positive rate by group (95% CI)", _group_bars(groups, "false_positive_rate")) + "</figure>",
+        _figure("True positive rate by group (95% CI)", _group_bars(groups, "true_positive_rate")),
+        _figure("False positive rate by group (95% CI)", _group_bars(groups, "false_positive_rate")),
         "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th></tr>",
-    ]  # fmt: skip
+    ]
     for key, value in metrics.items():
         parts.append(f"<tr><td>{esc(key)}</td><td>{esc(_fmt(value))}</td></tr>")
     parts.append("</table><h2>Groups</h2><table><tr><th>group</th><th>outcomes</th><th>labelled</th>")

@@ -36,7 +36,7 @@ DEFINITIONS: dict[str, str] = {
         "Flagged when the demographic parity ratio is below 0.8 (EEOC adverse-impact rule of thumb)."
     ),
     "confidence_intervals": (
-        "95% Wilson score intervals per group rate (z = %.4f); (0, 1) when a rate has no trials." % Z_95
+        f"95% Wilson score intervals per group rate (z = {Z_95:.4f}); (0, 1) when a rate has no trials."
     ),
     "unknown_labels": (
         "Outcomes whose ground truth has not arrived count for the selection rate only, not for "

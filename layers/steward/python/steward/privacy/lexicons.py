@@ -45,6 +45,8 @@ _COMMON_WORDS = frozenset(
 class Places:
     kinds: dict[str, str]  # exact surface form -> continent|country|region|city
     max_tokens: int
+    # First word of every multi-word place -> its most words ('New' -> 4, for 'New South Wales' etc.).
+    multi_first: dict[str, int]
 
 
 def _read_census(filename: str) -> frozenset[str]:
@@ -68,12 +70,14 @@ def last_names() -> frozenset[str]:
 def places() -> Places:
     raw = resources.files("steward.privacy").joinpath("data/places.tsv.gz").read_bytes()
     kinds: dict[str, str] = {}
-    max_tokens = 1
+    multi_first: dict[str, int] = {}
     for line in gzip.decompress(raw).decode("utf-8").splitlines():
         name, kind, _pop = line.split("\t")
         kinds[name] = kind
-        max_tokens = max(max_tokens, name.count(" ") + 1)
-    return Places(kinds=kinds, max_tokens=min(max_tokens, 5))
+        words = name.split(" ")
+        if 1 < len(words) <= 5:
+            multi_first[words[0]] = max(multi_first.get(words[0], 1), len(words))
+    return Places(kinds=kinds, max_tokens=max(multi_first.values(), default=1), multi_first=multi_first)
 
 
 def common_words() -> frozenset[str]:

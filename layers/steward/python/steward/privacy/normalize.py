@@ -54,6 +54,22 @@ class TextView:
     # Continuation-byte counts: per 256-byte block prefix sums, plus a marker string.
     _cont: bytes | None = None
     _cont_prefix: list[int] = field(default_factory=list)
+    _lower: bytes | None = None
+    _digits: int = -1
+
+    @property
+    def lower(self) -> bytes:
+        """ASCII-lower-cased bytes, for cheap keyword pre-checks (computed once)."""
+        if self._lower is None:
+            self._lower = self.data.lower()
+        return self._lower
+
+    @property
+    def digit_count(self) -> int:
+        """How many ASCII digits the text has: detectors that need N digits skip shorter texts."""
+        if self._digits < 0:
+            self._digits = len(self.data) - len(self.data.translate(None, b"0123456789"))
+        return self._digits
 
     @property
     def is_identity(self) -> bool:

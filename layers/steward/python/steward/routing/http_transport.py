@@ -19,7 +19,6 @@ from steward.routing.transport import (
     TransportTimeout,
 )
 
-
 OPERATIONS = frozenset({"infer", "explain"})
 
 

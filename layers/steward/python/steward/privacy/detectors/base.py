@@ -47,5 +47,15 @@ def bounded(data: bytes, b_start: int, b_end: int, chars: frozenset[int] = _ALNU
 _NON_DIGITS = bytes(b for b in range(256) if b not in _DIGITS)
 
 
+def edges_ok(data: bytes, b_start: int, b_end: int, chars: frozenset[int]) -> bool:
+    """Like :func:`bounded`, but a sentence-final '.' (not followed by a word character) is fine."""
+    if b_start > 0 and data[b_start - 1] in chars:
+        return False
+    if b_end < len(data) and data[b_end] in chars:
+        nxt = data[b_end + 1] if b_end + 1 < len(data) else None
+        return data[b_end] == 0x2E and (nxt is None or nxt not in _WORD)
+    return True
+
+
 def digits_of(raw: bytes) -> str:
     return raw.translate(None, _NON_DIGITS).decode("ascii")

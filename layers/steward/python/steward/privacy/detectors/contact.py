@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from steward.privacy._regex import Pattern
+from steward.privacy._regex import Alternation, Pattern
 from steward.privacy.detectors.base import bounded, digits_of, finding, has_cue
 from steward.privacy.findings import Finding
 from steward.privacy.normalize import TextView
@@ -15,7 +15,7 @@ COMMON_TLDS = frozenset(
 )
 _SPELLED_DOT_TLDS = frozenset("com org net edu gov io co uk de fr us ca au info biz me".split())
 
-_LOCAL = r"[a-z0-9](?:[a-z0-9._%+\-]{0,63})"
+_LOCAL = r"[a-z0-9][a-z0-9._%+\-]*"
 _AT = (
     r"(?:[ \t]{0,3}@[ \t]{0,3}"
     r"|[ \t]{0,3}[\[\(\{<][ \t]{0,2}(?:at|@)[ \t]{0,2}[\]\)\}>][ \t]{0,3}"
@@ -26,7 +26,7 @@ _DOT = (
     r"|[ \t]{0,3}[\[\(\{<][ \t]{0,2}(?:dot|\.)[ \t]{0,2}[\]\)\}>][ \t]{0,3}"
     r"|[ \t]{1,3}dot[ \t]{1,3})"
 )
-_LABEL = r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?"
+_LABEL = r"[a-z0-9][a-z0-9\-]*"
 _EMAIL = _LOCAL + _AT + _LABEL + "(?:" + _DOT + _LABEL + "){0,4}" + _DOT + r"([a-z]{2,24})"
 
 # E.164 country calling codes (ITU-T), as strings, to validate '+CC ...' numbers.
@@ -48,18 +48,21 @@ _NANP = (
     r"(?:\b(?:001|1)" + _SEP + r"?)?(?:\(\d{3}\)[ .\-]?|\b\d{3}" + _SEP + r")\d{3}" + _SEP + r"\d{4}\b" + _EXT
 )
 _NANP_PLAIN = r"\b\d{10}\b"
-_NATIONAL = r"\b0\d{1,4}(?:[ .\-/]\d{2,5}){1,4}\b"
+_NATIONAL = r"\b0\d{1,4}(?:[ .\-/]\d{2,8}){1,4}\b"
 _PHONE_CUES = (b"phone", b"tel", b"call", b"mobile", b"cell", b"fax", b"contact", b"number", b"reach",
                b"whatsapp", b"text me", b"ring", b"ph.", b"ph:", b"landline", b"sms", b"dial")
 
 _URL_SCHEME = r"(?:https?|ftp)://[^\s<>\"'`]+"
 _URL_WWW = r"\bwww\.[a-z0-9\-]+(?:\.[a-z0-9\-]+)+(?:[/?#][^\s<>\"'`]*)?"
 _URL_BARE = (
-    r"\b[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?){0,3}"
+    r"\b[a-z0-9][a-z0-9\-]*(?:\.[a-z0-9][a-z0-9\-]*){0,3}"
     r"\.(?:com|org|net|edu|gov|io|ai|dev|app|info|biz|co\.uk|org\.uk|de|fr|nl|eu|us|ca|au)\b"
     r"(?:/[^\s<>\"'`]*)?"
 )
 _TRAIL = b".,;:!?'\")]}>"
+_BARE_TLD_HINTS = (b".com", b".org", b".net", b".edu", b".gov", b".io", b".ai", b".dev", b".app", b".info",
+                   b".biz", b".uk", b".de", b".fr", b".nl", b".eu", b".us", b".ca", b".au")
+_OBFUSCATED_AT = (b"at]", b"at)", b"at}", b"at>", b"@]", b"@)")
 
 
 def _trim_url(data: bytes, s: int, e: int) -> int:
@@ -77,24 +80,29 @@ class ContactDetector:
 
     def __init__(self) -> None:
         self._email = Pattern(_EMAIL, ignore_case=True)
-        self._intl = Pattern(_INTL)
-        self._nanp = Pattern(_NANP)
-        self._nanp_plain = Pattern(_NANP_PLAIN)
-        self._national = Pattern(_NATIONAL)
+        self._phone = Alternation([_INTL, _NANP, _NANP_PLAIN, _NATIONAL])
         self._url = Pattern("(?:" + "|".join((_URL_SCHEME, _URL_WWW, _URL_BARE)) + ")", ignore_case=True)
 
     def detect(self, view: TextView) -> list[Finding]:
         out: list[Finding] = []
-        self._emails(view, out)
-        self._phones(view, out)
-        self._urls(view, out)
+        low = view.lower
+        if b"@" in view.data or any(k in low for k in _OBFUSCATED_AT) or (b" at " in low and b" dot " in low):
+            self._emails(view, out)
+        if view.digit_count >= 7:
+            self._phones(view, out)
+        if b"://" in view.data or b"www." in low or any(t in low for t in _BARE_TLD_HINTS):
+            self._urls(view, out)
         return out
 
     def _emails(self, view: TextView, out: list[Finding]) -> None:
         data = view.data
         for spans in self._email.finditer(data):
             s, e = spans[0]
-            if s > 0 and data[s - 1] in b"._%+-" or not bounded(data, s, e):
+            if s > 0 and data[s - 1] in b"._%+-:/" or not bounded(data, s, e):
+                continue
+            if b"://" in data[max(0, s - 160) : s].rsplit(b" ", 1)[-1]:
+                continue  # user:password@host inside a URL or connection string
+            if any(len(label) > 63 for label in data[s:e].split(b".")) or e - s > 254:
                 continue
             raw = data[s:e].lower()
             tld = data[spans[1][0] : spans[1][1]].lower().decode()
@@ -112,41 +120,39 @@ class ContactDetector:
 
     def _phones(self, view: TextView, out: list[Finding]) -> None:
         data = view.data
-        for spans in self._intl.finditer(data):
-            s, e = spans[0]
-            e = _strip_right(data, s, e)
-            raw = data[s:e]
-            digits = digits_of(raw.replace(b"(0)", b""))
-            if raw.startswith(b"00"):
-                digits = digits[2:]
-            ext = _ext_digits(raw)
-            n = len(digits) - ext
-            if not 8 <= n <= 15 or not _valid_cc(digits):
-                continue
-            score = 0.95 if has_cue(data, s, _PHONE_CUES) else 0.85
-            out.append(finding(view, "PHONE_NUMBER", s, e, score, self.name))
-        for spans in self._nanp.finditer(data):
-            s, e = spans[0]
-            digits = digits_of(data[s:e])
-            ext = _ext_digits(data[s:e])
-            core = digits[: len(digits) - ext] if ext else digits
-            local = core[-10:]
-            if not _nanp_ok(local):
-                continue
-            score = 0.9 if has_cue(data, s, _PHONE_CUES) else 0.75
-            out.append(finding(view, "PHONE_NUMBER", s, e, score, self.name))
-        for spans in self._nanp_plain.finditer(data):
-            s, e = spans[0]
-            if _nanp_ok(data[s:e].decode()) and has_cue(data, s, _PHONE_CUES, 32):
-                out.append(finding(view, "PHONE_NUMBER", s, e, 0.7, self.name))
-        for spans in self._national.finditer(data):
-            s, e = spans[0]
-            if s > 0 and data[s - 1] in b"+-./":
-                continue
-            digits = digits_of(data[s:e])
-            if not 9 <= len(digits) <= 12:
-                continue
-            score = 0.85 if has_cue(data, s, _PHONE_CUES) else 0.55
+        for kind, g in self._phone.finditer(data):
+            s, e = g[0]
+            if kind == 0:  # +CC ... / 00 CC ...
+                e = _strip_right(data, s, e)
+                raw = data[s:e]
+                digits = digits_of(raw.replace(b"(0)", b""))
+                if raw.startswith(b"00"):
+                    digits = digits[2:]
+                n = len(digits) - _ext_digits(raw)
+                if not 8 <= n <= 15 or not _valid_cc(digits):
+                    continue
+                score = 0.95 if has_cue(data, s, _PHONE_CUES) else 0.85
+            elif kind == 1:  # NANP with separators
+                digits = digits_of(data[s:e])
+                ext = _ext_digits(data[s:e])
+                core = digits[: len(digits) - ext] if ext else digits
+                if not _nanp_ok(core[-10:]):
+                    continue
+                score = 0.9 if has_cue(data, s, _PHONE_CUES) else 0.75
+            elif kind == 2:  # ten bare digits: only next to a phone cue
+                if not (_nanp_ok(data[s:e].decode()) and has_cue(data, s, _PHONE_CUES, 32)):
+                    continue
+                score = 0.7
+            else:  # national format with a trunk '0'
+                if s > 0 and data[s - 1] in b"+-./" or data[s : s + 2] == b"00":
+                    continue
+                if (s >= 2 and data[s - 1] == 32 and data[s - 2 : s - 1].isdigit()) or (
+                    data[e : e + 1] == b" " and data[e + 1 : e + 2].isdigit()
+                ):
+                    continue  # a slice of a longer number (card, account), not a phone
+                if not 9 <= len(digits_of(data[s:e])) <= 12:
+                    continue
+                score = 0.85 if has_cue(data, s, _PHONE_CUES) else 0.55
             out.append(finding(view, "PHONE_NUMBER", s, e, score, self.name))
 
     def _urls(self, view: TextView, out: list[Finding]) -> None:

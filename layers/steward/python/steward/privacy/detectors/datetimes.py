@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from steward.privacy._regex import Pattern
-from steward.privacy.detectors.base import bounded, finding
+from steward.privacy._regex import Alternation
+from steward.privacy.detectors.base import finding
 from steward.privacy.findings import Finding
 from steward.privacy.normalize import TextView
 from steward.privacy.validators import date_ok, time_ok
@@ -31,17 +31,13 @@ class DateTimeDetector:
     entity_types = frozenset({"DATE_TIME"})
 
     def __init__(self) -> None:
-        self._iso = Pattern(_ISO)
-        self._numeric = Pattern(_NUMERIC)
-        self._dmy = Pattern(_DMY)
-        self._mdy = Pattern(_MDY)
-        self._my = Pattern(_MY)
-        self._md = Pattern(_MD)
-        self._clock = Pattern(_CLOCK)
+        self._all = Alternation([_ISO, _DMY, _MDY, _NUMERIC, _MY, _MD, _CLOCK])
 
     def detect(self, view: TextView) -> list[Finding]:
         data = view.data
         out: list[Finding] = []
+        if view.digit_count == 0:
+            return out
 
         def add(s: int, e: int, score: float) -> None:
             out.append(finding(view, "DATE_TIME", s, e, score, self.name))
@@ -52,38 +48,39 @@ class DateTimeDetector:
         def month(span: tuple[int, int]) -> int:
             return _MONTHS[data[span[0] : span[1]].decode().lower()]
 
-        for g in self._iso.finditer(data):
-            if date_ok(num(g[1]), num(g[2]), num(g[3])):
-                add(*g[0], 0.95)
-        for g in self._numeric.finditer(data):
+        for kind, g in self._all.finditer(data):
             s, e = g[0]
-            if not bounded(data, s, e, frozenset(b"0123456789./-")) and data[e : e + 1] != b".":
-                continue
-            a, b, y = num(g[1]), num(g[3]), num(g[4])
-            year = y if y >= 100 else (2000 + y if y < 50 else 1900 + y)
-            if date_ok(year, a, b) or date_ok(year, b, a):
-                add(s, e, 0.85 if g[4][1] - g[4][0] == 4 else 0.6)
-        for g in self._dmy.finditer(data):
-            if date_ok(num(g[3]), month(g[2]), num(g[1])):
-                add(*g[0], 0.95)
-        for g in self._mdy.finditer(data):
-            if date_ok(num(g[3]), month(g[1]), num(g[2])):
-                add(*g[0], 0.95)
-        for g in self._my.finditer(data):
-            if 1000 <= num(g[2]) <= 2999:
-                add(*g[0], 0.8)
-        for g in self._md.finditer(data):
-            if 1 <= num(g[2]) <= 31 and data[g[1][0] : g[1][1]] != b"May":
-                add(*g[0], 0.7)
-        for g in self._clock.finditer(data):
-            s, e = g[0]
-            if g[1][0] != -1:
+            if kind == 0:  # ISO 8601
+                if date_ok(num(g[1]), num(g[2]), num(g[3])):
+                    add(s, e, 0.95)
+            elif kind == 1:  # 5 March 2023
+                if date_ok(num(g[3]), month(g[2]), num(g[1])):
+                    add(s, e, 0.95)
+            elif kind == 2:  # March 5, 2023
+                if date_ok(num(g[3]), month(g[1]), num(g[2])):
+                    add(s, e, 0.95)
+            elif kind == 3:  # 03/05/2023, 05.03.23
+                if s > 0 and data[s - 1] in b"0123456789./-":
+                    continue
+                if e < len(data) and data[e] in b"0123456789/-":
+                    continue
+                a, b, y = num(g[1]), num(g[3]), num(g[4])
+                year = y if y >= 100 else (2000 + y if y < 50 else 1900 + y)
+                if date_ok(year, a, b) or date_ok(year, b, a):
+                    add(s, e, 0.85 if g[4][1] - g[4][0] == 4 else 0.6)
+            elif kind == 4:  # March 2023
+                if 1000 <= num(g[2]) <= 2999:
+                    add(s, e, 0.8)
+            elif kind == 5:  # March 5th
+                if 1 <= num(g[2]) <= 31 and data[g[1][0] : g[1][1]] != b"May":
+                    add(s, e, 0.7)
+            elif g[1][0] != -1:  # 14:30, 2:30 pm
                 sec = num(g[3]) if g[3][0] != -1 else 0
                 if not time_ok(num(g[1]), num(g[2]), sec) or (s > 0 and data[s - 1] in b":."):
                     continue
                 if e < len(data) and data[e] in b":":
                     continue
                 add(s, e, 0.8 if g[4][0] != -1 or g[3][0] != -1 else 0.65)
-            elif 1 <= num(g[5]) <= 12:
+            elif 1 <= num(g[5]) <= 12:  # 5pm
                 add(s, e, 0.75)
         return out

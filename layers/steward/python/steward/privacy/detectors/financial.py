@@ -12,9 +12,10 @@ from steward.privacy.validators import IBAN_LENGTHS, base58check_ok, bech32_ok, 
 _CARD = r"\d(?:[ \-.]{0,3}\d){12,18}"
 _DIGIT_RUN = Pattern(r"\d+")
 _IBAN = r"\b[A-Za-z]{2}\d{2}(?:[ \-]?[A-Za-z0-9]){11,34}"
-_BTC = r"\b[13][a-km-zA-HJ-NP-Z1-9]{25,34}\b"
-_BECH32 = r"\b(?:bc1|BC1|tb1|TB1)[ac-hj-np-z02-9AC-HJ-NP-Z]{11,71}\b"
-_ETH = r"\b0x[0-9a-fA-F]{40}\b"
+_CRYPTO = (
+    r"\b(?:([13][a-km-zA-HJ-NP-Z1-9]{25,34})|((?:bc1|BC1|tb1|TB1)[ac-hj-np-z02-9AC-HJ-NP-Z]{11,71})"
+    r"|(0x[0-9a-fA-F]{40}))\b"
+)
 _CARD_CUES = (b"card", b"visa", b"mastercard", b"amex", b"cc", b"credit", b"debit", b"pan")
 _ETH_CUES = (b"eth", b"wallet", b"address", b"send", b"crypto")
 
@@ -30,15 +31,16 @@ class FinancialDetector:
     def __init__(self) -> None:
         self._card = Pattern(_CARD)
         self._iban = Pattern(_IBAN)
-        self._btc = Pattern(_BTC)
-        self._bech32 = Pattern(_BECH32)
-        self._eth = Pattern(_ETH)
+        self._crypto_re = Pattern(_CRYPTO)
 
     def detect(self, view: TextView) -> list[Finding]:
         out: list[Finding] = []
-        self._cards(view, out)
-        self._ibans(view, out)
-        self._crypto(view, out)
+        digits = view.digit_count
+        if digits >= 13:
+            self._cards(view, out)
+        if digits >= 4:
+            self._ibans(view, out)
+            self._crypto(view, out)
         return out
 
     def _cards(self, view: TextView, out: list[Finding]) -> None:
@@ -110,16 +112,14 @@ class FinancialDetector:
 
     def _crypto(self, view: TextView, out: list[Finding]) -> None:
         data = view.data
-        for spans in self._btc.finditer(data):
-            s, e = spans[0]
-            if base58check_ok(data[s:e].decode()):
-                out.append(finding(view, "CRYPTO", s, e, 1.0, self.name))
-        for spans in self._bech32.finditer(data):
-            s, e = spans[0]
-            if bech32_ok(data[s:e].decode()):
-                out.append(finding(view, "CRYPTO", s, e, 1.0, self.name))
-        for spans in self._eth.finditer(data):
-            s, e = spans[0]
-            if bounded(data, s, e):
-                score = 0.85 if has_cue(data, s, _ETH_CUES) else 0.5
+        for g in self._crypto_re.finditer(data):
+            s, e = g[0]
+            value = data[s:e].decode()
+            if g[1][0] != -1:
+                ok, score = base58check_ok(value), 1.0
+            elif g[2][0] != -1:
+                ok, score = bech32_ok(value), 1.0
+            else:
+                ok, score = bounded(data, s, e), (0.85 if has_cue(data, s, _ETH_CUES) else 0.5)
+            if ok:
                 out.append(finding(view, "CRYPTO", s, e, score, self.name))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from steward.privacy._regex import Pattern
+from steward.privacy._regex import Alternation, Pattern
 from steward.privacy.detectors.base import digits_of, finding, has_cue
 from steward.privacy.findings import Finding
 from steward.privacy.normalize import TextView
@@ -21,6 +21,7 @@ _DL = (
 _DL_CUES = (b"driver", b"driving", b"licen", b"dl#", b"dl #", b"dl:", b"dl no", b"dl number", b"dln")
 _PASSPORT = r"\b(?:[A-Z]\d{8}|\d{9})\b"
 _PASSPORT_CUES = (b"passport",)
+_PASSPORT_SHAPE = Pattern(_PASSPORT)
 
 
 class GovernmentIdDetector:
@@ -28,31 +29,39 @@ class GovernmentIdDetector:
     entity_types = frozenset({"US_SSN", "US_DRIVER_LICENSE", "US_PASSPORT"})
 
     def __init__(self) -> None:
-        self._dashed = Pattern(_SSN_DASHED)
-        self._spaced = Pattern(_SSN_SPACED)
-        self._plain = Pattern(_SSN_PLAIN)
-        self._dl = Pattern(_DL)
-        self._passport = Pattern(_PASSPORT)
+        self._all = Alternation([_SSN_DASHED, _SSN_SPACED, _SSN_PLAIN, _DL, _PASSPORT])
 
     def detect(self, view: TextView) -> list[Finding]:
         data = view.data
+        low = view.lower
         out: list[Finding] = []
-        for pattern, base, cued in ((self._dashed, 0.85, 1.0), (self._spaced, 0.6, 0.95), (self._plain, 0.0, 0.9)):
-            for spans in pattern.finditer(data):
-                s, e = spans[0]
-                if s > 0 and data[s - 1] in b"-.+/":
+        if view.digit_count < 5:
+            return out
+        dl_cue = any(c in low for c in _DL_CUES)
+        passport_cue = b"passport" in low
+        ssn_cue = any(c in low for c in _SSN_CUES)
+        for kind, g in self._all.finditer(data):
+            s, e = g[0]
+            if kind <= 2:
+                if s > 0 and data[s - 1] in b"-.+/" or not ssn_ok(digits_of(data[s:e])):
+                    # A 9-digit run that is no SSN may still be a passport or licence number.
+                    if kind == 2:
+                        self._ids(view, s, e, dl_cue, passport_cue, out)
                     continue
-                if not ssn_ok(digits_of(data[s:e])):
-                    continue
-                score = cued if has_cue(data, s, _SSN_CUES) else base
+                base, cued = ((0.85, 1.0), (0.6, 0.95), (0.0, 0.9))[kind]
+                score = cued if ssn_cue and has_cue(data, s, _SSN_CUES) else base
                 if score > 0:
                     out.append(finding(view, "US_SSN", s, e, score, self.name))
-        for spans in self._dl.finditer(data):
-            s, e = spans[0]
-            if has_cue(data, s, _DL_CUES) and not has_cue(data, s, _PASSPORT_CUES, 24):
-                out.append(finding(view, "US_DRIVER_LICENSE", s, e, 0.9, self.name))
-        for spans in self._passport.finditer(data):
-            s, e = spans[0]
-            if has_cue(data, s, _PASSPORT_CUES):
-                out.append(finding(view, "US_PASSPORT", s, e, 0.92, self.name))
+                elif kind == 2:
+                    self._ids(view, s, e, dl_cue, passport_cue, out)
+            else:
+                self._ids(view, s, e, dl_cue, passport_cue, out)
         return out
+
+    def _ids(self, view: TextView, s: int, e: int, dl_cue: bool, passport_cue: bool, out: list[Finding]) -> None:
+        data = view.data
+        raw = data[s:e]
+        if passport_cue and has_cue(data, s, _PASSPORT_CUES) and _PASSPORT_SHAPE.fullmatch(raw):
+            out.append(finding(view, "US_PASSPORT", s, e, 0.92, self.name))
+        elif dl_cue and has_cue(data, s, _DL_CUES) and not has_cue(data, s, _PASSPORT_CUES, 24):
+            out.append(finding(view, "US_DRIVER_LICENSE", s, e, 0.9, self.name))

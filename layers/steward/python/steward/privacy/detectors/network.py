@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from steward.privacy._regex import Pattern
-from steward.privacy.detectors.base import bounded, finding
+from steward.privacy.detectors.base import edges_ok, finding
 from steward.privacy.findings import Finding
 from steward.privacy.normalize import TextView
 from steward.privacy.validators import ipv4_ok, ipv6_ok
@@ -31,20 +31,22 @@ class NetworkDetector:
     def detect(self, view: TextView) -> list[Finding]:
         data = view.data
         out: list[Finding] = []
-        for spans in self._v4.finditer(data):
+        colons = data.count(b":")
+        for spans in self._v4.finditer(data) if view.digit_count >= 4 and b"." in data else ():
             s, e = spans[0]
-            if bounded(data, s, e, _V4_EDGE) and ipv4_ok(data[s:e].decode()):
+            if edges_ok(data, s, e, _V4_EDGE) and ipv4_ok(data[s:e].decode()):
                 out.append(finding(view, "IP_ADDRESS", s, e, 0.95, self.name))
-        for spans in self._v6.finditer(data):
+        for spans in self._v6.finditer(data) if colons >= 2 else ():
             s, e = spans[0]
-            if e - s < 3 or not bounded(data, s, e, _V6_EDGE):
+            if e - s < 3 or not edges_ok(data, s, e, _V6_EDGE):
                 continue
             if ipv6_ok(data[s:e].decode()):
                 out.append(finding(view, "IP_ADDRESS", s, e, 0.95, self.name))
-        for spans in self._mac.finditer(data):
+        maybe_mac = colons >= 5 or data.count(b"-") >= 5 or data.count(b".") >= 2
+        for spans in self._mac.finditer(data) if maybe_mac else ():
             s, e = spans[0]
             raw = data[s:e]
-            if not bounded(data, s, e, _MAC_EDGE) or len(set(raw.replace(b":", b"").replace(b"-", b""))) < 2:
+            if not edges_ok(data, s, e, _MAC_EDGE) or len(set(raw.replace(b":", b"").replace(b"-", b""))) < 2:
                 continue
             out.append(finding(view, "MAC_ADDRESS", s, e, 0.9, self.name))
         return out

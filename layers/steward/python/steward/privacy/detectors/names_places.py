@@ -1,0 +1,275 @@
+"""PERSON, LOCATION and STREET_ADDRESS on the fast path: capitalised-word runs checked against the
+census name lists and the geonames place list, kept only with enough evidence (a context cue such
+as 'Dr.', 'my name is', 'lives in', or a full first+last name, or an unambiguous place).
+
+Recall on rare or foreign names without a cue is the price of the fast path; the deep path (a
+token-classification model on the backend) is what a policy picks when that matters.
+"""
+
+from __future__ import annotations
+
+from steward.privacy import lexicons
+from steward.privacy._regex import Pattern
+from steward.privacy.findings import Finding
+from steward.privacy.normalize import TextView
+
+_TOKEN = r"\p{Lu}(?:['’]\p{Lu})?\p{Ll}+(?:-?\p{Lu}?\p{Ll}+){0,3}"
+_INITIAL = r"\p{Lu}\."
+_UNIT = r"(?:" + _INITIAL + " )?" + _TOKEN
+_CONNECTORS = frozenset(b"de da do dos das del della la le of upon sur am".split())
+_SEQUENCE = _UNIT + r"(?: (?:(?:de|da|do|dos|das|del|della|la|le|of|upon|sur|am) )?" + _UNIT + r"){0,5}"
+_LOWER_INTRO = (
+    r"(?i)\b(?:my name is|name is|i am|i'm|this is|call me|named|called)[ ]+"
+    r"([a-z][a-z'\-]+)(?:[ ]+([a-z][a-z'\-]+))?"
+)
+_TITLES = frozenset(
+    b"mr mr. mrs mrs. ms ms. miss dr dr. prof prof. sir dame madam mx mx. lady lord rev rev. fr fr. "
+    b"mister doctor professor".split()
+)
+_PERSON_CUE_LIST = (
+    b"my name is", b"name is", b"name:", b"i am", b"i'm", b"this is", b"dear", b"hi", b"hello", b"thanks",
+    b"thank you", b"sincerely", b"regards", b"signed", b"patient", b"client", b"customer", b"applicant",
+    b"employee", b"contact", b"ask for", b"spoke with", b"spoke to", b"talked to", b"met with", b"meet",
+    b"attn", b"named", b"called", b"son", b"daughter", b"wife", b"husband", b"mother", b"father",
+    b"brother", b"sister", b"friend", b"colleague", b"manager", b"cc:", b"from:", b"to:", b"by", b"with",
+    b"and", b"user", b"tenant", b"owner", b"holder", b"mrs", b"according to", b"said", b"told", b"ask",
+    b"for", b"hire,", b"cc", b"from", b"to", b"reply to", b"forward to",
+)  # fmt: skip
+# Cues are matched on the last one to three words before a name, as whole words.
+_PERSON_CUES = frozenset(c.rstrip(b":,") for c in _PERSON_CUE_LIST)
+_PLACE_PREPOSITIONS = frozenset(
+    b"in from to near at visiting visit via around across outside inside towards toward into of "
+    b"through reached leaving left".split()
+)
+_PLACE_CUES = (b"lives in", b"live in", b"born in", b"based in", b"moved to", b"located in", b"city of",
+               b"flew to", b"travel to", b"relocated to", b"headquartered in", b"office in", b"resident of")
+# For a word that is also a first name ('Florence', 'Jackson'), only these make it a place.
+_STRONG_PLACE_PREPOSITIONS = frozenset(b"in from near visiting via".split())
+_US_STATE_CODES = frozenset(
+    b"AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY "
+    b"NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC".split()
+)
+_SENTENCE_END = frozenset(b".!?\n\r\t:;\"(")
+
+# USPS street suffixes (Publication 28, common subset) and unit designators.
+_SUFFIXES = (
+    "Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter"
+    "|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Crescent|Cres|Close|Row|Alley|Aly|Loop"
+    "|Run|Path|Pike|Plaza|Plz|Point|Pt|Ridge|Rdg|Hill|Hills|Heights|Hts|Mews|Walk|Gardens|Gdns|Green"
+    "|Grove|Grv|Expressway|Expy|Freeway|Fwy|Turnpike|Tpke|Causeway|Cswy|Crossing|Xing|Landing|Lndg"
+    "|Harbor|Hbr|Haven|Hvn|Park|Parks|Pass|Port|Ports|Springs|Spg|Spgs|Station|Sta|Summit|Smt|Valley"
+    "|Vly|View|Vw|Villages?|Vlg|Ville|Vl|Vista|Vis|Estates?|Est|Falls|Fls|Ferry|Fry|Fields?|Flds"
+    "|Flats?|Fork|Forks|Fort|Ft|Garden|Gateway|Gtwy|Glen|Gln|Island|Isle|Is|Junction|Jct|Key|Knolls?"
+    "|Lake|Lakes|Lk|Manor|Mnr|Meadows?|Mdws|Mill|Mills|Mission|Msn|Mount|Mt|Mountain|Mtn|Orchard|Oval"
+    "|Pines|Plains|Prairie|Ranch|Rapids|Rest|Route|Rte|Shoals?|Shores?|Skyway|Spur|Stream|Track|Trace"
+    "|Trafficway|Tunnel|Underpass|Union|Unions|Via|Wall|Wells?|Bypass|Byp|Camp|Canyon|Cape|Center"
+    "|Ctr|Cliffs?|Club|Common|Corner|Corners|Course|Courts|Cove|Coves|Creek|Crk|Crest|Curve|Dale|Dam"
+    "|Divide|Drives|Extension|Ext|Fall|Ford|Forest|Forge|Freeway|Glens|Greens|Groves|Harbors|Hollow"
+    "|Inlet|Lights?|Locks?|Lodge|Motorway|Neck|Passage|Plain|Radial|Ramp|Ridges|River|Squares|Streets"
+    "|Throughway|Views|Ways"
+)
+_UNIT_DESIGNATOR = r"(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Rm|Room|Bldg|Building|#)\.? ?#?[A-Za-z0-9\-]{1,6}"
+_STREET_US = (
+    r"\b\d{1,6}[A-Za-z]?(?: (?:[NSEW]\.?|North|South|East|West|NE|NW|SE|SW))?"
+    r"(?: (?:\p{Lu}[\p{L}'\.\-]*|\d{1,3}(?:st|nd|rd|th))){1,4} (?:" + _SUFFIXES + r")\b\.?"
+    r"(?: (?:[NSEW]|NE|NW|SE|SW)\b\.?)?"
+    r"(?:,? " + _UNIT_DESIGNATOR + r")?"
+    r"(?:,?[ \n]\p{Lu}\p{Ll}+(?: \p{Lu}\p{Ll}+){0,2},? (?:[A-Z]{2}|\p{Lu}\p{Ll}+(?: \p{Lu}\p{Ll}+)?)"
+    r" \d{5}(?:-\d{4})?)?"
+)
+_STREET_DE = (
+    r"\b\p{Lu}[\p{L}\-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer)"
+    r" \d{1,4}[a-z]?(?:, \d{5} \p{Lu}\p{Ll}+)?"
+)
+_STREET_FR = (
+    r"\b\d{1,4}(?: ?(?:bis|ter))?,? (?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|route)"
+    r"(?: (?:de|du|des|la|le|l'|d')?[ ]?\p{Lu}[\p{L}\-']*){1,4}(?:, \d{5} \p{Lu}[\p{L}\-]+)?"
+)
+_STREET_UK_POSTCODE = r"(?:,? \p{Lu}\p{Ll}+)?,? [A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b"
+
+
+class NamesPlacesDetector:
+    name = "names_places"
+    entity_types = frozenset({"PERSON", "LOCATION", "STREET_ADDRESS"})
+
+    def __init__(self) -> None:
+        self._sequence = Pattern(_SEQUENCE)
+        self._lower_intro = Pattern(_LOWER_INTRO)
+        self._street = Pattern("(?:" + _STREET_US + "|" + _STREET_DE + "|" + _STREET_FR + ")")
+        self._uk_postcode = Pattern(_STREET_UK_POSTCODE)
+
+    def detect(self, view: TextView) -> list[Finding]:
+        data = view.data
+        out: list[Finding] = []
+        first, last = lexicons.first_names(), lexicons.last_names()
+        places = lexicons.places()
+        common = lexicons.common_words()
+
+        def add(entity: str, s: int, e: int, score: float) -> None:
+            start, end = view.span(s, e)
+            out.append(Finding(entity, start, end, score, self.name))
+
+        for g in self._street.finditer(data):
+            s, e = g[0]
+            post = self._uk_postcode.search(data, e, min(len(data), e + 40))
+            if post is not None and post[0][0] == e:
+                e = post[0][1]
+            add("STREET_ADDRESS", s, e, 0.85)
+
+        for g in self._sequence.finditer(data):
+            self._sequence_findings(data, g[0], first, last, places, common, add)
+
+        for g in self._lower_intro.finditer(data):
+            s1, e1 = g[1]
+            w1 = data[s1:e1].decode("utf-8", "replace")
+            if not w1[0].islower() or w1 in common or w1 not in first:
+                continue
+            e = e1
+            if g[2][0] != -1:
+                w2 = data[g[2][0] : g[2][1]].decode("utf-8", "replace")
+                if w2 not in common and (w2 in last or w2 in first):
+                    e = g[2][1]
+            add("PERSON", s1, e, 0.8)
+        return out
+
+    @staticmethod
+    def _sequence_findings(data, span, first, last, places, common, add) -> None:  # type: ignore[no-untyped-def]
+        s, e = span
+        if b" " not in data[s:e] and data[s:e].lower().decode("utf-8", "replace") in common:
+            return  # a lone sentence-initial 'The', 'Please', 'Can'
+        tokens: list[tuple[str, int, int]] = []
+        pos = s
+        initial_start: int | None = None
+        for raw in data[s:e].split(b" "):
+            if len(raw) == 2 and raw[1] == 0x2E:  # an initial: 'J.'
+                if not tokens:
+                    initial_start = pos
+            else:
+                tokens.append((raw.decode("utf-8"), pos, pos + len(raw)))
+            pos += len(raw) + 1
+        i = 0
+        n = len(tokens)
+        kinds = places.kinds
+        while i < n:
+            word, ts, _te = tokens[i]
+            low = word.lower()
+            # 1. Known place, longest match first ('New York', 'Feira de Santana').
+            placed = False
+            for k in range(min(places.multi_first.get(word, 1), n - i), 0, -1):
+                name = word if k == 1 else " ".join(t[0] for t in tokens[i : i + k])
+                kind = kinds.get(name)
+                if kind is None:
+                    continue
+                pe = tokens[i + k - 1][2]
+                score = _place_score(data, ts, pe, k, kind, low, first, last, common)
+                if score > 0:
+                    add("LOCATION", ts, pe, score)
+                    _state_after(data, pe, add)
+                    i += k
+                    placed = True
+                break
+            if placed:
+                continue
+            if low in common or low.encode() in _CONNECTORS:
+                i += 1
+                continue
+            # 2. A run of name-like tokens.
+            j = i
+            while j < n and j - i < 4:
+                w = tokens[j][0]
+                if w.lower() in common or (j > i and w in kinds and w.lower() not in last):
+                    break
+                if w[0].islower():
+                    break
+                j += 1
+            run = tokens[i:j]
+            rs = initial_start if (i == 0 and initial_start is not None) else run[0][1]
+            score = _person_score(data, rs, run, first, last)
+            if score > 0:
+                add("PERSON", rs, run[-1][2], score)
+            i = j
+
+
+def _words_before(data: bytes, b_start: int, n: int = 3) -> list[bytes]:
+    """The last ``n`` lower-cased words before a span, nearest last, punctuation trimmed."""
+    chunk = data[max(0, b_start - 40) : b_start].lower()
+    words = chunk.replace(b"\n", b" ").replace(b",", b" ").split()
+    return [w.strip(b"\"'()[]:;") for w in words[-n:]]
+
+
+def _person_cued(data: bytes, rs: int) -> bool:
+    words = _words_before(data, rs)
+    if not words:
+        return False
+    return (
+        words[-1] in _PERSON_CUES
+        or (len(words) >= 2 and b" ".join(words[-2:]) in _PERSON_CUES)
+        or (len(words) >= 3 and b" ".join(words[-3:]) in _PERSON_CUES)
+    )
+
+
+def _prev_word(data: bytes, b_start: int) -> bytes:
+    k = b_start - 1
+    while k >= 0 and data[k] in b" \t":
+        k -= 1
+    end = k + 1
+    while k >= 0 and data[k] not in b" \t\n\r,;:()\"":
+        k -= 1
+    return data[k + 1 : end].lower()
+
+
+def _sentence_initial(data: bytes, b_start: int) -> bool:
+    k = b_start - 1
+    while k >= 0 and data[k] in b" \t":
+        k -= 1
+    return k < 0 or data[k] in _SENTENCE_END
+
+
+def _person_score(data, rs, run, first, last) -> float:  # type: ignore[no-untyped-def]
+    words = [t[0].lower() for t in run]
+    prev = _prev_word(data, rs)
+    in_first = words[0] in first
+    known = sum(1 for w in words if w in first or w in last)
+    if prev in _TITLES:
+        return 0.9
+    if len(words) >= 2 and in_first and words[-1] in last:
+        return 0.8
+    cued = _person_cued(data, rs)
+    if len(words) >= 2:
+        if in_first and known >= 1:
+            return 0.75 if cued else 0.6
+        if known >= 1 and cued:
+            return 0.7
+        return 0.0
+    if cued and (in_first or words[0] in last):
+        return 0.75
+    if in_first and not _sentence_initial(data, rs):
+        return 0.5
+    return 0.0
+
+
+def _place_score(data, ps, pe, k, kind, low, first, last, common) -> float:  # type: ignore[no-untyped-def]
+    prev = _prev_word(data, ps)
+    ctx = data[max(0, ps - 24) : ps].lower()
+    person_like = k == 1 and (low in first or low in last)
+    prepositions = _STRONG_PLACE_PREPOSITIONS if person_like else _PLACE_PREPOSITIONS
+    cued = prev in prepositions or any(c in ctx for c in _PLACE_CUES)
+    followed_by_region = data[pe : pe + 2] == b", " and (
+        data[pe + 2 : pe + 4] in _US_STATE_CODES and not data[pe + 4 : pe + 5].isalpha()
+    )
+    if prev in _TITLES:
+        return 0.0
+    if k == 1 and low in common:
+        return 0.0  # 'March', 'Will', 'Mobile' without more context are words, not places
+    if cued or followed_by_region:
+        return 0.85
+    if kind in ("country", "continent", "region"):
+        return 0.45 if person_like else 0.8
+    if k > 1:
+        return 0.75
+    return 0.0 if person_like else 0.45
+
+
+def _state_after(data: bytes, pe: int, add) -> None:  # type: ignore[no-untyped-def]
+    if data[pe : pe + 2] == b", " and data[pe + 2 : pe + 4] in _US_STATE_CODES and not data[pe + 4 : pe + 5].isalpha():
+        add("LOCATION", pe + 2, pe + 4, 0.8)
