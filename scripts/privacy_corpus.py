@@ -149,6 +149,9 @@ class Values:
     def credit_card(self) -> list[Segment]:
         brand = self.rng.choice(["visa16", "visa16", "mastercard", "mastercard", "amex", "discover", "jcb16", "diners", "visa13", "visa19"])
         number = self.us.credit_card_number(brand)
+        while brand == "jcb16" and not 3528 <= int(number[:4]) <= 3589:
+            # Faker's JCB generator also emits 35xx prefixes outside the published 3528-3589 range.
+            number = self.us.credit_card_number(brand)
         return [(self._format_card(number), "CREDIT_CARD")]
 
     def _format_card(self, number: str) -> str:
@@ -367,7 +370,7 @@ TEMPLATES: list[str] = [
     "Send the invoice to {email} please.",
     "Contact: {email}",
     "My email is {email} and my phone is {phone}.",
-    "Call me on {phone} after 5pm.",
+    "Call me on {phone} after work.",
     "Phone: {phone}",
     "For support call {phone} or visit {url}.",
     "Our mobile number changed to {phone}.",
@@ -403,7 +406,7 @@ TEMPLATES: list[str] = [
     "My config has {aws_secret} in it, is that okay?",
     "This token fails to verify: {jwt}",
     "Here is the key file:\n{private_key}",
-    "curl -H '{bearer}' https://api.example.com/v1/items",
+    "curl -H '{bearer}' {url}",
     "The app connects with {conn_password} but times out.",
     # hard negatives and PII-free text
     "Order {neg_number} was shipped with tracking code {neg_number}.",

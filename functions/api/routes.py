@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from steward.audit import AuditDraft
@@ -70,7 +70,9 @@ def accepts(request: Request, media_type: str) -> bool:
 
 
 def json_response(payload: dict[str, Any], status: int = 200) -> Response:
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    # orjson: the float arrays of embeddings dominate this route's cost; it is several times
+    # faster than json.dumps, and writes a non-finite float as null rather than invalid JSON.
+    body = orjson.dumps(payload)
     return Response(content=body, status_code=status, media_type="application/json")
 
 

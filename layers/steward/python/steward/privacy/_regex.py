@@ -76,3 +76,12 @@ class Alternation:
                 if spans[base][0] != -1:
                     yield index, spans[base : base + count + 1]
                     break
+
+    def search(self, data: bytes, pos: int = 0) -> tuple[int, Spans] | None:
+        spans = self._pattern.search(data, pos)
+        if spans is None:
+            return None
+        for index, (base, count) in enumerate(self._bases):
+            if spans[base][0] != -1:
+                return index, spans[base : base + count + 1]
+        return None

@@ -5,10 +5,11 @@ urllib3 ships with botocore anyway; it is imported on first use to keep cold sta
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 from urllib.parse import quote
+
+import orjson
 
 from steward.registry import Target
 from steward.routing.transport import (
@@ -56,7 +57,7 @@ class HttpTransport:
         if not base:
             raise ConnectFailed("no backend URL configured")
         url = base + infer_path(request.model, request.version, request.operation)
-        body = json.dumps(request.payload, separators=(",", ":")).encode()
+        body = orjson.dumps(request.payload)
         timeout = urllib3.Timeout(connect=min(self._connect_timeout_s, timeout_s), read=timeout_s)
         try:
             response = self._manager().request(

@@ -7,13 +7,14 @@ text is never passed on: callers get a Steward error with a fixed message.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from steward.errors import (
     BackendError,
@@ -153,8 +154,8 @@ def _interpret(response: BackendResponse) -> dict[str, Any]:
     status = response.status
     if status == 200:
         try:
-            payload = json.loads(response.body)
-        except ValueError:
+            payload = orjson.loads(response.body)
+        except orjson.JSONDecodeError:
             raise BackendError() from None
         if not isinstance(payload, dict):
             raise BackendError()

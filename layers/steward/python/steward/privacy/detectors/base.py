@@ -23,8 +23,10 @@ class Detector(Protocol):
 
 
 def finding(view: TextView, entity_type: str, b_start: int, b_end: int, score: float, detector: str) -> Finding:
+    if view.is_identity:
+        return Finding(entity_type, b_start, b_end, min(score, 1.0), detector)
     start, end = view.span(b_start, b_end)
-    return Finding(entity_type, start, end, round(min(score, 1.0), 3), detector)
+    return Finding(entity_type, start, end, min(score, 1.0), detector)
 
 
 def before(data: bytes, b_start: int, window: int = 48) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from steward.privacy._regex import Alternation, Pattern
 from steward.privacy.detectors.base import bounded, digits_of, finding, has_cue
 from steward.privacy.findings import Finding
@@ -27,7 +29,8 @@ _DOT = (
     r"|[ \t]{1,3}dot[ \t]{1,3})"
 )
 _LABEL = r"[a-z0-9][a-z0-9\-]*"
-_EMAIL = _LOCAL + _AT + _LABEL + "(?:" + _DOT + _LABEL + "){0,4}" + _DOT + r"([a-z]{2,24})"
+_EMAIL_PLAIN = _LOCAL + r"[ \t]{0,3}@[ \t]{0,3}" + _LABEL + r"(?:\." + _LABEL + r"){0,4}\.([a-z]{2,24})"
+_EMAIL_OBFUSCATED = _LOCAL + _AT + _LABEL + "(?:" + _DOT + _LABEL + "){0,4}" + _DOT + r"([a-z]{2,24})"
 
 # E.164 country calling codes (ITU-T), as strings, to validate '+CC ...' numbers.
 _CC = frozenset(
@@ -62,6 +65,7 @@ _URL_BARE = (
 _TRAIL = b".,;:!?'\")]}>"
 _BARE_TLD_HINTS = (b".com", b".org", b".net", b".edu", b".gov", b".io", b".ai", b".dev", b".app", b".info",
                    b".biz", b".uk", b".de", b".fr", b".nl", b".eu", b".us", b".ca", b".au")
+_AFTER_AT = re.compile(rb"[\[\(\{<]\s*(?:at|@)\s*[\]\)\}>]|\sat\s|@")  # single alternation, no nesting
 _OBFUSCATED_AT = (b"at]", b"at)", b"at}", b"at>", b"@]", b"@)")
 
 
@@ -79,24 +83,27 @@ class ContactDetector:
     entity_types = frozenset({"EMAIL_ADDRESS", "PHONE_NUMBER", "URL"})
 
     def __init__(self) -> None:
-        self._email = Pattern(_EMAIL, ignore_case=True)
+        self._email = Pattern(_EMAIL_PLAIN, ignore_case=True)
+        self._email_obfuscated = Pattern(_EMAIL_OBFUSCATED, ignore_case=True)
         self._phone = Alternation([_INTL, _NANP, _NANP_PLAIN, _NATIONAL])
         self._url = Pattern("(?:" + "|".join((_URL_SCHEME, _URL_WWW, _URL_BARE)) + ")", ignore_case=True)
 
     def detect(self, view: TextView) -> list[Finding]:
         out: list[Finding] = []
         low = view.lower
-        if b"@" in view.data or any(k in low for k in _OBFUSCATED_AT) or (b" at " in low and b" dot " in low):
-            self._emails(view, out)
+        if b"@" in view.data:
+            self._emails(view, out, self._email)
+        if any(k in low for k in _OBFUSCATED_AT) or (b" at " in low and b" dot " in low):
+            self._emails(view, out, self._email_obfuscated)
         if view.digit_count >= 7:
             self._phones(view, out)
         if b"://" in view.data or b"www." in low or any(t in low for t in _BARE_TLD_HINTS):
             self._urls(view, out)
         return out
 
-    def _emails(self, view: TextView, out: list[Finding]) -> None:
+    def _emails(self, view: TextView, out: list[Finding], pattern: Pattern) -> None:
         data = view.data
-        for spans in self._email.finditer(data):
+        for spans in pattern.finditer(data):
             s, e = spans[0]
             if s > 0 and data[s - 1] in b"._%+-:/" or not bounded(data, s, e):
                 continue
@@ -106,16 +113,19 @@ class ContactDetector:
                 continue
             raw = data[s:e].lower()
             tld = data[spans[1][0] : spans[1][1]].lower().decode()
-            plain_at = b"@" in raw
-            spelled_dot = b"dot" in raw and b"." not in raw
-            if plain_at and not spelled_dot:
-                score = 1.0 if (tld in COMMON_TLDS or len(tld) == 2) else 0.75
-            elif plain_at or b"[" in raw or b"(" in raw or b"{" in raw or b"<" in raw:
-                score = 0.85 if (tld in COMMON_TLDS or len(tld) == 2) else 0.5
-            else:  # 'bob at example dot com': only with a spelled-out dot and a well-known TLD
-                if not spelled_dot or tld not in _SPELLED_DOT_TLDS:
+            known_tld = tld in COMMON_TLDS or len(tld) == 2
+            if b"@" in raw and pattern is self._email:
+                score = 1.0 if known_tld else 0.75
+            else:
+                domain = _AFTER_AT.split(raw, 1)[-1] if _AFTER_AT.search(raw) else raw
+                spelled_dot = b"dot" in domain and b"." not in domain
+                bracketed = any(ch in raw for ch in b"[({<")
+                if bracketed:
+                    score = 0.85 if known_tld else 0.5
+                elif spelled_dot and tld in _SPELLED_DOT_TLDS:
+                    score = 0.7  # 'bob at example dot com'
+                else:
                     continue
-                score = 0.7
             out.append(finding(view, "EMAIL_ADDRESS", s, e, score, self.name))
 
     def _phones(self, view: TextView, out: list[Finding]) -> None:

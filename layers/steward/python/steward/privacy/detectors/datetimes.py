@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from steward.privacy._regex import Alternation
 from steward.privacy.detectors.base import finding
 from steward.privacy.findings import Finding
@@ -26,6 +28,10 @@ _MD = r"\b" + _MONTH + r" (\d{1,2})" + _ORD + r"\b"
 _CLOCK = r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?(?: ?([AaPp])\.?[Mm]\.?)?\b|\b(\d{1,2}) ?([AaPp])\.?[Mm]\b\.?"
 
 
+# A single character class: linear, used to jump over a long run of digits and separators.
+_NUMERIC_RUN = re.compile(rb"[0-9./\-]*")
+
+
 class DateTimeDetector:
     name = "datetime"
     entity_types = frozenset({"DATE_TIME"})
@@ -48,8 +54,14 @@ class DateTimeDetector:
         def month(span: tuple[int, int]) -> int:
             return _MONTHS[data[span[0] : span[1]].decode().lower()]
 
-        for kind, g in self._all.finditer(data):
+        pos = 0
+        while True:
+            hit = self._all.search(data, pos)
+            if hit is None:
+                break
+            kind, g = hit
             s, e = g[0]
+            pos = e if e > s else s + 1
             if kind == 0:  # ISO 8601
                 if date_ok(num(g[1]), num(g[2]), num(g[3])):
                     add(s, e, 0.95)
@@ -60,9 +72,9 @@ class DateTimeDetector:
                 if date_ok(num(g[3]), month(g[1]), num(g[2])):
                     add(s, e, 0.95)
             elif kind == 3:  # 03/05/2023, 05.03.23
-                if s > 0 and data[s - 1] in b"0123456789./-":
-                    continue
-                if e < len(data) and data[e] in b"0123456789/-":
+                if (s > 0 and data[s - 1] in b"0123456789./-") or (e < len(data) and data[e] in b"0123456789/-"):
+                    # Part of a longer numeric run (a version, an id, a dump): skip the whole run.
+                    pos = _NUMERIC_RUN.match(data, e).end()  # type: ignore[union-attr]
                     continue
                 a, b, y = num(g[1]), num(g[3]), num(g[4])
                 year = y if y >= 100 else (2000 + y if y < 50 else 1900 + y)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from steward.privacy._regex import Pattern
 from steward.privacy.detectors.base import bounded, finding, has_cue
 from steward.privacy.findings import Finding
@@ -10,7 +12,8 @@ from steward.privacy.validators import IBAN_LENGTHS, base58check_ok, bech32_ok, 
 
 # Up to 19 digits, single separators or short runs of them ('4111 - 1111 ...', spaced digits).
 _CARD = r"\d(?:[ \-.]{0,3}\d){12,18}"
-_DIGIT_RUN = Pattern(r"\d+")
+# Splits one bounded candidate (<= 19 digits) into digit groups: a single character class, linear.
+_DIGIT_RUN = re.compile(rb"[0-9]+")
 _IBAN = r"\b[A-Za-z]{2}\d{2}(?:[ \-]?[A-Za-z0-9]){11,34}"
 _CRYPTO = (
     r"\b(?:([13][a-km-zA-HJ-NP-Z1-9]{25,34})|((?:bc1|BC1|tb1|TB1)[ac-hj-np-z02-9AC-HJ-NP-Z]{11,71})"
@@ -20,8 +23,15 @@ _CARD_CUES = (b"card", b"visa", b"mastercard", b"amex", b"cc", b"credit", b"debi
 _ETH_CUES = (b"eth", b"wallet", b"address", b"send", b"crypto")
 
 
+_CARD_RUN = re.compile(rb"[0-9 .\-]*")
+
+
+def _starts_with_four(data: bytes, s: int) -> bool:
+    return data[s : s + 4].isdigit()
+
+
 def _groups(data: bytes, s: int, e: int) -> list[tuple[int, int]]:
-    return [spans[0] for spans in _DIGIT_RUN.finditer(data, s, e)]
+    return [m.span() for m in _DIGIT_RUN.finditer(data, s, e)]
 
 
 class FinancialDetector:
@@ -40,6 +50,7 @@ class FinancialDetector:
             self._cards(view, out)
         if digits >= 4:
             self._ibans(view, out)
+        if len(view.data) >= 26:
             self._crypto(view, out)
         return out
 
@@ -51,6 +62,10 @@ class FinancialDetector:
             if spans is None:
                 return
             s, e = spans[0]
+            if s >= 2 and data[s - 1] in b" -." and data[s - 2] in b"0123456789" and not _starts_with_four(data, s):
+                # Continuation of a longer run of short digit groups: a card can't start here.
+                pos = max(_CARD_RUN.match(data, s).end(), s + 1)  # type: ignore[union-attr]
+                continue
             hit = self._best_window(data, s, e)
             if hit is not None:
                 hs, he = hit
@@ -67,22 +82,24 @@ class FinancialDetector:
 
     @staticmethod
     def _best_window(data: bytes, s: int, e: int) -> tuple[int, int] | None:
+        """The card inside a candidate run: the whole run, or the run without short stray groups
+        at either end ('ref 12 4111 1111 1111 1111', '4111 1111 1111 1111 12/25'). At most a few
+        checks per candidate, so long runs of digits stay linear."""
         if s > 0 and data[s - 1] in b"0123456789":
             return None
         groups = _groups(data, s, e)
-        for i in range(min(3, len(groups))):
-            if data[groups[i][0]] not in b"23456":
-                continue
-            if i and groups[i][1] - groups[i][0] < 4:
-                continue
-            for j in range(len(groups) - 1, i - 1, -1):
+        starts = [0] + [i for i in (1, 2) if i < len(groups) and groups[i][1] - groups[i][0] >= 4]
+        for i in starts:
+            for j in range(len(groups) - 1, max(i, len(groups) - 3) - 1, -1):
+                if j < len(groups) - 1 and groups[j + 1][1] - groups[j + 1][0] >= 4:
+                    break  # only short trailing groups are dropped
                 gs, ge = groups[i][0], groups[j][1]
-                digits = bytes(b for b in data[gs:ge] if 48 <= b <= 57)
-                if len(digits) < 13:
-                    break
                 if ge < len(data) and data[ge] in b"0123456789":
                     continue
-                if credit_card_ok(digits.decode()):
+                digits = data[gs:ge].translate(None, b" -.").decode()
+                if len(digits) < 13:
+                    break
+                if data[gs] in b"23456" and credit_card_ok(digits):
                     return gs, ge
         return None
 

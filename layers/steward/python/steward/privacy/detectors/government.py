@@ -12,7 +12,7 @@ from steward.privacy.validators import ssn_ok
 _SSN_DASHED = r"\b\d(?: ?\d){2} ?[\-.] ?\d ?\d ?[\-.] ?\d(?: ?\d){3}\b"
 _SSN_SPACED = r"\b\d{3} \d{2} \d{4}\b"
 _SSN_PLAIN = r"\b\d{9}\b"
-_SSN_CUES = (b"ssn", b"social security", b"social sec", b"ss#", b"ss #", b"taxpayer", b"tin")
+_SSN_CUES = (b"ssn", b"social security", b"social sec", b"ss#", b"ss #", b"taxpayer", b" tin ", b" tin:", b" tin#")
 # State formats: letter(s)+digits (CA A1234567, NY 9 digits, FL/WI A123-4567-8901...), digits only.
 _DL = (
     r"\b(?:[A-Z]{1,2}\d{4,14}|\d{7,12}|[A-Z]\d{3}-\d{4}-\d{4}|[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d"

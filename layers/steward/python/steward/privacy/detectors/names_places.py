@@ -52,22 +52,29 @@ _US_STATE_CODES = frozenset(
 _SENTENCE_END = frozenset(b".!?\n\r\t:;\"(")
 
 # USPS street suffixes (Publication 28, common subset) and unit designators.
-_SUFFIXES = (
-    "Street|St|Avenue|Ave|Av|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter"
-    "|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Crescent|Cres|Close|Row|Alley|Aly|Loop"
-    "|Run|Path|Pike|Plaza|Plz|Point|Pt|Ridge|Rdg|Hill|Hills|Heights|Hts|Mews|Walk|Gardens|Gdns|Green"
-    "|Grove|Grv|Expressway|Expy|Freeway|Fwy|Turnpike|Tpke|Causeway|Cswy|Crossing|Xing|Landing|Lndg"
-    "|Harbor|Hbr|Haven|Hvn|Park|Parks|Pass|Port|Ports|Springs|Spg|Spgs|Station|Sta|Summit|Smt|Valley"
-    "|Vly|View|Vw|Villages?|Vlg|Ville|Vl|Vista|Vis|Estates?|Est|Falls|Fls|Ferry|Fry|Fields?|Flds"
-    "|Flats?|Fork|Forks|Fort|Ft|Garden|Gateway|Gtwy|Glen|Gln|Island|Isle|Is|Junction|Jct|Key|Knolls?"
-    "|Lake|Lakes|Lk|Manor|Mnr|Meadows?|Mdws|Mill|Mills|Mission|Msn|Mount|Mt|Mountain|Mtn|Orchard|Oval"
-    "|Pines|Plains|Prairie|Ranch|Rapids|Rest|Route|Rte|Shoals?|Shores?|Skyway|Spur|Stream|Track|Trace"
-    "|Trafficway|Tunnel|Underpass|Union|Unions|Via|Wall|Wells?|Bypass|Byp|Camp|Canyon|Cape|Center"
-    "|Ctr|Cliffs?|Club|Common|Corner|Corners|Course|Courts|Cove|Coves|Creek|Crk|Crest|Curve|Dale|Dam"
-    "|Divide|Drives|Extension|Ext|Fall|Ford|Forest|Forge|Freeway|Glens|Greens|Groves|Harbors|Hollow"
-    "|Inlet|Lights?|Locks?|Lodge|Motorway|Neck|Passage|Plain|Radial|Ramp|Ridges|River|Squares|Streets"
-    "|Throughway|Views|Ways"
-)
+_SUFFIXES = "|".join(
+    """Crossroads? Expressway Extensions? Throughway Trafficway Boulevard Junctions? Mountains? Stravenue Underpass Causeway Crescent Crossing Crossway
+Motorway Overpass Parkways? Turnpike Villages? Centers? Circles? Commons? Corners? Estates? Freeway Gardens? Gateway Harbors?
+Heights Highway Islands? Landing Meadows? Mission Orchard Passage Prairie Springs? Squares? Station Streets? Terrace
+Trailer Valleys? Viaduct Arcade Avenue Bluffs? Bottom Branch Bridge Brooks? Bypass Canyon Cliffs? Course
+Courts? Divide Drives? Fields? Forest Forges? Greens? Groves? Hollow Knolls? Lights? Manors? Plains? Points?
+Radial Rapids? Ridges? Shoals? Shores? Skyway Stream Summit Tunnel Unions? Alley Annex Bayou Beach
+Burgs? Close Coves? Creek Crest Curve Falls? Ferry Flats? Fords? Forks? Glens? Green Grove
+Haven Hills? Inlet Isles? Lakes? Locks? Lodge Mills? Mount Parks? Pines? Place Plaza Ports?
+Ranch River Roads? Route Spurs? Trace Track Trail Views? Ville Vista Walks? Wells? Wharf
+Bend Blvd Camp Cape Club Cres Crse Crst Cswy Curv Dale Expy Fort Frst
+Gtwy Holw Inlt Keys? Land Lane Lndg Loaf Loop Mall Mead Mews Mtwy Neck
+Opas Orch Oval Park Pass Path Pike Pkwy Psge Quay Radl Ramp Rest Rnch
+Skwy Stra Strm Tpke Trak Trce Trfy Trlr Trwy Tunl Upas Walk Wall Ways?
+Xing Yard Aly Anx Arc Ave Bch Blf Bnd Brg Brk Btm Byp Byu
+Cir Clb Clf Cmn Cor Cpe Crk Ctr Cyn Dam Est Ext Fld Fls
+Flt Frd Frg Frk Fry Fwy Gdn Gln Grn Grv Hbr Hts Hvn Hwy
+Jct Knl Lck Ldg Lgt Mdw Mnr Msn Mtn Nck Pln Plz Pne Prt
+Rdg Riv Row Rpd Rst Rte Rue Run Shl Shr Smt Spg Sta Ter
+Trl Via Vis Vlg Vly Way Xrd Av Bg Br Cp Ct Cv Dl
+Dm Dr Dv Ft Hl Is Ky Lf Lk Ln Ml Mt Pl Pr
+Pt Rd Sq St Un Vl Vw Wl""".split()
+)  # USPS Publication 28, Appendix C1 (primary names and abbreviations)
 _UNIT_DESIGNATOR = r"(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Rm|Room|Bldg|Building|#)\.? ?#?[A-Za-z0-9\-]{1,6}"
 _STREET_US = (
     r"\b\d{1,6}[A-Za-z]?(?: (?:[NSEW]\.?|North|South|East|West|NE|NW|SE|SW))?"
@@ -85,7 +92,7 @@ _STREET_FR = (
     r"\b\d{1,4}(?: ?(?:bis|ter))?,? (?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|route)"
     r"(?: (?:de|du|des|la|le|l'|d')?[ ]?\p{Lu}[\p{L}\-']*){1,4}(?:, \d{5} \p{Lu}[\p{L}\-]+)?"
 )
-_STREET_UK_POSTCODE = r"(?:,? \p{Lu}\p{Ll}+)?,? [A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b"
+_STREET_UK_POSTCODE = r"(?:,? \p{Lu}\p{Ll}+(?: \p{Lu}\p{Ll}+){0,2})?,? [A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}\b"
 
 
 class NamesPlacesDetector:
@@ -105,9 +112,15 @@ class NamesPlacesDetector:
         places = lexicons.places()
         common = lexicons.common_words()
 
+        identity = view.is_identity
+        name = self.name
+
         def add(entity: str, s: int, e: int, score: float) -> None:
-            start, end = view.span(s, e)
-            out.append(Finding(entity, start, end, score, self.name))
+            if identity:
+                out.append(Finding(entity, s, e, score, name))
+            else:
+                start, end = view.span(s, e)
+                out.append(Finding(entity, start, end, score, name))
 
         for g in self._street.finditer(data):
             s, e = g[0]
@@ -147,9 +160,14 @@ class NamesPlacesDetector:
             else:
                 tokens.append((raw.decode("utf-8"), pos, pos + len(raw)))
             pos += len(raw) + 1
+        kinds = places.kinds
+        multi = places.multi_first
+        if not any(
+            (low := t[0].lower()) in first or low in last or t[0] in kinds or t[0] in multi for t in tokens
+        ) and _prev_word(data, tokens[0][1] if tokens else s) not in _TITLES:
+            return  # no known name or place and no title: nothing to report
         i = 0
         n = len(tokens)
-        kinds = places.kinds
         while i < n:
             word, ts, _te = tokens[i]
             low = word.lower()
@@ -208,14 +226,13 @@ def _person_cued(data: bytes, rs: int) -> bool:
     )
 
 
+_TO_SPACE = bytes.maketrans(b"\n\r\t,;:()\"", b"         ")
+
+
 def _prev_word(data: bytes, b_start: int) -> bytes:
-    k = b_start - 1
-    while k >= 0 and data[k] in b" \t":
-        k -= 1
-    end = k + 1
-    while k >= 0 and data[k] not in b" \t\n\r,;:()\"":
-        k -= 1
-    return data[k + 1 : end].lower()
+    """The lower-cased word just before ``b_start`` (punctuation other than '.' trimmed)."""
+    words = data[max(0, b_start - 24) : b_start].translate(_TO_SPACE).split()
+    return words[-1].lower() if words else b""
 
 
 def _sentence_initial(data: bytes, b_start: int) -> bool:

@@ -1,0 +1,42 @@
+"""Linear time: 1 MB adversarial inputs finish quickly (RE2 patterns, bounded Python work).
+
+The timeout marks are the assertion (generous, the machine is shared); the time is printed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from steward.privacy import detect
+
+MB = 1 << 20
+
+SHAPES = {
+    "digit_run": "1" * MB,
+    "spaced_digits": "4 " * (MB // 2),
+    "dashed_digits": "12-" * (MB // 3),
+    "repeated_a_at": "a@" * (MB // 2),
+    "a_run": "a" * MB,
+    "dotted": "a." * (MB // 2),
+    "colons": "a:" * (MB // 2),
+    "capitalised_words": "Aaaa Bbbb " * (MB // 10),
+    "names_and_places": "John Smith lives in Paris. " * (MB // 27),
+    "at_dot_words": "x at y dot " * (MB // 11),
+    "brackets": "<PERSON_1 " * (MB // 10),
+    "non_ascii": "é1 ü@ " * (MB // 9),
+    "base64ish": "eyJ" + "A" * (MB - 3),
+    "begin_key": "-----BEGIN PRIVATE KEY-----" + "A" * MB,
+}
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_one_megabyte_adversarial_input_is_processed(shape: str) -> None:
+    text = SHAPES[shape]
+    start = time.perf_counter()
+    findings = detect(text)
+    elapsed = time.perf_counter() - start
+    print(f"{shape}: {len(text) / MB:.2f} MB in {elapsed:.3f} s, {len(findings)} findings")
+    assert all(0 <= f.start < f.end <= len(text) for f in findings)

@@ -1,0 +1,45 @@
+"""Privacy policy documents: validation, defaults, selection by tenant and model, versions."""
+
+from __future__ import annotations
+
+import pytest
+
+from steward.privacy import Direction, Operator, PolicyError, PrivacyPolicy, default_policy, parse_policy, select_policy
+from steward.privacy.entities import ENTITY_TYPES, SECRET_TYPES
+
+
+def test_default_policy_covers_every_type_and_redacts_secrets() -> None:
+    policy = default_policy("t1")
+    assert set(policy.entities) == ENTITY_TYPES
+    assert all(policy.entities[t].operator is Operator.REDACT for t in SECRET_TYPES)
+    assert policy.rule_for("PERSON", Direction.OUTPUT) is not None
+
+
+def test_parse_rejects_unknown_types_and_operators_naming_fields_only() -> None:
+    with pytest.raises(PolicyError) as err:
+        parse_policy({"entities": {"SHOE_SIZE": {"operator": "redact"}}})
+    assert err.value.code == "pii.policy_invalid" and "entities" in err.value.detail
+    with pytest.raises(PolicyError):
+        parse_policy({"entities": {"PERSON": {"operator": "shred"}}})
+    with pytest.raises(PolicyError):
+        parse_policy({"threshold": 2})
+
+
+def test_parse_round_trips_a_document() -> None:
+    doc = {"version": 4, "tenant_id": "t1", "model": "m", "entities": {"US_SSN": {"operator": "block"}}}
+    policy = parse_policy(doc)
+    assert policy.policy_id == "t1/m@v4"
+    assert parse_policy(policy.model_dump(mode="json")) == policy
+
+
+def test_most_specific_then_newest_policy_wins() -> None:
+    glob = PrivacyPolicy(version=9)
+    tenant_v1 = PrivacyPolicy(version=1, tenant_id="t1")
+    tenant_v2 = PrivacyPolicy(version=2, tenant_id="t1")
+    model = PrivacyPolicy(version=1, tenant_id="t1", model="m")
+    other = PrivacyPolicy(version=5, tenant_id="t2", model="m")
+    policies = [glob, tenant_v1, tenant_v2, model, other]
+    assert select_policy(policies, "t1", "m") is model
+    assert select_policy(policies, "t1", "x") is tenant_v2
+    assert select_policy(policies, "t3", "m") is glob
+    assert select_policy([], "t3", "m").entities == default_policy().entities
