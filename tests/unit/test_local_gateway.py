@@ -41,7 +41,9 @@ def test_allow_passes_context_and_request_id_to_the_app() -> None:
             "policyDocument": {"Statement": [{"Effect": "Allow"}]},
         }
 
-    response = TestClient(with_authorizer(echo_app, allow)).get("/v1/models")
+    response = TestClient(with_authorizer(echo_app, allow)).get(
+        "/v1/models", headers={"Authorization": "Bearer k"}
+    )
     assert response.status_code == 200
     authorizer = SEEN[-1]["requestContext"]["authorizer"]
     assert authorizer == {"tenant_id": "acme", "principalId": "k1"}
@@ -63,7 +65,25 @@ def test_unauthorized_deny_and_failure_become_gateway_problems() -> None:
         (deny, 403, "auth.forbidden"),
         (broken, 500, "auth.authorizer_failure"),
     ]:
-        response = TestClient(with_authorizer(echo_app, authorize)).get("/v1/models")
+        response = TestClient(with_authorizer(echo_app, authorize)).get(
+            "/v1/models", headers={"Authorization": "Bearer k"}
+        )
         assert (response.status_code, response.json()["code"]) == (status, code)
         assert response.headers["content-type"] == "application/problem+json"
         assert "table missing" not in response.text
+
+
+def test_missing_identity_source_is_refused_without_calling_the_authorizer() -> None:
+    # Given an authorizer that would allow anything
+    calls: list[dict[str, Any]] = []
+
+    def allow(event: dict[str, Any]) -> dict[str, Any]:
+        calls.append(event)
+        return {"principalId": "k1", "policyDocument": {"Statement": [{"Effect": "Allow"}]}}
+
+    # When a request comes without the Authorization header (as API Gateway with a cached
+    # identity source would see it), even with an x-api-key header
+    response = TestClient(with_authorizer(echo_app, allow)).get("/v1/models", headers={"x-api-key": "k"})
+    # Then the gateway itself answers 401 and the authorizer never runs
+    assert (response.status_code, response.json()["code"]) == (401, "auth.invalid_key")
+    assert calls == []

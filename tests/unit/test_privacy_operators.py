@@ -7,7 +7,6 @@ import hmac
 from collections.abc import Mapping
 
 import pytest
-
 from steward.privacy import (
     DetectionEngine,
     DetectionPath,
@@ -96,7 +95,9 @@ def test_caller_typed_placeholders_are_not_reused() -> None:
 
 
 def test_redact_operator_is_irreversible() -> None:
-    result = redact(TEXT, policy_with("EMAIL_ADDRESS", EntityRule(operator=Operator.REDACT)), RedactionContext("t1"))
+    result = redact(
+        TEXT, policy_with("EMAIL_ADDRESS", EntityRule(operator=Operator.REDACT)), RedactionContext("t1")
+    )
     assert "<EMAIL_ADDRESS>" in result.text and len(result.mapping) == 0
 
 
@@ -198,7 +199,9 @@ def test_deep_path_uses_the_backend_detector_for_names() -> None:
             return [Finding("PERSON", i, i + 7, 0.99, self.name)]
 
     policy = default_policy().model_copy(update={"detection_path": DetectionPath.DEEP})
-    result = redact("Ask Zorblax, mail z@example.com", policy, RedactionContext("t1", deep_detector=FakeNer()))
+    result = redact(
+        "Ask Zorblax, mail z@example.com", policy, RedactionContext("t1", deep_detector=FakeNer())
+    )
     assert result.text == "Ask <PERSON_1>, mail <EMAIL_ADDRESS_1>"
 
 

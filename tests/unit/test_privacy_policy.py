@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import pytest
-
-from steward.privacy import Direction, Operator, PolicyError, PrivacyPolicy, default_policy, parse_policy, select_policy
+from steward.privacy import (
+    Direction,
+    Operator,
+    PolicyError,
+    PrivacyPolicy,
+    default_policy,
+    parse_policy,
+    select_policy,
+)
 from steward.privacy.entities import ENTITY_TYPES, SECRET_TYPES
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from steward.privacy import validators as v
 
 
@@ -21,7 +20,14 @@ def test_valid_card_numbers_pass(number: str) -> None:
 
 @pytest.mark.parametrize(
     "number",
-    ["4111111111111112", "1234567812345678", "0000000000000000", "4444444444444444", "9111111111111111", "411111111111"],
+    [
+        "4111111111111112",
+        "1234567812345678",
+        "0000000000000000",
+        "4444444444444444",
+        "9111111111111111",
+        "411111111111",
+    ],
 )
 def test_card_numbers_failing_luhn_or_range_are_rejected(number: str) -> None:
     # Given numbers that fail Luhn, have no issuer range, repeat one digit or are too short

@@ -30,7 +30,7 @@ class StewardError(Exception):
 
 class Unauthenticated(StewardError):
     status, code, title = 401, "auth.invalid_key", "Invalid or missing API key"
-    default_detail = "Provide a valid API key as 'Authorization: Bearer <key>' or 'x-api-key'."
+    default_detail = "Provide a valid API key as 'Authorization: Bearer <key>'."
 
 
 class Forbidden(StewardError):

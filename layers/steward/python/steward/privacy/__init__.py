@@ -50,7 +50,14 @@ _EXPORTS = {
     "select_policy": "policy",
 }  # fmt: skip
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ENTITY_TYPES", "NER_TYPES", "PII_TYPES", "SECRET_TYPES", "STRUCTURED_TYPES", "DetectionEngine",
+    "DetectionPath", "DetectorFailure", "Direction", "Encryptor", "EntityRule", "Finding", "Operator",
+    "PiiBlocked", "PolicyError", "PrivacyPolicy", "Pseudonyms", "RedactionContext", "RedactionResult",
+    "default_engine", "default_policy", "detect", "parse_policy", "process_output", "redact", "restore",
+    "select_policy",
+]  # fmt: skip
+assert set(__all__) == set(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

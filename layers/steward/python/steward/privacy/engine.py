@@ -71,7 +71,9 @@ class DetectionEngine:
         kept = [
             f
             for f in found
-            if f.entity_type in wanted and f.score >= limits.get(f.entity_type, threshold) and f.end <= len(text)
+            if f.entity_type in wanted
+            and f.score >= limits.get(f.entity_type, threshold)
+            and f.end <= len(text)
         ]
         return resolve_overlaps(kept)
 

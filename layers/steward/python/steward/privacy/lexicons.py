@@ -15,29 +15,31 @@ from functools import lru_cache
 from importlib import resources
 
 _COMMON_WORDS = frozenset(
-    """a an the and or but if of in on at to from by for with without about above after again against all
-    also am any are as be because been before being below between both can could did do does doing down
-    during each few further had has have having he her here hers herself him himself his how i into is it
-    its itself just me more most my myself no nor not now off once only other our ours out over own same
-    she should so some such than that their theirs them then there these they this those through too under
-    until up very was we were what when where which while who whom why will would you your yours yourself
-    yes hi hello hey dear thanks thank please regards best kind sincerely cheers ok okay sorry welcome
-    monday tuesday wednesday thursday friday saturday sunday today tomorrow yesterday tonight
-    january february march april may june july august september october november december
-    mr mrs ms miss dr prof sir madam mx st ave rd street road avenue lane drive court way place
-    north south east west new old great little big long short high low young rich poor good bad grand
-    will can may might must shall mark bill grant rose hope faith joy grace dawn summer winter autumn spring
-    art bob guy jack jay ray rob sue pat page hunter king prince duke earl major judge love lucky
-    white black brown green gray grey gold silver stone wood hill hall street field ford bridge banks
-    city town county state country university college school hospital bank church park center centre
-    company inc ltd llc corp group team office department ministry service services support customer
-    account card number phone email address name password key token id code order invoice payment ref
-    subject re fw fwd note notes update meeting call chat report summary attached attachment regarding
-    please also however therefore meanwhile although though because since unless whether either neither
-    english french german spanish chinese japanese american british european african asian
-    god lord jesus christ christmas easter
+    """
+    a an the and or but if of in on at to from by for with without about above after again against
+    all also am any are as be because been before being below between both can could did do does
+    doing down during each few further had has have having he her here hers herself him himself his
+    how i into is it its itself just me more most my myself no nor not now off once only other our
+    ours out over own same she should so some such than that their theirs them then there these they
+    this those through too under until up very was we were what when where which while who whom why
+    will would you your yours yourself yes hi hello hey dear thanks thank please regards best kind
+    sincerely cheers ok okay sorry welcome monday tuesday wednesday thursday friday saturday sunday
+    today tomorrow yesterday tonight january february march april may june july august september
+    october november december mr mrs ms miss dr prof sir madam mx st ave rd street road avenue lane
+    drive court way place north south east west new old great little big long short high low young
+    rich poor good bad grand will can may might must shall mark bill grant rose hope faith joy grace
+    dawn summer winter autumn spring art bob guy jack jay ray rob sue pat page hunter king prince
+    duke earl major judge love lucky white black brown green gray grey gold silver stone wood hill
+    hall street field ford bridge banks city town county state country university college school
+    hospital bank church park center centre company inc ltd llc corp group team office department
+    ministry service services support customer account card number phone email address name password
+    key token id code order invoice payment ref subject re fw fwd note notes update meeting call
+    chat report summary attached attachment regarding please also however therefore meanwhile
+    although though because since unless whether either neither english french german spanish
+    chinese japanese american british european african asian god lord jesus christ christmas easter
     i'm i've i'll i'd we're they're you're it's that's there's let's don't can't won't isn't
-    """.split()
+    end day week month year time all reply comments question answer issue problem thing
+    """.split()  # noqa: SIM905
 )
 
 

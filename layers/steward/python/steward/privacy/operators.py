@@ -86,7 +86,7 @@ def restore(text: str, mapping: Mapping[str, str]) -> str:
     if not mapping or "<" not in text:
         return text
 
-    def swap(m: re2._Match) -> str:  # type: ignore[name-defined]
+    def swap(m: re2._Match) -> str:
         value = mapping.get(m.group(1))
         return value if value is not None else str(m.group(0))
 
@@ -123,7 +123,7 @@ def encrypt_token(entity_type: str, value: str, encryptor: Encryptor, tenant_id:
 def decrypt_tokens(text: str, encryptor: Encryptor, tenant_id: str) -> str:
     """Reverse :func:`encrypt_token` for a caller holding the tenant's key (e.g. an audited export)."""
 
-    def swap(m: re2._Match) -> str:  # type: ignore[name-defined]
+    def swap(m: re2._Match) -> str:
         entity_type, payload = str(m.group(1)), str(m.group(2))
         blob = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
         return encryptor.decrypt(blob, encryption_context(tenant_id, entity_type)).decode()

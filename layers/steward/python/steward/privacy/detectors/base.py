@@ -22,7 +22,9 @@ class Detector(Protocol):
     def detect(self, view: TextView) -> list[Finding]: ...
 
 
-def finding(view: TextView, entity_type: str, b_start: int, b_end: int, score: float, detector: str) -> Finding:
+def finding(
+    view: TextView, entity_type: str, b_start: int, b_end: int, score: float, detector: str
+) -> Finding:
     if view.is_identity:
         return Finding(entity_type, b_start, b_end, min(score, 1.0), detector)
     start, end = view.span(b_start, b_end)

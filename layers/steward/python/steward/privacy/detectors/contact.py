@@ -11,11 +11,13 @@ from steward.privacy.normalize import TextView
 
 # Frequent generic TLDs; any two-letter label is accepted as a country-code TLD.
 COMMON_TLDS = frozenset(
-    "com org net edu gov mil int info biz name pro mobi app dev io ai co me tv cloud online site "
-    "tech store shop blog xyz top club live email digital media agency global world solutions "
-    "services company group network systems today news health bank law museum aero coop jobs travel".split()
+    """
+    com org net edu gov mil int info biz name pro mobi app dev io ai co me tv cloud online site tech
+    store shop blog xyz top club live email digital media agency global world solutions services
+    company group network systems today news health bank law museum aero coop jobs travel
+    """.split()  # noqa: SIM905
 )
-_SPELLED_DOT_TLDS = frozenset("com org net edu gov io co uk de fr us ca au info biz me".split())
+_SPELLED_DOT_TLDS = frozenset("com org net edu gov io co uk de fr us ca au info biz me".split())  # noqa: SIM905
 
 _LOCAL = r"[a-z0-9][a-z0-9._%+\-]*"
 _AT = (
@@ -34,15 +36,17 @@ _EMAIL_OBFUSCATED = _LOCAL + _AT + _LABEL + "(?:" + _DOT + _LABEL + "){0,4}" + _
 
 # E.164 country calling codes (ITU-T), as strings, to validate '+CC ...' numbers.
 _CC = frozenset(
-    "1 7 20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 60 61 62 63 "
-    "64 65 66 81 82 84 86 90 91 92 93 94 95 98 211 212 213 216 218 220 221 222 223 224 225 226 227 "
-    "228 229 230 231 232 233 234 235 236 237 238 239 240 241 242 243 244 245 246 248 249 250 251 "
-    "252 253 254 255 256 257 258 260 261 262 263 264 265 266 267 268 269 290 291 297 298 299 350 "
-    "351 352 353 354 355 356 357 358 359 370 371 372 373 374 375 376 377 378 380 381 382 383 385 "
-    "386 387 389 420 421 423 500 501 502 503 504 505 506 507 508 509 590 591 592 593 594 595 596 "
-    "597 598 599 670 672 673 674 675 676 677 678 679 680 681 682 683 685 686 687 688 689 690 691 "
-    "692 850 852 853 855 856 880 886 960 961 962 963 964 965 966 967 968 970 971 972 973 974 975 "
-    "976 977 992 993 994 995 996 998".split()
+    """
+    1 7 20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 60 61 62 63 64
+    65 66 81 82 84 86 90 91 92 93 94 95 98 211 212 213 216 218 220 221 222 223 224 225 226 227 228
+    229 230 231 232 233 234 235 236 237 238 239 240 241 242 243 244 245 246 248 249 250 251 252 253
+    254 255 256 257 258 260 261 262 263 264 265 266 267 268 269 290 291 297 298 299 350 351 352 353
+    354 355 356 357 358 359 370 371 372 373 374 375 376 377 378 380 381 382 383 385 386 387 389 420
+    421 423 500 501 502 503 504 505 506 507 508 509 590 591 592 593 594 595 596 597 598 599 670 672
+    673 674 675 676 677 678 679 680 681 682 683 685 686 687 688 689 690 691 692 850 852 853 855 856
+    880 886 960 961 962 963 964 965 966 967 968 970 971 972 973 974 975 976 977 992 993 994 995 996
+    998
+    """.split()  # noqa: SIM905
 )
 _SEP = r"[ .\-]"
 _EXT = r"(?:[ ]?(?:x|ext\.?|extension)[ ]?\d{1,5})?"
@@ -52,8 +56,25 @@ _NANP = (
 )
 _NANP_PLAIN = r"\b\d{10}\b"
 _NATIONAL = r"\b0\d{1,4}(?:[ .\-/]\d{2,8}){1,4}\b"
-_PHONE_CUES = (b"phone", b"tel", b"call", b"mobile", b"cell", b"fax", b"contact", b"number", b"reach",
-               b"whatsapp", b"text me", b"ring", b"ph.", b"ph:", b"landline", b"sms", b"dial")
+_PHONE_CUES = (
+    b"phone",
+    b"tel",
+    b"call",
+    b"mobile",
+    b"cell",
+    b"fax",
+    b"contact",
+    b"number",
+    b"reach",
+    b"whatsapp",
+    b"text me",
+    b"ring",
+    b"ph.",
+    b"ph:",
+    b"landline",
+    b"sms",
+    b"dial",
+)
 
 _URL_SCHEME = r"(?:https?|ftp)://[^\s<>\"'`]+"
 _URL_WWW = r"\bwww\.[a-z0-9\-]+(?:\.[a-z0-9\-]+)+(?:[/?#][^\s<>\"'`]*)?"
@@ -63,8 +84,27 @@ _URL_BARE = (
     r"(?:/[^\s<>\"'`]*)?"
 )
 _TRAIL = b".,;:!?'\")]}>"
-_BARE_TLD_HINTS = (b".com", b".org", b".net", b".edu", b".gov", b".io", b".ai", b".dev", b".app", b".info",
-                   b".biz", b".uk", b".de", b".fr", b".nl", b".eu", b".us", b".ca", b".au")
+_BARE_TLD_HINTS = (
+    b".com",
+    b".org",
+    b".net",
+    b".edu",
+    b".gov",
+    b".io",
+    b".ai",
+    b".dev",
+    b".app",
+    b".info",
+    b".biz",
+    b".uk",
+    b".de",
+    b".fr",
+    b".nl",
+    b".eu",
+    b".us",
+    b".ca",
+    b".au",
+)
 _AFTER_AT = re.compile(rb"[\[\(\{<]\s*(?:at|@)\s*[\]\)\}>]|\sat\s|@")  # single alternation, no nesting
 _OBFUSCATED_AT = (b"at]", b"at)", b"at}", b"at>", b"@]", b"@)")
 
@@ -105,7 +145,7 @@ class ContactDetector:
         data = view.data
         for spans in pattern.finditer(data):
             s, e = spans[0]
-            if s > 0 and data[s - 1] in b"._%+-:/" or not bounded(data, s, e):
+            if (s > 0 and data[s - 1] in b"._%+-:/") or not bounded(data, s, e):
                 continue
             if b"://" in data[max(0, s - 160) : s].rsplit(b" ", 1)[-1]:
                 continue  # user:password@host inside a URL or connection string
@@ -154,7 +194,7 @@ class ContactDetector:
                     continue
                 score = 0.7
             else:  # national format with a trunk '0'
-                if s > 0 and data[s - 1] in b"+-./" or data[s : s + 2] == b"00":
+                if (s > 0 and data[s - 1] in b"+-./") or data[s : s + 2] == b"00":
                     continue
                 if (s >= 2 and data[s - 1] == 32 and data[s - 2 : s - 1].isdigit()) or (
                     data[e : e + 1] == b" " and data[e + 1 : e + 2].isdigit()

@@ -19,7 +19,9 @@ _MONTH = r"(January|February|March|April|May|June|July|August|September|October|
 _WEEKDAY = r"(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Mon|Tue|Wed|Thu|Fri|Sat|Sun),? )?"
 _ORD = r"(?:st|nd|rd|th)?"
 _TIME = r"(?:,? (?:at )?\d{1,2}:\d{2}(?::\d{2})?(?: ?[AaPp]\.?[Mm]\.?)?)?"
-_ISO = r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+\-]\d{2}:?\d{2})?)?\b"
+_ISO = (
+    r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+\-]\d{2}:?\d{2})?)?\b"
+)
 _NUMERIC = r"\b(\d{1,2})([/.\-])(\d{1,2})[/.\-](\d{4}|\d{2})\b" + _TIME
 _DMY = r"\b" + _WEEKDAY + r"(\d{1,2})" + _ORD + r" (?:of )?" + _MONTH + r",? (\d{4})\b" + _TIME
 _MDY = r"\b" + _WEEKDAY + _MONTH + r" (\d{1,2})" + _ORD + r",? (\d{4})\b" + _TIME
@@ -72,7 +74,9 @@ class DateTimeDetector:
                 if date_ok(num(g[3]), month(g[1]), num(g[2])):
                     add(s, e, 0.95)
             elif kind == 3:  # 03/05/2023, 05.03.23
-                if (s > 0 and data[s - 1] in b"0123456789./-") or (e < len(data) and data[e] in b"0123456789/-"):
+                if (s > 0 and data[s - 1] in b"0123456789./-") or (
+                    e < len(data) and data[e] in b"0123456789/-"
+                ):
                     # Part of a longer numeric run (a version, an id, a dump): skip the whole run.
                     pos = _NUMERIC_RUN.match(data, e).end()  # type: ignore[union-attr]
                     continue

@@ -62,7 +62,12 @@ class FinancialDetector:
             if spans is None:
                 return
             s, e = spans[0]
-            if s >= 2 and data[s - 1] in b" -." and data[s - 2] in b"0123456789" and not _starts_with_four(data, s):
+            if (
+                s >= 2
+                and data[s - 1] in b" -."
+                and data[s - 2] in b"0123456789"
+                and not _starts_with_four(data, s)
+            ):
                 # Continuation of a longer run of short digit groups: a card can't start here.
                 pos = max(_CARD_RUN.match(data, s).end(), s + 1)  # type: ignore[union-attr]
                 continue
@@ -122,7 +127,10 @@ class FinancialDetector:
             if len(chars) != length:
                 continue
             he = positions[-1] + 1
-            if he < len(data) and data[he] in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz":
+            if (
+                he < len(data)
+                and data[he] in b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+            ):
                 continue
             if iban_ok(bytes(chars).decode()):
                 out.append(finding(view, "IBAN_CODE", s, he, 1.0, self.name))

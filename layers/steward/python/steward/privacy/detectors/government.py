@@ -12,7 +12,17 @@ from steward.privacy.validators import ssn_ok
 _SSN_DASHED = r"\b\d(?: ?\d){2} ?[\-.] ?\d ?\d ?[\-.] ?\d(?: ?\d){3}\b"
 _SSN_SPACED = r"\b\d{3} \d{2} \d{4}\b"
 _SSN_PLAIN = r"\b\d{9}\b"
-_SSN_CUES = (b"ssn", b"social security", b"social sec", b"ss#", b"ss #", b"taxpayer", b" tin ", b" tin:", b" tin#")
+_SSN_CUES = (
+    b"ssn",
+    b"social security",
+    b"social sec",
+    b"ss#",
+    b"ss #",
+    b"taxpayer",
+    b" tin ",
+    b" tin:",
+    b" tin#",
+)
 # State formats: letter(s)+digits (CA A1234567, NY 9 digits, FL/WI A123-4567-8901...), digits only.
 _DL = (
     r"\b(?:[A-Z]{1,2}\d{4,14}|\d{7,12}|[A-Z]\d{3}-\d{4}-\d{4}|[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d"
@@ -43,7 +53,7 @@ class GovernmentIdDetector:
         for kind, g in self._all.finditer(data):
             s, e = g[0]
             if kind <= 2:
-                if s > 0 and data[s - 1] in b"-.+/" or not ssn_ok(digits_of(data[s:e])):
+                if (s > 0 and data[s - 1] in b"-.+/") or not ssn_ok(digits_of(data[s:e])):
                     # A 9-digit run that is no SSN may still be a passport or licence number.
                     if kind == 2:
                         self._ids(view, s, e, dl_cue, passport_cue, out)
@@ -58,7 +68,9 @@ class GovernmentIdDetector:
                 self._ids(view, s, e, dl_cue, passport_cue, out)
         return out
 
-    def _ids(self, view: TextView, s: int, e: int, dl_cue: bool, passport_cue: bool, out: list[Finding]) -> None:
+    def _ids(
+        self, view: TextView, s: int, e: int, dl_cue: bool, passport_cue: bool, out: list[Finding]
+    ) -> None:
         data = view.data
         raw = data[s:e]
         if passport_cue and has_cue(data, s, _PASSPORT_CUES) and _PASSPORT_SHAPE.fullmatch(raw):

@@ -13,9 +13,10 @@ from steward.privacy._regex import Pattern
 from steward.privacy.findings import Finding
 from steward.privacy.normalize import TextView
 
-_TOKEN = r"\p{Lu}(?:['’]\p{Lu})?\p{Ll}+(?:-?\p{Lu}?\p{Ll}+){0,3}"
+# An apostrophe, straight or typographic (U+2019), may follow a leading capital (O'Brien).
+_WORD_RE = r"\p{Lu}(?:['\x{2019}]\p{Lu})?\p{Ll}+(?:-?\p{Lu}?\p{Ll}+){0,3}"
 _INITIAL = r"\p{Lu}\."
-_UNIT = r"(?:" + _INITIAL + " )?" + _TOKEN
+_UNIT = r"(?:" + _INITIAL + " )?" + _WORD_RE
 _CONNECTORS = frozenset(b"de da do dos das del della la le of upon sur am".split())
 _SEQUENCE = _UNIT + r"(?: (?:(?:de|da|do|dos|das|del|della|la|le|of|upon|sur|am) )?" + _UNIT + r"){0,5}"
 _LOWER_INTRO = (
@@ -41,41 +42,55 @@ _PLACE_PREPOSITIONS = frozenset(
     b"in from to near at visiting visit via around across outside inside towards toward into of "
     b"through reached leaving left".split()
 )
-_PLACE_CUES = (b"lives in", b"live in", b"born in", b"based in", b"moved to", b"located in", b"city of",
-               b"flew to", b"travel to", b"relocated to", b"headquartered in", b"office in", b"resident of")
+_PLACE_CUES = (
+    b"lives in",
+    b"live in",
+    b"born in",
+    b"based in",
+    b"moved to",
+    b"located in",
+    b"city of",
+    b"flew to",
+    b"travel to",
+    b"relocated to",
+    b"headquartered in",
+    b"office in",
+    b"resident of",
+)
 # For a word that is also a first name ('Florence', 'Jackson'), only these make it a place.
 _STRONG_PLACE_PREPOSITIONS = frozenset(b"in from near visiting via".split())
 _US_STATE_CODES = frozenset(
     b"AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY "
     b"NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC".split()
 )
-_SENTENCE_END = frozenset(b".!?\n\r\t:;\"(")
+_SENTENCE_END = frozenset(b'.!?\n\r\t:;"(')
 
 # USPS street suffixes (Publication 28, common subset) and unit designators.
 _SUFFIXES = "|".join(
-    """Crossroads? Expressway Extensions? Throughway Trafficway Boulevard Junctions? Mountains? Stravenue Underpass Causeway Crescent Crossing Crossway
-Motorway Overpass Parkways? Turnpike Villages? Centers? Circles? Commons? Corners? Estates? Freeway Gardens? Gateway Harbors?
-Heights Highway Islands? Landing Meadows? Mission Orchard Passage Prairie Springs? Squares? Station Streets? Terrace
-Trailer Valleys? Viaduct Arcade Avenue Bluffs? Bottom Branch Bridge Brooks? Bypass Canyon Cliffs? Course
-Courts? Divide Drives? Fields? Forest Forges? Greens? Groves? Hollow Knolls? Lights? Manors? Plains? Points?
-Radial Rapids? Ridges? Shoals? Shores? Skyway Stream Summit Tunnel Unions? Alley Annex Bayou Beach
-Burgs? Close Coves? Creek Crest Curve Falls? Ferry Flats? Fords? Forks? Glens? Green Grove
-Haven Hills? Inlet Isles? Lakes? Locks? Lodge Mills? Mount Parks? Pines? Place Plaza Ports?
-Ranch River Roads? Route Spurs? Trace Track Trail Views? Ville Vista Walks? Wells? Wharf
-Bend Blvd Camp Cape Club Cres Crse Crst Cswy Curv Dale Expy Fort Frst
-Gtwy Holw Inlt Keys? Land Lane Lndg Loaf Loop Mall Mead Mews Mtwy Neck
-Opas Orch Oval Park Pass Path Pike Pkwy Psge Quay Radl Ramp Rest Rnch
-Skwy Stra Strm Tpke Trak Trce Trfy Trlr Trwy Tunl Upas Walk Wall Ways?
-Xing Yard Aly Anx Arc Ave Bch Blf Bnd Brg Brk Btm Byp Byu
-Cir Clb Clf Cmn Cor Cpe Crk Ctr Cyn Dam Est Ext Fld Fls
-Flt Frd Frg Frk Fry Fwy Gdn Gln Grn Grv Hbr Hts Hvn Hwy
-Jct Knl Lck Ldg Lgt Mdw Mnr Msn Mtn Nck Pln Plz Pne Prt
-Rdg Riv Row Rpd Rst Rte Rue Run Shl Shr Smt Spg Sta Ter
-Trl Via Vis Vlg Vly Way Xrd Av Bg Br Cp Ct Cv Dl
-Dm Dr Dv Ft Hl Is Ky Lf Lk Ln Ml Mt Pl Pr
-Pt Rd Sq St Un Vl Vw Wl""".split()
+    """
+    Crossroads? Expressway Extensions? Throughway Trafficway Boulevard Junctions? Mountains?
+    Stravenue Underpass Causeway Crescent Crossing Crossway Motorway Overpass Parkways? Turnpike
+    Villages? Centers? Circles? Commons? Corners? Estates? Freeway Gardens? Gateway Harbors? Heights
+    Highway Islands? Landing Meadows? Mission Orchard Passage Prairie Springs? Squares? Station
+    Streets? Terrace Trailer Valleys? Viaduct Arcade Avenue Bluffs? Bottom Branch Bridge Brooks?
+    Bypass Canyon Cliffs? Course Courts? Divide Drives? Fields? Forest Forges? Greens? Groves?
+    Hollow Knolls? Lights? Manors? Plains? Points? Radial Rapids? Ridges? Shoals? Shores? Skyway
+    Stream Summit Tunnel Unions? Alley Annex Bayou Beach Burgs? Close Coves? Creek Crest Curve
+    Falls? Ferry Flats? Fords? Forks? Glens? Green Grove Haven Hills? Inlet Isles? Lakes? Locks?
+    Lodge Mills? Mount Parks? Pines? Place Plaza Ports? Ranch River Roads? Route Spurs? Trace Track
+    Trail Views? Ville Vista Walks? Wells? Wharf Bend Blvd Camp Cape Club Cres Crse Crst Cswy Curv
+    Dale Expy Fort Frst Gtwy Holw Inlt Keys? Land Lane Lndg Loaf Loop Mall Mead Mews Mtwy Neck Opas
+    Orch Oval Park Pass Path Pike Pkwy Psge Quay Radl Ramp Rest Rnch Skwy Stra Strm Tpke Trak Trce
+    Trfy Trlr Trwy Tunl Upas Walk Wall Ways? Xing Yard Aly Anx Arc Ave Bch Blf Bnd Brg Brk Btm Byp
+    Byu Cir Clb Clf Cmn Cor Cpe Crk Ctr Cyn Dam Est Ext Fld Fls Flt Frd Frg Frk Fry Fwy Gdn Gln Grn
+    Grv Hbr Hts Hvn Hwy Jct Knl Lck Ldg Lgt Mdw Mnr Msn Mtn Nck Pln Plz Pne Prt Rdg Riv Row Rpd Rst
+    Rte Rue Run Shl Shr Smt Spg Sta Ter Trl Via Vis Vlg Vly Way Xrd Av Bg Br Cp Ct Cv Dl Dm Dr Dv Ft
+    Hl Is Ky Lf Lk Ln Ml Mt Pl Pr Pt Rd Sq St Un Vl Vw Wl
+    """.split()  # noqa: SIM905
 )  # USPS Publication 28, Appendix C1 (primary names and abbreviations)
-_UNIT_DESIGNATOR = r"(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Rm|Room|Bldg|Building|#)\.? ?#?[A-Za-z0-9\-]{1,6}"
+_UNIT_DESIGNATOR = (
+    r"(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Rm|Room|Bldg|Building|#)\.? ?#?[A-Za-z0-9\-]{1,6}"
+)
 _STREET_US = (
     r"\b\d{1,6}[A-Za-z]?(?: (?:[NSEW]\.?|North|South|East|West|NE|NW|SE|SW))?"
     r"(?: (?:\p{Lu}[\p{L}'\.\-]*|\d{1,3}(?:st|nd|rd|th))){1,4} (?:" + _SUFFIXES + r")\b\.?"
@@ -162,9 +177,13 @@ class NamesPlacesDetector:
             pos += len(raw) + 1
         kinds = places.kinds
         multi = places.multi_first
-        if not any(
-            (low := t[0].lower()) in first or low in last or t[0] in kinds or t[0] in multi for t in tokens
-        ) and _prev_word(data, tokens[0][1] if tokens else s) not in _TITLES:
+        if (
+            not any(
+                (low := t[0].lower()) in first or low in last or t[0] in kinds or t[0] in multi
+                for t in tokens
+            )
+            and _prev_word(data, tokens[0][1] if tokens else s) not in _TITLES
+        ):
             return  # no known name or place and no title: nothing to report
         i = 0
         n = len(tokens)
@@ -226,7 +245,7 @@ def _person_cued(data: bytes, rs: int) -> bool:
     )
 
 
-_TO_SPACE = bytes.maketrans(b"\n\r\t,;:()\"", b"         ")
+_TO_SPACE = bytes.maketrans(b'\n\r\t,;:()"', b"         ")
 
 
 def _prev_word(data: bytes, b_start: int) -> bytes:
@@ -288,5 +307,9 @@ def _place_score(data, ps, pe, k, kind, low, first, last, common) -> float:  # t
 
 
 def _state_after(data: bytes, pe: int, add) -> None:  # type: ignore[no-untyped-def]
-    if data[pe : pe + 2] == b", " and data[pe + 2 : pe + 4] in _US_STATE_CODES and not data[pe + 4 : pe + 5].isalpha():
+    if (
+        data[pe : pe + 2] == b", "
+        and data[pe + 2 : pe + 4] in _US_STATE_CODES
+        and not data[pe + 4 : pe + 5].isalpha()
+    ):
         add("LOCATION", pe + 2, pe + 4, 0.8)
