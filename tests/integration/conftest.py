@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from steward.adapters.aws import reset_clients
+from steward.local.provision import table_definition
 from steward.resources import ResourceNames, TableSpec
 
 STAGE = "test"
@@ -27,30 +28,7 @@ def free_port() -> int:
 
 
 def create_table(ddb: Any, spec: TableSpec) -> None:
-    keys = [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
-    attrs = {spec.partition_key}
-    if spec.sort_key:
-        keys.append({"AttributeName": spec.sort_key, "KeyType": "RANGE"})
-        attrs.add(spec.sort_key)
-    indexes = []
-    for index in spec.indexes:
-        schema = [{"AttributeName": index.partition_key, "KeyType": "HASH"}]
-        attrs.add(index.partition_key)
-        if index.sort_key:
-            schema.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
-            attrs.add(index.sort_key)
-        indexes.append(
-            {"IndexName": index.name, "KeySchema": schema, "Projection": {"ProjectionType": "ALL"}}
-        )
-    kwargs: dict[str, Any] = {
-        "TableName": spec.name,
-        "KeySchema": keys,
-        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in sorted(attrs)],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
-    if indexes:
-        kwargs["GlobalSecondaryIndexes"] = indexes
-    ddb.create_table(**kwargs)
+    ddb.create_table(**table_definition(spec))
     if spec.ttl_attribute:
         ddb.update_time_to_live(
             TableName=spec.name,

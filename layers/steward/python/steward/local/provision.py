@@ -24,7 +24,8 @@ class ProvisionedResources:
     jobs_dlq_url: str
 
 
-def _table_definition(spec: TableSpec) -> dict[str, Any]:
+def table_definition(spec: TableSpec) -> dict[str, Any]:
+    """``CreateTable`` arguments for ``spec`` (string keys, on-demand billing, GSIs)."""
     key_schema = [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
     attributes = {spec.partition_key}
     if spec.sort_key:
@@ -70,7 +71,7 @@ def provision(names: ResourceNames, session: Any) -> ProvisionedResources:
         if spec.name in existing:
             continue
         dynamodb.create_table(
-            **_table_definition(spec),
+            **table_definition(spec),
             SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key_id},
         )
         if spec.ttl_attribute:
