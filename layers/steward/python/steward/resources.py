@@ -98,6 +98,12 @@ class ResourceNames:
         )
 
     @property
+    def policies_table(self) -> TableSpec:
+        """Privacy policies per tenant: ``policy_key`` is ``default#v<n>`` or ``model#<name>#v<n>``
+        (zero-padded versions, never overwritten: every change is a new version)."""
+        return TableSpec(f"{self.prefix}-policies", partition_key="tenant_id", sort_key="policy_key")
+
+    @property
     def tables(self) -> tuple[TableSpec, ...]:
         return (
             self.api_keys_table,
@@ -107,6 +113,7 @@ class ResourceNames:
             self.usage_table,
             self.jobs_table,
             self.fairness_table,
+            self.policies_table,
         )
 
     # --- S3 / SQS / KMS / secrets -------------------------------------------------------------

@@ -36,6 +36,7 @@ class StewardSettings(BaseSettings):
     models_table: str = ""
     audit_table: str = ""
     fairness_table: str = ""
+    policies_table: str = ""
     results_bucket: str = ""
     pepper_secret_name: str = ""
     # Only for local/test stages: the pepper itself. Refused elsewhere (secrets live in AWS).
@@ -63,6 +64,8 @@ class StewardSettings(BaseSettings):
     # Caches (seconds). Revocation takes effect within ``auth_cache_ttl_s``.
     auth_cache_ttl_s: float = Field(default=30.0, ge=0, le=300)
     registry_cache_ttl_s: float = Field(default=30.0, ge=0, le=300)
+    # Privacy policies are cached per tenant; a new policy version applies within this time.
+    policy_cache_ttl_s: float = Field(default=30.0, ge=0, le=300)
 
     audit_retention_days: int = Field(default=400, ge=1, le=3650)
     # Fairness monitoring: how long a prediction waits for its ground-truth label (the join item
@@ -71,7 +74,8 @@ class StewardSettings(BaseSettings):
     # Fairness report run: daily windows looked back on, and the alarm threshold it reports against.
     fairness_lookback_days: int = Field(default=7, ge=1, le=90)
     fairness_dp_ratio_threshold: float = Field(default=0.8, gt=0, le=1)
-    # The stage's customer-managed key (ARN or id) for objects Steward writes to S3.
+    # The stage's customer-managed key (ARN or id) for objects Steward writes to S3, and for the
+    # privacy ``encrypt`` operator's data keys (empty: the stage's alias, ``alias/steward-<stage>``).
     kms_key_id: str = ""
     # Opt-in: Powertools Tracer loads the X-Ray SDK (~0.5 s) so it stays off by default.
     tracing: bool = False
@@ -100,6 +104,7 @@ class StewardSettings(BaseSettings):
             "models_table": names.models_table.name,
             "audit_table": names.audit_table.name,
             "fairness_table": names.fairness_table.name,
+            "policies_table": names.policies_table.name,
             "results_bucket": names.results_bucket,
             "pepper_secret_name": names.pepper_secret,
         }

@@ -18,5 +18,9 @@ def local_gateway_app() -> Any:
 
     settings = get_settings()
     return with_authorizer(
-        create_app(settings), authorize, region=settings.region, account=settings.account, stage=settings.stage
+        create_app(settings),
+        authorize,
+        region=settings.region,
+        account=settings.account,
+        stage=settings.stage,
     )
