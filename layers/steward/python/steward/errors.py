@@ -153,6 +153,13 @@ class NotAcceptable(StewardError):
     default_detail = "The requested media type is not available for this route."
 
 
+class PolicyUnavailable(StewardError):
+    """The tenant's privacy policy could not be read: refuse rather than guess (fail closed)."""
+
+    status, code, title = 503, "pii.policy_unavailable", "Privacy policy unavailable"
+    default_detail = "The privacy policy could not be loaded, so the request was refused. Retry later."
+
+
 class InternalError(StewardError):
     pass
 

@@ -23,8 +23,10 @@ KEY_ID_LEN = 12
 SECRET_LEN = 40
 _ALPHABET = string.ascii_lowercase + string.digits
 _KEY_RE = re.compile(r"^stw_([a-z0-9]{12})_([a-z0-9]{40})_([0-9a-f]{8})$")
-#: Scope granting the admin routes.
+#: Scope granting the admin routes (for the key's own tenant).
 ADMIN_SCOPE = "admin"
+#: Scope granting the admin routes for every tenant (operators of the platform).
+PLATFORM_ADMIN_SCOPE = "platform-admin"
 #: ``models`` value granting every model of the registry.
 ALL_MODELS = "*"
 DEFAULT_POLICY_VERSION = "baseline-1"

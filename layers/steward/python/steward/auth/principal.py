@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from steward.auth.keys import ADMIN_SCOPE, ALL_MODELS, DEFAULT_POLICY_VERSION, KeyRecord
+from steward.auth.keys import ADMIN_SCOPE, ALL_MODELS, DEFAULT_POLICY_VERSION, PLATFORM_ADMIN_SCOPE, KeyRecord
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,12 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return ADMIN_SCOPE in self.scopes
+
+    def may_administer(self, tenant_id: str) -> bool:
+        """Admin keys administer their own tenant; ``platform-admin`` keys administer any tenant."""
+        if PLATFORM_ADMIN_SCOPE in self.scopes:
+            return True
+        return self.is_admin and tenant_id == self.tenant_id
 
     def may_use(self, model: str) -> bool:
         return ALL_MODELS in self.models or model in self.models

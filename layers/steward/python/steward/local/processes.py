@@ -57,10 +57,12 @@ def wait_http_ok(url: str, child: ChildProcess, timeout_s: float) -> None:
     while time.monotonic() < deadline:
         if not child.alive():
             raise RuntimeError(f"{child.name} exited early; see {child.log_path}:\n{tail(child.log_path)}")
-        with contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError):
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (local URL)
-                if 200 <= response.status < 300:
-                    return
+        with (
+            contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
+            urllib.request.urlopen(url, timeout=2) as response,  # noqa: S310 (local URL)
+        ):
+            if 200 <= response.status < 300:
+                return
         time.sleep(0.2)
     raise TimeoutError(f"{child.name} not ready at {url} after {timeout_s:.0f}s; see {child.log_path}")
 
