@@ -147,6 +147,7 @@ class ApiConstruct(Construct):
             "STEWARD_ARTIFACTS_BUCKET": data.artifacts_bucket.bucket_name,
             "STEWARD_RESULTS_BUCKET": data.results_bucket.bucket_name,
             "STEWARD_JOBS_QUEUE_URL": data.jobs_queue.queue_url,
+            "STEWARD_KMS_KEY_ID": data.key.key_arn,
         }
         if settings.backend_url:
             environment["STEWARD_BACKEND_URL"] = settings.backend_url
@@ -337,6 +338,7 @@ class ApiConstruct(Construct):
             names.models_table,
         )
         allow("TenantRead", ["dynamodb:GetItem"], names.tenants_table)
+        allow("PrivacyPolicyRead", ["dynamodb:Query"], names.policies_table)
         allow("AuditWriteQuery", ["dynamodb:PutItem", "dynamodb:Query"], names.audit_table, indexes=True)
         allow("UsageReadUpdate", ["dynamodb:GetItem", "dynamodb:UpdateItem"], names.usage_table)
         # Fairness monitoring: count outcomes and keep/resolve the feedback join (transactions of
@@ -365,6 +367,7 @@ class ApiConstruct(Construct):
             names.api_keys_table,
             names.tenants_table,
             names.models_table,
+            names.policies_table,
         )
         allow("AdminKeysRead", ["dynamodb:GetItem", "dynamodb:Query"], names.api_keys_table, indexes=True)
         role.add_to_principal_policy(
@@ -376,6 +379,19 @@ class ApiConstruct(Construct):
         )
         self._grant_key(
             role, "ApiKms", ["kms:Decrypt", "kms:GenerateDataKey"], ["dynamodb", "sqs", "secretsmanager"]
+        )
+        # Privacy ``encrypt`` operator: a data key per request, only under a tenant encryption
+        # context (steward.adapters.kms_encryptor); called directly, so no kms:ViaService here.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PrivacyEnvelopeKeys",
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[data.key.key_arn],
+                conditions={
+                    "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["steward:tenant"]},
+                    "Null": {"kms:EncryptionContextKeys": "false"},
+                },
+            )
         )
         if endpoint_name:
             role.add_to_principal_policy(

@@ -272,6 +272,10 @@ def _check_graph_tensor(spec: TensorSpec, graph: dict[str, Any], kind: str) -> N
 
 def model_for(manifest: Manifest, version_dir: Path, settings: Settings) -> ServedModel:
     """Pick the implementation from the manifest's preprocessing kind and task."""
+    if manifest.postprocessing["kind"] == "token-spans":
+        from gpu_backend.token_classifier import TokenClassifierModel
+
+        return TokenClassifierModel(manifest, version_dir, settings)
     if manifest.preprocessing["kind"] == "bert-tokenizer":
         return EmbeddingModel(manifest, version_dir, settings)
     if manifest.task == "tabular-classification":

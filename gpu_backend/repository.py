@@ -23,7 +23,7 @@ DATATYPES = frozenset(
      "FP64", "BYTES"}
 )  # fmt: skip
 PREPROCESSING_KINDS = frozenset({"none", "bert-tokenizer"})
-POSTPROCESSING_KINDS = frozenset({"none", "graph-output"})
+POSTPROCESSING_KINDS = frozenset({"none", "graph-output", "token-spans"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -278,7 +278,8 @@ def parse_manifest(data: Any, source: ModelSource | None = None) -> Manifest:
             or "input_ids" not in graph_inputs
         ):
             raise _fail("'preprocessing.graph_inputs'", "must be a list of names including 'input_ids'")
-        unknown = set(graph_inputs) - {"input_ids", "attention_mask", "token_type_ids"}
+        # word_shape: per-token casing, fed by the token-classification kind (uncased encoders).
+        unknown = set(graph_inputs) - {"input_ids", "attention_mask", "token_type_ids", "word_shape"}
         if unknown:
             raise _fail("'preprocessing.graph_inputs'", f"has unknown names {sorted(unknown)}")
         if len(inputs) != 1 or inputs[0].datatype != "BYTES" or inputs[0].shape != (-1,):
@@ -287,6 +288,13 @@ def parse_manifest(data: Any, source: ModelSource | None = None) -> Manifest:
         _require(post, "graph_output", str, "postprocessing.")
         if len(outputs) != 1:
             raise _fail("'outputs'", "must have exactly one entry for graph-output postprocessing")
+    if post["kind"] == "token-spans":
+        _require(post, "graph_output", str, "postprocessing.")
+        _require(post, "labels", list, "postprocessing.")
+        if pre["kind"] != "bert-tokenizer":
+            raise _fail("'postprocessing.kind'", "'token-spans' needs bert-tokenizer preprocessing")
+        if len(outputs) != 1 or outputs[0].datatype != "BYTES" or outputs[0].shape != (-1,):
+            raise _fail("'outputs'", "must be one BYTES output of shape [-1] for token-spans postprocessing")
 
     manifest_batchable = all(spec.shape[0] == -1 for spec in inputs)
     batching = _batching(data.get("batching"), manifest_batchable)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 
@@ -22,8 +23,10 @@ from steward.errors import (
     problem_for,
 )
 from steward.gateway import Gateway
+from steward.log_redaction import scrub_text
 from steward.settings import StewardSettings, get_settings
 
+from functions.api.admin_routes import router as admin_router
 from functions.api.middleware import SCOPE_AUDIT, SCOPE_BODY, SCOPE_REQUEST_ID, GovernanceMiddleware
 from functions.api.routes import router
 
@@ -54,7 +57,8 @@ def _problem_response(request: Request, error: StewardError, **extra: object) ->
 
 async def _steward_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StewardError)
-    return _problem_response(request, exc)
+    extra = getattr(exc, "problem_extra", None)  # e.g. pii.blocked's entity types (never values)
+    return _problem_response(request, exc, **(extra() if callable(extra) else {}))
 
 
 def _unparsable(request: Request) -> bool:
@@ -74,9 +78,26 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors) or _unparsable(request):
         return _problem_response(request, MalformedJson())
-    # Only location, type and a fixed message: pydantic's "input" would echo caller content.
-    safe = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in errors[:20]]
+    # Only location, type and a fixed message: pydantic's "input" and "ctx" would echo caller
+    # content, and so would a location naming a key the caller invented (extra fields).
+    safe = [
+        {"loc": _safe_loc(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in errors[:20]
+    ]
     return _problem_response(request, InvalidInput(), errors=safe)
+
+
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+def _safe_loc(loc: object) -> list[object]:
+    """Indexes and field-like names as they are; any other key (caller-chosen) as ``*``."""
+    parts = loc if isinstance(loc, tuple | list) else ()
+    return [
+        p
+        if isinstance(p, int) or (isinstance(p, str) and _FIELD_NAME.match(p) and scrub_text(p) == p)
+        else "*"
+        for p in parts
+    ]
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -124,6 +145,7 @@ def create_app(
     app.state.gateway = get_gateway
     app.state.inline_blocking = inline_blocking
     app.include_router(router)
+    app.include_router(admin_router)
     app.add_exception_handler(StewardError, _steward_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -25,6 +25,20 @@ _asgi = Mangum(
     text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json", "image/svg+xml"],
 )
 _traced: list[bool] = []
+_warmed: list[bool] = []
+
+
+def _warm_privacy() -> None:
+    """Compile the PII patterns and load the name lists once, on the first invocation.
+
+    Not at import: ``privacy.warm()`` costs ~1 s of CPU, which would break the handler's import
+    budget (``scripts/bench_gateway.py``); the first request pays it instead of a later one.
+    """
+    if not _warmed:
+        _warmed.append(True)
+        from steward import privacy
+
+        privacy.warm()
 
 
 def _start_tracing() -> None:
@@ -41,4 +55,5 @@ def _start_tracing() -> None:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if settings.tracing:
         _start_tracing()
+    _warm_privacy()
     return _asgi(event, context)

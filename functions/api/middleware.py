@@ -32,6 +32,15 @@ from steward.errors import (
 from functions.api.observability import logger, metrics
 
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+def opaque_name(name: str) -> str:
+    """A refused model name as a short digest: denials stay traceable (same name, same digest)
+    without storing what the caller typed."""
+    return "unresolved:" + hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
 SCOPE_PRINCIPAL = "steward.principal"
 SCOPE_AUDIT = "steward.audit"
 SCOPE_REQUEST_ID = "steward.request_id"
@@ -144,7 +153,11 @@ class GovernanceMiddleware:
             await self._run(scope, _replay(body), response)
 
         route = scope.get("route")
-        draft.route = getattr(route, "path_format", None) or draft.route
+        # An unmatched path and an unresolved model name are caller input, not Steward's names:
+        # neither reaches the audit record or the log as typed (detection can't vouch for them).
+        draft.route = getattr(route, "path_format", None) or UNMATCHED_ROUTE
+        if draft.model and not draft.model_version:
+            draft.model = opaque_name(draft.model)
         output = b"".join(response.chunks)
         latency_ms = (time.perf_counter() - t0) * 1000.0
         record = build_record(

@@ -28,6 +28,8 @@ from functions.api.schemas import (
     ModelList,
     ModelMetadata,
     Problem,
+    RedactRequest,
+    RedactResponse,
 )
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -187,3 +189,11 @@ async def feedback(body: FeedbackRequest, request: Request) -> Response:
     return await call.run(
         call.gateway.feedback, call.caller, body.request_id, body.label, body.labels, call.draft
     )
+
+
+@router.post("/v1/redact", response_model=RedactResponse, tags=["governance"])
+async def redact(body: RedactRequest, request: Request) -> Response:
+    """The privacy policy in force applied to text: redacted text and findings (types and spans,
+    never values). A ``block`` rule answers 400 ``pii.blocked``, as the model routes would."""
+    call = Call(request)
+    return await call.run(call.gateway.redact, call.caller, body.text, body.model, body.direction, call.draft)

@@ -159,6 +159,51 @@ class AuditList(BaseModel):
     next_cursor: str | None
 
 
+class RedactRequest(BaseModel):
+    """``POST /v1/redact``: apply the privacy policy in force to text (a guardrail apply call)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | list[str] = Field(description="A text or a list of texts (at most 128).")
+    model: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Apply this model's policy."
+    )
+    direction: Literal["input", "output"] = Field(
+        default="input", description="Apply the policy's input rules or its output rules."
+    )
+
+
+class RedactFinding(BaseModel):
+    index: int = Field(description="Which text of the request (0 for a single text).")
+    entity_type: str
+    start: int
+    end: int
+    score: float
+
+
+class RedactResponse(BaseModel):
+    object: Literal["redaction"] = "redaction"
+    text: str | list[str]
+    findings: list[RedactFinding]
+    policy_version: str
+
+
+class PolicyView(BaseModel):
+    """A stored privacy policy version (see ``docs/privacy.md`` for the document fields)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    tenant_id: str
+    model: str | None = None
+    version: int
+
+
+class PolicyList(BaseModel):
+    object: Literal["list"] = "list"
+    tenant_id: str
+    data: list[PolicyView]
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details with Steward's stable ``code`` and the request id."""
 

@@ -14,10 +14,11 @@ from aws_lambda_powertools import Logger
 from steward.auth.authorize import Authorizer, extract_token
 from steward.auth.policy import policy, stage_wildcard
 from steward.errors import Unauthenticated
+from steward.log_redaction import RedactingFormatter
 from steward.settings import get_settings
 from steward.wiring import build_authorizer
 
-logger = Logger(service="steward-authorizer")
+logger = Logger(service="steward-authorizer", logger_formatter=RedactingFormatter())
 
 
 @lru_cache(maxsize=1)

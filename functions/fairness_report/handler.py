@@ -12,6 +12,7 @@ from steward.adapters.fairness_store import DynamoFairnessStore
 from steward.adapters.registry_store import DynamoRegistryStore
 from steward.adapters.report_store import S3ReportSink
 from steward.fairness.reporting import run_reports
+from steward.log_redaction import RedactingFormatter
 from steward.settings import StewardSettings, get_settings
 
 SERVICE = "steward-fairness-report"
@@ -19,7 +20,7 @@ NAMESPACE = "Steward"
 #: Fleet-wide metric the alarm watches (no model dimension, so one alarm covers every model).
 MIN_DP_RATIO_METRIC = "MinDemographicParityRatio"
 
-logger = Logger(service=SERVICE)
+logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 
 
 def publish(model: str, version: str, values: Mapping[str, float]) -> None:

@@ -47,6 +47,12 @@ def _minilm(model_dir: Path, options: BuildOptions) -> dict[str, Any]:
     return minilm.build(model_dir, options)
 
 
+def _pii_ner(model_dir: Path, options: BuildOptions) -> dict[str, Any]:
+    from gpu_backend.build import pii_ner
+
+    return pii_ner.build(model_dir, options)
+
+
 def _tabular(model_dir: Path, options: BuildOptions) -> dict[str, Any]:
     from gpu_backend.build import tabular
 
@@ -59,6 +65,7 @@ MODELS: dict[str, ModelSpec] = {
     for spec in (
         ModelSpec("all-minilm-l6-v2", "1", _minilm),
         ModelSpec("credit-risk", "1", _tabular),
+        ModelSpec("pii-ner", "1", _pii_ner),
     )
 }
 

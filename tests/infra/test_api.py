@@ -184,7 +184,12 @@ def test_the_api_function_invokes_only_its_inference_endpoint(synth: Synth) -> N
     assert not any(a.endswith(":*") or a == "*" for s in statements for a in _actions(s))
     assert not any("Scan" in a for s in statements for a in _actions(s) if s.get("Sid") != "RegistryRead")
     kms = [s for s in statements if any(a.startswith("kms:") for a in _actions(s))]
-    assert kms and all("kms:ViaService" in json.dumps(s.get("Condition")) for s in kms)
+    via_services = [s for s in kms if s.get("Sid") != "PrivacyEnvelopeKeys"]
+    assert via_services and all("kms:ViaService" in json.dumps(s.get("Condition")) for s in via_services)
+    # The privacy encrypt operator calls KMS directly: only under a tenant encryption context
+    (envelope,) = [s for s in kms if s.get("Sid") == "PrivacyEnvelopeKeys"]
+    assert set(_actions(envelope)) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert "steward:tenant" in json.dumps(envelope["Condition"])
 
 
 def test_the_waf_applies_managed_rules_and_a_rate_limit_to_the_stage(synth: Synth) -> None:

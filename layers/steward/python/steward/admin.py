@@ -12,7 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
-from steward.auth.keys import ADMIN_SCOPE, DEFAULT_POLICY_VERSION, KeyRecord, generate_key
+from steward.auth.keys import (
+    ADMIN_SCOPE,
+    DEFAULT_POLICY_VERSION,
+    PLATFORM_ADMIN_SCOPE,
+    KeyRecord,
+    generate_key,
+)
 from steward.cards import clean_card, missing_fields
 from steward.errors import CardIncomplete
 from steward.registry import APPROVALS, ModelDocument, ModelEntry, ModelVersion, Target
@@ -50,6 +56,7 @@ def create_api_key(
     *,
     models: Sequence[str],
     admin: bool = False,
+    platform_admin: bool = False,
     expires_days: float | None = None,
     name: str = "",
     policy_version: str = DEFAULT_POLICY_VERSION,
@@ -70,7 +77,7 @@ def create_api_key(
         tenant_id,
         pepper=pepper(),
         models=tuple(m.strip() for m in models if m.strip()),
-        scopes=(ADMIN_SCOPE,) if admin else (),
+        scopes=(ADMIN_SCOPE, PLATFORM_ADMIN_SCOPE) if platform_admin else (ADMIN_SCOPE,) if admin else (),
         expires_at=expires_at,
         name=name,
         policy_version=policy_version,

@@ -23,6 +23,8 @@ from steward.fairness.monitor import (
     predictions_from_output,
     threshold_of,
 )
+from steward.privacy_guard import PrivacyGuard
+from steward.privacy_policies import PolicyBook
 from steward.registry import Registry, ResolvedModel, split_model_ref
 from steward.routing.router import Router
 from steward.routing.transport import BackendRequest
@@ -48,12 +50,15 @@ class Gateway:
         audit_store: AuditStore,
         limits: Limits | None = None,
         fairness: FairnessMonitor | None = None,
+        privacy: PrivacyGuard | None = None,
     ) -> None:
         self.registry = registry
         self.router = router
         self.audit_store = audit_store
         self.limits = limits or Limits()
         self.fairness = fairness
+        # Never "no privacy": without a configured guard, the built-in default policy applies.
+        self.privacy = privacy or PrivacyGuard(PolicyBook(_NoStoredPolicies()))
 
     # --- discovery -------------------------------------------------------------------------
     def list_models(self, principal: Principal) -> dict[str, Any]:
@@ -198,6 +203,38 @@ class Gateway:
         draft.model, draft.model_version = result["model"], result["model_version"]
         return result
 
+    # --- standalone redaction (guardrail apply) ------------------------------------------------
+    def redact(
+        self,
+        principal: Principal,
+        texts: str | Sequence[str],
+        model: str | None,
+        direction: str,
+        draft: AuditDraft,
+    ) -> dict[str, Any]:
+        """``POST /v1/redact``: the policy in force applied to caller text, with findings (types
+        and spans in the caller's text, never values). ``model`` selects a model's policy and must
+        be one the key may use."""
+        items = self._texts(texts, field_name="text")
+        draft.n_inputs = len(items)
+        if model is not None:
+            model = self._resolve(principal, *split_model_ref(model), draft).entry.model
+        guard = self.privacy.begin(principal.tenant_id, model, draft)
+        apply = guard.output_text if direction == "output" else guard.redact_text
+        results = [apply(text) for text in items]
+        findings = [
+            {"index": i, "entity_type": f.entity_type, "start": f.start, "end": f.end, "score": f.score}
+            for i, result in enumerate(results)
+            for f in result.findings
+        ]
+        redacted = [r.text for r in results]
+        return {
+            "object": "redaction",
+            "text": redacted[0] if isinstance(texts, str) else redacted,
+            "findings": findings,
+            "policy_version": draft.policy_version,
+        }
+
     # --- audit reads -------------------------------------------------------------------------
     def audit_page(self, principal: Principal, limit: int, cursor: str | None) -> dict[str, Any]:
         """The caller's own records: an admin key sees its tenant, other keys see themselves."""
@@ -280,9 +317,15 @@ class Gateway:
         draft: AuditDraft,
         operation: str = "infer",
     ) -> dict[str, Any]:
+        """The one way to a backend: every text is redacted before it leaves, every text of the
+        answer is filtered and unmasked before it returns (fail closed, see `steward.privacy_guard`)."""
         mv = resolved.version
+        guard = self.privacy.begin(draft.tenant_id, resolved.entry.model, draft)
         request = BackendRequest(
-            model=mv.backend_model, version=mv.backend_version, payload=payload, operation=operation
+            model=mv.backend_model,
+            version=mv.backend_version,
+            payload=guard.redact_request(payload),
+            operation=operation,
         )
         try:
             result = self.router.call(mv.target, request)
@@ -291,19 +334,29 @@ class Gateway:
             raise
         draft.backend_attempts = result.attempts
         draft.backend_latency_ms = result.latency_ms
-        return result.payload
+        return guard.filter_response(result.payload)
 
-    def _texts(self, inputs: str | Sequence[Any]) -> list[str]:
+    def _texts(self, inputs: str | Sequence[Any], field_name: str = "input") -> list[str]:
         texts = [inputs] if isinstance(inputs, str) else list(inputs)
         if not texts:
-            raise InvalidInput("'input' must not be empty.")
+            raise InvalidInput(f"'{field_name}' must not be empty.")
         if not all(isinstance(t, str) for t in texts):
             raise UnsupportedInput("Token-array inputs are not supported; send strings.")
         if len(texts) > self.limits.max_embedding_inputs:
-            raise InvalidInput(f"'input' may hold at most {self.limits.max_embedding_inputs} strings.")
+            raise InvalidInput(f"'{field_name}' may hold at most {self.limits.max_embedding_inputs} strings.")
         for text in texts:
             if not text:
-                raise InvalidInput("'input' strings must not be empty.")
+                raise InvalidInput(f"'{field_name}' strings must not be empty.")
             if len(text) > self.limits.max_input_chars:
                 raise InputTooLarge(f"Each input may be at most {self.limits.max_input_chars} characters.")
         return texts
+
+
+class _NoStoredPolicies:
+    """A policy store with nothing in it: every tenant gets the built-in default policy."""
+
+    def list_policies(self, tenant_id: str) -> list[Any]:
+        return []
+
+    def put_policy(self, policy: Any, *, author: str) -> None:
+        raise UnsupportedInput("Privacy policies can't be stored on this deployment.")

@@ -66,6 +66,10 @@ class StewardSettings(BaseSettings):
     registry_cache_ttl_s: float = Field(default=30.0, ge=0, le=300)
     # Privacy policies are cached per tenant; a new policy version applies within this time.
     policy_cache_ttl_s: float = Field(default=30.0, ge=0, le=300)
+    # Deep privacy path: the registry model (``name`` or ``name@version``) serving PERSON /
+    # LOCATION / STREET_ADDRESS token classification (built as ``pii-ner``). Empty: no deep path,
+    # and a policy asking for it is refused (fail closed).
+    privacy_deep_model: str = ""
 
     audit_retention_days: int = Field(default=400, ge=1, le=3650)
     # Fairness monitoring: how long a prediction waits for its ground-truth label (the join item

@@ -203,3 +203,46 @@ def complete_card(**overrides: Any) -> dict[str, Any]:
     }
     card.update(overrides)
     return card
+
+
+class InMemoryPolicyStore:
+    """`steward.privacy_policies.PolicyStore` in memory (versions never overwritten)."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], Any] = {}
+        self.reads = 0
+        self.fail = False
+
+    def list_policies(self, tenant_id: str) -> list[Any]:
+        self.reads += 1
+        if self.fail:
+            raise ConnectionError("policy store down")
+        return [p for (tenant, _), p in sorted(self.items.items()) if tenant == tenant_id]
+
+    def put_policy(self, policy: Any, *, author: str) -> None:
+        from steward.privacy_policies import PolicyVersionExists, policy_key
+
+        key = (policy.tenant_id, policy_key(policy.model, policy.version))
+        if key in self.items:
+            raise PolicyVersionExists(key[1])
+        self.items[key] = policy
+
+
+class FakeEncryptor:
+    """`steward.privacy.Encryptor` stand-in: reversible, bound to its context, never a real key."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fail = False
+
+    def encrypt(self, plaintext: bytes, context: Mapping[str, str]) -> bytes:
+        if self.fail:
+            raise ConnectionError("key service down")
+        self.calls += 1
+        return json.dumps({"c": dict(context), "p": plaintext[::-1].hex()}).encode()
+
+    def decrypt(self, ciphertext: bytes, context: Mapping[str, str]) -> bytes:
+        doc = json.loads(ciphertext)
+        if doc["c"] != dict(context):
+            raise ValueError("context mismatch")
+        return bytes.fromhex(doc["p"])[::-1]

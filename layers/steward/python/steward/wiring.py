@@ -4,22 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
 from steward.adapters.audit_store import DynamoAuditStore
 from steward.adapters.aws import client as aws_client
 from steward.adapters.fairness_store import DynamoFairnessStore
 from steward.adapters.key_store import DynamoKeyStore
 from steward.adapters.pepper import SecretsManagerPepper, static_pepper
+from steward.adapters.policy_store import DynamoPolicyStore
 from steward.adapters.registry_store import DynamoRegistryStore
 from steward.auth.authorize import Authorizer
 from steward.fairness.monitor import FairnessMonitor
 from steward.gateway import Gateway, Limits
+from steward.privacy_guard import PrivacyGuard
+from steward.privacy_policies import PolicyBook
 from steward.registry import Registry
 from steward.routing.http_transport import HttpTransport
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.sagemaker_transport import SageMakerTransport
 from steward.routing.transport import Transport
 from steward.settings import StewardSettings
+
+if TYPE_CHECKING:
+    from steward.privacy import Encryptor
+    from steward.privacy.detectors import Detector
 
 
 def pepper_source(settings: StewardSettings) -> Callable[[], bytes]:
@@ -58,6 +66,48 @@ def build_router(settings: StewardSettings) -> Router:
     return Router(transports, policy)
 
 
+def build_deep_detector(settings: StewardSettings) -> Detector | None:
+    """The DEEP detection path's `Detector` (backend token-classification model), or None.
+
+    ``settings.privacy_deep_model`` names the registry model (``pii-ner`` or ``pii-ner@1``); it is
+    called through its own router (same transports and policy as the gateway's). Unset: None, and
+    a policy with ``detection_path: deep`` is refused with ``pii.detector_error`` (fail closed).
+    """
+    if not settings.privacy_deep_model:
+        return None
+    from steward.adapters.deep_pii import DeepPiiDetector, registry_resolver
+
+    registry = Registry(
+        DynamoRegistryStore(settings.models_table, region=settings.region),
+        ttl_s=settings.registry_cache_ttl_s,
+    )
+    return DeepPiiDetector(build_router(settings), registry_resolver(registry, settings.privacy_deep_model))
+
+
+def build_encryptor_factory(settings: StewardSettings) -> Callable[[str], Encryptor]:
+    """One KMS envelope encryptor per request and tenant (data key generated on first use)."""
+    from steward.adapters.kms_encryptor import KmsEnvelopeEncryptor
+
+    key_id = settings.kms_key_id or settings.names.kms_alias
+
+    def for_tenant(tenant_id: str) -> Encryptor:
+        return KmsEnvelopeEncryptor(key_id, tenant_id, region=settings.region)
+
+    return for_tenant
+
+
+def build_privacy(settings: StewardSettings) -> PrivacyGuard:
+    policies = PolicyBook(
+        DynamoPolicyStore(settings.policies_table, region=settings.region), ttl_s=settings.policy_cache_ttl_s
+    )
+    return PrivacyGuard(
+        policies,
+        pepper=pepper_source(settings),
+        encryptor_for=build_encryptor_factory(settings),
+        deep_detector=build_deep_detector(settings),
+    )
+
+
 def build_gateway(settings: StewardSettings) -> Gateway:
     registry = Registry(
         DynamoRegistryStore(settings.models_table, region=settings.region),
@@ -71,4 +121,4 @@ def build_gateway(settings: StewardSettings) -> Gateway:
         DynamoFairnessStore(settings.fairness_table, region=settings.region),
         join_ttl_days=settings.fairness_join_ttl_days,
     )
-    return Gateway(registry, build_router(settings), audit, limits, fairness)
+    return Gateway(registry, build_router(settings), audit, limits, fairness, build_privacy(settings))

@@ -227,6 +227,9 @@ def restore(text: str, mapping: Pseudonyms | dict[str, str]) -> str:
 def process_output(text: str, policy: PrivacyPolicy, context: RedactionContext) -> RedactionResult:
     """The answer path: apply the output rules to what the model wrote, then restore placeholders."""
     out_ctx = context if context.direction is Direction.OUTPUT else context.for_output()
+    # Only the caller's own values come back: placeholders minted for PII the model wrote
+    # itself (this pass) stay placeholders.
+    callers = dict(context.pseudonyms)
     result = redact(text, policy, out_ctx)
-    final = restore(result.text, context.pseudonyms) if policy.restore_output else result.text
+    final = restore(result.text, callers) if policy.restore_output else result.text
     return RedactionResult(final, result.findings, context.pseudonyms, policy.version)

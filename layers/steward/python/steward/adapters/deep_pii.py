@@ -1,0 +1,136 @@
+"""The deep privacy path: PERSON / LOCATION / STREET_ADDRESS from a backend token classifier.
+
+A ``steward.privacy`` :class:`~steward.privacy.detectors.Detector` that sends the normalised text
+to a ``token-classification`` model version (``pii-ner`` by default) through the same
+:class:`~steward.routing.router.Router` the gateway uses (HTTP or SageMaker transport, deadline,
+retries, circuit breaker), and maps the character spans it answers back to the caller's text.
+
+Fail closed: any failure - model not in the registry, backend down or slow, an answer that is
+not the documented shape, a span outside the text - raises, and the privacy engine turns that into
+``pii.detector_error`` (the request is refused, never passed through). Nothing is logged here;
+the engine logs the detector name and error type only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from steward.privacy.entities import NER_TYPES
+from steward.privacy.findings import Finding
+from steward.privacy.normalize import TextView
+from steward.auth.principal import Principal
+from steward.registry import ModelVersion, Registry, split_model_ref
+from steward.routing.router import Router
+from steward.routing.transport import BackendRequest
+
+DEFAULT_MODEL = "pii-ner"
+INPUT_NAME = "text"
+OUTPUT_NAME = "entities"
+
+#: Returns the routable model version to call (looked up per call, so registry changes apply).
+Resolver = Callable[[], ModelVersion]
+
+
+class DeepPiiResponseError(ValueError):
+    """The backend answered 200 with something other than the documented entities output."""
+
+
+class DeepPiiDetector:
+    """``Detector`` for the NER types, backed by a model served by ``gpu_backend``."""
+
+    name = "deep_pii"
+    entity_types: frozenset[str] = NER_TYPES
+
+    def __init__(self, router: Router, resolve: Resolver) -> None:
+        self._router = router
+        self._resolve = resolve
+
+    def detect(self, view: TextView) -> list[Finding]:
+        text = view.text
+        if not text.strip():
+            return []
+        version = self._resolve()
+        payload = {
+            "inputs": [{"name": _tensor_name(version.inputs, INPUT_NAME), "datatype": "BYTES", "shape": [1],
+                        "data": [text]}],
+        }  # fmt: skip
+        request = BackendRequest(model=version.backend_model, version=version.backend_version, payload=payload)
+        result = self._router.call(version.target, request)
+        return self._findings(result.payload, view, _tensor_name(version.outputs, OUTPUT_NAME))
+
+    def _findings(self, payload: Mapping[str, Any], view: TextView, output: str) -> list[Finding]:
+        entities = parse_entities(payload, output)
+        limit = len(view.text)
+        findings: list[Finding] = []
+        for entity_type, start, end, score in entities:
+            if entity_type not in self.entity_types:
+                continue
+            if not 0 <= start < end <= limit:
+                raise DeepPiiResponseError("entity span outside the text")
+            o_start, o_end = view.to_original(start, end)
+            findings.append(Finding(entity_type, o_start, o_end, min(max(score, 0.0), 1.0), self.name))
+        return findings
+
+
+def parse_entities(payload: Mapping[str, Any], output: str = OUTPUT_NAME) -> list[tuple[str, int, int, float]]:
+    """``(entity_type, start, end, score)`` from an OIP answer with one BYTES JSON element."""
+    outputs = payload.get("outputs")
+    if not isinstance(outputs, list):
+        raise DeepPiiResponseError("no outputs")
+    tensor = next((o for o in outputs if isinstance(o, dict) and o.get("name") == output), None)
+    if tensor is None or tensor.get("datatype") != "BYTES":
+        raise DeepPiiResponseError(f"no BYTES output {output!r}")
+    data = tensor.get("data")
+    if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], str):
+        raise DeepPiiResponseError("expected exactly one JSON string")
+    try:
+        items = orjson.loads(data[0])
+    except orjson.JSONDecodeError:
+        raise DeepPiiResponseError("entities are not JSON") from None
+    if not isinstance(items, list):
+        raise DeepPiiResponseError("entities are not a list")
+    parsed: list[tuple[str, int, int, float]] = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise DeepPiiResponseError("entity is not an object")
+        kind, start, end, score = (item.get(k) for k in ("entity_type", "start", "end", "score"))
+        if (
+            not isinstance(kind, str)
+            or not _is_int(start)
+            or not _is_int(end)
+            or not isinstance(score, int | float)
+            or isinstance(score, bool)
+        ):
+            raise DeepPiiResponseError("entity fields have the wrong types")
+        parsed.append((kind, int(start), int(end), float(score)))  # type: ignore[arg-type]
+    return parsed
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _tensor_name(specs: tuple[Mapping[str, Any], ...], default: str) -> str:
+    """The registry's declared tensor name when there is exactly one, else the contract's name."""
+    if len(specs) == 1 and isinstance(specs[0].get("name"), str):
+        return str(specs[0]["name"])
+    return default
+
+
+def registry_resolver(registry: Registry, model_ref: str = DEFAULT_MODEL) -> Resolver:
+    """Resolve ``name[@version]`` through the registry (cached there; approved, enabled versions only).
+
+    The privacy check is Steward's own call, not a tenant's, so it resolves as a system principal
+    entitled to that one model; an unknown or unapproved model raises ``ModelNotFound``.
+    """
+    name, version = split_model_ref(model_ref)
+    system = Principal(tenant_id="steward-system", key_id="privacy-deep-path", scopes=frozenset(),
+                       models=frozenset({name}))  # fmt: skip
+
+    def resolve() -> ModelVersion:
+        return registry.resolve(system, name, version).version
+
+    return resolve

@@ -1,0 +1,157 @@
+"""The privacy guardrail on the request path: one :class:`RequestPrivacy` per request.
+
+The gateway opens one per backend call (tenant + model policy, one ``RedactionContext`` so a
+placeholder means the same value across every text of the request), redacts every text the
+backend would see, and filters and unmasks every text it answers. The pseudonym map lives in
+this object only, i.e. in the request's memory; it is never logged, stored or returned.
+Everything fails closed (``pii.detector_error``, ``pii.policy_unavailable``); a blocked type
+refuses the request with the types only (``pii.blocked``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from steward.audit import AuditDraft
+from steward.privacy_policies import PolicyBook
+
+if TYPE_CHECKING:
+    from steward.privacy import Encryptor, PrivacyPolicy, RedactionContext, RedactionResult
+    from steward.privacy.detectors import Detector
+
+HASH_KEY_LABEL = b"steward-pii-hash:"
+BYTES = "BYTES"
+
+
+def tenant_hash_key(pepper: bytes, tenant_id: str) -> bytes:
+    """The tenant's key for the ``hash`` operator: HMAC(pepper, label + tenant).
+
+    Derived, not stored: no new secret to manage, stable per tenant (joins across requests work),
+    different across tenants (no cross-tenant linkage), and useless without the pepper.
+    """
+    return hmac.new(pepper, HASH_KEY_LABEL + tenant_id.encode(), hashlib.sha256).digest()
+
+
+@dataclass
+class PrivacyGuard:
+    """Process-wide: where policies, keys, the encryptor and the deep detector come from."""
+
+    policies: PolicyBook
+    pepper: Callable[[], bytes] | None = None
+    encryptor_for: Callable[[str], Encryptor] | None = None
+    deep_detector: Detector | None = None
+    _hash_keys: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    def begin(self, tenant_id: str, model: str | None, draft: AuditDraft) -> RequestPrivacy:
+        """The request's guard: resolves the policy now (fail closed) and labels the audit draft."""
+        from steward.privacy import DetectorFailure, Operator, RedactionContext
+
+        chosen = self.policies.in_force(tenant_id, model)
+        policy = chosen.policy
+        operators = {rule.operator for rule in policy.entities.values()}
+        hmac_key = encryptor = None
+        if Operator.HASH in operators:
+            hmac_key = self._hash_key(tenant_id)
+        if Operator.ENCRYPT in operators and self.encryptor_for is not None:
+            try:
+                encryptor = self.encryptor_for(tenant_id)
+            except Exception:
+                raise DetectorFailure("operator.encrypt") from None
+        context = RedactionContext(
+            tenant_id=tenant_id, hmac_key=hmac_key, encryptor=encryptor, deep_detector=self.deep_detector
+        )
+        draft.policy_version = chosen.label
+        return RequestPrivacy(policy, context, draft)
+
+    def _hash_key(self, tenant_id: str) -> bytes | None:
+        """None when no pepper is configured: the engine then refuses hash rules (fail closed)."""
+        if self.pepper is None:
+            return None
+        key = self._hash_keys.get(tenant_id)
+        if key is None:
+            try:
+                pepper = self.pepper()
+            except Exception:
+                from steward.privacy import DetectorFailure
+
+                raise DetectorFailure("operator.hash") from None
+            key = self._hash_keys[tenant_id] = tenant_hash_key(pepper, tenant_id)
+        return key
+
+
+class RequestPrivacy:
+    """Redacts what goes to the backend and filters what comes back, for one request."""
+
+    __slots__ = ("context", "draft", "policy")
+
+    def __init__(self, policy: PrivacyPolicy, context: RedactionContext, draft: AuditDraft) -> None:
+        self.policy = policy
+        self.context = context
+        self.draft = draft
+
+    # --- texts -------------------------------------------------------------------------------
+    def redact_text(self, text: str) -> RedactionResult:
+        from steward.privacy import redact
+
+        return self._counted(redact(text, self.policy, self.context))
+
+    def output_text(self, text: str) -> RedactionResult:
+        from steward.privacy import process_output
+
+        return self._counted(process_output(text, self.policy, self.context))
+
+    # --- OIP payloads ------------------------------------------------------------------------
+    def redact_request(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Every string the backend would see: BYTES tensor elements, ``parameters``, ``id``."""
+        redact_one: Callable[[str], str] = lambda s: self.redact_text(s).text  # noqa: E731
+        out = dict(payload)
+        inputs = payload.get("inputs")
+        if isinstance(inputs, list):
+            out["inputs"] = [_tensor(t, redact_one, with_data=True) for t in inputs]
+        if "parameters" in payload:
+            out["parameters"] = _strings(payload["parameters"], redact_one)
+        if isinstance(payload.get("id"), str):
+            out["id"] = redact_one(payload["id"])
+        return out
+
+    def filter_response(self, result: Mapping[str, Any]) -> dict[str, Any]:
+        """Output rules on every BYTES output and the echoed ``id``, then placeholders restored."""
+        filter_one: Callable[[str], str] = lambda s: self.output_text(s).text  # noqa: E731
+        out = dict(result)
+        outputs = result.get("outputs")
+        if isinstance(outputs, list):
+            out["outputs"] = [_tensor(t, filter_one, with_data=True, parameters=False) for t in outputs]
+        if isinstance(result.get("id"), str):
+            out["id"] = filter_one(result["id"])
+        return out
+
+    def _counted(self, result: RedactionResult) -> RedactionResult:
+        for entity_type, n in result.counts.items():
+            self.draft.pii_counts[entity_type] = self.draft.pii_counts.get(entity_type, 0) + n
+        return result
+
+
+def _tensor(tensor: Any, fn: Callable[[str], str], *, with_data: bool, parameters: bool = True) -> Any:
+    if not isinstance(tensor, Mapping):
+        return tensor
+    out = dict(tensor)
+    if with_data and tensor.get("datatype") == BYTES and "data" in tensor:
+        out["data"] = _strings(tensor["data"], fn)
+    if parameters and "parameters" in tensor:
+        out["parameters"] = _strings(tensor["parameters"], fn)
+    return out
+
+
+def _strings(value: Any, fn: Callable[[str], str]) -> Any:
+    """Apply ``fn`` to every string leaf of a JSON value (lists and objects walked)."""
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, Mapping):
+        return {k: _strings(v, fn) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+        return [_strings(v, fn) for v in value]
+    return value
