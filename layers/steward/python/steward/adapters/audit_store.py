@@ -9,22 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from steward.adapters.aws import client as aws_client
+from steward.adapters.aws import DynamoTable
 from steward.adapters.ddb_codec import from_item, to_item
 
 
-class DynamoAuditStore:
-    def __init__(self, table: str, *, region: str, client: Any = None) -> None:
-        self._table = table
-        self._region = region
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws_client("dynamodb", self._region)
-        return self._client
-
+class DynamoAuditStore(DynamoTable):
     def put(self, record: Mapping[str, Any]) -> None:
         # Same (tenant, sk) on an SDK retry overwrites itself, so a retry never duplicates.
         self.client.put_item(TableName=self._table, Item=to_item(record))

@@ -48,3 +48,18 @@ def reset_clients() -> None:
     """Forget cached clients (tests that switch endpoints)."""
     with _lock:
         _clients.clear()
+
+
+class DynamoTable:
+    """Base of the DynamoDB stores: one table, a client made on first use (or injected)."""
+
+    def __init__(self, table: str, *, region: str, client: Any = None) -> None:
+        self._table = table
+        self._region = region
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = client("dynamodb", self._region)
+        return self._client

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from steward.adapters.aws import client as aws_client
+from steward.adapters.aws import DynamoTable
 from steward.adapters.ddb_codec import from_item, to_attr
 from steward.errors import FeedbackDuplicate, FeedbackNotFound, InvalidInput
 from steward.fairness.counters import FairnessCounters
@@ -48,18 +48,7 @@ def report_key(model: str, version: str) -> dict[str, Any]:
     return {"pk": {"S": f"report#{model}#{version}"}, "sk": {"S": "latest"}}
 
 
-class DynamoFairnessStore:
-    def __init__(self, table: str, *, region: str, client: Any = None) -> None:
-        self._table = table
-        self._region = region
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws_client("dynamodb", self._region)
-        return self._client
-
+class DynamoFairnessStore(DynamoTable):
     # ------------------------------------------------------------------------ request path
     def record(self, join: PendingJoin) -> None:
         per_group: dict[str, Counter[tuple[int, int | None]]] = {}

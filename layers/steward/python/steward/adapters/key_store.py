@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from steward.adapters.aws import client as aws_client
+from steward.adapters.aws import DynamoTable
 from steward.adapters.ddb_codec import from_item, to_item
 from steward.auth.keys import DEFAULT_POLICY_VERSION, KeyRecord
 
@@ -48,18 +48,7 @@ def item_to_record(item: dict[str, Any]) -> KeyRecord:
     )
 
 
-class DynamoKeyStore:
-    def __init__(self, table: str, *, region: str, client: Any = None) -> None:
-        self._table = table
-        self._region = region
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws_client("dynamodb", self._region)
-        return self._client
-
+class DynamoKeyStore(DynamoTable):
     def get(self, key_id: str) -> KeyRecord | None:
         response = self.client.get_item(TableName=self._table, Key={"key_id": {"S": key_id}})
         item = response.get("Item")

@@ -10,25 +10,14 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from steward.adapters.aws import client as aws_client
+from steward.adapters.aws import DynamoTable
 from steward.privacy_policies import PolicyVersionExists, policy_key
 
 if TYPE_CHECKING:
     from steward.privacy.policy import PrivacyPolicy
 
 
-class DynamoPolicyStore:
-    def __init__(self, table: str, *, region: str, client: Any = None) -> None:
-        self._table = table
-        self._region = region
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws_client("dynamodb", self._region)
-        return self._client
-
+class DynamoPolicyStore(DynamoTable):
     def list_policies(self, tenant_id: str) -> list[PrivacyPolicy]:
         from steward.privacy.policy import PrivacyPolicy
 

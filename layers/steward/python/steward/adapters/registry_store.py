@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from steward.adapters.aws import client as aws_client
+from steward.adapters.aws import DynamoTable
 from steward.adapters.ddb_codec import from_item, to_item
 from steward.registry import (
     MODEL_ITEM_SK,
@@ -92,18 +92,7 @@ def document_from_items(items: list[dict[str, Any]]) -> ModelDocument:
     return ModelDocument(entry=entry, versions=versions)
 
 
-class DynamoRegistryStore:
-    def __init__(self, table: str, *, region: str, client: Any = None) -> None:
-        self._table = table
-        self._region = region
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws_client("dynamodb", self._region)
-        return self._client
-
+class DynamoRegistryStore(DynamoTable):
     def get_model(self, model: str) -> ModelDocument:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
