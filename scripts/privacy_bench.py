@@ -8,6 +8,9 @@ the network; it is pointed at the snapshot tldextract ships instead.
 
     .venv/bin/python scripts/privacy_corpus.py --seed 7 --out .steward/privacy_corpus.jsonl
     .venv/bin/python scripts/privacy_bench.py --corpus .steward/privacy_corpus.jsonl
+
+With ``--deep-model-dir`` (default ``models/pii-ner/1`` when it exists) the deep path (the same
+engine with the ``pii-ner`` token classifier in-process on the CPU) is measured in the same run.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from privacy_eval import Report, Span, evaluate, load, print_report, steward_predictor
+from privacy_eval import Report, Span, deep_predictor, evaluate, load, print_report, steward_predictor
 
 COMMON_TYPES = (
     "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS", "URL", "MAC_ADDRESS",
@@ -58,12 +61,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", type=Path, default=Path(".steward/privacy_corpus.jsonl"))
     ap.add_argument("--limit", type=int, default=0, help="use only the first N records")
     ap.add_argument("--presidio-threshold", type=float, default=0.5)
+    ap.add_argument("--deep-model-dir", type=Path, default=Path("models/pii-ner/1"))
+    ap.add_argument("--threads", type=int, default=0, help="deep path: ORT intra-op threads (0 = all cores)")
     args = ap.parse_args(argv)
     records = load(args.corpus)
     if args.limit:
         records = records[: args.limit]
 
     ours = evaluate(records, steward_predictor(), COMMON_TYPES)
+    deep: Report | None = None
+    if (args.deep_model_dir / "manifest.json").is_file():
+        deep = evaluate(
+            records,
+            deep_predictor(args.deep_model_dir, None, args.threads),
+            [*COMMON_TYPES, "STREET_ADDRESS"],
+        )
     t0 = time.perf_counter()
     peer_predict = presidio_predictor(args.presidio_threshold)
     load_s = time.perf_counter() - t0
@@ -72,15 +84,23 @@ def main(argv: list[str] | None = None) -> int:
     ours.seconds = min(ours.seconds, ours_again.seconds)
 
     print_report("steward fast path", ours, COMMON_TYPES)
+    if deep is not None:
+        print_report(f"steward deep path ({args.deep_model_dir})", deep, [*COMMON_TYPES, "STREET_ADDRESS"])
     print_report(f"presidio {args.presidio_threshold=} (load {load_s:.1f} s)", peer, COMMON_TYPES)
     print("\nside by side (F2)")
-    print(f"{'type':<20}{'steward':>10}{'presidio':>10}")
+    print(f"{'type':<20}{'fast':>10}{'deep':>10}{'presidio':>10}")
     for t in COMMON_TYPES:
-        print(f"{t:<20}{_f2(ours, t):>10.3f}{_f2(peer, t):>10.3f}")
+        deep_f2 = f"{_f2(deep, t):>10.3f}" if deep is not None else f"{'-':>10}"
+        print(f"{t:<20}{_f2(ours, t):>10.3f}{deep_f2}{_f2(peer, t):>10.3f}")
     speedup = peer.ms_per_kb / ours.ms_per_kb if ours.ms_per_kb else float("inf")
     print(
         f"\nms per KB: steward {ours.ms_per_kb:.3f}, presidio {peer.ms_per_kb:.3f} -> {speedup:.0f}x faster"
     )
+    if deep is not None:
+        ratio = peer.ms_per_kb / deep.ms_per_kb if deep.ms_per_kb else float("inf")
+        print(
+            f"ms per KB: deep path {deep.ms_per_kb:.3f}, presidio {peer.ms_per_kb:.3f} -> {ratio:.1f}x faster"
+        )
     return 0
 
 

@@ -6,6 +6,14 @@ once. F2 weighs recall twice as much as precision (missing personal data is the 
 
     .venv/bin/python scripts/privacy_corpus.py --seed 7 --out .steward/privacy_corpus.jsonl
     .venv/bin/python scripts/privacy_eval.py --corpus .steward/privacy_corpus.jsonl
+
+The deep path (``--path deep``) runs the same engine with PERSON/LOCATION/STREET_ADDRESS from the
+``pii-ner`` token classifier: in-process from the model repository (``--model-dir``, through
+``gpu_backend``'s own serving code on the CPU), or over HTTP against a running backend
+(``--backend-url``, through ``steward``'s router and the deep-path adapter).
+
+    .venv/bin/python scripts/privacy_eval.py --path deep --model-dir models/pii-ner/1
+    .venv/bin/python scripts/privacy_eval.py --path deep --backend-url http://127.0.0.1:8080
 """
 
 from __future__ import annotations
@@ -132,6 +140,61 @@ def steward_predictor() -> Predictor:
     return predict
 
 
+def deep_detector(model_dir: Path | None = None, backend_url: str | None = None, threads: int = 0):  # type: ignore[no-untyped-def]
+    """The deep-path ``Detector``: in-process ``pii-ner`` or the adapter over HTTP."""
+    if backend_url:
+        from steward.adapters.deep_pii import DeepPiiDetector
+        from steward.registry import ModelVersion, Target
+        from steward.routing.http_transport import HttpTransport
+        from steward.routing.router import Router
+
+        version = ModelVersion(
+            model="pii-ner", version="1", approval="approved", target=Target(kind="http", url=backend_url),
+            backend_model="pii-ner", backend_version="1",
+        )  # fmt: skip
+        return DeepPiiDetector(Router({"http": HttpTransport(backend_url)}), lambda: version)
+
+    from steward.privacy.entities import NER_TYPES
+    from steward.privacy.findings import Finding
+
+    from gpu_backend.token_classifier import load_local
+
+    model = load_local(model_dir or Path("models/pii-ner/1"), intra_op_threads=threads)
+
+    class InProcessDeepDetector:
+        name = "deep_pii"
+        entity_types = NER_TYPES
+
+        def detect(self, view):  # type: ignore[no-untyped-def]
+            found = []
+            for e in model.entities([view.text])[0]:
+                start, end = view.to_original(e.start, e.end)
+                found.append(Finding(e.entity_type, start, end, e.score, self.name))
+            return found
+
+    return InProcessDeepDetector()
+
+
+def deep_predictor(
+    model_dir: Path | None = None, backend_url: str | None = None, threads: int = 0
+) -> Predictor:
+    """The whole engine on the deep path: fast-path detectors for the structured types, the model
+    for names, places and addresses, overlaps settled as in production."""
+    import steward.privacy as privacy
+    from steward.privacy.policy import DetectionPath
+
+    privacy.warm()
+    engine = privacy.default_engine()
+    detector = deep_detector(model_dir, backend_url, threads)
+
+    def predict(text: str) -> list[Span]:
+        found = engine.detect(text, deep=detector, path=DetectionPath.DEEP)
+        return [(f.start, f.end, f.entity_type) for f in found]
+
+    predict("warm up: John Smith lives in Paris.")
+    return predict
+
+
 def print_report(name: str, report: Report, types: Iterable[str] | None = None) -> None:
     names = sorted(types if types is not None else report.per_type)
     print(f"\n{name}: {report.ms_per_kb:.3f} ms/KB over {report.kilobytes:.0f} KB")
@@ -153,10 +216,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=Path(".steward/privacy_corpus.jsonl"))
     ap.add_argument("--errors", type=int, default=0, help="print this many FP/FN examples per type")
+    ap.add_argument("--path", choices=("fast", "deep"), default="fast")
+    ap.add_argument("--model-dir", type=Path, default=Path("models/pii-ner/1"), help="deep path, in-process")
+    ap.add_argument("--backend-url", default="", help="deep path over HTTP against a running backend")
+    ap.add_argument("--threads", type=int, default=0, help="deep path in-process: ORT intra-op threads")
     args = ap.parse_args(argv)
     records = load(args.corpus)
-    report = evaluate(records, steward_predictor())
-    print_report("steward fast path", report)
+    if args.path == "deep":
+        predictor = deep_predictor(args.model_dir, args.backend_url or None, args.threads)
+        where = args.backend_url or str(args.model_dir)
+        report = evaluate(records, predictor)
+        print_report(f"steward deep path ({where})", report)
+    else:
+        report = evaluate(records, steward_predictor())
+        print_report("steward fast path", report)
     if args.errors:
         shown: dict[tuple[str, str], int] = defaultdict(int)
         for rid, kind, etype, value in report.errors:

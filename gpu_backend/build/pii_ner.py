@@ -4,13 +4,14 @@ A small head trained here, seeded, over frozen MiniLM token features:
 
 1. seeded synthetic sentences with character spans (``pii_synth``; no dev-only packages);
 2. MiniLM tokenisation with offsets, BIO tags per word piece;
-3. token features = ``last_hidden_state`` of the first ``LAYERS`` MiniLM encoder layers (the
-   plain fp32 graph on the CPU provider, computed once per build); lower layers carry more
-   lexical/positional signal than the sentence-tuned top layer and cost half the compute;
-4. the head: [h(t-1), h(t), h(t+1)] -> 256 ReLU -> 7 tags, softmax, full-batch-free Adam in
-   numpy with a fixed seed (deterministic on one machine);
-5. one ONNX graph = encoder + head, output ``probabilities`` [batch, seq, 7], fused offline like
-   MiniLM when the fused graph agrees with the plain one; an fp16 variant for GPUs.
+3. token features = ``last_hidden_state`` of the first ``LAYERS`` MiniLM encoder layers (lower
+   layers carry more token-level signal than the sentence-tuned top and cost less), fused and
+   int8-quantised exactly as shipped, computed once per build on the CPU provider, plus each
+   word's casing (the vocabulary is uncased; the server feeds it as ``word_shape``);
+4. the head: [x(t-1), x(t), x(t+1)] -> 256 ReLU -> 7 tags, softmax, Adam in numpy with a fixed
+   seed (two builds on one machine are byte-identical);
+5. one ONNX graph = encoder + head, output ``probabilities`` [batch, seq, 7]: ``model.onnx`` is
+   the int8 CPU graph, ``model.fp16.onnx`` the fp16 encoder with the same head for CUDA.
 """
 
 from __future__ import annotations
@@ -232,9 +233,15 @@ def encoder_only(model: onnx.ModelProto) -> onnx.ModelProto:
     new_graph = helper.make_graph(
         keep, "minilm_encoder", list(graph.input), outputs, [i for i in graph.initializer if i.name in used]
     )
-    out = helper.make_model(new_graph, opset_imports=list(model.opset_import), producer_name=model.producer_name)
+    out = helper.make_model(
+        new_graph, opset_imports=list(model.opset_import), producer_name=model.producer_name
+    )
     out.ir_version = model.ir_version
     return out
+
+
+def _i64(name: str, values: list[int]) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.asarray(values, dtype=np.int64), name)
 
 
 def with_head(encoder: onnx.ModelProto, head: Head) -> onnx.ModelProto:
@@ -248,16 +255,15 @@ def with_head(encoder: onnx.ModelProto, head: Head) -> onnx.ModelProto:
         nodes.remove(producer)
     else:
         hidden = "last_hidden_state"
-    i64 = lambda name, v: numpy_helper.from_array(np.asarray(v, dtype=np.int64), name)  # noqa: E731
     inits = [
         numpy_helper.from_array(np.eye(N_SHAPES, dtype=np.float32), "head/shape_onehot"),
-        i64("head/pads", [0, 1, 0, 0, 1, 0]),
-        i64("head/zero", [0]),
-        i64("head/one", [1]),
-        i64("head/two", [2]),
-        i64("head/minus_two", [-2]),
-        i64("head/minus_one", [-1]),
-        i64("head/end", [np.iinfo(np.int64).max]),
+        _i64("head/pads", [0, 1, 0, 0, 1, 0]),
+        _i64("head/zero", [0]),
+        _i64("head/one", [1]),
+        _i64("head/two", [2]),
+        _i64("head/minus_two", [-2]),
+        _i64("head/minus_one", [-1]),
+        _i64("head/end", [np.iinfo(np.int64).max]),
         numpy_helper.from_array(head.w1, "head/w1"),
         numpy_helper.from_array(head.b1, "head/b1"),
         numpy_helper.from_array(head.w2, "head/w2"),
@@ -268,10 +274,22 @@ def with_head(encoder: onnx.ModelProto, head: Head) -> onnx.ModelProto:
         node("Gather", ["head/shape_onehot", "word_shape"], ["head/shape"], name="head/shape"),
         node("Concat", [hidden, "head/shape"], ["head/token"], name="head/token", axis=-1),
         node("Pad", ["head/token", "head/pads"], ["head/padded"], name="head/pad"),
-        node("Slice", ["head/padded", "head/zero", "head/minus_two", "head/one"], ["head/prev"], name="head/prev"),
-        node("Slice", ["head/padded", "head/one", "head/minus_one", "head/one"], ["head/self"], name="head/self"),
+        node(
+            "Slice",
+            ["head/padded", "head/zero", "head/minus_two", "head/one"],
+            ["head/prev"],
+            name="head/prev",
+        ),
+        node(
+            "Slice",
+            ["head/padded", "head/one", "head/minus_one", "head/one"],
+            ["head/self"],
+            name="head/self",
+        ),
         node("Slice", ["head/padded", "head/two", "head/end", "head/one"], ["head/next"], name="head/next"),
-        node("Concat", ["head/prev", "head/self", "head/next"], ["head/context"], name="head/concat", axis=-1),
+        node(
+            "Concat", ["head/prev", "head/self", "head/next"], ["head/context"], name="head/concat", axis=-1
+        ),
         node("MatMul", ["head/context", "head/w1"], ["head/h1_mm"], name="head/h1_mm"),
         node("Add", ["head/h1_mm", "head/b1"], ["head/h1_add"], name="head/h1_add"),
         node("Relu", ["head/h1_add"], ["head/h1"], name="head/relu"),
@@ -279,12 +297,17 @@ def with_head(encoder: onnx.ModelProto, head: Head) -> onnx.ModelProto:
         node("Add", ["head/logits_mm", "head/b2"], ["logits"], name="head/logits"),
         node("Softmax", ["logits"], ["probabilities"], name="head/softmax", axis=-1),
     ]
-    inputs = [*graph.input, helper.make_tensor_value_info("word_shape", TensorProto.INT64, ["batch", "sequence"])]
+    inputs = [
+        *graph.input,
+        helper.make_tensor_value_info("word_shape", TensorProto.INT64, ["batch", "sequence"]),
+    ]
     outputs = [
         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", "sequence", len(LABELS)])
     ]
     new_graph = helper.make_graph(nodes, "pii_ner", inputs, outputs, [*graph.initializer, *inits])
-    model = helper.make_model(new_graph, opset_imports=list(encoder.opset_import), producer_name=encoder.producer_name)
+    model = helper.make_model(
+        new_graph, opset_imports=list(encoder.opset_import), producer_name=encoder.producer_name
+    )
     model.ir_version = encoder.ir_version
     onnx.checker.check_model(model)
     return model
@@ -301,7 +324,9 @@ def _min_token_cosine(a: FloatArray, b: FloatArray, mask: IntArray) -> float:
     return float((dot / np.maximum(np.linalg.norm(a2, axis=1) * np.linalg.norm(b2, axis=1), 1e-12)).min())
 
 
-def _fuse(encoder: onnx.ModelProto, cfg: BertConfig, scratch: Path, feed: dict[str, IntArray]) -> onnx.ModelProto:
+def _fuse(
+    encoder: onnx.ModelProto, cfg: BertConfig, scratch: Path, feed: dict[str, IntArray]
+) -> onnx.ModelProto:
     """ORT's offline BERT fusion; the plain encoder when fusion is incomplete or disagrees."""
     from onnxruntime.transformers.optimizer import optimize_model
 
@@ -313,13 +338,19 @@ def _fuse(encoder: onnx.ModelProto, cfg: BertConfig, scratch: Path, feed: dict[s
     )  # fmt: skip
     scratch.unlink()
     stats: dict[str, int] = optimized.get_fused_operator_statistics()
-    if stats.get("Attention", 0) != cfg.num_layers or stats.get("SkipLayerNormalization", 0) != 2 * cfg.num_layers:
+    if (
+        stats.get("Attention", 0) != cfg.num_layers
+        or stats.get("SkipLayerNormalization", 0) != 2 * cfg.num_layers
+    ):
         log.warning("pii-ner: transformer fusion incomplete (%s); using the unfused encoder", stats)
         return encoder
     fused: onnx.ModelProto = optimized.model
     if not any(o.domain == "com.microsoft" for o in fused.opset_import):
         fused.opset_import.append(helper.make_opsetid("com.microsoft", 1))
-    if _min_token_cosine(_hidden(encoder, feed), _hidden(fused, feed), feed["attention_mask"]) < FUSED_MIN_COSINE:
+    if (
+        _min_token_cosine(_hidden(encoder, feed), _hidden(fused, feed), feed["attention_mask"])
+        < FUSED_MIN_COSINE
+    ):
         log.warning("pii-ner: fused encoder disagrees with the plain one; using the unfused encoder")
         return encoder
     return fused
@@ -400,7 +431,8 @@ def build(model_dir: Path, options: BuildOptions, config: TrainConfig | None = N
     tokenizer.no_padding()
     tokenizer.save(str(model_dir / TOKENIZER_FILE))
     probe = minilm.encode(
-        minilm.configure_tokenizer(Tokenizer.from_file(str(src / TOKENIZER_FILE)), MAX_LENGTH), list(PROBE_SENTENCES)
+        minilm.configure_tokenizer(Tokenizer.from_file(str(src / TOKENIZER_FILE)), MAX_LENGTH),
+        list(PROBE_SENTENCES),
     )
     scratch = model_dir / "encoder.tmp"
 
@@ -419,7 +451,9 @@ def build(model_dir: Path, options: BuildOptions, config: TrainConfig | None = N
     evaluation: dict[str, Any] = {
         "graph": f"MiniLM layers 1-{cfg.num_layers}, {'onnxruntime-fused, ' if fused is not plain else ''}"
         "int8 dynamic quantisation; fp32 head",
-        "held_out_synthetic_exact_span": span_scores(tokenizer, graph_probabilities(model, tokenizer, texts), test),
+        "held_out_synthetic_exact_span": span_scores(
+            tokenizer, graph_probabilities(model, tokenizer, texts), test
+        ),
         "held_out_synthetic_examples": config.test_examples,
         "privacy_corpus": "docs/privacy.md: P/R/F2 on the seed-7 evaluation corpus "
         "(scripts/privacy_eval.py --path deep)",

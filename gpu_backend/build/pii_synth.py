@@ -34,85 +34,560 @@ class Example:
 
 
 _EU_FIRST = (
-    "Lukas", "Jonas", "Felix", "Anna", "Lena", "Hannah", "Jürgen", "Klaus", "Sabine", "Ute", "Matthias",
-    "Camille", "Léa", "Chloé", "Théo", "Hugo", "Benoît", "Amélie", "Margaux", "Étienne", "Océane",
-    "Lucía", "Alejandro", "Pablo", "Carmen", "Javier", "Inés", "Sofía", "Álvaro", "Rocío",
-    "Giulia", "Francesca", "Luca", "Matteo", "Alessandro", "Chiara", "Giuseppe", "Bianca",
-    "Daan", "Sem", "Femke", "Sanne", "Bram", "Thijs", "Eline", "Joost",
-    "Oliver", "Harry", "Amelia", "Isla", "Alfie", "Freya", "Callum", "Niamh", "Siobhan",
-    "Søren", "Astrid", "Björn", "Ingrid", "Piotr", "Katarzyna", "Tomasz", "Agnieszka",
-)  # fmt: skip
+    "Lukas",
+    "Jonas",
+    "Felix",
+    "Anna",
+    "Lena",
+    "Hannah",
+    "Jürgen",
+    "Klaus",
+    "Sabine",
+    "Ute",
+    "Matthias",
+    "Camille",
+    "Léa",
+    "Chloé",
+    "Théo",
+    "Hugo",
+    "Benoît",
+    "Amélie",
+    "Margaux",
+    "Étienne",
+    "Océane",
+    "Lucía",
+    "Alejandro",
+    "Pablo",
+    "Carmen",
+    "Javier",
+    "Inés",
+    "Sofía",
+    "Álvaro",
+    "Rocío",
+    "Giulia",
+    "Francesca",
+    "Luca",
+    "Matteo",
+    "Alessandro",
+    "Chiara",
+    "Giuseppe",
+    "Bianca",
+    "Daan",
+    "Sem",
+    "Femke",
+    "Sanne",
+    "Bram",
+    "Thijs",
+    "Eline",
+    "Joost",
+    "Oliver",
+    "Harry",
+    "Amelia",
+    "Isla",
+    "Alfie",
+    "Freya",
+    "Callum",
+    "Niamh",
+    "Siobhan",
+    "Søren",
+    "Astrid",
+    "Björn",
+    "Ingrid",
+    "Piotr",
+    "Katarzyna",
+    "Tomasz",
+    "Agnieszka",
+)
 _EU_LAST = (
-    "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Becker", "Hoffmann", "Schäfer", "Koch",
-    "Dubois", "Lefèvre", "Moreau", "Laurent", "Girard", "Bonnet", "Prévost", "Rousseau", "Fontaine",
-    "García", "Fernández", "González", "Rodríguez", "López", "Martínez", "Sánchez", "Pérez", "Núñez",
-    "Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci", "Marino",
-    "de Jong", "Jansen", "de Vries", "van den Berg", "van Dijk", "Bakker", "Visser", "Smit",
-    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Davies", "Evans", "O'Brien",
-    "Nowak", "Kowalski", "Wiśniewski", "Andersen", "Nielsen", "Johansson", "Lindqvist",
-)  # fmt: skip
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Becker",
+    "Hoffmann",
+    "Schäfer",
+    "Koch",
+    "Dubois",
+    "Lefèvre",
+    "Moreau",
+    "Laurent",
+    "Girard",
+    "Bonnet",
+    "Prévost",
+    "Rousseau",
+    "Fontaine",
+    "García",
+    "Fernández",
+    "González",
+    "Rodríguez",
+    "López",
+    "Martínez",
+    "Sánchez",
+    "Pérez",
+    "Núñez",
+    "Rossi",
+    "Russo",
+    "Ferrari",
+    "Esposito",
+    "Bianchi",
+    "Romano",
+    "Colombo",
+    "Ricci",
+    "Marino",
+    "de Jong",
+    "Jansen",
+    "de Vries",
+    "van den Berg",
+    "van Dijk",
+    "Bakker",
+    "Visser",
+    "Smit",
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Wilson",
+    "Davies",
+    "Evans",
+    "O'Brien",
+    "Nowak",
+    "Kowalski",
+    "Wiśniewski",
+    "Andersen",
+    "Nielsen",
+    "Johansson",
+    "Lindqvist",
+)
 _TITLES = ("Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "Mr", "Mrs", "Dr", "Miss", "Sir", "Madam")
 _US_SUFFIXES = (
-    "Street", "St", "St.", "Avenue", "Ave", "Ave.", "Road", "Rd", "Lane", "Ln", "Drive", "Dr",
-    "Boulevard", "Blvd", "Court", "Ct", "Way", "Place", "Pl", "Terrace", "Circle", "Parkway",
-    "Highway", "Trail", "Square",
-)  # fmt: skip
+    "Street",
+    "St",
+    "St.",
+    "Avenue",
+    "Ave",
+    "Ave.",
+    "Road",
+    "Rd",
+    "Lane",
+    "Ln",
+    "Drive",
+    "Dr",
+    "Boulevard",
+    "Blvd",
+    "Court",
+    "Ct",
+    "Way",
+    "Place",
+    "Pl",
+    "Terrace",
+    "Circle",
+    "Parkway",
+    "Highway",
+    "Trail",
+    "Square",
+)
 _STREET_WORDS = (
-    "Main", "Oak", "Maple", "Cedar", "Pine", "Elm", "Washington", "Lake", "Hill", "Park", "Sunset",
-    "Highland", "Church", "Mill", "River", "Spring", "Ridge", "Forest", "Meadow", "Willow", "Center",
-    "Market", "Union", "Franklin", "Lincoln", "Jefferson", "Madison", "Jackson", "Walnut", "Chestnut",
-    "First", "Second", "Third", "Fifth", "Tenth", "North", "South", "West", "East", "Broad", "Water",
-)  # fmt: skip
+    "Main",
+    "Oak",
+    "Maple",
+    "Cedar",
+    "Pine",
+    "Elm",
+    "Washington",
+    "Lake",
+    "Hill",
+    "Park",
+    "Sunset",
+    "Highland",
+    "Church",
+    "Mill",
+    "River",
+    "Spring",
+    "Ridge",
+    "Forest",
+    "Meadow",
+    "Willow",
+    "Center",
+    "Market",
+    "Union",
+    "Franklin",
+    "Lincoln",
+    "Jefferson",
+    "Madison",
+    "Jackson",
+    "Walnut",
+    "Chestnut",
+    "First",
+    "Second",
+    "Third",
+    "Fifth",
+    "Tenth",
+    "North",
+    "South",
+    "West",
+    "East",
+    "Broad",
+    "Water",
+)
 # More USPS street suffixes (Publication 28, appendix C1), written out.
 _USPS_MORE = (
-    "Alley", "Bend", "Bluff", "Branch", "Bridge", "Brook", "Burg", "Bypass", "Camp", "Canyon", "Cape",
-    "Causeway", "Cliff", "Club", "Common", "Corner", "Course", "Cove", "Creek", "Crest", "Crossing",
-    "Dale", "Divide", "Estates", "Expressway", "Falls", "Ferry", "Fields", "Flat", "Flats", "Ford",
-    "Forest", "Forge", "Fork", "Fort", "Freeway", "Gardens", "Gateway", "Glen", "Green", "Greens",
-    "Grove", "Harbor", "Haven", "Heights", "Hills", "Hollow", "Island", "Isle", "Junction", "Key",
-    "Knoll", "Knolls", "Landing", "Light", "Lights", "Loaf", "Lock", "Locks", "Lodge", "Loop", "Mall",
-    "Manor", "Meadows", "Mews", "Mill", "Mills", "Mission", "Mount", "Mountain", "Neck", "Orchard",
-    "Oval", "Pass", "Path", "Pike", "Pines", "Plains", "Plaza", "Point", "Points", "Port", "Prairie",
-    "Ranch", "Rapids", "Rest", "Ridge", "River", "Route", "Row", "Run", "Shoal", "Shore", "Shores",
-    "Skyway", "Springs", "Spur", "Spurs", "Station", "Stravenue", "Stream", "Summit", "Trace",
-    "Track", "Tunnel", "Turnpike", "Underpass", "Valley", "Via", "Viaduct", "View", "Village",
-    "Ville", "Vista", "Walk", "Wells",
-)  # fmt: skip
+    "Alley",
+    "Bend",
+    "Bluff",
+    "Branch",
+    "Bridge",
+    "Brook",
+    "Burg",
+    "Bypass",
+    "Camp",
+    "Canyon",
+    "Cape",
+    "Causeway",
+    "Cliff",
+    "Club",
+    "Common",
+    "Corner",
+    "Course",
+    "Cove",
+    "Creek",
+    "Crest",
+    "Crossing",
+    "Dale",
+    "Divide",
+    "Estates",
+    "Expressway",
+    "Falls",
+    "Ferry",
+    "Fields",
+    "Flat",
+    "Flats",
+    "Ford",
+    "Forest",
+    "Forge",
+    "Fork",
+    "Fort",
+    "Freeway",
+    "Gardens",
+    "Gateway",
+    "Glen",
+    "Green",
+    "Greens",
+    "Grove",
+    "Harbor",
+    "Haven",
+    "Heights",
+    "Hills",
+    "Hollow",
+    "Island",
+    "Isle",
+    "Junction",
+    "Key",
+    "Knoll",
+    "Knolls",
+    "Landing",
+    "Light",
+    "Lights",
+    "Loaf",
+    "Lock",
+    "Locks",
+    "Lodge",
+    "Loop",
+    "Mall",
+    "Manor",
+    "Meadows",
+    "Mews",
+    "Mill",
+    "Mills",
+    "Mission",
+    "Mount",
+    "Mountain",
+    "Neck",
+    "Orchard",
+    "Oval",
+    "Pass",
+    "Path",
+    "Pike",
+    "Pines",
+    "Plains",
+    "Plaza",
+    "Point",
+    "Points",
+    "Port",
+    "Prairie",
+    "Ranch",
+    "Rapids",
+    "Rest",
+    "Ridge",
+    "River",
+    "Route",
+    "Row",
+    "Run",
+    "Shoal",
+    "Shore",
+    "Shores",
+    "Skyway",
+    "Springs",
+    "Spur",
+    "Spurs",
+    "Station",
+    "Stravenue",
+    "Stream",
+    "Summit",
+    "Trace",
+    "Track",
+    "Tunnel",
+    "Turnpike",
+    "Underpass",
+    "Valley",
+    "Via",
+    "Viaduct",
+    "View",
+    "Village",
+    "Ville",
+    "Vista",
+    "Walk",
+    "Wells",
+)
 _TOWN_PREFIXES = ("", "", "", "New ", "Lake ", "East ", "West ", "North ", "South ", "Port ", "Mount ")
-_TOWN_SUFFIXES = ("ville", "bury", "stad", "town", "ton", "chester", "side", "view", "haven", "berg",
-                  "mouth", "land", "port", "fort", "borough", "field", "furt", "burgh", "shire", "")  # fmt: skip
+_TOWN_SUFFIXES = (
+    "ville",
+    "bury",
+    "stad",
+    "town",
+    "ton",
+    "chester",
+    "side",
+    "view",
+    "haven",
+    "berg",
+    "mouth",
+    "land",
+    "port",
+    "fort",
+    "borough",
+    "field",
+    "furt",
+    "burgh",
+    "shire",
+    "",
+)
 _UNITS = ("Apt. {n}", "Apt {n}", "Suite {n}", "Unit {n}", "#{n}", "Apartment {n}", "Ste {n}", "Fl {n}")
 _STATES = (
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
-    "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY",
-    "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV",
-    "WI", "WY",
-)  # fmt: skip
-_UK_STREETS = ("High Street", "Station Road", "Church Lane", "Victoria Road", "Green Lane", "Manor Way",
-               "Park Avenue", "Queen's Road", "Mill Close", "Kings Crescent", "Rose Gardens", "The Grove")  # fmt: skip
+    "AL",
+    "AK",
+    "AZ",
+    "AR",
+    "CA",
+    "CO",
+    "CT",
+    "DE",
+    "FL",
+    "GA",
+    "HI",
+    "ID",
+    "IL",
+    "IN",
+    "IA",
+    "KS",
+    "KY",
+    "LA",
+    "ME",
+    "MD",
+    "MA",
+    "MI",
+    "MN",
+    "MS",
+    "MO",
+    "MT",
+    "NE",
+    "NV",
+    "NH",
+    "NJ",
+    "NM",
+    "NY",
+    "NC",
+    "ND",
+    "OH",
+    "OK",
+    "OR",
+    "PA",
+    "RI",
+    "SC",
+    "SD",
+    "TN",
+    "TX",
+    "UT",
+    "VT",
+    "VA",
+    "WA",
+    "WV",
+    "WI",
+    "WY",
+)
+_UK_STREETS = (
+    "High Street",
+    "Station Road",
+    "Church Lane",
+    "Victoria Road",
+    "Green Lane",
+    "Manor Way",
+    "Park Avenue",
+    "Queen's Road",
+    "Mill Close",
+    "Kings Crescent",
+    "Rose Gardens",
+    "The Grove",
+)
 _UK_FLATS = ("Flat {n}", "Flat {n}{l}", "Studio {n}", "{n}{l}")
-_DE_STEMS = ("Haupt", "Bahnhof", "Schiller", "Goethe", "Garten", "Kirch", "Linden", "Berg", "Wald",
-             "Mozart", "Beethoven", "Rosen", "Schul", "Dorf", "Markt", "Friedrich", "Bismarck")  # fmt: skip
+_DE_STEMS = (
+    "Haupt",
+    "Bahnhof",
+    "Schiller",
+    "Goethe",
+    "Garten",
+    "Kirch",
+    "Linden",
+    "Berg",
+    "Wald",
+    "Mozart",
+    "Beethoven",
+    "Rosen",
+    "Schul",
+    "Dorf",
+    "Markt",
+    "Friedrich",
+    "Bismarck",
+)
 _DE_SUFFIXES = ("straße", "str.", "weg", "platz", "allee", "gasse", "ring", "damm", "ufer")
 _FR_TYPES = ("rue", "avenue", "boulevard", "place", "impasse", "allée", "chemin", "quai")
-_FR_NAMES = ("de la Paix", "Victor Hugo", "de Rivoli", "Jean Jaurès", "du Général de Gaulle",
-             "Pasteur", "des Lilas", "de la République", "Voltaire", "Émile Zola", "du Moulin")  # fmt: skip
-_ES_IT = ("Calle Mayor {n}", "Calle de Alcalá {n}", "Avenida de la Constitución {n}", "Via Roma {n}",
-          "Via Garibaldi {n}", "Corso Vittorio Emanuele {n}", "Plaza de España {n}", "Piazza Dante {n}")  # fmt: skip
-_LANGUAGES = ("French", "Spanish", "German", "English", "Italian", "Dutch", "Japanese", "Chinese", "Korean",
-              "Portuguese", "Russian", "Arabic", "Hindi", "Polish", "Swedish", "Greek", "Turkish")  # fmt: skip
-_MONTHS = ("Jan", "February", "March", "Apr", "May", "June", "July", "Aug", "Sept", "October", "Nov", "December")
+_FR_NAMES = (
+    "de la Paix",
+    "Victor Hugo",
+    "de Rivoli",
+    "Jean Jaurès",
+    "du Général de Gaulle",
+    "Pasteur",
+    "des Lilas",
+    "de la République",
+    "Voltaire",
+    "Émile Zola",
+    "du Moulin",
+)
+_ES_IT = (
+    "Calle Mayor {n}",
+    "Calle de Alcalá {n}",
+    "Avenida de la Constitución {n}",
+    "Via Roma {n}",
+    "Via Garibaldi {n}",
+    "Corso Vittorio Emanuele {n}",
+    "Plaza de España {n}",
+    "Piazza Dante {n}",
+)
+_LANGUAGES = (
+    "French",
+    "Spanish",
+    "German",
+    "English",
+    "Italian",
+    "Dutch",
+    "Japanese",
+    "Chinese",
+    "Korean",
+    "Portuguese",
+    "Russian",
+    "Arabic",
+    "Hindi",
+    "Polish",
+    "Swedish",
+    "Greek",
+    "Turkish",
+)
+_MONTHS = (
+    "Jan",
+    "February",
+    "March",
+    "Apr",
+    "May",
+    "June",
+    "July",
+    "Aug",
+    "Sept",
+    "October",
+    "Nov",
+    "December",
+)
 _ORGS = (
-    "Apple", "Google", "Microsoft", "Amazon", "Oracle", "Salesforce", "Adobe", "Tesla", "Netflix",
-    "Spotify", "Slack", "Zoom", "GitHub", "Jira", "Confluence", "Excel", "Windows", "Linux", "Python",
-    "Kubernetes", "Docker", "Postgres", "Redis", "Kafka", "Terraform", "Stripe", "PayPal", "Visa",
-)  # fmt: skip
+    "Apple",
+    "Google",
+    "Microsoft",
+    "Amazon",
+    "Oracle",
+    "Salesforce",
+    "Adobe",
+    "Tesla",
+    "Netflix",
+    "Spotify",
+    "Slack",
+    "Zoom",
+    "GitHub",
+    "Jira",
+    "Confluence",
+    "Excel",
+    "Windows",
+    "Linux",
+    "Python",
+    "Kubernetes",
+    "Docker",
+    "Postgres",
+    "Redis",
+    "Kafka",
+    "Terraform",
+    "Stripe",
+    "PayPal",
+    "Visa",
+)
 _CAPITALISED = (
-    "Budget", "Review", "Roadmap", "Sales", "Marketing", "Finance", "Legal", "Support", "Engineering",
-    "Monday", "Tuesday", "Friday", "January", "March", "June", "October", "December", "Summer",
-    "Winter", "Q3", "Board", "Committee", "Release", "Update", "Policy", "Agenda", "Invoice",
-    "Will", "Mark", "Grant", "Bill", "Rose", "Faith", "Hope", "May", "April", "Bishop", "Major",
-)  # fmt: skip
+    "Budget",
+    "Review",
+    "Roadmap",
+    "Sales",
+    "Marketing",
+    "Finance",
+    "Legal",
+    "Support",
+    "Engineering",
+    "Monday",
+    "Tuesday",
+    "Friday",
+    "January",
+    "March",
+    "June",
+    "October",
+    "December",
+    "Summer",
+    "Winter",
+    "Q3",
+    "Board",
+    "Committee",
+    "Release",
+    "Update",
+    "Policy",
+    "Agenda",
+    "Invoice",
+    "Will",
+    "Mark",
+    "Grant",
+    "Bill",
+    "Rose",
+    "Faith",
+    "Hope",
+    "May",
+    "April",
+    "Bishop",
+    "Major",
+)
 
 # Slots: {person} {first} {last} {location} {city} {country} {street_address}; and unlabelled
 # distractors {org} {word} {number} {email} {phone}.
@@ -197,7 +672,9 @@ TEMPLATES: tuple[str, ...] = (
 )
 
 # Sentences that carry identifiers, contact data and secrets (all unlabelled for this model).
-DISTRACTOR_TEMPLATES = tuple(t for t in TEMPLATES if any(k in t for k in ("{tech}", "{email}", "{phone}", "{lang}")))
+DISTRACTOR_TEMPLATES = tuple(
+    t for t in TEMPLATES if any(k in t for k in ("{tech}", "{email}", "{phone}", "{lang}"))
+)
 
 
 def _census(filename: str, top: int) -> list[str]:
@@ -211,7 +688,7 @@ def _places(path: Path) -> tuple[list[str], list[str], list[str]]:
     others: list[str] = []
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         for line in handle:
-            name, kind, population = (line.rstrip("\n").split("\t") + ["0"])[:3]
+            name, kind, population = [*line.rstrip("\n").split("\t"), "0"][:3]
             if kind == "city":
                 cities.append((int(population or 0), name))
             else:
@@ -224,7 +701,7 @@ class Generator:
     """Draws labelled sentences from ``TEMPLATES`` with a private ``random.Random(seed)``."""
 
     def __init__(self, seed: int, places_file: Path = PLACES_FILE) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 - reproducible training data, not secrets
         self.first_names = _census("dist.male.first", 1219) + _census("dist.female.first", 2000)
         self.last_names = _census("dist.all.last", 8000)
         self.cities, self.big_cities, self.regions = _places(places_file)
@@ -284,7 +761,8 @@ class Generator:
             if rng.random() < 0.4:
                 out = f"{flat}, {out}"
             if rng.random() < 0.6:
-                postcode = f"{rng.choice(['SW', 'N', 'EC', 'M', 'B', 'LS', 'G'])}{rng.randint(1, 20)} {rng.randint(1, 9)}{rng.choice('ABDEFGHJ')}{rng.choice('LNPQRSTU')}"
+                area = f"{rng.choice(['SW', 'N', 'EC', 'M', 'B', 'LS', 'G'])}{rng.randint(1, 20)}"
+                postcode = f"{area} {rng.randint(1, 9)}{rng.choice('ABDEFGHJ')}{rng.choice('LNPQRSTU')}"
                 out += f", {self.city()} {postcode}"
             return out
         if r < 0.85:
@@ -298,7 +776,9 @@ class Generator:
                 out += f", {rng.randint(10000, 99999)} {self.city()}"
             return out
         if r < 0.95:
-            name = rng.choice([rng.choice(_FR_NAMES), f"{self.first()} {self.last()}", f"de {self.last()}", self.last()])
+            name = rng.choice(
+                [rng.choice(_FR_NAMES), f"{self.first()} {self.last()}", f"de {self.last()}", self.last()]
+            )
             out = f"{n % 200 + 1}{rng.choice([' ', ', '])}{rng.choice(_FR_TYPES)} {name}"
             if rng.random() < 0.5:
                 out += f", {rng.randint(10, 95)}{rng.randint(100, 999)} {self.city()}"
@@ -331,24 +811,44 @@ class Generator:
     def email(self) -> str:
         rng = self.rng
         first, last = self.first().lower(), self.last().lower().replace(" ", "")
-        user = rng.choice([f"{first}.{last}", f"{first[0]}{last}", f"{last}{first}", f"{first}{rng.randint(1, 99)}"])
-        domain = rng.choice(["example.com", "mail.example.org", "corp.example.net", "gmail.com", "outlook.de"])
+        user = rng.choice(
+            [f"{first}.{last}", f"{first[0]}{last}", f"{last}{first}", f"{first}{rng.randint(1, 99)}"]
+        )
+        domain = rng.choice(
+            ["example.com", "mail.example.org", "corp.example.net", "gmail.com", "outlook.de"]
+        )
         return f"{user}@{domain}" if rng.random() < 0.85 else f"{user} [at] {domain.replace('.', ' [dot] ')}"
 
     def phone(self) -> str:
         rng = self.rng
-        d = lambda k: "".join(rng.choice("0123456789") for _ in range(k))  # noqa: E731
-        return rng.choice([
-            f"+1 ({d(3)}) {d(3)}-{d(4)}", f"{d(3)}-{d(3)}-{d(4)}", f"+44 20 {d(4)} {d(4)}",
-            f"+49 30 {d(8)}", f"06 {d(2)} {d(2)} {d(2)} {d(2)}", f"0{d(4)} {d(6)}", f"+33 {d(1)} {d(2)} {d(2)} {d(2)} {d(2)}",
-        ])  # fmt: skip
+        d = self._digits
+        return rng.choice(
+            [
+                f"+1 ({d(3)}) {d(3)}-{d(4)}",
+                f"{d(3)}-{d(3)}-{d(4)}",
+                f"+44 20 {d(4)} {d(4)}",
+                f"+49 30 {d(8)}",
+                f"06 {d(2)} {d(2)} {d(2)} {d(2)}",
+                f"0{d(4)} {d(6)}",
+                f"+33 {d(1)} {d(2)} {d(2)} {d(2)} {d(2)}",
+            ]
+        )
+
+    def _chars(self, k: int, alphabet: str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") -> str:
+        return "".join(self.rng.choice(alphabet) for _ in range(k))
+
+    def _digits(self, k: int) -> str:
+        return self._chars(k, "0123456789")
+
+    def _hex(self, k: int) -> str:
+        return self._chars(k, "0123456789abcdef")
 
     def tech(self) -> str:
         """Identifiers, numbers and secrets: the shapes prompts carry that are no names or places."""
         rng = self.rng
-        hexs = lambda k: "".join(rng.choice("0123456789abcdef") for _ in range(k))  # noqa: E731
-        alnum = lambda k, cs="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789": "".join(rng.choice(cs) for _ in range(k))  # noqa: E731
-        digits = lambda k: "".join(rng.choice("0123456789") for _ in range(k))  # noqa: E731
+        hexs = self._hex
+        alnum = self._chars
+        digits = self._digits
         kind = rng.randrange(16)
         if kind == 0:
             return f"{rng.randint(1, 255)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}"
@@ -357,7 +857,9 @@ class Generator:
         if kind == 2:
             return rng.choice([":", "-"]).join(hexs(2).upper() for _ in range(6))
         if kind == 3:
-            return f"{alnum(2, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ')}{digits(2)} " + " ".join(alnum(4) for _ in range(4))
+            return f"{alnum(2, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ')}{digits(2)} " + " ".join(
+                alnum(4) for _ in range(4)
+            )
         if kind == 4:
             return " ".join(digits(4) for _ in range(4)) if rng.random() < 0.5 else digits(16)
         if kind == 5:
@@ -368,23 +870,45 @@ class Generator:
             cs = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
             return alnum(rng.randint(20, 40), cs)
         if kind == 8:
-            return "eyJ" + alnum(20, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789") + "." + alnum(30, "abcdefghijklmnopqrstuvwxyz0123456789_-")
+            return (
+                "eyJ"
+                + alnum(20, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789")
+                + "."
+                + alnum(30, "abcdefghijklmnopqrstuvwxyz0123456789_-")
+            )
         if kind == 9:
-            return f"https://{rng.choice(['www.', 'docs.', ''])}{rng.choice(_ORGS).lower()}.example.com/{rng.choice(['help', 'v2/api', 'login', 'status'])}"
+            host = f"{rng.choice(['www.', 'docs.', ''])}{rng.choice(_ORGS).lower()}.example.com"
+            return f"https://{host}/{rng.choice(['help', 'v2/api', 'login', 'status'])}"
         if kind == 10:
-            return rng.choice([f"{rng.randint(1, 28)}/{rng.randint(1, 12)}/{rng.randint(1950, 2030)}",
-                               f"{rng.randint(1950, 2030)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-                               f"{rng.choice(_MONTHS)} {rng.randint(1, 28)}, {rng.randint(1950, 2030)}",
-                               f"{rng.randint(1, 12)}:{rng.randint(0, 59):02d} {rng.choice(['am', 'pm', 'PM'])}"])  # fmt: skip
+            return rng.choice(
+                [
+                    f"{rng.randint(1, 28)}/{rng.randint(1, 12)}/{rng.randint(1950, 2030)}",
+                    f"{rng.randint(1950, 2030)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                    f"{rng.choice(_MONTHS)} {rng.randint(1, 28)}, {rng.randint(1950, 2030)}",
+                    f"{rng.randint(1, 12)}:{rng.randint(0, 59):02d} {rng.choice(['am', 'pm', 'PM'])}",
+                ]
+            )
         if kind == 11:
             return f"${rng.randint(1, 99999):,}.{rng.randint(0, 99):02d}"
         if kind == 12:
             return f"{rng.choice(['bc1q', '1', '3'])}{alnum(30, 'abcdefghijkmnpqrstuvwxyz023456789')}"
         if kind == 13:
-            return f"{self.first().lower()}_{hexs(4)}" if rng.random() < 0.5 else f"{self.last().lower()}{rng.randint(1, 999)}"
+            return (
+                f"{self.first().lower()}_{hexs(4)}"
+                if rng.random() < 0.5
+                else f"{self.last().lower()}{rng.randint(1, 999)}"
+            )
         if kind == 14:
-            return rng.choice(["v1.2.3", "ORD-" + digits(6), "INV" + digits(8), "#" + digits(5), "SKU " + alnum(8)])
-        return rng.choice(["password=" + alnum(12, "abcdefXYZ0123456789!#%"), "Bearer " + alnum(32), "-----BEGIN PRIVATE KEY-----"])
+            return rng.choice(
+                ["v1.2.3", "ORD-" + digits(6), "INV" + digits(8), "#" + digits(5), "SKU " + alnum(8)]
+            )
+        return rng.choice(
+            [
+                "password=" + alnum(12, "abcdefXYZ0123456789!#%"),
+                "Bearer " + alnum(32),
+                "-----BEGIN PRIVATE KEY-----",
+            ]
+        )
 
     # --- sentences ----------------------------------------------------------------------------
     def segments(self, template: str) -> list[Segment]:

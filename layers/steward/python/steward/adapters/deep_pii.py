@@ -18,10 +18,10 @@ from typing import Any
 
 import orjson
 
+from steward.auth.principal import Principal
 from steward.privacy.entities import NER_TYPES
 from steward.privacy.findings import Finding
 from steward.privacy.normalize import TextView
-from steward.auth.principal import Principal
 from steward.registry import ModelVersion, Registry, split_model_ref
 from steward.routing.router import Router
 from steward.routing.transport import BackendRequest
@@ -57,7 +57,9 @@ class DeepPiiDetector:
             "inputs": [{"name": _tensor_name(version.inputs, INPUT_NAME), "datatype": "BYTES", "shape": [1],
                         "data": [text]}],
         }  # fmt: skip
-        request = BackendRequest(model=version.backend_model, version=version.backend_version, payload=payload)
+        request = BackendRequest(
+            model=version.backend_model, version=version.backend_version, payload=payload
+        )
         result = self._router.call(version.target, request)
         return self._findings(result.payload, view, _tensor_name(version.outputs, OUTPUT_NAME))
 
@@ -75,7 +77,9 @@ class DeepPiiDetector:
         return findings
 
 
-def parse_entities(payload: Mapping[str, Any], output: str = OUTPUT_NAME) -> list[tuple[str, int, int, float]]:
+def parse_entities(
+    payload: Mapping[str, Any], output: str = OUTPUT_NAME
+) -> list[tuple[str, int, int, float]]:
     """``(entity_type, start, end, score)`` from an OIP answer with one BYTES JSON element."""
     outputs = payload.get("outputs")
     if not isinstance(outputs, list):

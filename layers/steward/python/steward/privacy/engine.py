@@ -7,6 +7,7 @@ Nothing here logs or returns a detected value except through the request's :clas
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 from collections import Counter
@@ -75,7 +76,28 @@ class DetectionEngine:
             and f.score >= limits.get(f.entity_type, threshold)
             and f.end <= len(text)
         ]
+        if deep is not None and path is DetectionPath.DEEP:
+            kept = _patterns_first(kept, deep.name)
         return resolve_overlaps(kept)
+
+
+def _patterns_first(findings: list[Finding], deep_name: str) -> list[Finding]:
+    """Drop model findings that overlap a pattern finding: the patterns check formats and
+    checksums, while the model's probabilities are not on their score scale (a name it sees
+    inside an e-mail address or URL must not displace the validated finding)."""
+    patterns = sorted((f for f in findings if f.detector != deep_name), key=lambda f: f.start)
+    starts = [f.start for f in patterns]
+    reach: list[int] = []  # running max of ends, so one bisect answers "does anything overlap"
+    for f in patterns:
+        reach.append(max(f.end, reach[-1]) if reach else f.end)
+    kept = []
+    for f in findings:
+        if f.detector == deep_name:
+            i = bisect.bisect_left(starts, f.end) - 1  # last pattern starting before f ends
+            if i >= 0 and reach[i] > f.start:
+                continue
+        kept.append(f)
+    return kept
 
 
 def _run(det: Detector, view: TextView) -> list[Finding]:
