@@ -151,6 +151,8 @@ class ApiConstruct(Construct):
         }
         if settings.backend_url:
             environment["STEWARD_BACKEND_URL"] = settings.backend_url
+        if settings.privacy_deep_model:
+            environment["STEWARD_PRIVACY_DEEP_MODEL"] = settings.privacy_deep_model
         if inference_endpoint_name:
             # Registry targets of kind "sagemaker" name this endpoint; IAM allows only this one.
             environment["STEWARD_SAGEMAKER_ENDPOINT"] = inference_endpoint_name

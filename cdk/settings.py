@@ -70,6 +70,9 @@ class StageSettings:
     custom_domain: CustomDomain | None = None
     # An HTTPS (or in-VPC *.internal) OIP backend for registry targets of kind "http", if any.
     backend_url: str | None = None
+    # Privacy: the registry model (``name@version``) serving the deep PII path, for tenant
+    # policies that ask for it; empty means such policies are refused (fail closed).
+    privacy_deep_model: str = "pii-ner@1"
     # Observability.
     alarm_email: str | None = None
     api_p99_latency_ms: int = 5000

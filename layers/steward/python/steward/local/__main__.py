@@ -70,7 +70,14 @@ def main(argv: list[str] | None = None) -> int:
             if server.started:
                 stack.write_state()
                 print(
-                    _banner(state.api_url, state.backend_url, state.demo_api_key, args.state_file), flush=True
+                    _banner(
+                        state.api_url,
+                        state.backend_url,
+                        state.demo_api_key,
+                        state.demo_admin_key,
+                        args.state_file,
+                    ),
+                    flush=True,
                 )
 
         threading.Thread(target=announce_when_listening, daemon=True).start()
@@ -87,12 +94,13 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _banner(api_url: str, backend_url: str, key: str, state_file: Path) -> str:
+def _banner(api_url: str, backend_url: str, key: str, admin_key: str, state_file: Path) -> str:
     return f"""
 Steward is running.
   gateway : {api_url}   (OpenAPI: {api_url}/openapi.json)
   backend : {backend_url}
   demo key: {key}
+  admin key: {admin_key}   (admin scope for tenant "demo": /admin/policies/demo)
   state   : {state_file}
 
 Try:

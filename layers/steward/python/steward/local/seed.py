@@ -1,4 +1,4 @@
-"""Seed the local stack: register the built models and create a demo tenant with one key."""
+"""Seed the local stack: register the built models; a demo tenant with a key and an admin key."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ DEMO_TENANT = "demo"
 class Seeded:
     tenant_id: str
     api_key: str
+    admin_key: str
     models: list[str]
 
 
@@ -37,4 +38,7 @@ def seed(model_repository: Path, backend_url: str) -> Seeded:
         if str(manifest["name"]) not in names:
             names.append(str(manifest["name"]))
     token, _record = create_api_key(DEMO_TENANT, models=["*"], name="demo key (local stack)")
-    return Seeded(tenant_id=DEMO_TENANT, api_key=token, models=names)
+    admin, _record = create_api_key(
+        DEMO_TENANT, models=["*"], admin=True, name="demo admin key (local stack)"
+    )
+    return Seeded(tenant_id=DEMO_TENANT, api_key=token, admin_key=admin, models=names)

@@ -15,6 +15,7 @@ from typing import Any
 from steward.local.processes import ChildProcess, free_port, python_module, wait_http_ok
 from steward.resources import DEFAULT_REGION, ResourceNames
 
+DEEP_PII_MODEL = "pii-ner@1"
 LOCAL_CREDENTIALS = {
     # moto accepts any credentials; these keep boto3 from looking for real ones.
     "AWS_ACCESS_KEY_ID": "steward-local",
@@ -43,6 +44,7 @@ class LocalStackState:
     backend_url: str
     aws_endpoint_url: str
     demo_api_key: str
+    demo_admin_key: str
     demo_tenant: str
     models: list[str] = field(default_factory=list)
 
@@ -102,6 +104,7 @@ class LocalStack:
                 backend_url=backend_url,
                 aws_endpoint_url=endpoint,
                 demo_api_key=seeded.api_key,
+                demo_admin_key=seeded.admin_key,
                 demo_tenant=seeded.tenant_id,
                 models=seeded.models,
             )
@@ -121,6 +124,12 @@ class LocalStack:
             "POWERTOOLS_METRICS_NAMESPACE": "Steward",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
+            # The deep PII path, for tenant policies that pick it (the model is in the default build).
+            "STEWARD_PRIVACY_DEEP_MODEL": (
+                DEEP_PII_MODEL
+                if (self.config.model_repository / DEEP_PII_MODEL.replace("@", "/")).is_dir()
+                else ""
+            ),
         }
 
     def write_state(self) -> Path:
