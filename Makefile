@@ -18,7 +18,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 install: .venv/.installed
 
-$(MODELS)/.complete: .venv/.installed
+$(MODELS)/.complete: .venv/.installed $(wildcard gpu_backend/build/*.py)
 	$(PY) -m gpu_backend.build --output $(MODELS)
 	touch $@
 
