@@ -125,3 +125,18 @@ def verify_model_dir(model_dir: Path) -> list[str]:
         elif sha256_file(path) != entry["sha256"]:
             problems.append(f"{name}: sha256 mismatch")
     return problems
+
+
+def text_batching() -> dict[str, Any]:
+    """Dynamic batching for the BERT-sized text models: sentence-length buckets, 2 ms delay.
+
+    One definition so the embedding and token-classification models batch alike.
+    """
+    return {
+        "max_batch_size": 64,
+        "max_queue_delay_ms": 2,
+        "preferred_batch_sizes": [8, 16, 32, 64],
+        "max_queue_size": 1024,
+        "request_timeout_ms": 10000,
+        "sequence_buckets": [16, 32, 64, 128, 256],
+    }

@@ -20,7 +20,7 @@ from tokenizers import Tokenizer
 
 from gpu_backend.build.bert_onnx import BertConfig, build_bert_sentence_encoder
 from gpu_backend.build.checks import Feed, min_row_cosine, run_cpu
-from gpu_backend.build.manifest import SCHEMA_VERSION, artifact_entries
+from gpu_backend.build.manifest import SCHEMA_VERSION, artifact_entries, text_batching
 from gpu_backend.build.options import BuildOptions
 
 NAME = "all-minilm-l6-v2"
@@ -162,14 +162,7 @@ def build(model_dir: Path, options: BuildOptions) -> dict[str, Any]:
             "graph_inputs": list(GRAPH_INPUTS),
         },
         "postprocessing": {"kind": "graph-output", "graph_output": "sentence_embedding"},
-        "batching": {
-            "max_batch_size": 64,
-            "max_queue_delay_ms": 2,
-            "preferred_batch_sizes": [8, 16, 32, 64],
-            "max_queue_size": 1024,
-            "request_timeout_ms": 10000,
-            "sequence_buckets": [16, 32, 64, 128, 256],
-        },
+        "batching": text_batching(),
         "allow_non_finite": False,
         "approval": "approved",
         "card": _card(evaluation),

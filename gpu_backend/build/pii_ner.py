@@ -33,7 +33,7 @@ from tokenizers import Encoding, Tokenizer
 
 from gpu_backend.build import minilm
 from gpu_backend.build.bert_onnx import POOLING_PREFIX, BertConfig, build_bert_sentence_encoder
-from gpu_backend.build.manifest import SCHEMA_VERSION, artifact_entries
+from gpu_backend.build.manifest import SCHEMA_VERSION, artifact_entries, text_batching
 from gpu_backend.build.options import BuildOptions
 from gpu_backend.build.pii_synth import ENTITY_TYPES, Example, Generator
 from gpu_backend.token_classifier import N_SHAPES, decode_entities, word_shapes
@@ -489,14 +489,7 @@ def build(model_dir: Path, options: BuildOptions, config: TrainConfig | None = N
             "graph_inputs": list(GRAPH_INPUTS),
         },
         "postprocessing": {"kind": "token-spans", "graph_output": "probabilities", "labels": list(LABELS)},
-        "batching": {
-            "max_batch_size": 64,
-            "max_queue_delay_ms": 2,
-            "preferred_batch_sizes": [8, 16, 32, 64],
-            "max_queue_size": 1024,
-            "request_timeout_ms": 10000,
-            "sequence_buckets": [16, 32, 64, 128, 256],
-        },
+        "batching": text_batching(),
         "allow_non_finite": False,
         "approval": "approved",
         "labels": list(LABELS),
