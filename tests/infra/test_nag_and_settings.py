@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from aws_cdk.assertions import Annotations, Match
 from cdk_nag import AwsSolutionsChecks
 
 from cdk.paths import DEPS_LAYER_BUILD_DIR
@@ -39,10 +38,14 @@ def test_aws_solutions_reports_no_unacknowledged_findings(
 
 def test_a_missing_dependency_layer_build_is_a_warning_not_a_failure(synth: Synth) -> None:
     # Given the repository as it is / Then a missing `make layers` output is flagged, never silent
-    warnings = Annotations.from_stack(synth.stack).find_warning(
-        "*", Match.string_like_regexp(".*make layers.*")
+    # (read from the constructs' own metadata: Annotations.find_warning cannot deserialise the
+    # entries in some jsii runtimes, "Unknown interface ... MetadataEntry")
+    warned = any(
+        entry.type == "aws:cdk:warning" and "make layers" in str(entry.data)
+        for construct in synth.stack.node.find_all()
+        for entry in construct.node.metadata
     )
-    assert bool(warnings) is not (DEPS_LAYER_BUILD_DIR / "python").is_dir()
+    assert warned is not (DEPS_LAYER_BUILD_DIR / "python").is_dir()
 
 
 def test_stage_settings_come_from_camel_case_context() -> None:
