@@ -6,22 +6,26 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PYTHON_VERSION="${LAYER_PYTHON_VERSION:-3.12}"   # must match the Lambda runtime in cdk/api.py
-PLATFORM="${LAYER_PLATFORM:-x86_64-manylinux2014}" # must match the Lambda architecture
+PLATFORM="${LAYER_PLATFORM:-x86_64-manylinux_2_28}" # Lambda python3.12 = Amazon Linux 2023 (glibc 2.34), x86_64
 OUT=.build/layers/deps
 UV="$(command -v uv || echo .tools/bin/uv)"
 
 rm -rf "$OUT"
 mkdir -p "$OUT/python"
+# The layer is exactly pyproject's [project] dependencies (the Lambda runtime set) at the locked
+# versions, less what the Lambda Python runtime already ships (boto3 and its own dependencies).
 "$UV" export --frozen --no-default-groups --no-emit-project --no-hashes --format requirements-txt \
-    --output-file "$OUT/constraints.txt" >/dev/null
+    | grep -v -E '^(boto3|botocore|s3transfer)==' >"$OUT/requirements.txt"
+# `names` is published as an sdist only (pure Python): the one package allowed to build.
 "$UV" pip install \
     --target "$OUT/python" \
     --python-platform "$PLATFORM" \
     --python-version "$PYTHON_VERSION" \
     --only-binary=:all: \
-    --constraint "$OUT/constraints.txt" \
-    -r layers/deps/requirements.txt
+    --no-binary names \
+    --no-deps \
+    -r "$OUT/requirements.txt"
 # Bytecode and tests are dead weight in a layer (Lambda's filesystem is read-only at run time).
 find "$OUT/python" -type d \( -name __pycache__ -o -name tests \) -prune -exec rm -rf {} +
-rm -rf "$OUT/constraints.txt" "$OUT/python/bin"
+rm -rf "$OUT/requirements.txt" "$OUT/python/bin"
 du -sh "$OUT/python"
