@@ -1,8 +1,10 @@
 """Per-model dynamic batcher (asyncio), after Triton's: max batch size, max queue delay, preferred
 batch sizes, a bounded queue and per-request timeouts.
 
-Requests wait in a deque; one worker task forms a batch and runs it on a dedicated thread, so the
-event loop keeps parsing HTTP while ORT computes, and the next batch fills during the current one.
+Requests wait in a deque; one worker task forms batches and runs each on a dedicated thread, so the
+event loop keeps parsing HTTP while ORT computes. Up to `instances` batches run at once (Triton's
+instance count): the worker takes the next batch only when an instance is free, so the queue keeps
+growing into a bigger batch while every instance is busy.
 """
 
 from __future__ import annotations
@@ -63,7 +65,10 @@ class DynamicBatcher:
         *,
         label: str,
         observer: BatchObserver | None = None,
+        instances: int = 1,
     ) -> None:
+        if instances < 1:
+            raise ValueError(f"instances must be >= 1, got {instances}")
         self._predict = predict
         self.config = config
         self.label = label
@@ -72,10 +77,13 @@ class DynamicBatcher:
         self._waiting = 0  # live (not expired) requests in the queue
         self._waiting_rows = 0
         self._arrived = asyncio.Event()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ort-{label}")
+        self.instances = instances
+        self._executor = ThreadPoolExecutor(max_workers=instances, thread_name_prefix=f"ort-{label}")
         self._worker: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
         self._closed = False
         self._delay_s = config.max_queue_delay_ms / 1000.0
+        self._flush = False  # the rest of a batch shared out among idle instances goes at once
         self._preferred = config.preferred_batch_sizes
 
     @property
@@ -91,11 +99,12 @@ class DynamicBatcher:
         self._closed = True
         while self._queue:
             self._fail(self._queue.popleft(), UnavailableError(f"model '{self.label}' is shutting down"))
-        if self._worker is not None:
-            self._worker.cancel()
+        for task in (*filter(None, [self._worker]), *self._running):
+            task.cancel()
+        for task in (*filter(None, [self._worker]), *list(self._running)):
             with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
+                await task
+        self._worker = None
         self._executor.shutdown(wait=True)
 
     async def submit(self, inputs: Batch, rows: int, timeout_ms: float | None = None) -> BatchResult:
@@ -148,25 +157,46 @@ class DynamicBatcher:
             self._queue.popleft()
 
     def _ready_to_dispatch(self) -> bool:
+        if self._flush:
+            return True
         rows = self._waiting_rows
         if rows >= self.config.max_batch_size:
             return True
         return bool(self._preferred) and rows >= self._preferred[0]
 
     def _target_rows(self) -> int:
-        """Everything waiting, up to max_batch_size.
+        """What is waiting, shared out among the idle instances, up to max_batch_size.
 
-        Preferred sizes release a batch early (see `_ready_to_dispatch`) but do not cut it down to
-        an exact size as Triton does for TensorRT profiles: onnxruntime has no per-size engines, and
-        one bigger batch costs less per row than two smaller ones.
+        With two instances idle, eight waiting rows run as two batches of four at once rather than
+        one batch of eight beside an idle instance. Preferred sizes release a batch early (see
+        `_ready_to_dispatch`) but do not cut it down to an exact size as Triton does for TensorRT
+        profiles: onnxruntime has no per-size engines, and one bigger batch costs less per row than
+        two smaller ones on the same instance.
         """
-        return min(self._waiting_rows, self.config.max_batch_size)
+        idle = max(1, self.instances - len(self._running))
+        share = -(-self._waiting_rows // idle)  # ceiling division
+        return min(share, self.config.max_batch_size)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        free = asyncio.Semaphore(self.instances)
+        while True:
+            await free.acquire()  # while every instance is busy, the queue grows into the next batch
+            try:
+                batch = await self._next_batch()
+            except BaseException:
+                free.release()
+                raise
+            task = loop.create_task(self._execute_batch(batch, free))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _next_batch(self) -> list[_Pending]:
+        """Wait for requests, then for the queue delay or a full/preferred batch; take the batch."""
         while True:
             self._drop_dead_head()
             if not self._queue:
+                self._flush = False
                 self._arrived.clear()
                 await self._arrived.wait()
                 continue
@@ -184,28 +214,39 @@ class DynamicBatcher:
                 self._drop_dead_head()
                 if not self._queue:
                     continue
-            batch = self._take(self._target_rows())
-            if not batch:
+            waiting, target = self._waiting_rows, self._target_rows()
+            batch = self._take(target)
+            # Rows left behind only because the batch was shared out go to the next idle instance
+            # without a second queue delay.
+            shared_out = target < min(waiting, self.config.max_batch_size)
+            self._flush = shared_out and self._waiting_rows > 0
+            if batch:
+                return batch
+
+    async def _execute_batch(self, batch: list[_Pending], free: asyncio.Semaphore) -> None:
+        """Run one batch on an executor thread and resolve each request's future with its rows."""
+        dispatched = time.perf_counter()
+        try:
+            outputs, compute_s = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._execute, batch
+            )
+        except asyncio.CancelledError:
+            for pending in batch:
+                self._fail(pending, UnavailableError(f"model '{self.label}' is shutting down"))
+            raise
+        finally:
+            free.release()
+        rows = sum(p.rows for p in batch)
+        if self._observer is not None:
+            self._observer(rows, compute_s)
+        for pending, outcome in zip(batch, outputs, strict=True):
+            if pending.future.done():
                 continue
-            dispatched = time.perf_counter()
-            try:
-                outputs, compute_s = await loop.run_in_executor(self._executor, self._execute, batch)
-            except asyncio.CancelledError:
-                for pending in batch:
-                    self._fail(pending, UnavailableError(f"model '{self.label}' is shutting down"))
-                raise
-            rows = sum(p.rows for p in batch)
-            if self._observer is not None:
-                self._observer(rows, compute_s)
-            for pending, outcome in zip(batch, outputs, strict=True):
-                if pending.future.done():
-                    continue
-                if isinstance(outcome, BaseException):
-                    pending.future.set_exception(outcome)
-                else:
-                    pending.future.set_result(
-                        BatchResult(outcome, dispatched - pending.enqueued, compute_s, rows)
-                    )
+            if isinstance(outcome, BaseException):
+                pending.future.set_exception(outcome)
+            else:
+                waited = dispatched - pending.enqueued
+                pending.future.set_result(BatchResult(outcome, waited, compute_s, rows))
 
     def _take(self, target_rows: int) -> list[_Pending]:
         """Pop live requests in arrival order until the next one would exceed the target."""

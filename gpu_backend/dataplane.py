@@ -175,15 +175,17 @@ class DataPlane:
             batch_hist.observe(rows)
             executions.inc()
 
-        batcher = DynamicBatcher(model.predict, config, label=record.label, observer=observe)
+        batcher = DynamicBatcher(
+            model.predict, config, label=record.label, observer=observe, instances=model.instances
+        )
         batcher.start()
         record.model, record.batcher = model, batcher
         record.input_specs = {s.name: s for s in manifest.inputs}
         record.output_specs = {s.name: s for s in manifest.outputs}
         record.state, record.reason = READY, ""
         log.info(
-            "model %s ready on %s (%s), max_batch_size=%d",
-            record.label, model.provider, model.precision, config.max_batch_size,
+            "model %s ready on %s (%s), max_batch_size=%d, instances=%d",
+            record.label, model.provider, model.precision, config.max_batch_size, model.instances,
         )  # fmt: skip
 
     async def drain(self, timeout_s: float) -> bool:

@@ -45,6 +45,11 @@ class ServedModel(ABC):
         return self.manifest.version
 
     @property
+    def instances(self) -> int:
+        """Batches this model runs at once: one session replica each."""
+        return self.settings.model_instances
+
+    @property
     def provider(self) -> str | None:
         return self.session.provider if self.session else None
 
@@ -60,9 +65,10 @@ class ServedModel(ABC):
             session = OrtSession(
                 artifacts[model_file],
                 use_gpu=want_gpu,
-                intra_op_threads=self.settings.intra_op_threads,
+                intra_op_threads=self.settings.session_threads(on_gpu=want_gpu),
                 allow_spinning=self.settings.ort_spinning,
                 label=label,
+                replicas=self.instances,
             )
             if self.precision == "fp16" and not session.on_gpu:
                 # fp16 only pays off on the GPU; on a silent CPU fallback use the fp32 graph.
@@ -70,9 +76,10 @@ class ServedModel(ABC):
                 session = OrtSession(
                     artifacts[self.manifest.model_file],
                     use_gpu=False,
-                    intra_op_threads=self.settings.intra_op_threads,
+                    intra_op_threads=self.settings.session_threads(on_gpu=False),
                     allow_spinning=self.settings.ort_spinning,
                     label=label,
+                    replicas=self.instances,
                 )
         except ModelLoadError:
             raise
@@ -104,6 +111,7 @@ class ServedModel(ABC):
             "execution_providers": self.session.providers if self.session else [],
             "precision": self.precision,
             "max_batch_size": batching.max_batch_size,
+            "instances": self.instances,
             "allow_non_finite": self.manifest.allow_non_finite,
         }
         if batching.sequence_buckets:

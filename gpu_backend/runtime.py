@@ -2,11 +2,17 @@
 
 ORT silently falls back to the CPU provider when CUDA cannot be initialised (driver, cuDNN), so the
 provider is read back from the session after load instead of being assumed.
+
+A session may hold several replicas of the graph (Triton's instance count): each `run` borrows a
+free replica, so that many batches execute at once, each on its own intra-op thread pool. On a
+small CPU two single-threaded replicas beat one two-threaded session, because a parallel loop
+stalls whenever the event loop takes one of its cores (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +47,7 @@ class GraphTensor:
 
 
 class OrtSession:
-    """One inference session plus the facts the server reports about it."""
+    """The inference session(s) of one model version plus the facts the server reports about it."""
 
     def __init__(
         self,
@@ -51,7 +57,10 @@ class OrtSession:
         intra_op_threads: int = 0,
         allow_spinning: bool = False,
         label: str = "model",
+        replicas: int = 1,
     ) -> None:
+        if replicas < 1:
+            raise ValueError(f"replicas must be >= 1, got {replicas}")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -64,6 +73,11 @@ class OrtSession:
         if use_gpu and cuda_available():
             requested = [(CUDA, {"cudnn_conv_algo_search": "HEURISTIC"}), CPU]
         self.session = ort.InferenceSession(model_bytes, sess_options=options, providers=requested)
+        self.replicas = replicas
+        self._free: queue.SimpleQueue[ort.InferenceSession] = queue.SimpleQueue()
+        self._free.put(self.session)
+        for _ in range(replicas - 1):
+            self._free.put(ort.InferenceSession(model_bytes, sess_options=options, providers=requested))
         self.providers: list[str] = list(self.session.get_providers())
         self.provider: str = self.providers[0] if self.providers else CPU
         wanted = requested[0][0] if isinstance(requested[0], tuple) else requested[0]
@@ -81,16 +95,21 @@ class OrtSession:
         return self.provider == CUDA
 
     def run(self, feeds: Mapping[str, np.ndarray], output_names: Sequence[str]) -> list[np.ndarray]:
-        """Execute once; on CUDA through IO binding so outputs are copied back in one step."""
-        if not self._io_binding:
-            return list(self.session.run(list(output_names), dict(feeds)))
-        binding = self.session.io_binding()
-        for name, value in feeds.items():
-            binding.bind_cpu_input(name, np.ascontiguousarray(value))
-        for name in output_names:
-            binding.bind_output(name, "cuda")
-        self.session.run_with_iobinding(binding)
-        return list(binding.copy_outputs_to_cpu())
+        """Execute once on a free replica (blocking until one is free); on CUDA through IO binding
+        so outputs are copied back in one step."""
+        session = self._free.get()
+        try:
+            if not self._io_binding:
+                return list(session.run(list(output_names), dict(feeds)))
+            binding = session.io_binding()
+            for name, value in feeds.items():
+                binding.bind_cpu_input(name, np.ascontiguousarray(value))
+            for name in output_names:
+                binding.bind_output(name, "cuda")
+            session.run_with_iobinding(binding)
+            return list(binding.copy_outputs_to_cpu())
+        finally:
+            self._free.put(session)
 
 
 def _graph_tensor(node: Any) -> GraphTensor:

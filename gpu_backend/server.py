@@ -2,6 +2,7 @@
 
 Routes read the body (bounded), call the shared `DataPlane` and return bytes; every
 `BackendError` becomes `{"error": ...}` with its status in one handler. No pydantic on the hot path.
+The two inference routes skip Starlette's router and middleware (`InferenceFastPath`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from gpu_backend.codec import HEADER_LENGTH
 from gpu_backend.dataplane import DataPlane
@@ -217,7 +220,57 @@ def _routes() -> list[Route]:
     return routes
 
 
-def create_app(settings: Settings, repository: Path | None = None) -> Starlette:
+_INFER_PATH = re.compile(r"/v2/models/(?P<model>[^/]+)(?:/versions/(?P<version>[^/]+))?/infer")
+
+
+class InferenceFastPath:
+    """Sends `POST .../infer` and `POST /invocations` straight to their handlers.
+
+    Starlette's router (a regex per route) and its two exception middlewares cost about a third of
+    the event loop's time per inference request (py-spy, docs/benchmarks.md), which the ORT threads
+    want on a small machine. The handlers are the same functions the Starlette routes use, with the
+    same error mapping; every other request, and the lifespan, go through the Starlette app.
+    """
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+
+    @property
+    def state(self) -> Any:
+        return self.app.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path: str = scope["path"]
+            if path == "/invocations":
+                return await self._handle(invocations, scope, receive, send, {})
+            match = _INFER_PATH.fullmatch(path)
+            if match is not None:
+                params = {k: v for k, v in match.groupdict().items() if v is not None}
+                return await self._handle(infer, scope, receive, send, params)
+        await self.app(scope, receive, send)
+
+    async def _handle(
+        self,
+        endpoint: Callable[[Request], Awaitable[Response]],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        path_params: dict[str, str],
+    ) -> None:
+        scope["app"] = self.app
+        scope["path_params"] = path_params
+        request = Request(scope, receive)
+        try:
+            response = await endpoint(request)
+        except BackendError as exc:
+            response = await backend_error(request, exc)
+        except Exception as exc:
+            response = await internal_error(request, exc)
+        await response(scope, receive, send)
+
+
+def create_app(settings: Settings, repository: Path | None = None) -> InferenceFastPath:
     """Build the ASGI app. Models load in the background after startup, so `/ping` and
     `/v2/health/live` answer at once and readiness turns true when loading is done."""
     metrics_registry = Metrics()
@@ -236,7 +289,7 @@ def create_app(settings: Settings, repository: Path | None = None) -> Starlette:
                     await loading
             await plane.close()
 
-    return Starlette(
+    app = Starlette(
         routes=_routes(),
         lifespan=lifespan,
         exception_handlers={
@@ -245,3 +298,4 @@ def create_app(settings: Settings, repository: Path | None = None) -> Starlette:
             Exception: internal_error,
         },
     )
+    return InferenceFastPath(app)

@@ -62,8 +62,12 @@ class Settings:
     fp16: bool = False
     #: Use CUDA when onnxruntime offers it; False pins the CPU provider.
     use_gpu: bool = True
-    #: ORT intra-op threads per session; 0 lets ORT pick (one per core).
+    #: ORT intra-op threads per session replica; 0 = auto: the cores shared out among the
+    #: instances on the CPU provider, ORT's own default on CUDA.
     intra_op_threads: int = 0
+    #: Batches in flight per model, each on its own session replica (Triton's instance count);
+    #: 0 = auto: two (one batch fills while the other computes), one on a single-core machine.
+    instances: int = 0
     #: Let idle ORT worker threads spin (ORT's default). Off by default: spinning threads take the
     #: cores the event loop needs between batches.
     ort_spinning: bool = False
@@ -81,8 +85,25 @@ class Settings:
             raise ValueError(f"max_body_bytes must be positive, got {self.max_body_bytes}")
         if self.intra_op_threads < 0:
             raise ValueError(f"intra_op_threads must be >= 0, got {self.intra_op_threads}")
+        if self.instances < 0:
+            raise ValueError(f"instances must be >= 0, got {self.instances}")
         if self.drain_timeout_s < 0 or self.drain_grace_s < 0:
             raise ValueError("drain_timeout_s and drain_grace_s must be >= 0")
+
+    @property
+    def model_instances(self) -> int:
+        """Batches in flight per model (`instances`, resolved)."""
+        return self.instances or min(2, os.cpu_count() or 1)
+
+    def session_threads(self, *, on_gpu: bool) -> int:
+        """Intra-op threads for each replica (`intra_op_threads`, resolved; 0 = ORT's default).
+
+        On the CPU the cores are shared out so the replicas do not oversubscribe them; on CUDA the
+        CPU threads only run the few host-side nodes, and ORT's default is right.
+        """
+        if self.intra_op_threads or on_gpu:
+            return self.intra_op_threads
+        return max(1, (os.cpu_count() or 1) // self.model_instances)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -97,6 +118,7 @@ class Settings:
             "fp16": _env_bool(env, "STEWARD_BACKEND_FP16", False),
             "use_gpu": _env_bool(env, "STEWARD_BACKEND_USE_GPU", True),
             "intra_op_threads": _env_int(env, "STEWARD_BACKEND_INTRA_OP_THREADS", 0),
+            "instances": _env_int(env, "STEWARD_BACKEND_INSTANCES", 0),
             "ort_spinning": _env_bool(env, "STEWARD_BACKEND_ORT_SPINNING", False),
             "drain_timeout_s": _env_float(env, "STEWARD_BACKEND_DRAIN_TIMEOUT_S", 30.0),
             "drain_grace_s": _env_float(env, "STEWARD_BACKEND_DRAIN_GRACE_S", 0.0),

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from tiny_models import relu_graph, write_dtypes, write_embedding, write_fixed, write_model, write_tabular
 
+from gpu_backend.server import InferenceFastPath
 from gpu_backend.settings import Settings
 
 READY_WAIT_S = 60.0  # an upper bound for slow CI machines, not a timing assertion
@@ -51,7 +51,7 @@ def build_tiny_repository(root: Path) -> Path:
 
 
 def cpu_settings(repository: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"use_gpu": False, "intra_op_threads": 1, **overrides}
+    values: dict[str, Any] = {"use_gpu": False, "intra_op_threads": 1, "instances": 1, **overrides}
     return Settings(model_repository=repository, **values)
 
 
@@ -64,10 +64,10 @@ def wait_until_loaded(client: TestClient) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_app(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+async def running_app(app: InferenceFastPath) -> AsyncIterator[httpx.AsyncClient]:
     """Run the app's lifespan and talk to it in-process on the current event loop, so concurrent
     requests really interleave (TestClient serialises them through a portal)."""
-    async with app.router.lifespan_context(app):
+    async with app.app.router.lifespan_context(app.app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://backend") as http:
             deadline = time.monotonic() + READY_WAIT_S
