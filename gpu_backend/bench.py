@@ -299,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--raw-seconds", type=float, default=3.0, help="seconds per raw batch size")
     parser.add_argument("--batch-sizes", default="1,4,8,16,32,64")
     parser.add_argument("--concurrency", default="1,8,32")
-    parser.add_argument("--rounds", type=int, default=3, help="paired rounds for the target ratios")
+    parser.add_argument("--rounds", type=int, default=5, help="paired rounds for the target ratios")
     parser.add_argument("--threads", type=int, default=0, help="ORT intra-op threads (0 = one per core)")
     parser.add_argument(
         "--server-arg",
@@ -322,7 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for size in batch_sizes
     }
     best_label, best = max(raw, key=lambda k: raw[k])
-    raw_best = next(layout for layout in layouts if layout.label == best_label)
+    # Each layout at its own best batch size; every paired round takes the better of the two.
+    best_sizes = {layout: max(batch_sizes, key=lambda b: raw[(layout.label, b)]) for layout in layouts}
     http: dict[tuple[bool, int], LoadResult] = {}
     rounds: list[tuple[float, float, float]] = []
     with contextlib.ExitStack() as stack:
@@ -338,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The targets compare measurements taken back to back, round after round, so a neighbour's
         # load on a shared machine hits both sides of each ratio alike; the median round counts.
         for _ in range(args.rounds):
-            r = raw_best.measure(best, args.raw_seconds)
+            r = max(layout.measure(size, args.raw_seconds) for layout, size in best_sizes.items())
             on = asyncio.run(_load(ports[True], top, args.seconds, args.warmup)).throughput
             off = asyncio.run(_load(ports[False], top, args.seconds, args.warmup)).throughput
             rounds.append((r, on, off))
@@ -354,30 +355,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     for (batching, c), result in http.items():
         print(_row(f"server over HTTP, batching {'on' if batching else 'off'}, concurrency {c}", result))
     print()
-    print(
-        f"| paired round, concurrency {top} | raw ORT batch {best} | batching on | batching off "
-        "| on/raw | on/off |"
-    )
+    ceiling_label = ", ".join(f"{layout.label} at batch {size}" for layout, size in best_sizes.items())
+    print(f"paired rounds: raw ORT = the better of {ceiling_label}")
+    print()
+    print(f"| paired round, concurrency {top} | raw ORT | batching on | batching off | on/raw | on/off |")
     print("|---|---:|---:|---:|---:|---:|")
     for i, (r, on, off) in enumerate(rounds, 1):
         print(f"| {i} | {r:.1f} | {on:.1f} | {off:.1f} | {on / r:.2f} | {on / off:.2f} |")
-    # On a machine shared with other work the neighbours' load comes and goes; a depressed raw
-    # figure would flatter the server. So the ceiling is the best raw figure seen at the best batch
-    # size, compared with the best batching-server figure (each side at its least disturbed); the
-    # on/off ratio compares two servers alike, so its paired median is used.
+    # The neighbours' load on a shared machine comes and goes, so each target is the median of
+    # ratios taken back to back (raw, on, off) in one round: a disturbance hits both sides alike.
+    ratio_raw = statistics.median(on / r for r, on, _ in rounds)
+    ratio_off = statistics.median(on / off for _, on, off in rounds)
+    # Best against best, for reference: the raw side has many more samples (the whole sweep), so
+    # its maximum is biased upwards by the noise.
     ceiling = max([raw[(best_label, best)], *(r for r, _, _ in rounds)])
     on_best = max([http[(True, top)].throughput, *(on for _, on, _ in rounds)])
-    ratio_raw = on_best / ceiling
-    ratio_off = statistics.median(on / off for _, on, off in rounds)
     print()
     print(
-        f"best batching server at concurrency {top} ({on_best:.1f}/s) / best raw ORT "
-        f"({best_label}, batch {best}) "
-        f"({ceiling:.1f}/s): {ratio_raw:.2f}x (target >= 0.80: {'met' if ratio_raw >= 0.8 else 'MISSED'})"
+        f"batching server / raw ORT at concurrency {top}, median of {len(rounds)} paired rounds: "
+        f"{ratio_raw:.2f}x (target >= 0.80: {'met' if ratio_raw >= 0.8 else 'MISSED'})"
     )
     print(
         f"batching on / off at concurrency {top}, median of {len(rounds)} paired rounds: {ratio_off:.2f}x "
         f"(target >= 1.50: {'met' if ratio_off >= 1.5 else 'MISSED'})"
+    )
+    print(
+        f"for reference, best against best: server {on_best:.1f}/s, raw ORT {ceiling:.1f}/s "
+        f"({best_label}, batch {best}): {on_best / ceiling:.2f}x"
     )
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from gpu_backend.errors import InvalidInputError, QueueFullError, RequestTimeout
 from gpu_backend.repository import BatchingConfig
 
 LONG_DELAY_MS = 60_000.0  # never reached in these tests: batches are released by size
+BLOCK = 99.0  # a row value that holds its batch until the test releases it
 
 
 class RecordingModel:
@@ -150,3 +152,99 @@ def test_a_stopped_batcher_refuses_new_work() -> None:
             await batcher.submit(rows(1), 1)
 
     run(scenario, max_batch_size=2)
+
+
+class BarrierModel(RecordingModel):
+    """Each batch waits until `parties` batches are executing at once (or fails after 5 s)."""
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(parties, timeout=5)
+
+    def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self.barrier.wait()
+        return super().predict(inputs)
+
+
+def test_two_instances_execute_two_batches_at_the_same_time() -> None:
+    # Given two instances of a model whose batches only finish when two run at once
+    model = BarrierModel(parties=2)
+
+    async def main() -> list[BatchResult]:
+        batcher = DynamicBatcher(
+            model.predict, BatchingConfig(max_batch_size=4, max_queue_delay_ms=LONG_DELAY_MS), label="fake/1",
+            instances=2,
+        )  # fmt: skip
+        batcher.start()
+        try:
+            # When eight one-row requests arrive together
+            return await asyncio.gather(*(batcher.submit(rows(i), 1) for i in range(8)))
+        finally:
+            await batcher.stop()
+
+    results = asyncio.run(main())
+    # Then they ran as two batches of four, side by side (a lone batch would break the barrier)
+    assert sorted(model.batches) == [4, 4]
+    assert [float(r.outputs["y"][0, 0]) for r in results] == [2.0 * i for i in range(8)]
+
+
+def test_waiting_rows_are_shared_among_idle_instances_without_a_second_queue_delay() -> None:
+    # Given two idle instances, a preferred size of 2 and a queue delay that would never pass
+    model = BarrierModel(parties=2)
+
+    async def main() -> list[int]:
+        batcher = DynamicBatcher(
+            model.predict,
+            BatchingConfig(max_batch_size=8, preferred_batch_sizes=(2,), max_queue_delay_ms=LONG_DELAY_MS),
+            label="fake/1", instances=2,
+        )  # fmt: skip
+        batcher.start()
+        try:
+            # When six requests arrive together
+            await asyncio.gather(*(batcher.submit(rows(i), 1) for i in range(6)))
+            return model.batches
+        finally:
+            await batcher.stop()
+
+    # Then each instance takes half at once (not six on one instance beside an idle one, and the
+    # second half does not wait for the delay: the test would hang)
+    assert asyncio.run(main()) == [3, 3]
+
+
+def test_a_busy_instance_leaves_the_whole_queue_to_the_free_one() -> None:
+    # Given two instances, one of them held busy by a first batch
+    started, release = threading.Event(), threading.Event()
+    batches: list[int] = []
+
+    def predict(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        x = inputs["x"]
+        batches.append(int(x.shape[0]))
+        if float(x[0, 0]) == BLOCK:
+            started.set()
+            release.wait(5)
+        return {"y": x}
+
+    config = BatchingConfig(max_batch_size=8, preferred_batch_sizes=(4,), max_queue_delay_ms=LONG_DELAY_MS)
+
+    async def main() -> None:
+        batcher = DynamicBatcher(predict, config, label="fake/1", instances=2)
+        batcher.start()
+        try:
+            blocker = asyncio.ensure_future(batcher.submit(rows(BLOCK, BLOCK, BLOCK, BLOCK), 4))
+            assert await asyncio.to_thread(started.wait, 5)
+            # When four requests arrive while it is busy
+            # Then the free instance runs all four as one batch (before the busy one is released)
+            await asyncio.gather(*(batcher.submit(rows(i), 1) for i in range(4)))
+            release.set()
+            await blocker
+        finally:
+            release.set()
+            await batcher.stop()
+
+    asyncio.run(main())
+    assert batches == [4, 4]
+
+
+def test_instances_must_be_at_least_one() -> None:
+    with pytest.raises(ValueError, match="instances"):
+        DynamicBatcher(RecordingModel().predict, BatchingConfig(max_batch_size=2), label="f/1", instances=0)

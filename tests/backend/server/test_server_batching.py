@@ -121,3 +121,28 @@ def test_a_request_that_times_out_in_the_queue_is_503(tmp_path: Path) -> None:
     # Then it times out in the queue with 503
     assert response.status_code == 503
     assert "request timeout" in response.json()["error"]
+
+
+def test_two_instances_share_concurrent_requests_and_report_it(tmp_path: Path) -> None:
+    # Given an embedding model served with two instances, batches of up to 8 and a long delay
+    write_embedding(tmp_path, max_batch_size=8, max_queue_delay_ms=60_000)
+    app = create_app(cpu_settings(tmp_path, instances=2))
+
+    async def scenario() -> tuple[list[httpx.Response], str, dict[str, object]]:
+        async with running_app(app) as http:
+            # When eight single-sentence requests arrive concurrently
+            responses = await _send_all(http)
+            metadata = (await http.get("/v2/models/tiny-embed")).json()
+            return responses, (await http.get("/metrics")).text, metadata
+
+    responses, metrics, metadata = asyncio.run(scenario())
+    # Then the two idle instances took four rows each
+    hist = batch_histogram(metrics)
+    assert hist["2.0"] == 0 and hist["4.0"] == 2 and hist["+Inf"] == 2
+    # And every response still holds its own sentence's embedding
+    expected = embed_reference(SENTENCES)
+    for i, response in enumerate(responses):
+        assert response.status_code == 200, response.text
+        np.testing.assert_allclose(response.json()["outputs"][0]["data"], expected[i], atol=1e-5)
+    # And the metadata says how many batches the model runs at once
+    assert metadata["parameters"]["instances"] == 2  # type: ignore[index]

@@ -166,3 +166,22 @@ def test_a_body_over_the_limit_is_413(tiny_repository: Path) -> None:
         assert response.status_code == 413
         assert "limit of 1024 bytes" in response.json()["error"]
     assert small.status_code == 200
+
+
+@pytest.mark.parametrize("path", [TABULAR, "/invocations"])
+def test_a_bug_on_the_inference_path_is_a_500_without_internals(
+    client: TestClient, path: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a data plane that fails with an unexpected exception (a bug)
+    from gpu_backend.dataplane import DataPlane
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(DataPlane, "infer", broken)
+    # When an inference request arrives on either inference route
+    response = client.post(path, json=features_request([[1, 2, 3, 4]]))
+    # Then it is a 500 with a generic OIP error, and the detail goes to the log only
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal server error"}
+    assert "secret internal detail" in caplog.text

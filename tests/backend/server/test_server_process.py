@@ -19,6 +19,7 @@ from server_helpers import READY_WAIT_S, text_request
 from tiny_models import write_embedding
 
 from gpu_backend.cli import build_parser, main, settings_from_args
+from gpu_backend.settings import Settings
 
 pytestmark = pytest.mark.slow
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -180,3 +181,23 @@ def test_an_invalid_environment_value_is_refused_at_start() -> None:
     # Then it exits 2 naming the variable
     assert proc.returncode == 2
     assert b"STEWARD_BACKEND_NO_BATCHING" in proc.stderr
+
+
+def test_instances_default_to_two_with_the_cores_shared_out_and_can_be_set() -> None:
+    # Given no setting on a machine with several cores
+    auto = Settings(model_repository=Path("/models"))
+    cores = os.cpu_count() or 1
+    # Then two batches run at once per model, each replica on its share of the cores on the CPU,
+    # and on ORT's own default on CUDA
+    assert auto.model_instances == min(2, cores)
+    assert auto.session_threads(on_gpu=False) == max(1, cores // auto.model_instances)
+    assert auto.session_threads(on_gpu=True) == 0
+    # And the flag and the environment set it, the flag winning
+    env = {"STEWARD_BACKEND_INSTANCES": "3", "STEWARD_BACKEND_INTRA_OP_THREADS": "2"}
+    from_env = settings_from_args(build_parser().parse_args(["serve"]), env=env)
+    assert (from_env.model_instances, from_env.session_threads(on_gpu=False)) == (3, 2)
+    flagged = settings_from_args(build_parser().parse_args(["serve", "--instances", "1"]), env=env)
+    assert flagged.model_instances == 1
+    # And a negative count is refused
+    with pytest.raises(ValueError, match="instances"):
+        Settings(instances=-1)
