@@ -2,11 +2,12 @@
 
     .venv/bin/python -m gpu_backend.bench --model-repository models
 
-Prints, in one run: the MiniLM session's throughput over a sweep of batch sizes on pre-tokenized
-input (the ceiling), then the server's throughput and p50/p99 latency over HTTP at several
-concurrencies with batching on and off (one realistic sentence per request), and the two ratios
-the issue sets as targets. The server runs as a subprocess; the load client is a keep-alive
-raw-socket client on uvloop so it costs little CPU on a small machine.
+Prints, in one run: the MiniLM graph's throughput over a sweep of batch sizes on pre-tokenized
+input, in two layouts (one session with ORT's defaults, and the server's replicas), whose best is
+the ceiling; then the server's throughput and p50/p99 latency over HTTP at several concurrencies
+with batching on and off (one realistic sentence per request); then paired rounds (raw, on, off,
+back to back) whose median ratios are the two targets. The server runs as a subprocess; the load
+client is a keep-alive raw-socket client on uvloop so it costs little CPU on a small machine.
 """
 
 from __future__ import annotations
