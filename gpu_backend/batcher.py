@@ -81,6 +81,7 @@ class DynamicBatcher:
         self._executor = ThreadPoolExecutor(max_workers=instances, thread_name_prefix=f"ort-{label}")
         self._worker: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._busy = 0  # instances executing a batch (exact, unlike len(_running) in a callback's gap)
         self._closed = False
         self._delay_s = config.max_queue_delay_ms / 1000.0
         self._flush = False  # the rest of a batch shared out among idle instances goes at once
@@ -173,7 +174,7 @@ class DynamicBatcher:
         profiles: onnxruntime has no per-size engines, and one bigger batch costs less per row than
         two smaller ones on the same instance.
         """
-        idle = max(1, self.instances - len(self._running))
+        idle = max(1, self.instances - self._busy)
         share = -(-self._waiting_rows // idle)  # ceiling division
         return min(share, self.config.max_batch_size)
 
@@ -187,6 +188,7 @@ class DynamicBatcher:
             except BaseException:
                 free.release()
                 raise
+            self._busy += 1
             task = loop.create_task(self._execute_batch(batch, free))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
@@ -235,6 +237,7 @@ class DynamicBatcher:
                 self._fail(pending, UnavailableError(f"model '{self.label}' is shutting down"))
             raise
         finally:
+            self._busy -= 1
             free.release()
         rows = sum(p.rows for p in batch)
         if self._observer is not None:
