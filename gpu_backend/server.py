@@ -226,10 +226,10 @@ _INFER_PATH = re.compile(r"/v2/models/(?P<model>[^/]+)(?:/versions/(?P<version>[
 class InferenceFastPath:
     """Sends `POST .../infer` and `POST /invocations` straight to their handlers.
 
-    Starlette's router (a regex per route) and its two exception middlewares cost about a third of
-    the event loop's time per inference request (py-spy, docs/benchmarks.md), which the ORT threads
-    want on a small machine. The handlers are the same functions the Starlette routes use, with the
-    same error mapping; every other request, and the lifespan, go through the Starlette app.
+    Starlette's router (a regex per route) and its two exception middlewares were about a third of
+    the Python time the event loop spent per inference request (py-spy, docs/benchmarks.md), CPU the
+    ORT threads want on a small machine. The handlers are the same functions the Starlette routes
+    use, with the same error mapping; every other request, and the lifespan, go through Starlette.
     """
 
     def __init__(self, app: Starlette) -> None:
