@@ -227,8 +227,9 @@ class InferenceFastPath:
     """Sends `POST .../infer` and `POST /invocations` straight to their handlers.
 
     Starlette's router (a regex per route) and its two exception middlewares were about a third of
-    the Python time the event loop spent per inference request (py-spy, docs/benchmarks.md), CPU the
-    ORT threads want on a small machine. The handlers are the same functions the Starlette routes
+    the Python time the event loop spent per inference request (py-spy, docs/benchmarks.md): CPU the
+    ORT threads want on a small machine, and on a GPU host the event loop is what bounds throughput.
+    The handlers are the same functions the Starlette routes
     use, with the same error mapping; every other request, and the lifespan, go through Starlette.
     """
 
