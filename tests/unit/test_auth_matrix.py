@@ -1,0 +1,164 @@
+"""The auth matrix: every route against every way a caller can be the wrong caller.
+
+Routes are read from the app itself, so a route added later is covered without editing this file
+(a POST route with a model in its path must name a body in ``BODIES``, or the test says so).
+For each: no key, a malformed key, an unknown key, a revoked key, an expired key -> 401 with
+the same problem body; a key without the model in its scope -> the same 404 body as a model that
+does not exist; another tenant's admin key on an admin route -> the same 403 body whether or not
+the tenant exists. None of these may reach the model backend.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from steward.auth.keys import generate_key
+from steward.testing import FakeTransport, InMemoryKeyStore
+
+from functions.api.app import create_app
+from tests.unit.conftest import CREDIT, MINILM, PEPPER, bearer
+
+TEXT_TENSOR = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["hello"]}]}
+ROW_TENSOR = {"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 2], "data": [0.1, 0.2]}]}
+#: A valid body per POST route template (so a scope refusal is judged past request validation).
+BODIES: dict[str, Any] = {
+    "/v1/embeddings": {"model": "{model}", "input": "hello"},
+    "/v2/models/{model}/infer": TEXT_TENSOR,
+    "/v2/models/{model}/versions/{version}/infer": TEXT_TENSOR,
+    "/v1/models/{model}/explain": TEXT_TENSOR,
+    "/v1/redact": {"text": "hello", "model": "{model}"},
+    "/v1/feedback": {"request_id": "00000000-0000-0000-0000-000000000000", "label": 1},
+}
+_PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
+
+
+def _routes() -> list[tuple[str, str]]:
+    """Every operation the app publishes in its OpenAPI document (the public contract)."""
+    paths = create_app().openapi()["paths"]
+    return sorted(
+        (method.upper(), path)
+        for path, operations in paths.items()
+        for method in operations
+        if method in ("get", "post", "put", "patch", "delete")
+    )
+
+
+ROUTES = _routes()
+PUBLIC = {"/health", "/openapi.json"}
+
+
+def _fill(template: str, model: str, tenant: str = "acme") -> str:
+    values = {"model": model, "version": "1", "tenant": tenant}
+    return _PARAM.sub(lambda m: values.get(m.group(1), "x"), template)
+
+
+def _body(template: str, model: str) -> Any:
+    body = BODIES.get(template)
+    if isinstance(body, dict):
+        return {k: (model if v == "{model}" else v) for k, v in body.items()}
+    return body
+
+
+def _send(client: TestClient, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
+    if method == "GET":
+        return client.get(path, headers=headers)
+    return client.request(method, path, json=body if body is not None else {}, headers=headers)
+
+
+def _stable(response: Any) -> dict[str, Any]:
+    """The problem body without the per-request id: what must be identical across variants."""
+    body = dict(response.json())
+    body.pop("request_id", None)
+    body.pop("instance", None)
+    return body
+
+
+@pytest.fixture
+def bad_keys(key_store: InMemoryKeyStore, make_key: Callable[..., str]) -> dict[str, dict[str, str]]:
+    from steward import admin
+
+    revoked = make_key("acme", ("*",))
+    admin.revoke_api_key(revoked.split("_")[1], store=key_store)
+    expired = make_key("acme", ("*",), expires_days=1, now=time.time() - 3 * 86_400)
+    unknown, _ = generate_key("acme", pepper=PEPPER)
+    return {
+        "no key": {},
+        "malformed": bearer("stw_not-a-key"),
+        "wrong scheme": {"Authorization": f"Basic {unknown}"},
+        "unknown": bearer(unknown),
+        "revoked": bearer(revoked),
+        "expired": bearer(expired),
+    }
+
+
+@pytest.mark.parametrize(("method", "template"), [r for r in ROUTES if r[1] not in PUBLIC])
+def test_every_route_refuses_every_bad_key_the_same_way(
+    client: TestClient,
+    transport: FakeTransport,
+    bad_keys: dict[str, dict[str, str]],
+    method: str,
+    template: str,
+) -> None:
+    path = _fill(template, MINILM)
+    bodies = set()
+    for variant, headers in bad_keys.items():
+        response = _send(client, method, path, _body(template, MINILM), headers)
+        assert response.status_code == 401, (variant, response.status_code, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        bodies.add(repr(sorted(_stable(response).items())))
+    assert len(bodies) == 1, f"401 bodies differ between variants: {bodies}"
+    assert transport.calls == []
+
+
+MODEL_ROUTES = [r for r in ROUTES if "{model}" in r[1] or (r[0] == "POST" and r[1] in BODIES)]
+
+
+@pytest.mark.parametrize(("method", "template"), MODEL_ROUTES)
+def test_a_model_outside_the_keys_scope_looks_absent(
+    client: TestClient, transport: FakeTransport, make_key: Callable[..., str], method: str, template: str
+) -> None:
+    if method == "POST" and template not in BODIES:
+        pytest.fail(f"add a valid body for {method} {template} to BODIES")
+    body = BODIES.get(template)
+    if "{model}" not in template and not (isinstance(body, dict) and body.get("model") == "{model}"):
+        pytest.skip("the route names no model (feedback: the joined prediction's scope is tested apart)")
+    scoped = bearer(make_key("acme", (CREDIT,)))
+    not_yours = _send(client, method, _fill(template, MINILM), _body(template, MINILM), scoped)
+    absent = _send(client, method, _fill(template, "no-such-model"), _body(template, "no-such-model"), scoped)
+    assert not_yours.status_code == absent.status_code == 404, (not_yours.text, absent.text)
+    assert _stable(not_yours) == _stable(absent)
+    assert _stable(not_yours)["code"] == "model.not_found"
+    assert transport.calls == []
+
+
+ADMIN_ROUTES = [r for r in ROUTES if r[1].startswith("/admin/")]
+
+
+@pytest.mark.parametrize(("method", "template"), ADMIN_ROUTES)
+def test_admin_routes_refuse_other_tenants_and_plain_keys_alike(
+    client: TestClient, transport: FakeTransport, make_key: Callable[..., str], method: str, template: str
+) -> None:
+    other_admin = bearer(make_key("globex", ("*",), admin=True))
+    plain = bearer(make_key("acme", ("*",)))
+    answers = [
+        _send(client, method, _fill(template, MINILM, tenant="acme"), {}, other_admin),
+        _send(client, method, _fill(template, MINILM, tenant="no-such-tenant"), {}, other_admin),
+        _send(client, method, _fill(template, MINILM, tenant="acme"), {}, plain),
+    ]
+    for response in answers:
+        assert response.status_code == 403, response.text
+    assert len({repr(sorted(_stable(r).items())) for r in answers}) == 1
+    assert transport.calls == []
+
+
+def test_the_matrix_covers_the_routes_it_should() -> None:
+    """A guard against the matrix silently testing nothing (e.g. routes moved out of the app)."""
+    paths = {t for _, t in ROUTES}
+    assert {"/v1/embeddings", "/v2/models/{model}/infer", "/v1/audit"} <= paths
+    assert len(MODEL_ROUTES) >= 6
+    assert ADMIN_ROUTES
