@@ -2,6 +2,9 @@
 
 An ``admin`` key administers its own tenant; a ``platform-admin`` key administers any tenant.
 Anything else is 403 ``auth.forbidden`` (same answer whether or not the tenant exists).
+A policy for one model (``?model=``) names a registered model: a ``platform-admin`` key may name
+any, an ``admin`` key the models it may use itself; anything else is 404 ``model.not_found``
+(the same body for "absent" and "not yours") and nothing is stored.
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
-from steward.errors import Forbidden
+from steward.auth.keys import PLATFORM_ADMIN_SCOPE
+from steward.errors import Forbidden, ModelNotFound
 from steward.privacy_policies import PolicyBook
 
 from functions.api.routes import Call, json_response
@@ -27,6 +31,18 @@ def _policies(call: Call, tenant: str) -> PolicyBook:
     return call.gateway.privacy.policies
 
 
+def _registered(call: Call, model: str | None) -> str | None:
+    """The policy's model key, only when it names a registered model this admin may govern."""
+    if model is None:
+        return None
+    caller = call.caller
+    if PLATFORM_ADMIN_SCOPE not in caller.scopes and not caller.may_use(model):
+        raise ModelNotFound()
+    if not call.gateway.registry.is_registered(model):
+        raise ModelNotFound()
+    return model
+
+
 def _view(policy: Any) -> dict[str, Any]:
     return dict(policy.model_dump(mode="json"))
 
@@ -41,7 +57,9 @@ async def put_policy(
     """Store ``document`` as the next version of the tenant's policy (or of one model's)."""
     call = Call(request)
     book = _policies(call, tenant)
-    saved = await call.value(lambda: _view(book.save(tenant, model, document, author=call.caller.key_id)))
+    saved = await call.value(
+        lambda: _view(book.save(tenant, _registered(call, model), document, author=call.caller.key_id))
+    )
     return json_response(saved, status=201)
 
 

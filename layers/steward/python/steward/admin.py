@@ -108,6 +108,7 @@ def register_model(
     card: Mapping[str, Any] | None = None,
     inputs: Sequence[Mapping[str, Any]] = (),
     outputs: Sequence[Mapping[str, Any]] = (),
+    max_batch_size: int = 0,
     make_default: bool = True,
     enabled: bool = True,
     owner: str = "",
@@ -144,6 +145,7 @@ def register_model(
         inputs=tuple(dict(i) for i in inputs),
         outputs=tuple(dict(o) for o in outputs),
         created_at=created,
+        max_batch_size=max(0, int(max_batch_size)),
     )
     store.put_version(mv)
     existing = store.get_model(model).entry
@@ -185,10 +187,18 @@ def register_from_manifest(
         card=card,
         inputs=manifest.get("inputs") or (),
         outputs=manifest.get("outputs") or (),
+        max_batch_size=_manifest_max_batch(manifest),
         make_default=make_default,
         settings=settings,
         store=store,
     )
+
+
+def _manifest_max_batch(manifest: Mapping[str, Any]) -> int:
+    """``batching.max_batch_size`` (the backend refuses bigger batches); 0 when not declared."""
+    batching = manifest.get("batching")
+    value = batching.get("max_batch_size") if isinstance(batching, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def set_approval(

@@ -4,7 +4,9 @@ Policies are stored per tenant, one item per version and scope (the tenant's def
 model), and never overwritten: a change is a new version, so the version recorded in an audit
 record always names the exact document that was applied. No stored policy means
 :func:`steward.privacy.default_policy`, never "no checks"; a store that can't be read refuses
-the request (``pii.policy_unavailable``) rather than guessing.
+the request (``pii.policy_unavailable``) rather than guessing. A stored document is applied as a
+layer over the built-in default (:func:`steward.privacy.policy.layered`), so a partial document
+never switches a protection off and a secret is always removed.
 """
 
 from __future__ import annotations
@@ -81,15 +83,31 @@ class PolicyBook:
         self._clock = clock
         self._cache: dict[str, tuple[float, list[PrivacyPolicy]]] = {}
         self._lock = threading.Lock()
+        # Stored versions are immutable, so their layered form is keyed by scope and version.
+        self._layered: dict[tuple[str | None, str | None, int], PrivacyPolicy] = {}
 
     def in_force(self, tenant_id: str, model: str | None) -> PolicyInForce:
+        """The stored document of the most specific scope, layered over the built-in default."""
         from steward.privacy.policy import select_policy
 
         stored = [p for p in self._tenant_policies(tenant_id) if p.model in (None, model)]
         if not stored:
             return PolicyInForce(_default(tenant_id, model), BUILTIN_LABEL)
         policy = select_policy(stored, tenant_id, model)
-        return PolicyInForce(policy, policy_label(policy, stored=True))
+        return PolicyInForce(self._layer(policy), policy_label(policy, stored=True))
+
+    def _layer(self, policy: PrivacyPolicy) -> PrivacyPolicy:
+        from steward.privacy.policy import layered
+
+        key = (policy.tenant_id, policy.model, policy.version)
+        effective = self._layered.get(key)
+        if effective is None:
+            effective = layered(policy)
+            with self._lock:
+                if len(self._layered) > 1024:
+                    self._layered.clear()
+                self._layered[key] = effective
+        return effective
 
     def history(self, tenant_id: str) -> list[PrivacyPolicy]:
         """Every version of the tenant, newest first within each scope (read through, no cache)."""

@@ -85,6 +85,8 @@ class ModelVersion:
     inputs: tuple[Mapping[str, Any], ...] = ()
     outputs: tuple[Mapping[str, Any], ...] = ()
     created_at: int = 0
+    #: The backend's ``batching.max_batch_size`` from the manifest (0: not declared).
+    max_batch_size: int = 0
 
     @property
     def routable(self) -> bool:
@@ -150,6 +152,10 @@ class Registry:
         if chosen is None or not chosen.routable:
             raise ModelNotFound()
         return ResolvedModel(entry=entry, version=chosen)
+
+    def is_registered(self, model: str) -> bool:
+        """Whether ``model`` has an entry in any state (admin checks only: callers get `resolve`)."""
+        return bool(model) and self._document(model).entry is not None
 
     def list_for(self, principal: Principal) -> list[ResolvedModel]:
         """Models the caller may use right now (enabled, entitled, default version approved)."""

@@ -45,6 +45,7 @@ def version_to_item(version: ModelVersion) -> dict[str, Any]:
             "inputs": [dict(i) for i in version.inputs],
             "outputs": [dict(o) for o in version.outputs],
             "created_at": version.created_at,
+            "max_batch_size": version.max_batch_size,
         }
     )
 
@@ -74,6 +75,7 @@ def _version(data: dict[str, Any]) -> ModelVersion:
         inputs=tuple(data.get("inputs") or ()),
         outputs=tuple(data.get("outputs") or ()),
         created_at=int(data.get("created_at") or 0),
+        max_batch_size=int(data.get("max_batch_size") or 0),
     )
 
 

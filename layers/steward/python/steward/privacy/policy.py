@@ -2,6 +2,17 @@
 
 Policies are versioned documents (admin API, stored per tenant); the version used is recorded in
 the audit record. A missing policy means :func:`default_policy`, never "no checks".
+
+A stored document is a *layer over the built-in default* (:func:`layered`), never a replacement:
+every field it leaves out keeps the built-in value, every entity type it does not name keeps the
+built-in rule. What a tenant may change is bounded:
+
+- PII types: any operator, threshold or direction, but only by naming the type. ``keep`` (detected,
+  counted in the audit, left as is) is the explicit, versioned way to let a type through.
+- Secret types (:data:`SECRET_TYPES`): only operators that never let the value through
+  (:data:`SECRET_OPERATORS`), both directions, threshold at most :data:`DEFAULT_THRESHOLD`. A
+  document that asks for less is refused (``pii.policy_invalid``); a stored one read back (written
+  before this rule) gets the built-in secret rule instead.
 """
 
 from __future__ import annotations
@@ -41,17 +52,36 @@ class DetectionPath(StrEnum):
 _BOTH = frozenset({Direction.INPUT, Direction.OUTPUT})
 
 
+#: Operators that never let a secret's value through to the model or back to the caller.
+SECRET_OPERATORS: frozenset[Operator] = frozenset(
+    {Operator.REDACT, Operator.HASH, Operator.ENCRYPT, Operator.BLOCK}
+)
+
+
 class EntityRule(BaseModel):
+    """What happens to one entity type. Absent fields: see each field's comment.
+
+    In an admin document an absent ``operator`` means the built-in operator of the type
+    (``placeholder`` for PII, ``redact`` for secrets; filled in by :func:`parse_policy`).
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     operator: Operator = Operator.PLACEHOLDER
-    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
-    apply_to: frozenset[Direction] = _BOTH
-    mask_keep_last: int = Field(default=4, ge=0, le=32)
-    mask_char: str = Field(default="*", min_length=1, max_length=1)
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)  # absent: the policy's threshold
+    apply_to: frozenset[Direction] = _BOTH  # absent: input and output
+    mask_keep_last: int = Field(default=4, ge=0, le=32)  # absent: 4 (mask only)
+    mask_char: str = Field(default="*", min_length=1, max_length=1)  # absent: "*" (mask only)
 
 
 class PrivacyPolicy(BaseModel):
+    """A policy document; as stored, a layer over the built-in default (see :func:`layered`).
+
+    Absent fields: ``detection_path`` fast, ``threshold`` 0.5, ``restore_output`` true,
+    ``entities`` nothing overridden (every type keeps its built-in rule once layered).
+    ``version``, ``tenant_id`` and ``model`` are set by the store, never by the document.
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: Literal[1] = 1
@@ -60,7 +90,7 @@ class PrivacyPolicy(BaseModel):
     model: str | None = None
     detection_path: DetectionPath = DetectionPath.FAST
     threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0.0, le=1.0)
-    entities: dict[str, EntityRule] = Field(default_factory=dict)
+    entities: dict[str, EntityRule] = Field(default_factory=dict)  # only the types it overrides
     restore_output: bool = True
 
     @field_validator("entities")
@@ -90,20 +120,87 @@ class PrivacyPolicy(BaseModel):
         return self.threshold if rule is None or rule.threshold is None else rule.threshold
 
 
+def builtin_rule(entity_type: str) -> EntityRule:
+    """The built-in rule of a type: PII pseudonymised both ways, secrets removed for good."""
+    return _SECRET_RULE if entity_type in SECRET_TYPES else _PII_RULE
+
+
+_PII_RULE = EntityRule()
+_SECRET_RULE = EntityRule(operator=Operator.REDACT)
+
+
 def default_policy(tenant_id: str | None = None, model: str | None = None) -> PrivacyPolicy:
     """Every PII type pseudonymised both ways; every secret removed for good."""
-    entities = {t: EntityRule() for t in ENTITY_TYPES - SECRET_TYPES}
-    entities.update({t: EntityRule(operator=Operator.REDACT) for t in SECRET_TYPES})
+    entities = {t: builtin_rule(t) for t in ENTITY_TYPES}
     return PrivacyPolicy(version=1, tenant_id=tenant_id, model=model, entities=entities)
 
 
+def layered(policy: PrivacyPolicy) -> PrivacyPolicy:
+    """The policy in force for a stored document: the built-in rule for every type it does not
+    name, its own rule for the rest, and a secret rule never weaker than the built-in one.
+
+    Applied on every read, so documents stored before these rules existed are covered too. A
+    policy-wide ``threshold`` above the default tunes PII only: secrets keep at most the default.
+    """
+    entities = {t: builtin_rule(t) for t in ENTITY_TYPES}
+    for entity_type, rule in policy.entities.items():
+        if entity_type not in SECRET_TYPES or not _secret_weakenings(rule):
+            entities[entity_type] = rule
+    if policy.threshold > DEFAULT_THRESHOLD:
+        for secret in SECRET_TYPES:
+            if entities[secret].threshold is None:
+                entities[secret] = entities[secret].model_copy(update={"threshold": DEFAULT_THRESHOLD})
+    return policy.model_copy(update={"entities": entities})
+
+
+def _secret_weakenings(rule: EntityRule) -> list[str]:
+    """The fields of a secret's rule that would let its value through (empty: the rule is safe)."""
+    weak: list[str] = []
+    if rule.operator not in SECRET_OPERATORS:
+        weak.append("operator")
+    if rule.apply_to != _BOTH:
+        weak.append("apply_to")
+    if rule.threshold is not None and rule.threshold > DEFAULT_THRESHOLD:
+        weak.append("threshold")
+    return weak
+
+
 def parse_policy(document: object) -> PrivacyPolicy:
-    """Validate an admin-supplied policy document; errors name fields, never values."""
+    """Validate an admin-supplied policy document; errors name fields, never values.
+
+    A rule without ``operator`` gets the built-in operator of its type; a secret rule that would
+    let the value through (see :data:`SECRET_OPERATORS`) is refused, naming the fields.
+    """
     try:
-        return PrivacyPolicy.model_validate(document)
+        policy = PrivacyPolicy.model_validate(_with_builtin_operators(document))
     except ValidationError as exc:
         fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
         raise PolicyError("Invalid privacy policy fields: " + ", ".join(fields)) from None
+    weak = sorted(
+        f"entities.{entity_type}.{name}"
+        for entity_type, rule in policy.entities.items()
+        if entity_type in SECRET_TYPES
+        for name in _secret_weakenings(rule)
+    )
+    if weak:
+        raise PolicyError(
+            "Secret types must stay removed (operator redact, hash, encrypt or block; both directions; "
+            f"threshold at most {DEFAULT_THRESHOLD}): " + ", ".join(weak)
+        )
+    return policy
+
+
+def _with_builtin_operators(document: object) -> object:
+    """Fill in the built-in operator where a rule leaves it out (malformed shapes pass through)."""
+    if not isinstance(document, dict) or not isinstance(document.get("entities"), dict):
+        return document
+    entities = {
+        t: {"operator": builtin_rule(t).operator.value, **rule}
+        if isinstance(rule, dict) and "operator" not in rule
+        else rule
+        for t, rule in document["entities"].items()
+    }
+    return {**document, "entities": entities}
 
 
 def select_policy(policies: Iterable[PrivacyPolicy], tenant_id: str, model: str | None) -> PrivacyPolicy:
