@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from steward.log_redaction import scrub_text
 from steward.settings import StewardSettings, get_settings
 
 from functions.api.admin_routes import router as admin_router
+from functions.api.json_guard import parses_as_json
 from functions.api.middleware import SCOPE_AUDIT, SCOPE_BODY, SCOPE_REQUEST_ID, GovernanceMiddleware
 from functions.api.routes import router
 
@@ -64,13 +64,7 @@ async def _steward_error(request: Request, exc: Exception) -> Response:
 def _unparsable(request: Request) -> bool:
     """A body sent without a JSON content type reaches validation unparsed; judge it here."""
     body = request.scope.get(SCOPE_BODY)
-    if not isinstance(body, bytes) or not body:
-        return False
-    try:
-        json.loads(body)
-    except ValueError:
-        return True
-    return False
+    return isinstance(body, bytes) and bool(body) and not parses_as_json(body)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -100,12 +94,21 @@ def _safe_loc(loc: object) -> list[object]:
     ]
 
 
+def _allow_header(exc: StarletteHTTPException) -> dict[str, str]:
+    """Starlette names the route's methods in ``Allow`` (RFC 9110 requires it on a 405)."""
+    allow = (exc.headers or {}).get("Allow") or (exc.headers or {}).get("allow")
+    return {"allow": allow} if allow else {}
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
         return _problem_response(request, RouteNotFound())
     if exc.status_code == 405:
-        return _problem_response(request, MethodNotAllowed())
+        return _problem_response(request, MethodNotAllowed(headers=_allow_header(exc)))
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+        # FastAPI's body parser failed on something other than JSON syntax (bad UTF-8, depth).
+        return _problem_response(request, MalformedJson())
     request_id = str(request.scope.get(SCOPE_REQUEST_ID, ""))
     body = problem(
         exc.status_code, "http.error", "HTTP error", "The request could not be handled.", request_id

@@ -29,6 +29,7 @@ from steward.errors import (
     problem_for,
 )
 
+from functions.api.json_guard import check_json, json_part
 from functions.api.observability import logger, metrics
 
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
@@ -146,6 +147,9 @@ class GovernanceMiddleware:
             body = await self._read_body(scope, receive)
             draft.input_sha256, draft.input_bytes = hashlib.sha256(body).hexdigest(), len(body)
             scope[SCOPE_BODY] = body
+            json_text = json_part(scope.get("headers", []), body) if body else None
+            if json_text is not None:
+                check_json(json_text)  # strict JSON before any route: a 400, never a 500 later
         except StewardError as error:
             draft.error_code = error.code
             response.set_problem(error)

@@ -8,8 +8,8 @@ SHA-256 hashes and byte counts; PII appears only as counts per entity type.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -149,14 +149,21 @@ def encode_cursor(sk: str | None) -> str | None:
     return base64.urlsafe_b64encode(sk.encode()).decode().rstrip("=") if sk else None
 
 
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,400}")
+
+
 def decode_cursor(cursor: str | None) -> str | None:
     """Cursors carry only the sort key; the tenant always comes from the caller's identity."""
     if not cursor:
         return None
+    # Our cursors are URL-safe base64 of an ASCII sort key; anything else (non-ASCII text, which
+    # the base64 decoder itself refuses with a bare ValueError) is simply not one of ours.
+    if not _CURSOR.fullmatch(cursor):
+        raise InvalidInput("The cursor is not valid.")
     try:
-        sk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
+        sk = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except ValueError:  # binascii.Error, UnicodeDecodeError
         raise InvalidInput("The cursor is not valid.") from None
-    if "#" not in sk or len(sk) > 200:
+    if "#" not in sk or len(sk) > 200 or not sk.isprintable():
         raise InvalidInput("The cursor is not valid.")
     return sk
