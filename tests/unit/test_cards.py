@@ -85,8 +85,12 @@ def test_set_approval_approves_a_complete_card_and_other_states_need_none(
 ) -> None:
     register(store, COMPLETE)
     assert admin.set_approval("credit", "1", "approved", store=store).approval == "approved"
-    register(store, {})
-    assert admin.set_approval("credit", "1", "retired", store=store).approval == "retired"
+    # A second version with no card at all can still be rejected or retired (the approved default,
+    # credit@1, can't be re-registered as pending: that would take the model offline).
+    admin.register_model(
+        "credit", "2", target=TARGET, card={}, settings=StewardSettings(stage="test"), store=store
+    )
+    assert admin.set_approval("credit", "2", "retired", store=store).approval == "retired"
 
 
 def test_registering_as_approved_is_gated_too_and_the_full_card_is_stored(
@@ -106,9 +110,9 @@ def test_cli_approve_reports_missing_fields_and_fails(
 ) -> None:
     register(store, {**COMPLETE, "owner": ""})
     monkeypatch.setattr(admin, "_registry_store", lambda settings: store)
-    code = cli.main(["models", "approve", "credit", "1"])
+    code = cli.main(["models", "approve", "credit", "1", "--json"])
     out = json.loads(capsys.readouterr().out)
-    assert code == 3 and out == {"error": "card.incomplete", "missing_fields": ["owner"]}
+    assert code == 3 and out["error"] == "card.incomplete" and out["missing_fields"] == ["owner"]
     assert store.versions["credit"]["1"].approval == "pending"
 
 

@@ -20,9 +20,12 @@ from steward.auth.keys import (
     generate_key,
 )
 from steward.cards import clean_card, missing_fields
-from steward.errors import CardIncomplete
-from steward.registry import APPROVALS, ModelDocument, ModelEntry, ModelVersion, Target
+from steward.errors import CardIncomplete, DefaultVersionConflict, KeyNotFound, VersionNotFound
+from steward.registry import APPROVALS, ModelDocument, ModelEntry, ModelVersion, Target, serving_default
 from steward.settings import StewardSettings, get_settings
+
+#: Longest key lifetime ``create_api_key`` accepts (ten years): rotate keys rather than keep them.
+MAX_KEY_DAYS = 3650
 
 
 class KeyWriter(Protocol):
@@ -65,7 +68,18 @@ def create_api_key(
     pepper: Callable[[], bytes] | None = None,
     now: float | None = None,
 ) -> tuple[str, KeyRecord]:
-    """Create and store a key; returns ``(plaintext, record)``. Show the plaintext once only."""
+    """Create and store a key; returns ``(plaintext, record)``. Show the plaintext once only.
+
+    ``expires_days`` must be a finite number of days in (0, `MAX_KEY_DAYS`]: a key that is born
+    expired, or whose expiry can't be stored, is a mistake. ``None`` means no expiry.
+    """
+    if expires_days is not None and not 0 < expires_days <= MAX_KEY_DAYS:  # NaN fails too
+        raise ValueError(f"expires_days must be more than 0 and at most {MAX_KEY_DAYS}")
+    model_names = tuple(m.strip() for m in models if m.strip())
+    if not model_names:
+        raise ValueError("models must name at least one model, or '*'")
+    if not tenant_id.strip():
+        raise ValueError("tenant_id is required")
     settings = settings or get_settings()
     if pepper is None:
         from steward.wiring import pepper_source
@@ -76,7 +90,7 @@ def create_api_key(
     token, record = generate_key(
         tenant_id,
         pepper=pepper(),
-        models=tuple(m.strip() for m in models if m.strip()),
+        models=model_names,
         scopes=(ADMIN_SCOPE, PLATFORM_ADMIN_SCOPE) if platform_admin else (ADMIN_SCOPE,) if admin else (),
         expires_at=expires_at,
         name=name,
@@ -90,9 +104,13 @@ def create_api_key(
 def revoke_api_key(
     key_id: str, *, settings: StewardSettings | None = None, store: KeyWriter | None = None
 ) -> None:
-    """Revoke a key. Authorizer caches forget it within ``auth_cache_ttl_s``."""
+    """Revoke a key (`KeyNotFound` if no key has this id). Authorizer caches forget it within
+    ``auth_cache_ttl_s``."""
     settings = settings or get_settings()
-    (store or _key_store(settings)).revoke(key_id)
+    try:
+        (store or _key_store(settings)).revoke(key_id)
+    except LookupError:  # the stores' own not-found errors (KeyNotFoundError, KeyError)
+        raise KeyNotFound() from None
 
 
 def register_model(
@@ -120,7 +138,10 @@ def register_model(
     """Add (or replace) a model version; creates the model entry on first registration.
 
     The full model card is stored with the version; registering it as ``approved`` needs a
-    complete card (`steward.cards.missing_fields`), exactly like `set_approval`.
+    complete card (`steward.cards.missing_fields`), exactly like `set_approval`. The default
+    stays on an approved version whenever one exists: ``make_default`` lets an *approved* version
+    take it over, a pending one never displaces an approved default, and re-registering the
+    serving version as anything but approved raises `DefaultVersionConflict`.
     """
     if approval not in APPROVALS:
         raise ValueError(f"approval must be one of {', '.join(APPROVALS)}")
@@ -147,20 +168,45 @@ def register_model(
         created_at=created,
         max_batch_size=max(0, int(max_batch_size)),
     )
-    store.put_version(mv)
-    existing = store.get_model(model).entry
-    if existing is None or make_default:
-        entry = ModelEntry(
-            model=model,
-            default_version=version if (existing is None or make_default) else existing.default_version,
-            enabled=enabled if existing is None else existing.enabled,
-            owner=owner or (existing.owner if existing else str((card or {}).get("owner", ""))),
-            description=description
-            or (existing.description if existing else str((card or {}).get("description", ""))),
-            created_at=existing.created_at if existing else created,
+    doc = store.get_model(model)
+    serving = serving_default(doc)
+    if serving is not None and serving.version == version and approval != "approved":
+        raise DefaultVersionConflict(
+            f"{model}@{version} is the approved version serving the model; registering it again "
+            f"as {approval} would take the model offline. Register a new version instead."
         )
+    store.put_version(mv)
+    existing = doc.entry
+    entry = ModelEntry(
+        model=model,
+        default_version=_default_after_register(existing, serving, mv, make_default),
+        enabled=enabled if existing is None else existing.enabled,
+        owner=owner or (existing.owner if existing else str((card or {}).get("owner", ""))),
+        description=description
+        or (existing.description if existing else str((card or {}).get("description", ""))),
+        created_at=existing.created_at if existing else created,
+    )
+    if entry != existing:
         store.put_entry(entry)
     return mv
+
+
+def _default_after_register(
+    existing: ModelEntry | None, serving: ModelVersion | None, new: ModelVersion, make_default: bool
+) -> str:
+    """The default-version rule: the default is an approved version whenever one exists.
+
+    A new approved version becomes the default when asked (``make_default``) or when no approved
+    version serves the model yet; a version that is not approved only holds the slot of a model
+    with no approved version (the first registration, or ``make_default``).
+    """
+    if new.approval == "approved" and (make_default or serving is None):
+        return new.version
+    if serving is not None:
+        return serving.version  # also repairs a stored default that is not approved
+    if existing is None or make_default:
+        return new.version
+    return existing.default_version
 
 
 def register_from_manifest(
@@ -206,22 +252,100 @@ def set_approval(
     version: str,
     approval: str,
     *,
+    make_default: bool = False,
+    new_default: str | None = None,
+    take_offline: bool = False,
     settings: StewardSettings | None = None,
     store: RegistryWriter | None = None,
 ) -> ModelVersion:
-    """Change a version's approval state; ``approved`` raises `CardIncomplete` (409
-    ``card.incomplete``, naming the missing fields) unless the stored card is complete."""
+    """Change a version's approval state, keeping the default on an approved version.
+
+    ``approved`` raises `CardIncomplete` (409 ``card.incomplete``, naming the missing fields)
+    unless the stored card is complete; the version becomes the default when ``make_default`` or
+    when no approved version serves the model yet. Moving the serving default to any other state
+    raises `DefaultVersionConflict` unless ``new_default`` names another approved version (it
+    becomes the default first, so no request sees the model offline) or, when it is the only
+    approved version, ``take_offline`` confirms the model goes offline. Unknown versions raise
+    `VersionNotFound`.
+    """
     if approval not in APPROVALS:
         raise ValueError(f"approval must be one of {', '.join(APPROVALS)}")
     store = store or _registry_store(settings or get_settings())
-    current = store.get_model(model).versions.get(version)
+    doc = store.get_model(model)
+    current = doc.versions.get(version)
     if current is None:
-        raise LookupError(f"{model}@{version} is not registered")
-    if approval == "approved":
-        _require_complete_card(current.card, current.task, current.artifact_digest)
+        raise VersionNotFound(f"{model}@{version} is not registered.")
+    serving = serving_default(doc)
     updated = replace(current, approval=approval)
+    if approval == "approved":
+        if new_default is not None:
+            raise ValueError("new_default only applies when a version is withdrawn; use make_default")
+        _require_complete_card(current.card, current.task, current.artifact_digest)
+        store.put_version(updated)
+        keep = serving.version if serving is not None and not make_default else version
+        _point_default(store, doc, model, keep)
+        return updated
+    if make_default:
+        raise DefaultVersionConflict(
+            f"Only an approved version can be the default; {model}@{version} would be {approval}."
+        )
+    successor = _successor(doc, current, approval, serving, new_default, take_offline)
+    if successor is not None:
+        _point_default(store, doc, model, successor)
     store.put_version(updated)
     return updated
+
+
+def default_version(
+    model: str, *, settings: StewardSettings | None = None, store: RegistryWriter | None = None
+) -> str | None:
+    """The version serving requests that name none (`steward.registry.serving_default`)."""
+    store = store or _registry_store(settings or get_settings())
+    serving = serving_default(store.get_model(model))
+    return serving.version if serving is not None else None
+
+
+def _successor(
+    doc: ModelDocument,
+    current: ModelVersion,
+    approval: str,
+    serving: ModelVersion | None,
+    new_default: str | None,
+    take_offline: bool,
+) -> str | None:
+    """The default after ``current`` leaves the approved state (None: unchanged); refuses a change
+    that would silently take the model offline or hand the default to an unapproved version."""
+    ref = f"{current.model}@{current.version}"
+    others = sorted(v.version for v in doc.versions.values() if v.routable and v.version != current.version)
+    if new_default is not None:
+        if new_default not in others:
+            listed = ", ".join(others) or "none"
+            raise DefaultVersionConflict(
+                f"The new default must be another approved version of {current.model} (approved: {listed})."
+            )
+        return new_default
+    if serving is None or serving.version != current.version:
+        return None
+    if others:
+        raise DefaultVersionConflict(
+            f"{ref} is the default version; name another approved version as the new default "
+            f"(approved: {', '.join(others)})."
+        )
+    if not take_offline:
+        raise DefaultVersionConflict(
+            f"{ref} is the only approved version: making it {approval} takes the model offline. "
+            "Approve another version first, or confirm taking the model offline."
+        )
+    return None
+
+
+def _point_default(store: RegistryWriter, doc: ModelDocument, model: str, version: str) -> None:
+    """Store ``version`` as the default (a no-op when it already is)."""
+    entry = doc.entry
+    if entry is None:
+        store.put_entry(ModelEntry(model=model, default_version=version, created_at=int(time.time())))
+    elif entry.default_version != version:
+        store.put_entry(replace(entry, default_version=version))
 
 
 def _require_complete_card(card: Mapping[str, Any], task: str, artifact_digest: str) -> None:

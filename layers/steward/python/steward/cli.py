@@ -1,35 +1,90 @@
-"""``steward`` command line: manage API keys and the model registry of a stage.
+"""``steward`` command line: manage the API keys and the model registry of a stage.
 
-Reads the same ``STEWARD_*`` variables as the Lambdas (and ``AWS_ENDPOINT_URL`` for moto).
+Target: the ``STEWARD_*`` / ``AWS_*`` environment the Lambdas get wins; with none set, the local
+stack's ``.steward/local.json`` (written by ``make up``; see ``--local-state``) is used.
+Output: a short human summary, or with ``--json`` one JSON document on stdout (errors too:
+``{"error": <stable code>, "detail": ...}``). Every failure is also one line on stderr.
+Exit codes: 0 done; 1 refused (unknown key or version, default-version conflict, AWS error);
+2 usage or invalid input; 3 model card incomplete.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
 
 from steward import admin
-from steward.errors import CardIncomplete
+from steward.errors import CardIncomplete, StewardError
+from steward.registry import APPROVALS
+from steward.settings import StewardSettings
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CARD_INCOMPLETE = 0, 1, 2, 3
+DEFAULT_LOCAL_STATE = Path(".steward/local.json")
+
+Result = tuple[dict[str, Any], str]  # (JSON document, human summary)
+
+
+class CliError(Exception):
+    """A failure reported as one line (and a JSON document with ``--json``)."""
+
+    def __init__(self, code: str, message: str, exit_code: int, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = " ".join(message.split())  # always one line
+        self.exit_code = exit_code
+        self.extra = extra
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors become a `CliError` (so ``--json`` gets them as JSON too), not an exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError("cli.usage", f"{message} (see: {self.prog} --help)", EXIT_USAGE)
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if not (math.isfinite(value) and 0 < value <= admin.MAX_KEY_DAYS):
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {admin.MAX_KEY_DAYS} days")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="steward", description=__doc__)
+    common = _Parser(add_help=False)
+    # SUPPRESS: a subcommand's flag must not reset one given before the subcommand.
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="JSON on stdout")
+    parser = _Parser(
+        prog="steward", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--json", action="store_true", help="JSON on stdout (results and errors)")
+    parser.add_argument(
+        "--local-state", type=Path, default=DEFAULT_LOCAL_STATE, help="local stack state file"
+    )
+    parser.add_argument("--debug", action="store_true", help="show the traceback of unexpected errors")
     groups = parser.add_subparsers(dest="group", required=True)
 
     keys = groups.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
-    create = keys.add_parser("create", help="create a key (printed once)")
+    create = keys.add_parser("create", parents=[common], help="create a key (printed once)")
     create.add_argument("--tenant", required=True)
     create.add_argument("--models", required=True, help="comma-separated model names, or '*'")
     create.add_argument("--admin", action="store_true", help="grant the admin scope")
-    create.add_argument("--expires-days", type=float, default=None)
+    create.add_argument("--expires-days", type=_days, default=None, help="lifetime in days (default: none)")
     create.add_argument("--name", default="")
-    revoke = keys.add_parser("revoke", help="revoke a key")
+    revoke = keys.add_parser("revoke", parents=[common], help="revoke a key")
     revoke.add_argument("key_id")
 
     models = groups.add_parser("models", help="model registry").add_subparsers(dest="action", required=True)
-    register = models.add_parser("register", help="register a model version")
+    register = models.add_parser("register", parents=[common], help="register a model version")
     register.add_argument("--manifest", help="manifest.json of the model repository")
     register.add_argument("--model")
     register.add_argument("--version")
@@ -42,69 +97,264 @@ def _parser() -> argparse.ArgumentParser:
     register.add_argument("--backend-version")
     register.add_argument("--task", default="")
     register.add_argument("--digest", default="")
-    register.add_argument("--approve", action="store_true", help="register as approved")
-    register.add_argument("--no-default", action="store_true", help="keep the current default version")
-    approve = models.add_parser("approve", help="set a version's approval state")
+    register.add_argument("--card", type=Path, help="model card JSON (without --manifest)")
+    register.add_argument("--approve", action="store_true", help="register as approved (complete card)")
+    register.add_argument(
+        "--no-default", action="store_true", help="an approved version does not take over the default"
+    )
+    approve = models.add_parser("approve", parents=[common], help="set a version's approval state")
     approve.add_argument("model")
     approve.add_argument("version")
-    approve.add_argument("--state", default="approved")
+    approve.add_argument("--state", default="approved", choices=APPROVALS)
+    approve.add_argument("--make-default", action="store_true", help="approved: make it the default")
+    approve.add_argument(
+        "--default",
+        dest="new_default",
+        metavar="VERSION",
+        help="withdrawing the default: the approved successor",
+    )
+    approve.add_argument(
+        "--take-offline", action="store_true", help="withdraw the only approved version (model offline)"
+    )
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.group == "keys" and args.action == "create":
-        token, record = admin.create_api_key(
-            args.tenant,
-            models=args.models.split(","),
-            admin=args.admin,
-            expires_days=args.expires_days,
-            name=args.name,
+# -- commands -------------------------------------------------------------------------------------
+
+
+def _keys_create(args: argparse.Namespace, settings: StewardSettings) -> Result:
+    token, record = admin.create_api_key(
+        args.tenant,
+        models=args.models.split(","),
+        admin=args.admin,
+        expires_days=args.expires_days,
+        name=args.name,
+        settings=settings,
+    )
+    print("Store this key now: it is shown only once.", file=sys.stderr)
+    document = {
+        "key_id": record.key_id,
+        "tenant_id": record.tenant_id,
+        "api_key": token,
+        "models": list(record.models),
+        "scopes": list(record.scopes),
+        "expires_at": record.expires_at,
+    }
+    return document, f"API key {record.key_id} for tenant {record.tenant_id}:\n{token}"
+
+
+def _keys_revoke(args: argparse.Namespace, settings: StewardSettings) -> Result:
+    admin.revoke_api_key(args.key_id, settings=settings)
+    summary = f"revoked {args.key_id} (refused everywhere within {settings.auth_cache_ttl_s:g} s)"
+    return {"key_id": args.key_id, "revoked": True}, summary
+
+
+def _models_register(args: argparse.Namespace, settings: StewardSettings) -> Result:
+    target: dict[str, str] = (
+        {"kind": "sagemaker", "endpoint_name": args.endpoint, "variant": args.variant,
+         "target_model": args.target_model}
+        if args.endpoint
+        else {"kind": "http", "url": args.url}
+    )  # fmt: skip
+    approval = "approved" if args.approve else None
+    if args.manifest:
+        manifest = _read_json(Path(args.manifest), "manifest")
+        if not isinstance(manifest.get("name"), str) or not isinstance(manifest.get("version"), str):
+            raise CliError("input.invalid", f"{args.manifest}: needs string 'name' and 'version'", EXIT_USAGE)
+        mv = admin.register_from_manifest(
+            manifest, target=target, approval=approval, make_default=not args.no_default, settings=settings
         )
-        print(json.dumps({"key_id": record.key_id, "tenant_id": record.tenant_id, "api_key": token}))
-        print("Store this key now: it is shown only once.", file=sys.stderr)
-    elif args.group == "keys" and args.action == "revoke":
-        admin.revoke_api_key(args.key_id)
-        print(json.dumps({"key_id": args.key_id, "revoked": True}))
-    elif args.group == "models" and args.action == "register":
-        target = (
-            {"kind": "sagemaker", "endpoint_name": args.endpoint, "variant": args.variant,
-             "target_model": args.target_model}
-            if args.endpoint
-            else {"kind": "http", "url": args.url}
-        )  # fmt: skip
-        approval = "approved" if args.approve else None
-        if args.manifest:
-            with open(args.manifest, encoding="utf-8") as handle:
-                manifest = json.load(handle)
-            mv = admin.register_from_manifest(
-                manifest, target=target, approval=approval, make_default=not args.no_default
+    else:
+        if not args.model or not args.version:
+            raise CliError("cli.usage", "--model and --version are required without --manifest", EXIT_USAGE)
+        mv = admin.register_model(
+            args.model,
+            args.version,
+            target=target,
+            approval=approval or "pending",
+            backend_model=args.backend_model,
+            backend_version=args.backend_version,
+            artifact_digest=args.digest,
+            task=args.task,
+            card=_read_json(args.card, "card") if args.card else None,
+            make_default=not args.no_default,
+            settings=settings,
+        )
+    document = _version_document(mv.model, mv.version, mv.approval, settings)
+    ref, default = f"{mv.model}@{mv.version}", document["default_version"]
+    if document["is_default"]:
+        summary = f"registered {ref} ({mv.approval}); it is the default version"
+    elif default is None:
+        summary = (
+            f"registered {ref} ({mv.approval}); no approved version serves {mv.model} yet "
+            f"(approve: steward models approve {mv.model} {mv.version})"
+        )
+    else:
+        summary = (
+            f"registered {ref} ({mv.approval}); {mv.model}@{default} stays the default "
+            f"(switch once approved: steward models approve {mv.model} {mv.version} --make-default)"
+        )
+    return document, summary
+
+
+def _models_approve(args: argparse.Namespace, settings: StewardSettings) -> Result:
+    mv = admin.set_approval(
+        args.model,
+        args.version,
+        args.state,
+        make_default=args.make_default,
+        new_default=args.new_default,
+        take_offline=args.take_offline,
+        settings=settings,
+    )
+    document = _version_document(mv.model, mv.version, mv.approval, settings)
+    default = document["default_version"]
+    serving = f"{mv.model}@{default}" if default else "nothing (model offline)"
+    return document, f"{mv.model}@{mv.version} is {mv.approval}; default: {serving}"
+
+
+COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, StewardSettings], Result]] = {
+    ("keys", "create"): _keys_create,
+    ("keys", "revoke"): _keys_revoke,
+    ("models", "register"): _models_register,
+    ("models", "approve"): _models_approve,
+}
+
+
+def _version_document(model: str, version: str, approval: str, settings: StewardSettings) -> dict[str, Any]:
+    default = admin.default_version(model, settings=settings)
+    return {
+        "model": model,
+        "version": version,
+        "approval": approval,
+        "default_version": default,
+        "is_default": default == version,
+    }
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise CliError(
+            "input.invalid", f"cannot read the {what} {path}: {error.strerror}", EXIT_USAGE
+        ) from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CliError("input.invalid", f"the {what} {path} is not valid JSON", EXIT_USAGE) from None
+    if not isinstance(data, dict):
+        raise CliError("input.invalid", f"the {what} {path} must be a JSON object", EXIT_USAGE)
+    return data
+
+
+# -- target and errors ----------------------------------------------------------------------------
+
+
+@contextmanager
+def _target(local_state: Path) -> Iterator[StewardSettings]:
+    """Settings from the environment, or from the local stack's state file when none is set."""
+    from steward.local import client_config
+
+    config = client_config.load(local_state, os.environ)
+    if config is None:
+        yield StewardSettings()
+        return
+    from steward.adapters.aws import reset_clients
+
+    saved = {name: os.environ.get(name) for name in config.environment}
+    os.environ.update(config.environment)
+    reset_clients()
+    try:
+        yield StewardSettings.model_validate(config.settings)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_clients()
+
+
+def _as_cli_error(error: Exception) -> CliError | None:
+    """A known failure as one line with a stable code; None for the unexpected."""
+    from pydantic import ValidationError
+
+    from steward.local.client_config import LocalStateError
+
+    if isinstance(error, CliError):
+        return error
+    if isinstance(error, CardIncomplete):
+        return CliError(error.code, error.detail, EXIT_CARD_INCOMPLETE, missing_fields=error.missing)
+    if isinstance(error, StewardError):
+        return CliError(error.code, error.detail, EXIT_USAGE if error.status in (400, 422) else EXIT_REFUSED)
+    if isinstance(error, LocalStateError):
+        return CliError("config.invalid", str(error), EXIT_USAGE)
+    if isinstance(error, ValidationError):  # StewardSettings from STEWARD_* (name fields, not values)
+        fields = sorted({".".join(str(p) for p in e["loc"]) or e["msg"] for e in error.errors()})
+        return CliError("config.invalid", f"invalid STEWARD_* settings: {', '.join(fields)}", EXIT_USAGE)
+    if isinstance(error, ValueError):
+        return CliError("input.invalid", str(error), EXIT_USAGE)
+    return _aws_error(error)
+
+
+def _aws_error(error: Exception) -> CliError | None:
+    """botocore failures: say what to check, with AWS's error code (never its full message)."""
+    if "botocore" not in sys.modules:
+        return None
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+    )
+
+    if isinstance(error, NoCredentialsError):
+        return CliError(
+            "aws.no_credentials",
+            "no AWS credentials (set AWS_PROFILE, or run `make up` locally)",
+            EXIT_REFUSED,
+        )
+    if isinstance(error, EndpointConnectionError):
+        return CliError(
+            "aws.unreachable", "cannot reach the AWS endpoint (is the local stack up?)", EXIT_REFUSED
+        )
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code") or "Unknown")
+        hint = " (wrong STEWARD_STAGE or region, or the stack is not deployed?)" if "NotFound" in code else ""
+        return CliError("aws.error", f"AWS {error.operation_name} failed: {code}{hint}", EXIT_REFUSED)
+    if isinstance(error, BotoCoreError):
+        return CliError("aws.error", f"AWS call failed: {type(error).__name__}", EXIT_REFUSED)
+    return None
+
+
+def _report(error: CliError, as_json: bool) -> int:
+    print(f"steward: {error.message} [{error.code}]", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"error": error.code, "detail": error.message, **error.extra}))
+    return error.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv  # known before parsing, so usage errors can be JSON too
+    debug = "--debug" in argv
+    try:
+        args = _parser().parse_args(argv)
+        as_json = bool(args.json)
+        with _target(args.local_state) as settings:
+            document, summary = COMMANDS[(args.group, args.action)](args, settings)
+    except Exception as error:
+        known = _as_cli_error(error)
+        if known is None:
+            if debug:
+                raise
+            known = CliError(
+                "cli.internal",
+                f"unexpected {type(error).__name__}; rerun with --debug for details",
+                EXIT_REFUSED,
             )
-        else:
-            if not args.model or not args.version:
-                print("--model and --version are required without --manifest", file=sys.stderr)
-                return 2
-            mv = admin.register_model(
-                args.model,
-                args.version,
-                target=target,
-                approval=approval or "pending",
-                backend_model=args.backend_model,
-                backend_version=args.backend_version,
-                artifact_digest=args.digest,
-                task=args.task,
-                make_default=not args.no_default,
-            )
-        print(json.dumps({"model": mv.model, "version": mv.version, "approval": mv.approval}))
-    elif args.group == "models" and args.action == "approve":
-        try:
-            mv = admin.set_approval(args.model, args.version, args.state)
-        except CardIncomplete as error:
-            print(json.dumps({"error": error.code, "missing_fields": error.missing}))
-            print(f"not approved: {error.detail}", file=sys.stderr)
-            return 3
-        print(json.dumps({"model": mv.model, "version": mv.version, "approval": mv.approval}))
-    return 0
+        return _report(known, as_json)
+    print(json.dumps(document) if as_json else summary)
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -133,6 +133,27 @@ class CardIncomplete(StewardError):
         super().__init__("The model card is missing: " + ", ".join(self.missing) + ".")
 
 
+class VersionNotFound(StewardError, LookupError):
+    """Admin operations: the named model version is not registered."""
+
+    status, code, title = 404, "model.version_not_found", "Model version not found"
+    default_detail = "The model version is not registered."
+
+
+class DefaultVersionConflict(StewardError):
+    """A change would leave a model's default on a version that is not approved (model offline)."""
+
+    status, code, title = 409, "model.default_conflict", "Default version conflict"
+    default_detail = "The change would leave the model's default on a version that is not approved."
+
+
+class KeyNotFound(StewardError, LookupError):
+    """Admin operations: no API key has this id."""
+
+    status, code, title = 404, "key.not_found", "API key not found"
+    default_detail = "No API key has this id."
+
+
 class FeedbackNotFound(StewardError):
     """Same answer for an unknown, expired or another tenant's request id."""
 

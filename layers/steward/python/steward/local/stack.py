@@ -47,9 +47,26 @@ class LocalStackState:
     demo_admin_key: str
     demo_tenant: str
     models: list[str] = field(default_factory=list)
+    #: The ``StewardSettings`` fields that reach this stack (stage, region, table and secret
+    #: names): with ``aws_endpoint_url``, what the ``steward`` CLI reads when no env is set.
+    settings: dict[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def cli_settings(names: ResourceNames) -> dict[str, str]:
+    """Settings the CLI needs for a stack provisioned from ``names`` (no secrets: the pepper
+    stays in the stack's Secrets Manager)."""
+    return {
+        "stage": names.stage,
+        "region": names.region,
+        "account": names.account,
+        "api_keys_table": names.api_keys_table.name,
+        "models_table": names.models_table.name,
+        "policies_table": names.policies_table.name,
+        "pepper_secret_name": names.pepper_secret,
+    }
 
 
 class LocalStack:
@@ -107,6 +124,7 @@ class LocalStack:
                 demo_admin_key=seeded.admin_key,
                 demo_tenant=seeded.tenant_id,
                 models=seeded.models,
+                settings=cli_settings(self.names),
             )
             return self.state
         except BaseException:
