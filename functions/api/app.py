@@ -25,6 +25,7 @@ from steward.gateway import Gateway
 from steward.log_redaction import scrub_text
 from steward.settings import StewardSettings, get_settings
 
+from functions.api.admin_fairness_routes import router as admin_fairness_router
 from functions.api.admin_routes import router as admin_router
 from functions.api.json_guard import parses_as_json
 from functions.api.middleware import SCOPE_AUDIT, SCOPE_BODY, SCOPE_REQUEST_ID, GovernanceMiddleware
@@ -149,6 +150,7 @@ def create_app(
     app.state.inline_blocking = inline_blocking
     app.include_router(router)
     app.include_router(admin_router)
+    app.include_router(admin_fairness_router)
     app.add_exception_handler(StewardError, _steward_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,4 +1,5 @@
-"""Scheduled fairness report (EventBridge): counters -> reports in S3, metrics, card summaries."""
+"""Scheduled fairness report (EventBridge): per tenant and model version, counters -> reports in
+S3, metrics, card summaries. It never needs the pepper: groups are named from the declared labels."""
 
 from __future__ import annotations
 
@@ -23,16 +24,19 @@ MIN_DP_RATIO_METRIC = "MinDemographicParityRatio"
 logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 
 
-def publish(model: str, version: str, values: Mapping[str, float]) -> None:
-    """One EMF record per metric with dimensions model and version (Powertools single_metric)."""
+COUNT_METRICS = ("Outcomes", "LabelledOutcomes", "UnknownGroupRefusals")
+
+
+def publish(tenant_id: str, model: str, version: str, values: Mapping[str, float]) -> None:
+    """One EMF record per metric with dimensions tenant, model and version (Powertools single_metric)."""
     for name, value in values.items():
-        unit = MetricUnit.Count if name in ("Outcomes", "LabelledOutcomes") else MetricUnit.NoUnit
+        unit = MetricUnit.Count if name in COUNT_METRICS else MetricUnit.NoUnit
         with single_metric(
             name=name,
             unit=unit,
             value=value,
             namespace=NAMESPACE,
-            default_dimensions={"service": SERVICE, "model": model, "version": version},
+            default_dimensions={"service": SERVICE, "tenant": tenant_id, "model": model, "version": version},
         ):
             pass
 

@@ -28,7 +28,7 @@ from functions.api.app import create_app
 from functions.api.local_gateway import with_authorizer
 from functions.authorizer.handler import authorize_event
 
-from .conftest import CREDIT, MINILM, bearer
+from .conftest import CREDIT, MINILM, PEPPER, bearer
 
 FEATURES = ["age", "income", "<b>group</b>"]
 CARD = {
@@ -94,11 +94,21 @@ def fair_client(
     transport = FakeTransport(respond=backend)
     router = Router({"http": transport}, RouterPolicy(), sleep=lambda _s: None)
     gateway = Gateway(
-        Registry(credit_registry), router, audit_store, fairness=FairnessMonitor(fairness_store)
+        Registry(credit_registry),
+        router,
+        audit_store,
+        fairness=FairnessMonitor(fairness_store, pepper=lambda: PEPPER, labels_ttl_s=0),
     )
     app = with_authorizer(create_app(settings, gateway), lambda event: authorize_event(event, authorizer))
     with TestClient(app) as client:
         yield client, transport
+
+
+def token(tenant: str, label: str) -> str:
+    """The stored form of a declared group label (what the counters are keyed by)."""
+    from steward.fairness.groups import group_token, tenant_group_key
+
+    return group_token(tenant_group_key(PEPPER, tenant), label)
 
 
 def rows_request(rows: list[list[float]], **parameters: Any) -> dict[str, Any]:
@@ -187,7 +197,9 @@ def test_card_json_has_card_fields_registry_facts_and_latest_fairness(
 ) -> None:
     # Given a fairness report summary for the version
     client, _ = fair_client
-    fairness_store.put_latest_report(CREDIT, "1", {"window": "rolling-7d", "demographic_parity_ratio": 0.7})
+    fairness_store.put_latest_report(
+        "acme", CREDIT, "1", {"window": "rolling-7d", "demographic_parity_ratio": 0.7}
+    )
     key = make_key("acme", (CREDIT,))
 
     # When the card is read as JSON (default)
@@ -233,8 +245,9 @@ def test_a_group_is_counted_stripped_from_the_backend_call_and_joined_by_feedbac
     fairness_store: InMemoryFairnessStore,
     audit_store: InMemoryAuditStore,
 ) -> None:
-    # Given a prediction with a group (P(approve) 0.65 >= the card's threshold 0.6 -> 1)
+    # Given a prediction with a declared group (P(approve) 0.65 >= the card's threshold 0.6 -> 1)
     client, transport = fair_client
+    declare(client, make_key("acme", ("*",), admin=True), "acme", ["A", "B"])
     key = make_key("acme", (CREDIT,))
     response = client.post(
         f"/v2/models/{CREDIT}/infer", headers=bearer(key), json=rows_request([[0.65, 1, 0]], group="B")
@@ -245,8 +258,9 @@ def test_a_group_is_counted_stripped_from_the_backend_call_and_joined_by_feedbac
 
     # Then the backend never saw the group, and the outcome is counted with an unknown label
     assert "parameters" not in transport.calls[-1][1].payload
-    (counters,) = fairness_store.counters(CREDIT, "1").values()
-    assert counters.get("B", 1, None) == 1
+    (counters,) = fairness_store.counters(CREDIT, "1")["acme"].windows.values()
+    b = token("acme", "B")
+    assert counters.get(b, 1, None) == 1
     assert "B" not in json.dumps(audit_store.records)
 
     # When ground truth arrives for that request id
@@ -258,7 +272,7 @@ def test_a_group_is_counted_stripped_from_the_backend_call_and_joined_by_feedbac
         "object": "feedback", "request_id": request_id, "model": CREDIT, "model_version": "1",
         "labels": 1, "status": "recorded",
     }  # fmt: skip
-    assert counters.get("B", 1, None) == 0 and counters.get("B", 1, 0) == 1
+    assert counters.get(b, 1, None) == 0 and counters.get(b, 1, 0) == 1
     again = client.post("/v1/feedback", headers=bearer(key), json={"request_id": request_id, "label": 1})
     assert again.status_code == 409 and again.json()["code"] == "feedback.duplicate"
 
@@ -267,6 +281,7 @@ def test_feedback_for_another_tenants_request_is_the_same_404_as_an_unknown_id(
     fair_client: tuple[TestClient, FakeTransport], make_key: Callable[..., str]
 ) -> None:
     client, _ = fair_client
+    declare(client, make_key("acme", ("*",), admin=True), "acme", ["A"])
     acme, globex = make_key("acme", (CREDIT,)), make_key("globex", (CREDIT,))
     made = client.post(
         f"/v2/models/{CREDIT}/infer", headers=bearer(acme), json=rows_request([[0.2, 0, 0]], group="A")
@@ -329,6 +344,7 @@ def test_monitoring_failure_does_not_withhold_the_prediction(
     audit_store: InMemoryAuditStore,
 ) -> None:
     client, _ = fair_client
+    declare(client, make_key("acme", ("*",), admin=True), "acme", ["A"])
     fairness_store.fail = True
     response = client.post(
         f"/v2/models/{CREDIT}/infer",
@@ -337,3 +353,271 @@ def test_monitoring_failure_does_not_withhold_the_prediction(
     )
     assert response.status_code == 200 and response.json()["parameters"]["fairness_recorded"] is False
     assert "fairness.not_recorded" in audit_store.records[-1]["reason_codes"]
+
+
+# ------------------------------------------------- issue 9: no raw group at rest, feedback scope
+
+GROUP_LABELS = ["Group-Alpha", "Group-Beta"]
+
+
+def declare(client: TestClient, admin_key: str, tenant: str, labels: list[str]) -> Any:
+    return client.put(f"/admin/fairness/{tenant}/groups", headers=bearer(admin_key), json={"labels": labels})
+
+
+def stored(store: InMemoryFairnessStore) -> str:
+    """Everything the fairness store holds, as one string to scan for literals."""
+    return repr(vars(store))
+
+
+def test_a_declared_group_is_stored_only_as_a_keyed_hash(
+    fair_client: tuple[TestClient, FakeTransport],
+    make_key: Callable[..., str],
+    fairness_store: InMemoryFairnessStore,
+    audit_store: InMemoryAuditStore,
+) -> None:
+    # Given acme declared its group labels
+    client, _ = fair_client
+    admin_key = make_key("acme", ("*",), admin=True)
+    declared = declare(client, admin_key, "acme", GROUP_LABELS)
+    assert declared.status_code == 200, declared.text
+    assert declared.json()["labels"] == GROUP_LABELS
+    key = make_key("acme", (CREDIT,))
+
+    # When a prediction is made with one of them and its feedback sent
+    made = client.post(
+        f"/v2/models/{CREDIT}/infer",
+        headers=bearer(key),
+        json=rows_request([[0.9, 0, 0]], group="Group-Alpha"),
+    )
+    assert made.status_code == 200, made.text
+    assert made.json()["parameters"]["fairness_recorded"] is True
+    fed = client.post(
+        "/v1/feedback", headers=bearer(key), json={"request_id": made.headers["x-request-id"], "label": 1}
+    )
+    assert fed.status_code == 200, fed.text
+
+    # Then neither the counters nor the join/tombstone items hold the raw value (labels live only
+    # in the admin-declared label set), and neither does the audit trail
+    at_rest = repr({k: v for k, v in vars(fairness_store).items() if k != "labels"})
+    assert "Group-Alpha" not in at_rest
+    assert "Group-Alpha" not in json.dumps(audit_store.records)
+    (tenant_counts,) = fairness_store.counters(CREDIT, "1").values()
+    (counters,) = tenant_counts.windows.values()
+    (token,) = counters.groups()
+    assert counters.get(token, 1, 1) == 1 and len(token) == 32
+
+
+def test_an_undeclared_group_is_400_counted_as_unknown_and_never_stored(
+    fair_client: tuple[TestClient, FakeTransport],
+    make_key: Callable[..., str],
+    fairness_store: InMemoryFairnessStore,
+) -> None:
+    # Given acme declared two labels
+    client, transport = fair_client
+    declare(client, make_key("acme", ("*",), admin=True), "acme", GROUP_LABELS)
+    key = make_key("acme", (CREDIT,))
+
+    # When a caller sends a value it did not declare (a person's name, say)
+    response = client.post(
+        f"/v2/models/{CREDIT}/infer",
+        headers=bearer(key),
+        json=rows_request([[0.9, 0, 0], [0.1, 0, 0]], group=["Group-Alpha", "Jane Roe"]),
+    )
+
+    # Then 400 fairness.unknown_group before any backend call, the body does not echo it, nothing
+    # of the request is stored, and the refusal is counted as "unknown"
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "fairness.unknown_group"
+    assert "Jane Roe" not in response.text
+    assert transport.calls == []
+    assert "Jane Roe" not in stored(fairness_store)
+    assert fairness_store.joins == {}
+    (tenant_counts,) = fairness_store.counters(CREDIT, "1").values()
+    assert sum(c.total() for c in tenant_counts.windows.values()) == 0
+    assert sum(tenant_counts.unknown.values()) == 1
+
+
+def test_a_tenant_without_declared_labels_gets_400(
+    fair_client: tuple[TestClient, FakeTransport], make_key: Callable[..., str]
+) -> None:
+    client, transport = fair_client
+    response = client.post(
+        f"/v2/models/{CREDIT}/infer",
+        headers=bearer(make_key("globex", (CREDIT,))),
+        json=rows_request([[0.9, 0, 0]], group="A"),
+    )
+    assert response.status_code == 400 and response.json()["code"] == "fairness.unknown_group"
+    assert transport.calls == []
+
+
+def test_counters_are_separate_per_tenant_and_hashes_differ_across_tenants(
+    fair_client: tuple[TestClient, FakeTransport],
+    make_key: Callable[..., str],
+    fairness_store: InMemoryFairnessStore,
+) -> None:
+    # Given two tenants that declared the same label
+    client, _ = fair_client
+    for tenant in ("acme", "globex"):
+        assert declare(client, make_key(tenant, ("*",), admin=True), tenant, ["A"]).status_code == 200
+
+    # When acme predicts twice and globex once, all in group "A"
+    for tenant, n in (("acme", 2), ("globex", 1)):
+        key = make_key(tenant, (CREDIT,))
+        for _ in range(n):
+            made = client.post(
+                f"/v2/models/{CREDIT}/infer", headers=bearer(key), json=rows_request([[0.9, 0, 0]], group="A")
+            )
+            assert made.json()["parameters"]["fairness_recorded"] is True
+
+    # Then each tenant has its own counters, under a different hash of "A"
+    per_tenant = fairness_store.counters(CREDIT, "1")
+    assert set(per_tenant) == {"acme", "globex"}
+    totals = {t: sum(c.total() for c in tc.windows.values()) for t, tc in per_tenant.items()}
+    assert totals == {"acme": 2, "globex": 1}
+    tokens = {t: {g for c in tc.windows.values() for g in c.groups()} for t, tc in per_tenant.items()}
+    assert tokens["acme"].isdisjoint(tokens["globex"])
+
+
+def test_the_card_shows_the_callers_tenant_fairness_summary_only(
+    fair_client: tuple[TestClient, FakeTransport],
+    make_key: Callable[..., str],
+    fairness_store: InMemoryFairnessStore,
+) -> None:
+    client, _ = fair_client
+    fairness_store.put_latest_report(
+        "acme", CREDIT, "1", {"window": "rolling-7d", "demographic_parity_ratio": 0.7}
+    )
+    acme = client.get(f"/v1/models/{CREDIT}/card", headers=bearer(make_key("acme", (CREDIT,))))
+    globex = client.get(f"/v1/models/{CREDIT}/card", headers=bearer(make_key("globex", (CREDIT,))))
+    assert acme.json()["fairness_monitoring"]["demographic_parity_ratio"] == 0.7
+    assert globex.status_code == 200 and globex.json()["fairness_monitoring"] is None
+
+
+def _stable(response: Any) -> dict[str, Any]:
+    body = dict(response.json())
+    body.pop("request_id", None)
+    return body
+
+
+def test_feedback_from_a_key_not_entitled_to_the_model_is_the_unknown_id_404_and_records_nothing(
+    fair_client: tuple[TestClient, FakeTransport],
+    make_key: Callable[..., str],
+    fairness_store: InMemoryFairnessStore,
+) -> None:
+    # Given a monitored credit prediction of acme, and an acme key for MiniLM only
+    client, _ = fair_client
+    declare(client, make_key("acme", ("*",), admin=True), "acme", ["A"])
+    entitled, other = make_key("acme", (CREDIT,)), make_key("acme", (MINILM,))
+    made = client.post(
+        f"/v2/models/{CREDIT}/infer", headers=bearer(entitled), json=rows_request([[0.9, 0, 0]], group="A")
+    )
+    request_id = made.headers["x-request-id"]
+    before = stored(fairness_store)
+
+    # When the unentitled key sends a label (also with the wrong number of labels, which must not
+    # tell it how many rows were monitored)
+    leak = client.post("/v1/feedback", headers=bearer(other), json={"request_id": request_id, "label": 0})
+    rows = client.post(
+        "/v1/feedback", headers=bearer(other), json={"request_id": request_id, "labels": [0, 1]}
+    )
+    unknown = client.post(
+        "/v1/feedback", headers=bearer(other), json={"request_id": "no-such-id", "label": 0}
+    )
+
+    # Then the same 404 as an unknown id, and nothing changed
+    assert leak.status_code == rows.status_code == unknown.status_code == 404
+    assert _stable(leak) == _stable(rows) == _stable(unknown)
+    assert stored(fairness_store) == before
+
+    # And after the entitled key's feedback, the unentitled key still sees 404, not 409
+    assert (
+        client.post(
+            "/v1/feedback", headers=bearer(entitled), json={"request_id": request_id, "label": 1}
+        ).status_code
+        == 200
+    )
+    again = client.post("/v1/feedback", headers=bearer(other), json={"request_id": request_id, "label": 0})
+    assert again.status_code == 404 and _stable(again) == _stable(unknown)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/v1/models/{model}/card", None),
+        ("GET", "/v1/models/{model}/card?version=1", None),
+        ("POST", "/v1/models/{model}/explain", "rows"),
+        ("POST", "/v2/models/{model}/infer", "rows"),
+    ],
+)
+def test_card_explain_and_infer_answer_an_unentitled_model_as_absent(
+    fair_client: tuple[TestClient, FakeTransport],
+    make_key: Callable[..., str],
+    method: str,
+    path: str,
+    body: Any,
+) -> None:
+    client, transport = fair_client
+    key = bearer(make_key("acme", (MINILM,)))
+    payload = rows_request([[0.5, 0, 0]]) if body else None
+    not_yours = client.request(method, path.format(model=CREDIT), headers=key, json=payload)
+    absent = client.request(method, path.format(model="no-such-model"), headers=key, json=payload)
+    assert not_yours.status_code == absent.status_code == 404
+    assert _stable(not_yours) == _stable(absent)
+    assert transport.calls == []
+
+
+def test_audit_reads_show_a_plain_key_only_its_own_records(
+    fair_client: tuple[TestClient, FakeTransport], make_key: Callable[..., str]
+) -> None:
+    # Given an acme credit key that made a prediction, and an acme MiniLM key
+    client, _ = fair_client
+    credit, minilm = make_key("acme", (CREDIT,)), make_key("acme", (MINILM,))
+    assert (
+        client.post(
+            f"/v2/models/{CREDIT}/infer", headers=bearer(credit), json=rows_request([[0.5, 0, 0]])
+        ).status_code
+        == 200
+    )
+
+    # When the MiniLM key reads the audit trail, it sees no record of the credit model
+    page = client.get("/v1/audit", headers=bearer(minilm)).json()
+    assert all(r.get("model") != CREDIT for r in page["data"])
+    mine = client.get("/v1/audit", headers=bearer(credit)).json()
+    assert any(r.get("model") == CREDIT for r in mine["data"])
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"labels": ["A", "A"]}, 422),
+        ({"labels": [""]}, 422),
+        ({"labels": ["x" * 65]}, 422),
+        ({"labels": ["bad\nlabel"]}, 422),
+        ({"labels": [f"g{i}" for i in range(65)]}, 422),
+        ({"labels": "A"}, 422),
+        ({}, 422),
+    ],
+)
+def test_bad_label_declarations_are_422(
+    fair_client: tuple[TestClient, FakeTransport], make_key: Callable[..., str], body: Any, status: int
+) -> None:
+    client, _ = fair_client
+    response = client.put(
+        "/admin/fairness/acme/groups", headers=bearer(make_key("acme", ("*",), admin=True)), json=body
+    )
+    assert response.status_code == status and response.json()["code"] == "input.invalid"
+
+
+def test_declaring_labels_is_admin_only_and_readable_back(
+    fair_client: tuple[TestClient, FakeTransport], make_key: Callable[..., str]
+) -> None:
+    client, _ = fair_client
+    plain, other_admin = make_key("acme", ("*",)), make_key("globex", ("*",), admin=True)
+    admin_key = make_key("acme", ("*",), admin=True)
+    assert declare(client, plain, "acme", ["A"]).status_code == 403
+    assert declare(client, other_admin, "acme", ["A"]).status_code == 403
+    assert declare(client, admin_key, "acme", ["A", "B"]).json()["revision"] == 1
+    assert declare(client, admin_key, "acme", ["B", "C"]).json()["revision"] == 2
+    read = client.get("/admin/fairness/acme/groups", headers=bearer(admin_key))
+    assert read.status_code == 200 and read.json()["labels"] == ["B", "C"]
+    assert client.get("/admin/fairness/acme/groups", headers=bearer(plain)).status_code == 403

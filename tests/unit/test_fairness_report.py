@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 from steward.fairness.counters import FairnessCounters
+from steward.fairness.groups import GroupLabels
 from steward.fairness.metrics import report_from_counters
+from steward.fairness.monitor import TenantCounters
 from steward.fairness.render import render_html
 from steward.fairness.report import build_report, metric_values, summary
 from steward.fairness.reporting import run_reports
@@ -46,7 +48,7 @@ def test_the_json_report_holds_the_fairlearn_metrics_per_group_rates_and_definit
     assert doc["metrics"]["demographic_parity_ratio"] == pytest.approx(expected["demographic_parity_ratio"])
     assert doc["metrics"]["equalized_odds_difference"] == pytest.approx(expected["equalized_odds_difference"])
     assert doc["groups"]["A"]["selection_rate"] == 0.5 and doc["groups"]["A"]["selection_rate_ci"][0] < 0.5
-    assert doc["totals"] == {"outcomes": 165, "labelled": 160, "groups": 2}
+    assert doc["totals"] == {"outcomes": 165, "labelled": 160, "groups": 2, "unknown_group_refusals": 0}
     assert "Fairlearn" in doc["definitions"]["source"]
     assert "Wilson" in doc["definitions"]["confidence_intervals"]
     # selection rates 0.5 vs 15/65 = 0.23: ratio 0.46 < 0.8
@@ -103,35 +105,60 @@ class Sink:
         self.objects[key] = (body, content_type)
 
 
-def test_a_run_writes_window_and_rolling_reports_publishes_metrics_and_updates_the_summary() -> None:
-    # Given counters in two recent windows and one outside the 7-day look-back
+def _tokens(c: FairnessCounters, tokens: Mapping[str, str]) -> FairnessCounters:
+    """``c`` as the store holds it: keyed by group token instead of label."""
+    out = FairnessCounters()
+    for group, cells in c.counts.items():
+        for (prediction, label), n in cells.items():
+            out.add(tokens[group], prediction, label, n)
+    return out
+
+
+def test_a_run_writes_reports_per_tenant_named_by_declared_labels() -> None:
+    # Given acme's counters (group tokens) in two recent windows and one outside the 7-day
+    # look-back, acme's declared labels, and globex's counters of one undeclared-since token
     store = InMemoryFairnessStore()
-    store.windows[("credit", "1")] = {
-        "2026-11-18": counters(), "2026-11-17": counters(), "2026-10-01": counters(),
-    }  # fmt: skip
+    tokens = {"A": "a" * 32, GROUP: "b" * 32}
+    store.labels["acme"] = GroupLabels("acme", ("A", GROUP), {t: g for g, t in tokens.items()}, 1)
+    acme = TenantCounters(
+        windows={w: _tokens(counters(), tokens) for w in ("2026-11-18", "2026-11-17", "2026-10-01")},
+        unknown={"2026-11-18": 3, "2026-10-01": 9},
+    )
+    globex_counts = FairnessCounters()
+    globex_counts.add("c" * 32, 1, 1, 4)
+    store.windows[("credit", "1")] = {"acme": acme, "globex": TenantCounters({"2026-11-18": globex_counts})}
     sink, published = Sink(), []
 
-    def publish(model: str, version: str, values: Mapping[str, float]) -> None:
-        published.append((model, version, dict(values)))
+    def publish(tenant: str, model: str, version: str, values: Mapping[str, float]) -> None:
+        published.append((tenant, model, version, dict(values)))
 
     # When the run reports every model version it is given
     result = run_reports([("credit", "1"), ("quiet", "1")], store, sink, publish, now=NOW)
 
-    # Then both recent windows and the rolling report exist as JSON + HTML under reports/fairness/
-    prefix = "reports/fairness/credit/1/"
-    assert sorted(sink.objects) == sorted(
+    # Then each tenant's recent windows and rolling report exist as JSON + HTML under its prefix
+    prefix = "reports/fairness/acme/credit/1/"
+    mine = sorted(k for k in sink.objects if k.startswith(prefix))
+    assert mine == sorted(
         prefix + f"{w}.{ext}" for w in ("2026-11-17", "2026-11-18", "rolling-7d") for ext in ("json", "html")
     )
+    assert any(k.startswith("reports/fairness/globex/credit/1/") for k in sink.objects)
     rolling = json.loads(sink.objects[prefix + "rolling-7d.json"][0])
-    assert rolling["windows_included"] == ["2026-11-17", "2026-11-18"]
-    assert rolling["totals"]["outcomes"] == 2 * 165
+    assert rolling["tenant_id"] == "acme" and rolling["windows_included"] == ["2026-11-17", "2026-11-18"]
+    assert rolling["totals"]["outcomes"] == 2 * 165 and rolling["totals"]["unknown_group_refusals"] == 3
+    assert set(rolling["groups"]) == {"A", GROUP}  # declared labels, not tokens
+    assert "c" * 32 not in sink.objects[prefix + "rolling-7d.json"][0].decode()
     assert sink.objects[prefix + "rolling-7d.html"][1].startswith("text/html")
-    assert [(m, v) for m, v, _ in published] == [("credit", "1")]
-    assert published[0][2]["DemographicParityRatio"] == pytest.approx(
+    assert [(t, m, v) for t, m, v, _ in published] == [("acme", "credit", "1"), ("globex", "credit", "1")]
+    assert published[0][3]["DemographicParityRatio"] == pytest.approx(
         rolling["metrics"]["demographic_parity_ratio"]
     )
-    assert result.model_versions == 1 and len(result.breaches) == 1
+    assert published[0][3]["UnknownGroupRefusals"] == 3.0
+    assert result.model_versions == 2 and len(result.breaches) == 1
+    assert result.breaches[0]["tenant_id"] == "acme"
     assert result.min_demographic_parity_ratio == pytest.approx(
         rolling["metrics"]["demographic_parity_ratio"]
     )
-    assert store.latest_report("credit", "1")["report_html"] == prefix + "rolling-7d.html"  # type: ignore[index]
+    assert store.latest_report("acme", "credit", "1")["report_html"] == prefix + "rolling-7d.html"  # type: ignore[index]
+    # A token whose label was never declared (here: globex has no label set) is shown as the token
+    globex = json.loads(sink.objects["reports/fairness/globex/credit/1/rolling-7d.json"][0])
+    assert set(globex["groups"]) == {"c" * 32}

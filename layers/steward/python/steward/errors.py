@@ -169,6 +169,21 @@ class FeedbackDuplicate(StewardError):
     default_detail = "Ground truth for this request id was already recorded."
 
 
+class UnknownFairnessGroup(StewardError):
+    """A ``parameters.group`` value the tenant has not declared: refused, counted, never stored."""
+
+    status, code, title = 400, "fairness.unknown_group", "Undeclared fairness group"
+    default_detail = (
+        "'parameters.group' holds a value this tenant has not declared. A tenant admin declares "
+        "the group labels with PUT /admin/fairness/{tenant}/groups."
+    )
+
+
+class FairnessLabelsConflict(StewardError):
+    status, code, title = 409, "fairness.labels_conflict", "Group labels changed concurrently"
+    default_detail = "The tenant's group labels were changed by another request at the same time. Retry."
+
+
 class NotAcceptable(StewardError):
     status, code, title = 406, "request.not_acceptable", "Not acceptable"
     default_detail = "The requested media type is not available for this route."

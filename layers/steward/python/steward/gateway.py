@@ -15,7 +15,7 @@ from steward import embeddings as emb
 from steward.audit import AuditDraft, AuditStore, decode_cursor, encode_cursor, public_view
 from steward.auth.principal import Principal
 from steward.cards import card_document, makes_decisions
-from steward.errors import InputTooLarge, InvalidInput, TaskMismatch, UnsupportedInput
+from steward.errors import InputTooLarge, InvalidInput, TaskMismatch, UnknownFairnessGroup, UnsupportedInput
 from steward.fairness.monitor import (
     FairnessMonitor,
     parse_groups,
@@ -131,7 +131,7 @@ class Gateway:
         resolved = self._resolve(principal, model, version, draft)
         inputs = payload.get("inputs")
         draft.n_inputs = len(inputs) if isinstance(inputs, list) else 0
-        payload, groups = self._monitored_groups(resolved, payload)
+        payload, groups = self._monitored_groups(principal, resolved, payload)
         result = self._call(resolved, payload, draft)
         answer: dict[str, Any] = {
             "model_name": resolved.entry.model,
@@ -186,7 +186,9 @@ class Gateway:
         latest: dict[str, Any] | None = None
         if self.fairness is not None:
             try:
-                latest = self.fairness.store.latest_report(resolved.entry.model, resolved.version.version)
+                latest = self.fairness.store.latest_report(
+                    principal.tenant_id, resolved.entry.model, resolved.version.version
+                )
             except Exception:  # the card is still useful without the monitoring summary
                 logger.warning("fairness summary unavailable", exc_info=True)
         return card_document(resolved.entry, resolved.version, latest)
@@ -194,12 +196,13 @@ class Gateway:
     def feedback(
         self, principal: Principal, request_id: str, label: Any, labels: Any, draft: AuditDraft
     ) -> dict[str, Any]:
-        """Ground truth for an earlier monitored prediction of the caller's tenant."""
+        """Ground truth for an earlier monitored prediction of the caller's tenant, to a model the
+        key may use (anything else is the unknown-id 404, so other models' traffic can't be probed)."""
         if self.fairness is None:
             raise UnsupportedInput("Fairness monitoring is not configured on this deployment.")
         parsed = parse_labels(label, labels)
         draft.n_inputs = len(parsed)
-        result = self.fairness.feedback(principal.tenant_id, request_id, parsed)
+        result = self.fairness.feedback(principal.tenant_id, request_id, parsed, may_use=principal.may_use)
         draft.model, draft.model_version = result["model"], result["model_version"]
         return result
 
@@ -263,9 +266,11 @@ class Gateway:
         return resolved
 
     def _monitored_groups(
-        self, resolved: ResolvedModel, payload: Mapping[str, Any]
+        self, principal: Principal, resolved: ResolvedModel, payload: Mapping[str, Any]
     ) -> tuple[Mapping[str, Any], list[str] | None]:
-        """Take ``parameters.group`` out of the payload (validated before any backend call)."""
+        """Take ``parameters.group`` out of the payload and turn it into group tokens, before any
+        backend call: an undeclared value is refused (400 ``fairness.unknown_group``). When the
+        declared labels can't be read, the prediction is still served, unmonitored (``[]``)."""
         params = payload.get("parameters")
         if not isinstance(params, Mapping) or GROUP_PARAMETER not in params:
             return payload, None
@@ -282,7 +287,15 @@ class Gateway:
         stripped = {k: v for k, v in payload.items() if k != "parameters"}
         if rest:
             stripped["parameters"] = rest
-        return stripped, groups
+        mv = resolved.version
+        try:
+            tokens = self.fairness.group_tokens(principal.tenant_id, resolved.entry.model, mv.version, groups)
+        except UnknownFairnessGroup:
+            raise
+        except Exception as error:
+            logger.error("fairness groups unavailable", extra={"error_type": type(error).__name__})
+            tokens = []
+        return stripped, tokens
 
     def _record_outcomes(
         self,
@@ -294,6 +307,9 @@ class Gateway:
     ) -> bool:
         """Count the outcomes; monitoring never withholds an answer, it reports ``False`` instead."""
         assert self.fairness is not None
+        if not groups:  # the declared labels could not be read before the call
+            draft.reason_codes.append("fairness.not_recorded")
+            return False
         predictions = predictions_from_output(result, len(groups), threshold_of(resolved.version.card))
         try:
             self.fairness.record(

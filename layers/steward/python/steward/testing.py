@@ -138,16 +138,23 @@ def demo_model(
 
 
 class InMemoryFairnessStore:
-    """`steward.fairness.monitor.FairnessStore` in memory (same 404/409 rules as DynamoDB)."""
+    """`steward.fairness.monitor.FairnessStore` in memory (same keys, 404/409 rules as DynamoDB)."""
 
     def __init__(self) -> None:
-        from steward.fairness.counters import FairnessCounters
+        from steward.fairness.monitor import TenantCounters
 
-        self.windows: dict[tuple[str, str], dict[str, FairnessCounters]] = {}
+        #: (model, version) -> tenant -> counters; what DynamoDB holds under ``counts#...``.
+        self.windows: dict[tuple[str, str], dict[str, TenantCounters]] = {}
         self.joins: dict[tuple[str, str], Any] = {}
-        self.done: set[tuple[str, str]] = set()
-        self.reports: dict[tuple[str, str], dict[str, Any]] = {}
+        self.done: dict[tuple[str, str], str] = {}  # (tenant, request id) -> model
+        self.reports: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.labels: dict[str, Any] = {}  # tenant -> GroupLabels
         self.fail = False
+
+    def _tenant(self, tenant_id: str, model: str, version: str) -> Any:
+        from steward.fairness.monitor import TenantCounters
+
+        return self.windows.setdefault((model, version), {}).setdefault(tenant_id, TenantCounters())
 
     def record(self, join: Any) -> None:
         from steward.fairness.counters import FairnessCounters
@@ -157,36 +164,58 @@ class InMemoryFairnessStore:
         key = (join.tenant_id, join.request_id)
         if key in self.joins or key in self.done:
             raise ValueError("request id already recorded")
-        windows = self.windows.setdefault((join.model, join.version), {})
-        counters = windows.setdefault(join.window, FairnessCounters())
+        counters = self._tenant(join.tenant_id, join.model, join.version).windows.setdefault(
+            join.window, FairnessCounters()
+        )
         for outcome in join.outcomes:
             counters.add(outcome.group, outcome.prediction, None)
         self.joins[key] = join
 
-    def resolve(self, tenant_id: str, request_id: str, labels: Any) -> Any:
-        from steward.errors import FeedbackDuplicate, FeedbackNotFound, InvalidInput
+    def count_unknown(self, tenant_id: str, model: str, version: str, window: str, n: int) -> None:
+        if self.fail:
+            raise ConnectionError("fairness store down")
+        unknown = self._tenant(tenant_id, model, version).unknown
+        unknown[window] = unknown.get(window, 0) + n
 
-        key = (tenant_id, request_id)
-        join = self.joins.get(key)
-        if join is None:
-            raise FeedbackDuplicate() if key in self.done else FeedbackNotFound()
-        if len(labels) != len(join.outcomes):
-            raise InvalidInput("one label per monitored row")
-        counters = self.windows[(join.model, join.version)][join.window]
+    def pending(self, tenant_id: str, request_id: str) -> Any:
+        return self.joins.get((tenant_id, request_id))
+
+    def settled_model(self, tenant_id: str, request_id: str) -> str | None:
+        return self.done.get((tenant_id, request_id))
+
+    def resolve(self, join: Any, labels: Any) -> None:
+        from steward.errors import FeedbackDuplicate
+
+        key = (join.tenant_id, join.request_id)
+        if key not in self.joins:
+            raise FeedbackDuplicate()
+        counters = self.windows[(join.model, join.version)][join.tenant_id].windows[join.window]
         for outcome, label in zip(join.outcomes, labels, strict=True):
             counters.resolve_label(outcome.group, outcome.prediction, label)
         del self.joins[key]
-        self.done.add(key)
-        return join
+        self.done[key] = join.model
 
     def counters(self, model: str, version: str) -> dict[str, Any]:
         return dict(self.windows.get((model, version), {}))
 
-    def put_latest_report(self, model: str, version: str, summary: Mapping[str, Any]) -> None:
-        self.reports[(model, version)] = json.loads(json.dumps(summary))
+    def put_latest_report(self, tenant_id: str, model: str, version: str, summary: Mapping[str, Any]) -> None:
+        self.reports[(tenant_id, model, version)] = json.loads(json.dumps(summary))
 
-    def latest_report(self, model: str, version: str) -> dict[str, Any] | None:
-        return self.reports.get((model, version))
+    def latest_report(self, tenant_id: str, model: str, version: str) -> dict[str, Any] | None:
+        return self.reports.get((tenant_id, model, version))
+
+    def group_labels(self, tenant_id: str) -> Any:
+        if self.fail:
+            raise ConnectionError("fairness store down")
+        return self.labels.get(tenant_id)
+
+    def put_group_labels(self, labels: Any) -> None:
+        from steward.fairness.monitor import LabelsChanged
+
+        current = self.labels.get(labels.tenant_id)
+        if (current.revision if current else 0) != labels.revision - 1:
+            raise LabelsChanged()
+        self.labels[labels.tenant_id] = labels
 
 
 def complete_card(**overrides: Any) -> dict[str, Any]:

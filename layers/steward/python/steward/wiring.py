@@ -119,6 +119,7 @@ def build_gateway(settings: StewardSettings) -> Gateway:
     )
     fairness = FairnessMonitor(
         DynamoFairnessStore(settings.fairness_table, region=settings.region),
+        pepper=pepper_source(settings),  # group tokens are keyed per tenant (steward.fairness.groups)
         join_ttl_days=settings.fairness_join_ttl_days,
     )
     return Gateway(registry, build_router(settings), audit, limits, fairness, build_privacy(settings))

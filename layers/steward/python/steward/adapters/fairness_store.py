@@ -1,15 +1,23 @@
-"""Fairness counters, feedback join items and report summaries in DynamoDB (``fairness_table``).
+"""Fairness counters, feedback join items, declared group labels and report summaries in
+DynamoDB (``fairness_table``). A group is only ever stored as its token (keyed hash, see
+`steward.fairness.groups`), never as the value a caller sent.
 
 Items (pk / sk, all strings):
 
-* ``counts#<model>#<version>`` / ``<window>#<group>``: the six outcome cells of one group in one
-  window as numbers ``p<pred>_l<label|u>`` (``u`` = label not known yet). Aggregates only.
-* ``join#<tenant>#<request id>`` / ``join``: the pending feedback join (window, groups and
+* ``counts#<model>#<version>`` / ``<window>#<token>#<tenant>``: the six outcome cells of one
+  tenant's group in one window as numbers ``p<pred>_l<label|u>`` (``u`` = label not known yet).
+  Aggregates only. One partition per model version (the report reads it in one query), one item
+  per tenant and group (tenants never share a counter).
+* ``counts#<model>#<version>`` / ``<window>#unknown#<tenant>``: ``refused``, how many undeclared
+  group values were refused (the values are not stored).
+* ``join#<tenant>#<request id>`` / ``join``: the pending feedback join (window, group tokens and
   predictions of the rows), ``expires_at`` TTL. Tenant in the key: another tenant's request id
   simply does not exist.
-* ``done#<tenant>#<request id>`` / ``done``: a tombstone without the group, so a second feedback
-  is told apart (409) from an unknown id (404); same TTL.
-* ``report#<model>#<version>`` / ``latest``: the summary of the latest fairness report.
+* ``done#<tenant>#<request id>`` / ``done``: a tombstone holding the model only, so a second
+  feedback is told apart (409) from an unknown id (404), for entitled keys; same TTL.
+* ``report#<model>#<version>`` / ``latest#<tenant>``: the summary of the tenant's latest report.
+* ``groups#<tenant>`` / ``labels``: the labels the tenant's admin declared (``labels``), the label
+  of every token ever declared (``names``), ``revision``, ``updated_at``, ``updated_by``.
 
 Recording and joining are single transactions: counts and join items never disagree.
 """
@@ -23,13 +31,16 @@ from typing import Any
 
 from steward.adapters.aws import DynamoTable
 from steward.adapters.ddb_codec import from_item, to_attr
-from steward.errors import FeedbackDuplicate, FeedbackNotFound, InvalidInput
+from steward.errors import FeedbackDuplicate
 from steward.fairness.counters import FairnessCounters
-from steward.fairness.monitor import Outcome, PendingJoin
+from steward.fairness.groups import GroupLabels, is_token
+from steward.fairness.monitor import LabelsChanged, Outcome, PendingJoin, TenantCounters
 
 CELL_ATTRS = {
     (p, label): f"p{p}_l{'u' if label is None else label}" for p in (0, 1) for label in (1, 0, None)
 }
+UNKNOWN = "unknown"
+REFUSED_ATTR = "refused"
 
 
 def counts_pk(model: str, version: str) -> str:
@@ -44,8 +55,16 @@ def done_key(tenant_id: str, request_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"done#{tenant_id}#{request_id}"}, "sk": {"S": "done"}}
 
 
-def report_key(model: str, version: str) -> dict[str, Any]:
-    return {"pk": {"S": f"report#{model}#{version}"}, "sk": {"S": "latest"}}
+def counts_sk(window: str, token: str, tenant_id: str) -> str:
+    return f"{window}#{token}#{tenant_id}"
+
+
+def report_key(tenant_id: str, model: str, version: str) -> dict[str, Any]:
+    return {"pk": {"S": f"report#{model}#{version}"}, "sk": {"S": f"latest#{tenant_id}"}}
+
+
+def labels_key(tenant_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"groups#{tenant_id}"}, "sk": {"S": "labels"}}
 
 
 class DynamoFairnessStore(DynamoTable):
@@ -77,17 +96,28 @@ class DynamoFairnessStore(DynamoTable):
         ]
         self.client.transact_write_items(TransactItems=items)
 
-    def resolve(self, tenant_id: str, request_id: str, labels: Sequence[int]) -> PendingJoin:
+    def count_unknown(self, tenant_id: str, model: str, version: str, window: str, n: int) -> None:
+        self.client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": counts_pk(model, version)}, "sk": {"S": counts_sk(window, UNKNOWN, tenant_id)}},
+            UpdateExpression="ADD #n :n",
+            ExpressionAttributeNames={"#n": REFUSED_ATTR},
+            ExpressionAttributeValues={":n": {"N": str(n)}},
+        )
+
+    def pending(self, tenant_id: str, request_id: str) -> PendingJoin | None:
         found = self.client.get_item(
             TableName=self._table, Key=join_key(tenant_id, request_id), ConsistentRead=True
         ).get("Item")
-        if found is None:
-            self._raise_missing(tenant_id, request_id)
-        join = _join_from_item(tenant_id, request_id, from_item(found))
-        if len(labels) != len(join.outcomes):
-            raise InvalidInput(
-                f"This prediction has {len(join.outcomes)} monitored row(s): send one label per row."
-            )
+        return None if found is None else _join_from_item(tenant_id, request_id, from_item(found))
+
+    def settled_model(self, tenant_id: str, request_id: str) -> str | None:
+        done = self.client.get_item(
+            TableName=self._table, Key=done_key(tenant_id, request_id), ConsistentRead=True
+        ).get("Item")
+        return None if done is None else str(from_item(done).get("model") or "")
+
+    def resolve(self, join: PendingJoin, labels: Sequence[int]) -> None:
         per_group: dict[str, Counter[str]] = {}
         for outcome, label in zip(join.outcomes, labels, strict=True):
             cells = per_group.setdefault(outcome.group, Counter())
@@ -97,14 +127,18 @@ class DynamoFairnessStore(DynamoTable):
             {
                 "Delete": {
                     "TableName": self._table,
-                    "Key": join_key(tenant_id, request_id),
+                    "Key": join_key(join.tenant_id, join.request_id),
                     "ConditionExpression": "attribute_exists(pk)",
                 }
             },
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": {**done_key(tenant_id, request_id), "expires_at": {"N": str(join.expires_at)}},
+                    "Item": {
+                        **done_key(join.tenant_id, join.request_id),
+                        "model": {"S": join.model},
+                        "expires_at": {"N": str(join.expires_at)},
+                    },
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -123,15 +157,6 @@ class DynamoFairnessStore(DynamoTable):
         except self.client.exceptions.TransactionCanceledException:
             # A concurrent feedback for the same request won the race (join gone, tombstone set).
             raise FeedbackDuplicate() from None
-        return join
-
-    def _raise_missing(self, tenant_id: str, request_id: str) -> None:
-        done = self.client.get_item(
-            TableName=self._table, Key=done_key(tenant_id, request_id), ConsistentRead=True
-        ).get("Item")
-        if done is not None:
-            raise FeedbackDuplicate()
-        raise FeedbackNotFound()
 
     def _count_update(self, join: PendingJoin, group: str, deltas: Mapping[str, int]) -> dict[str, Any]:
         names = {f"#{attr}": attr for attr in deltas}
@@ -142,7 +167,7 @@ class DynamoFairnessStore(DynamoTable):
                 "TableName": self._table,
                 "Key": {
                     "pk": {"S": counts_pk(join.model, join.version)},
-                    "sk": {"S": f"{join.window}#{group}"},
+                    "sk": {"S": counts_sk(join.window, group, join.tenant_id)},
                 },
                 "UpdateExpression": f"ADD {adds}",
                 "ExpressionAttributeNames": names,
@@ -151,8 +176,8 @@ class DynamoFairnessStore(DynamoTable):
         }
 
     # ------------------------------------------------------------------------ report side
-    def counters(self, model: str, version: str) -> dict[str, FairnessCounters]:
-        windows: dict[str, FairnessCounters] = {}
+    def counters(self, model: str, version: str) -> dict[str, TenantCounters]:
+        tenants: dict[str, TenantCounters] = {}
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
@@ -163,29 +188,81 @@ class DynamoFairnessStore(DynamoTable):
             page = self.client.query(**kwargs)
             for item in page.get("Items", []):
                 data = from_item(item)
-                window, _, group = str(data["sk"]).partition("#")
-                counters = windows.setdefault(window, FairnessCounters())
+                window, _, rest = str(data["sk"]).partition("#")
+                token, _, tenant_id = rest.partition("#")
+                if not tenant_id or not (token == UNKNOWN or is_token(token)):
+                    continue  # written before groups were hashed per tenant: not reported
+                counts = tenants.setdefault(tenant_id, TenantCounters())
+                if token == UNKNOWN:
+                    counts.unknown[window] = counts.unknown.get(window, 0) + int(data.get(REFUSED_ATTR) or 0)
+                    continue
+                counters = counts.windows.setdefault(window, FairnessCounters())
                 for (prediction, label), attr in CELL_ATTRS.items():
                     n = int(data.get(attr) or 0)
                     if n > 0:
-                        counters.add(group, prediction, label, n)
+                        counters.add(token, prediction, label, n)
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return windows
+        return tenants
 
-    def put_latest_report(self, model: str, version: str, summary: Mapping[str, Any]) -> None:
+    def put_latest_report(self, tenant_id: str, model: str, version: str, summary: Mapping[str, Any]) -> None:
         self.client.put_item(
             TableName=self._table,
-            Item={**report_key(model, version), "summary": {"S": json.dumps(summary, allow_nan=False)}},
+            Item={
+                **report_key(tenant_id, model, version),
+                "summary": {"S": json.dumps(summary, allow_nan=False)},
+            },
         )
 
-    def latest_report(self, model: str, version: str) -> dict[str, Any] | None:
-        item = self.client.get_item(TableName=self._table, Key=report_key(model, version)).get("Item")
+    def latest_report(self, tenant_id: str, model: str, version: str) -> dict[str, Any] | None:
+        item = self.client.get_item(TableName=self._table, Key=report_key(tenant_id, model, version)).get(
+            "Item"
+        )
         if item is None:
             return None
         summary = json.loads(item["summary"]["S"])
         return summary if isinstance(summary, dict) else None
+
+    # ------------------------------------------------------------------------ declared labels
+    def group_labels(self, tenant_id: str) -> GroupLabels | None:
+        item = self.client.get_item(
+            TableName=self._table, Key=labels_key(tenant_id), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        data = from_item(item)
+        return GroupLabels(
+            tenant_id=tenant_id,
+            labels=tuple(str(label) for label in data.get("labels") or []),
+            names={str(k): str(v) for k, v in (data.get("names") or {}).items()},
+            revision=int(data.get("revision") or 0),
+            updated_at=str(data.get("updated_at") or ""),
+            updated_by=str(data.get("updated_by") or ""),
+        )
+
+    def put_group_labels(self, labels: GroupLabels) -> None:
+        previous = labels.revision - 1
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(pk)"}
+            if previous == 0
+            else {
+                "ConditionExpression": "revision = :previous",
+                "ExpressionAttributeValues": {":previous": {"N": str(previous)}},
+            }
+        )
+        item = {
+            **labels_key(labels.tenant_id),
+            "labels": to_attr(list(labels.labels)),
+            "names": to_attr(dict(labels.names)),
+            "revision": {"N": str(labels.revision)},
+            "updated_at": {"S": labels.updated_at},
+            "updated_by": {"S": labels.updated_by},
+        }
+        try:
+            self.client.put_item(TableName=self._table, Item=item, **condition)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise LabelsChanged() from None
 
 
 def _join_from_item(tenant_id: str, request_id: str, data: Mapping[str, Any]) -> PendingJoin:

@@ -2,23 +2,38 @@
 
 At prediction time a caller may send a group attribute (OIP ``parameters.group``) with a request
 to a classification model. Steward derives the binary decision from the model's probabilities,
-adds one to the counter cell ``(window, group, prediction, label=unknown)`` and keeps a join item
-keyed by the request id holding only ``{tenant, model, version, window, groups, predictions}``
-with a short TTL. ``POST /v1/feedback`` moves the counts from ``unknown`` to the label and deletes
-the join item, so the group of a record lives only in that short-lived, encrypted item and never
-in a log, an audit record or the counters' keys beyond the aggregate.
+adds one to the counter cell ``(tenant, window, group, prediction, label=unknown)`` and keeps a
+join item keyed by the request id holding only ``{tenant, model, version, window, groups,
+predictions}`` with a short TTL. ``POST /v1/feedback`` moves the counts from ``unknown`` to the
+label and deletes the join item.
+
+Only groups the tenant's admin declared are accepted (`steward.fairness.groups`), and what is
+stored is their keyed hash (token), never the caller's value: an undeclared value is refused
+(`UnknownFairnessGroup`) and only counted as ``unknown``. Counters are per tenant.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from steward.errors import InvalidInput, UnsupportedInput
+from steward.errors import (
+    FairnessLabelsConflict,
+    FeedbackDuplicate,
+    FeedbackNotFound,
+    InvalidInput,
+    UnknownFairnessGroup,
+    UnsupportedInput,
+)
 from steward.fairness.counters import FairnessCounters
+from steward.fairness.groups import GroupLabels, group_token, parse_declaration, tenant_group_key
+
+logger = logging.getLogger("steward.fairness")
 
 DEFAULT_THRESHOLD = 0.5
 #: The favourable class index of a two-class probability output (``approve`` for credit-risk).
@@ -27,11 +42,13 @@ POSITIVE_CLASS = 1
 MAX_MONITORED_ROWS = 25
 MAX_GROUP_LENGTH = 64
 PROBABILITY_OUTPUTS = ("probabilities", "probability", "probs")
+#: How long a process trusts its copy of a tenant's declared labels (a change applies within it).
+LABELS_TTL_S = 5.0
 
 
 @dataclass(frozen=True)
 class Outcome:
-    group: str
+    group: str  # the group's token (keyed hash), never the caller's value
     prediction: int
 
 
@@ -48,25 +65,62 @@ class PendingJoin:
     expires_at: int
 
 
+@dataclass
+class TenantCounters:
+    """One tenant's counters of one model version: per window, plus refused undeclared values."""
+
+    windows: dict[str, FairnessCounters] = field(default_factory=dict)
+    unknown: dict[str, int] = field(default_factory=dict)  # window -> refused undeclared values
+
+
 class FairnessStore(Protocol):
     def record(self, join: PendingJoin) -> None:
         """Count the outcomes as label-unknown and store the join item, atomically."""
         ...
 
-    def resolve(self, tenant_id: str, request_id: str, labels: Sequence[int]) -> PendingJoin:
+    def count_unknown(self, tenant_id: str, model: str, version: str, window: str, n: int) -> None:
+        """Count ``n`` refused undeclared group values (the values themselves are not stored)."""
+        ...
+
+    def pending(self, tenant_id: str, request_id: str) -> PendingJoin | None:
+        """The join waiting for ground truth, or None (unknown, expired, already labelled)."""
+        ...
+
+    def settled_model(self, tenant_id: str, request_id: str) -> str | None:
+        """The model of an already labelled request (its tombstone), else None."""
+        ...
+
+    def resolve(self, join: PendingJoin, labels: Sequence[int]) -> None:
         """Move the outcomes to their labels and delete the join item, atomically.
 
-        Raises `FeedbackNotFound` (unknown, expired, other tenant) or `FeedbackDuplicate`.
+        Raises `FeedbackDuplicate` when a concurrent feedback won the race.
         """
         ...
 
-    def counters(self, model: str, version: str) -> dict[str, FairnessCounters]:
-        """Counters of every window of one model version."""
+    def counters(self, model: str, version: str) -> dict[str, TenantCounters]:
+        """Counters of every tenant and window of one model version (tenant -> counters)."""
         ...
 
-    def put_latest_report(self, model: str, version: str, summary: Mapping[str, Any]) -> None: ...
+    def put_latest_report(
+        self, tenant_id: str, model: str, version: str, summary: Mapping[str, Any]
+    ) -> None: ...
 
-    def latest_report(self, model: str, version: str) -> dict[str, Any] | None: ...
+    def latest_report(self, tenant_id: str, model: str, version: str) -> dict[str, Any] | None: ...
+
+    def group_labels(self, tenant_id: str) -> GroupLabels | None:
+        """The tenant's declared labels, None if it never declared any."""
+        ...
+
+    def put_group_labels(self, labels: GroupLabels) -> None:
+        """Store ``labels`` if the stored revision is still ``labels.revision - 1``.
+
+        Raises `LabelsChanged` when another writer got there first.
+        """
+        ...
+
+
+class LabelsChanged(Exception):
+    """A concurrent declaration changed the tenant's labels between read and write."""
 
 
 def window_of(epoch_s: float) -> str:
@@ -150,13 +204,86 @@ def parse_labels(label: Any, labels: Any) -> list[int]:
 
 
 class FairnessMonitor:
-    """The request-path side: record predictions with a group, join feedback labels."""
+    """The request-path side: check and hash groups, record predictions, join feedback labels."""
 
-    def __init__(self, store: FairnessStore, *, join_ttl_days: int = 7, clock: Any = time.time) -> None:
+    def __init__(
+        self,
+        store: FairnessStore,
+        *,
+        pepper: Callable[[], bytes],
+        join_ttl_days: int = 7,
+        labels_ttl_s: float = LABELS_TTL_S,
+        clock: Any = time.time,
+    ) -> None:
         self.store = store
         self.join_ttl_s = join_ttl_days * 86_400
+        self.labels_ttl_s = labels_ttl_s
+        self._pepper = pepper
         self._clock = clock
+        self._keys: dict[str, bytes] = {}
+        self._labels: dict[str, tuple[float, GroupLabels]] = {}
+        self._lock = threading.Lock()
 
+    # --- groups ------------------------------------------------------------------------------
+    def group_tokens(self, tenant_id: str, model: str, version: str, groups: Sequence[str]) -> list[str]:
+        """The stored form of each row's group; `UnknownFairnessGroup` if any was not declared.
+
+        A refusal is counted (how many values, nothing else) so a tenant sees that callers send
+        groups it has not declared. Store or pepper failures propagate: the caller decides.
+        """
+        declared = self.declared_groups(tenant_id)
+        allowed = set(declared.labels)
+        refused = sum(1 for g in groups if g not in allowed)
+        if refused:
+            try:
+                self.store.count_unknown(tenant_id, model, version, window_of(self._clock()), refused)
+            except Exception as error:
+                logger.error("unknown group not counted", extra={"error_type": type(error).__name__})
+            raise UnknownFairnessGroup()
+        key = self._key(tenant_id)
+        return [group_token(key, g) for g in groups]
+
+    def declared_groups(self, tenant_id: str) -> GroupLabels:
+        """The tenant's declared labels (empty if none), cached for ``labels_ttl_s``."""
+        now = self._clock()
+        cached = self._labels.get(tenant_id)
+        if cached is not None and now - cached[0] < self.labels_ttl_s:
+            return cached[1]
+        labels = self.store.group_labels(tenant_id) or GroupLabels(tenant_id)
+        self._labels[tenant_id] = (now, labels)
+        return labels
+
+    def declare_groups(self, tenant_id: str, document: Any, *, author: str) -> GroupLabels:
+        """Replace the tenant's accepted labels; tokens of earlier labels keep their names."""
+        labels = parse_declaration(document)
+        key = self._key(tenant_id)
+        for _attempt in range(3):
+            current = self.store.group_labels(tenant_id) or GroupLabels(tenant_id)
+            names = {**current.names, **{group_token(key, label): label for label in labels}}
+            updated = replace(
+                current,
+                labels=tuple(labels),
+                names=names,
+                revision=current.revision + 1,
+                updated_at=datetime.fromtimestamp(self._clock(), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                updated_by=author,
+            )
+            try:
+                self.store.put_group_labels(updated)
+            except LabelsChanged:
+                continue
+            self._labels[tenant_id] = (self._clock(), updated)
+            return updated
+        raise FairnessLabelsConflict()
+
+    def _key(self, tenant_id: str) -> bytes:
+        key = self._keys.get(tenant_id)
+        if key is None:
+            with self._lock:
+                key = self._keys[tenant_id] = tenant_group_key(self._pepper(), tenant_id)
+        return key
+
+    # --- outcomes and feedback -------------------------------------------------------------------
     def record(
         self,
         *,
@@ -167,6 +294,7 @@ class FairnessMonitor:
         groups: Sequence[str],
         predictions: Sequence[int],
     ) -> PendingJoin:
+        """Count outcomes of groups already turned into tokens by `group_tokens`."""
         now = self._clock()
         join = PendingJoin(
             tenant_id=tenant_id,
@@ -180,8 +308,32 @@ class FairnessMonitor:
         self.store.record(join)
         return join
 
-    def feedback(self, tenant_id: str, request_id: str, labels: Sequence[int]) -> dict[str, Any]:
-        join = self.store.resolve(tenant_id, request_id, labels)
+    def feedback(
+        self,
+        tenant_id: str,
+        request_id: str,
+        labels: Sequence[int],
+        *,
+        may_use: Callable[[str], bool],
+    ) -> dict[str, Any]:
+        """Join ground truth, for a key entitled to the prediction's model only.
+
+        A key without that entitlement gets the unknown-id 404 whatever the state of the request
+        (pending, labelled, row count), so nothing about another model's traffic can be probed.
+        """
+        join = self.store.pending(tenant_id, request_id)
+        if join is None:
+            settled = self.store.settled_model(tenant_id, request_id)
+            if settled is not None and may_use(settled):
+                raise FeedbackDuplicate()
+            raise FeedbackNotFound()
+        if not may_use(join.model):
+            raise FeedbackNotFound()
+        if len(labels) != len(join.outcomes):
+            raise InvalidInput(
+                f"This prediction has {len(join.outcomes)} monitored row(s): send one label per row."
+            )
+        self.store.resolve(join, labels)
         return {
             "object": "feedback",
             "request_id": request_id,

@@ -108,7 +108,8 @@ def render_html(report: Mapping[str, Any]) -> str:
     groups: Mapping[str, Any] = report.get("groups") or {}
     metrics: Mapping[str, Any] = report.get("metrics") or {}
     rule = report.get("four_fifths_rule") or {}
-    title = f"Fairness report: {model}@{version}, window {window}"
+    tenant = report.get("tenant_id") or ""
+    title = f"Fairness report: {model}@{version}, window {window}" + (f", tenant {tenant}" if tenant else "")
     selection = [(name, g.get("selection_rate"), None) for name, g in groups.items()]
     ratio = metrics.get("demographic_parity_ratio")
     top_rate = max((v for _, v, _ in selection if v is not None), default=None)
@@ -119,7 +120,9 @@ def render_html(report: Mapping[str, Any]) -> str:
         f"<h1>{esc(title)}</h1>",
         f"<p>Generated {esc(report.get('generated_at', ''))} from aggregate counters "
         f"({esc(_fmt(report.get('totals', {}).get('outcomes')))} outcomes, "
-        f"{esc(_fmt(report.get('totals', {}).get('labelled')))} with ground truth) over "
+        f"{esc(_fmt(report.get('totals', {}).get('labelled')))} with ground truth; "
+        f"{esc(_fmt(report.get('totals', {}).get('unknown_group_refusals', 0)))} refused undeclared "
+        "group values) over "
         f"{esc(', '.join(report.get('windows_included') or [str(window)]))}.</p>",
     ]
     if rule.get("violated"):

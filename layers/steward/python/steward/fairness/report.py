@@ -1,4 +1,4 @@
-"""Fairness report documents: one model version, one window, assembled from counters only.
+"""Fairness report documents: one tenant, one model version, one window, from counters only.
 
 The JSON document is what the report Lambda stores in S3 next to its HTML rendering
 (`steward.fairness.render`), what the latest-report summary on the model card is cut from, and
@@ -74,10 +74,12 @@ def build_report(
     counters: FairnessCounters,
     *,
     generated_at: str,
+    tenant_id: str = "",
+    unknown_groups: int = 0,
     windows_included: Iterable[str] = (),
     dp_ratio_threshold: float = FOUR_FIFTHS,
 ) -> dict[str, Any]:
-    """The JSON report (NaN written as null)."""
+    """The JSON report (NaN written as null); ``unknown_groups`` counts refused undeclared values."""
     computed = report_from_counters(counters).to_dict()
     groups = computed.pop("groups")
     ratio = computed["demographic_parity_ratio"]
@@ -90,13 +92,19 @@ def build_report(
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "kind": "steward.fairness.report",
+        "tenant_id": tenant_id,
         "model": model,
         "version": version,
         "window": window,
         "windows_included": sorted(windows_included) or [window],
         "generated_at": generated_at,
         "favourable_prediction": 1,
-        "totals": {"outcomes": counters.total(), "labelled": labelled, "groups": len(groups)},
+        "totals": {
+            "outcomes": counters.total(),
+            "labelled": labelled,
+            "groups": len(groups),
+            "unknown_group_refusals": unknown_groups,
+        },
         "groups": groups,
         "metrics": computed,
         "four_fifths_rule": {
@@ -107,7 +115,10 @@ def build_report(
         "thresholds": {"demographic_parity_ratio_min": dp_ratio_threshold},
         "breaches": breaches,
         "definitions": DEFINITIONS,
-        "privacy": "Computed from aggregate counters per group; no per-record data is stored or shown.",
+        "privacy": (
+            "Computed from aggregate counters per group; no per-record data is stored or shown. Groups "
+            "are stored as keyed hashes and named here by the labels the tenant declared."
+        ),
         "counters": counters.to_dict(),
     }
 
@@ -123,6 +134,7 @@ def metric_values(report: Mapping[str, Any]) -> dict[str, float]:
     values["FourFifthsRuleViolated"] = 1.0 if report.get("four_fifths_rule", {}).get("violated") else 0.0
     values["Outcomes"] = float(report.get("totals", {}).get("outcomes", 0))
     values["LabelledOutcomes"] = float(report.get("totals", {}).get("labelled", 0))
+    values["UnknownGroupRefusals"] = float(report.get("totals", {}).get("unknown_group_refusals", 0))
     return values
 
 
@@ -134,6 +146,7 @@ def summary(report: Mapping[str, Any], *, json_key: str = "", html_key: str = ""
         "window": report.get("window"),
         "generated_at": report.get("generated_at"),
         "outcomes": report.get("totals", {}).get("outcomes"),
+        "unknown_group_refusals": report.get("totals", {}).get("unknown_group_refusals"),
         "demographic_parity_difference": metrics.get("demographic_parity_difference"),
         "demographic_parity_ratio": metrics.get("demographic_parity_ratio"),
         "equalized_odds_difference": metrics.get("equalized_odds_difference"),
