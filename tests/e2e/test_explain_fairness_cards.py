@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from steward.local.seed import DEMO_TENANT
 
 from tests.e2e.conftest import RunningStack
 
@@ -50,7 +51,22 @@ def test_the_card_is_served_as_json_and_html(stack: RunningStack) -> None:
 
 
 def test_a_monitored_prediction_takes_feedback_once(stack: RunningStack) -> None:
-    # Given a prediction sent with a group
+    # Given the demo tenant declared its group labels, and a prediction sent with one of them
+    admin = {"Authorization": f"Bearer {stack.state['demo_admin_key']}"}
+    declared = httpx.put(
+        f"{stack.api_url}/admin/fairness/{DEMO_TENANT}/groups",
+        headers=admin,
+        json={"labels": ["0", "1"]},
+        timeout=10,
+    )
+    assert declared.status_code == 200, declared.text
+    undeclared = httpx.post(
+        f"{stack.api_url}/v2/models/credit-risk/infer",
+        headers=_auth(stack),
+        json=_features(group="2"),
+        timeout=30,
+    )
+    assert undeclared.status_code == 400 and undeclared.json()["code"] == "fairness.unknown_group"
     predicted = httpx.post(
         f"{stack.api_url}/v2/models/credit-risk/infer",
         headers=_auth(stack),
