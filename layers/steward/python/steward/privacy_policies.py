@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from steward.errors import PolicyUnavailable
+from steward.ttl_cache import DEFAULT_TTL_S
 
 if TYPE_CHECKING:
     from steward.privacy.policy import PrivacyPolicy
@@ -73,10 +74,11 @@ class PolicyInForce:
 
 
 class PolicyBook:
-    """Reads policies through a per-tenant cache (``ttl_s``) and writes new versions."""
+    """Reads policies through a per-tenant cache (``ttl_s``: a version stored by another process
+    is in force within it, at most 5 s by default) and writes new versions."""
 
     def __init__(
-        self, store: PolicyStore, *, ttl_s: float = 30.0, clock: Callable[[], float] = time.monotonic
+        self, store: PolicyStore, *, ttl_s: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.store = store
         self.ttl_s = ttl_s

@@ -9,7 +9,6 @@ the same :class:`~steward.errors.ModelNotFound`, so callers can't probe for othe
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any, Literal, Protocol
 
 from steward.auth.principal import Principal
 from steward.errors import ModelNotFound
+from steward.ttl_cache import DEFAULT_TTL_S, TtlCache
 
 MODEL_ITEM_SK = "#model"
 Approval = Literal["pending", "approved", "rejected", "retired"]
@@ -117,22 +117,6 @@ class RegistryStore(Protocol):
     def list_models(self) -> list[ModelDocument]: ...
 
 
-def serving_default(doc: ModelDocument) -> ModelVersion | None:
-    """The version a request that names no version gets: the stored default when it is approved,
-    else the newest approved version, else none.
-
-    Admin writes keep the stored default approved whenever an approved version exists; this read
-    rule also covers entries written before that rule, so a default left pending or retired never
-    takes a model offline while an approved version remains.
-    """
-    entry = doc.entry
-    stored = doc.versions.get(entry.default_version) if entry is not None else None
-    if stored is not None and stored.routable:
-        return stored
-    approved = [v for v in doc.versions.values() if v.routable]
-    return max(approved, key=lambda v: (v.created_at, v.version)) if approved else None
-
-
 def split_model_ref(ref: str) -> tuple[str, str | None]:
     """``name`` or ``name@version`` (the OpenAI ``model`` field may pin a version)."""
     name, sep, version = ref.partition("@")
@@ -140,21 +124,26 @@ def split_model_ref(ref: str) -> tuple[str, str | None]:
 
 
 class Registry:
-    """Read side with a short in-memory cache (the table changes rarely, requests are many)."""
+    """Read side with a short in-memory cache (the table changes rarely, requests are many).
+
+    A retired, approved or re-defaulted version is seen within ``ttl_s`` (at most 5 s by default,
+    see `steward.ttl_cache`); concurrent misses for one model share a single read.
+    """
 
     def __init__(
         self,
         store: RegistryStore,
         *,
-        ttl_s: float = 30.0,
+        ttl_s: float = DEFAULT_TTL_S,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
-        self._ttl_s = ttl_s
-        self._monotonic = monotonic
-        self._docs: dict[str, tuple[float, ModelDocument]] = {}
-        self._listing: tuple[float, list[ModelDocument]] | None = None
-        self._lock = threading.Lock()
+        self._docs: TtlCache[str, ModelDocument] = TtlCache(ttl_s, monotonic=monotonic)
+        self._listing: TtlCache[str, list[ModelDocument]] = TtlCache(ttl_s, monotonic=monotonic)
+
+    @property
+    def ttl_s(self) -> float:
+        return self._docs.ttl_s
 
     def resolve(self, principal: Principal, model: str, version: str | None = None) -> ResolvedModel:
         """The routable version the caller asked for (or the default); ModelNotFound otherwise."""
@@ -164,7 +153,7 @@ class Registry:
         entry = doc.entry
         if entry is None or not entry.enabled:
             raise ModelNotFound()
-        chosen = doc.versions.get(version) if version else serving_default(doc)
+        chosen = doc.versions.get(version or entry.default_version)
         if chosen is None or not chosen.routable:
             raise ModelNotFound()
         return ResolvedModel(entry=entry, version=chosen)
@@ -175,34 +164,19 @@ class Registry:
 
     def list_for(self, principal: Principal) -> list[ResolvedModel]:
         """Models the caller may use right now (enabled, entitled, default version approved)."""
-        now = self._monotonic()
-        listing = self._listing
-        if listing is None or now - listing[0] >= self._ttl_s:
-            listing = (now, self._store.list_models())
-            self._listing = listing
         usable: list[ResolvedModel] = []
-        for doc in listing[1]:
+        for doc in self._listing.get("", self._store.list_models):
             entry = doc.entry
             if entry is None or not entry.enabled or not principal.may_use(entry.model):
                 continue
-            default = serving_default(doc)
-            if default is not None:
+            default = doc.versions.get(entry.default_version)
+            if default is not None and default.routable:
                 usable.append(ResolvedModel(entry=entry, version=default))
         return sorted(usable, key=lambda r: r.entry.model)
 
     def invalidate(self) -> None:
-        with self._lock:
-            self._docs.clear()
-            self._listing = None
+        self._docs.clear()
+        self._listing.clear()
 
     def _document(self, model: str) -> ModelDocument:
-        now = self._monotonic()
-        cached = self._docs.get(model)
-        if cached is not None and now - cached[0] < self._ttl_s:
-            return cached[1]
-        doc = self._store.get_model(model)
-        with self._lock:
-            if len(self._docs) > 1024:
-                self._docs.clear()
-            self._docs[model] = (now, doc)
-        return doc
+        return self._docs.get(model, lambda: self._store.get_model(model))

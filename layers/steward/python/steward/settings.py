@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from steward.resources import DEFAULT_REGION, LOCAL_ACCOUNT, ResourceNames
+from steward.ttl_cache import DEFAULT_TTL_S, FRESHNESS_BOUND_S
 
 #: Stages where developer conveniences (a pepper in an env var, plain-HTTP backends) are allowed.
 DEV_STAGES = frozenset({"local", "test"})
@@ -61,11 +62,12 @@ class StewardSettings(BaseSettings):
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_cooldown_s: float = Field(default=10.0, gt=0)
 
-    # Caches (seconds). Revocation takes effect within ``auth_cache_ttl_s``.
-    auth_cache_ttl_s: float = Field(default=30.0, ge=0, le=300)
-    registry_cache_ttl_s: float = Field(default=30.0, ge=0, le=300)
-    # Privacy policies are cached per tenant; a new policy version applies within this time.
-    policy_cache_ttl_s: float = Field(default=30.0, ge=0, le=300)
+    # Caches (seconds), per warm process. A change in a table is in force within the TTL: a
+    # revoked key (``auth``), a retired, approved or re-defaulted version (``registry``), a new
+    # privacy policy version (``policy``). Capped at the 5 s freshness promise (steward.ttl_cache).
+    auth_cache_ttl_s: float = Field(default=DEFAULT_TTL_S, ge=0, le=FRESHNESS_BOUND_S)
+    registry_cache_ttl_s: float = Field(default=DEFAULT_TTL_S, ge=0, le=FRESHNESS_BOUND_S)
+    policy_cache_ttl_s: float = Field(default=DEFAULT_TTL_S, ge=0, le=FRESHNESS_BOUND_S)
     # Deep privacy path: the registry model (``name`` or ``name@version``) serving PERSON /
     # LOCATION / STREET_ADDRESS token classification (built as ``pii-ner``). Empty: no deep path,
     # and a policy asking for it is refused (fail closed).

@@ -1,8 +1,9 @@
 """The authorization decision: presented key -> :class:`Principal`, or a refusal.
 
 Pure logic over two ports (a key store and a pepper source), so it is tested without AWS. The
-checksum gate runs before any read; key records are cached for ``ttl_s`` (revocation takes
-effect within that window) and misses are cached too, so junk keys can't hammer the table.
+checksum gate runs before any read; key records are cached for ``ttl_s`` (at most 5 s by default,
+so a revocation is in force within that window, see `steward.ttl_cache`) and misses are cached
+too, so junk keys can't hammer the table: one read per key per TTL, however many requests.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Protocol
 from steward.auth.keys import KeyRecord, parse_key, verify_key
 from steward.auth.principal import Principal
 from steward.errors import Unauthenticated
+from steward.ttl_cache import DEFAULT_TTL_S, TtlCache
 
 
 class KeyStore(Protocol):
@@ -40,18 +42,22 @@ class Authorizer:
         store: KeyStore,
         pepper: Callable[[], bytes],
         *,
-        ttl_s: float = 30.0,
+        ttl_s: float = DEFAULT_TTL_S,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         max_entries: int = 1024,
     ) -> None:
         self._store = store
         self._pepper = pepper
-        self._ttl_s = ttl_s
         self._clock = clock
-        self._monotonic = monotonic
-        self._max_entries = max_entries
-        self._cache: dict[str, tuple[float, KeyRecord | None]] = {}
+        self._cache: TtlCache[str, KeyRecord | None] = TtlCache(
+            ttl_s, monotonic=monotonic, max_entries=max_entries
+        )
+
+    @property
+    def ttl_s(self) -> float:
+        """How long a key record (or its absence) is reused before the table is read again."""
+        return self._cache.ttl_s
 
     def authorize(self, token: str | None) -> Principal:
         """The caller's principal; raises :class:`Unauthenticated` for any bad key."""
@@ -68,15 +74,7 @@ class Authorizer:
         return Principal.from_record(record)
 
     def _record(self, key_id: str) -> KeyRecord | None:
-        now = self._monotonic()
-        cached = self._cache.get(key_id)
-        if cached is not None and now - cached[0] < self._ttl_s:
-            return cached[1]
-        record = self._store.get(key_id)
-        if len(self._cache) >= self._max_entries:
-            self._cache.clear()
-        self._cache[key_id] = (now, record)
-        return record
+        return self._cache.get(key_id, lambda: self._store.get(key_id))
 
     def forget(self, key_id: str) -> None:
-        self._cache.pop(key_id, None)
+        self._cache.forget(key_id)
