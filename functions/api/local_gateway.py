@@ -5,6 +5,10 @@ request it builds the REQUEST authorizer event API Gateway would send, calls the
 answers 401/403 with the same problem+json as our gateway responses, and on Allow hands the app
 the proxy event (``scope["aws.event"]``) carrying ``requestContext.authorizer`` and the
 ``requestId``, exactly where Mangum puts it in Lambda.
+
+The authorizer runs in its own worker-thread lane (`functions.api.lanes`), so requests stuck on a
+slow backend can't hold the threads authentication needs; the request id is bound as the log
+correlation id before the authorizer runs, so its lines carry it too.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 from steward.errors import (
     PROBLEM_CONTENT_TYPE,
@@ -25,6 +28,9 @@ from steward.errors import (
     problem_bytes,
     problem_for,
 )
+
+from functions.api.lanes import AUTHORIZER_LANE, run_in_lane
+from functions.api.observability import bind_correlation_id
 
 DEFAULT_PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 Authorize = Callable[[dict[str, Any]], dict[str, Any]]
@@ -151,6 +157,7 @@ def with_authorizer(
             await app(scope, receive, send)
             return
         request_id = str(uuid.uuid4())
+        bind_correlation_id(request_id)
         event = build_authorizer_event(
             scope, request_id, region=region, account=account, api_id=api_id, stage=stage
         )
@@ -162,7 +169,7 @@ def with_authorizer(
                 await _send_problem(send, Unauthenticated(), request_id)
                 return
             try:
-                response = await anyio.to_thread.run_sync(authorize, event)
+                response = await run_in_lane(AUTHORIZER_LANE, authorize, event)
             except Exception as error:
                 unauthorized = str(error) == "Unauthorized"
                 failure: StewardError = Unauthenticated() if unauthorized else AuthorizerFailure()

@@ -30,7 +30,7 @@ from steward.errors import (
 )
 
 from functions.api.json_guard import check_json, json_part
-from functions.api.observability import logger, metrics
+from functions.api.observability import bind_correlation_id, logger, metrics
 
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 UNMATCHED_ROUTE = "<unmatched>"
@@ -125,7 +125,7 @@ class GovernanceMiddleware:
             return
         request_id = request_id_of(scope)
         scope[SCOPE_REQUEST_ID] = request_id
-        logger.set_correlation_id(request_id)
+        bind_correlation_id(request_id)
         response = _Response(request_id)
         if scope["path"] in PUBLIC_PATHS:
             await self._run(scope, receive, response)

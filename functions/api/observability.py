@@ -12,3 +12,15 @@ NAMESPACE = "Steward"
 logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 route_library_logs(SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+def bind_correlation_id(request_id: str) -> None:
+    """Tag this request's log lines, and only this request's, with its id.
+
+    ``logger.set_correlation_id`` writes a process-wide key: under a server running requests
+    concurrently, one request's lines would carry another's id. Powertools' thread-safe keys live
+    in a ContextVar read by every Powertools formatter (this logger's, the authorizer's, the
+    ``steward`` library handler's): each ASGI request task has its own copy, and anyio copies it
+    into the worker threads the request runs blocking work on.
+    """
+    logger.thread_safe_append_keys(correlation_id=request_id)

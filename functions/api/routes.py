@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 from steward.audit import AuditDraft
 from steward.auth.principal import Principal
 from steward.cards import render_card_html
@@ -15,6 +14,7 @@ from steward.errors import PROBLEM_CONTENT_TYPE, Unauthenticated
 from steward.explain_chart import waterfall_from_explanation
 from steward.gateway import Gateway
 
+from functions.api.lanes import route_lane, run_in_lane
 from functions.api.middleware import SCOPE_AUDIT, SCOPE_PRINCIPAL
 from functions.api.schemas import (
     AuditList,
@@ -59,10 +59,11 @@ class Call:
         return json_response(await self.value(fn, *args))
 
     async def value(self, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-        """Like `run`, but hand back the data-plane answer (for routes that render it)."""
+        """Like `run`, but hand back the data-plane answer (for routes that render it). Threads
+        come from the route's own lane: a slow backend can't starve the other routes."""
         if self.request.app.state.inline_blocking:
             return fn(*args)
-        return await run_in_threadpool(fn, *args)
+        return await run_in_lane(route_lane(self.request.scope), fn, *args)
 
 
 def accepts(request: Request, media_type: str) -> bool:
