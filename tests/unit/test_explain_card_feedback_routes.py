@@ -596,6 +596,7 @@ def test_audit_reads_show_a_plain_key_only_its_own_records(
         ({"labels": [f"g{i}" for i in range(65)]}, 422),
         ({"labels": "A"}, 422),
         ({}, 422),
+        ({"labels": ["A"], "jane.roe@example.com": 1}, 422),
     ],
 )
 def test_bad_label_declarations_are_422(
@@ -606,6 +607,7 @@ def test_bad_label_declarations_are_422(
         "/admin/fairness/acme/groups", headers=bearer(make_key("acme", ("*",), admin=True)), json=body
     )
     assert response.status_code == status and response.json()["code"] == "input.invalid"
+    assert "jane" not in response.text and "bad\nlabel" not in response.text
 
 
 def test_declaring_labels_is_admin_only_and_readable_back(

@@ -68,7 +68,8 @@ def parse_declaration(document: Any) -> list[str]:
     try:
         return GroupDeclaration.model_validate(document).labels
     except ValidationError as error:
-        problems = sorted({".".join(str(p) for p in e["loc"][:1]) or "body" for e in error.errors()})
+        # Only the known field name: an extra key is the caller's text and is not echoed.
+        problems = sorted({"labels" if e["loc"][:1] == ("labels",) else "body" for e in error.errors()})
         raise InvalidInput(
             f'Send {{"labels": [...]}}: at most {MAX_LABELS} unique labels of 1 to {MAX_LABEL_LENGTH} '
             f"printable characters (problem at: {', '.join(problems)})."
