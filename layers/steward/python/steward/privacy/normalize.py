@@ -1,64 +1,174 @@
 """De-obfuscation that keeps a map back to the caller's offsets.
 
-People hide personal data from filters with look-alike characters (fullwidth digits, non-ASCII
-dashes and spaces, zero-width joiners inside an e-mail address). Detection runs on a normalised
-copy where such characters are folded 1:1 or removed; every span found there is mapped back to
-the original text, so redaction always cuts the caller's own characters. ASCII text (the common
-case) is used as is, with no copy and no map.
+People hide personal data from filters: look-alike letters from other scripts (``jane`` written
+with a Cyrillic ``a``, U+0430), mathematical or fullwidth letters and digits, invisible characters inside an
+e-mail address, ``%40`` or ``&#64;`` for ``@``. Detection runs on a normalised *view*:
+
+1. ``&#NN;``/``&#xHH;``/``&name;`` and ``%HH`` are decoded when the result is a character that
+   personal data is written with (ASCII letters, digits, ``@ . - _ +`` and space; ``%20`` stays,
+   so a URL is not cut in two).
+2. Invisible characters (zero-width, bidi controls, variation selectors, tag characters) are
+   removed.
+3. Every other non-ASCII character gets its NFKC compatibility form (fullwidth, mathematical
+   alphanumerics, ligatures, circled and superscript digits), other scripts' decimal digits
+   become ASCII digits, and look-alike dashes, spaces, dots and at-signs become ASCII.
+4. Inside a token (a run without white space) that also holds an ASCII letter, digit or ``@``,
+   look-alike letters of other scripts become the ASCII letter they imitate and stray combining
+   marks are dropped. A whole word in Cyrillic or Greek is left as written: folding real Russian
+   text into Latin would only feed the detectors (and the deep-path model) nonsense.
+
+Every span found in the view is mapped back to the original text, so redaction cuts the caller's
+own characters: a finding that touches ``&#64;`` covers all five characters, one that spans an
+invisible character keeps it. ASCII text without ``%`` or ``&`` (the common case) is used as is:
+no copy, no map. The map is sparse: only edits that change the length are recorded (a 1:1 fold
+keeps offsets), and a lookup is a binary search.
+
+Why a hand-kept look-alike table: Unicode's confusables data (UTS #39 ``confusables.txt``) is not
+in the standard library and no package in the environment ships it. Its skeleton mapping is also
+not what detection needs (it maps ``I`` to ``l`` and ``m`` to ``rn``), so the table below keeps the
+UTS #39 entries whose prototype is a single ASCII letter or digit, for the scripts that imitate
+Latin (Cyrillic, Greek, Armenian, a few IPA letters). Fullwidth and mathematical forms need no
+table: NFKC folds them.
 
 Spelled-out obfuscations (``name [at] domain [dot] com``, spaced digits) are handled by the
-detector patterns themselves, which keeps the offsets exact.
+detector patterns themselves. Everything here is linear in the input: single-class or bounded
+regular expressions, one pass over each region that changes.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-# Characters removed before detection (invisible format characters).
-_REMOVABLE = "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
-# A single character class: linear in the input with Python's engine.
-_REMOVABLE_RE = re.compile("[" + _REMOVABLE + "]")
-_DIGIT_BLOCKS = (
-    0x0660,
-    0x06F0,
-    0x07C0,
-    0x0966,
-    0x09E6,
-    0x0A66,
-    0x0AE6,
-    0x0B66,
-    0x0BE6,
-    0x0C66,
-    0x0CE6,
-    0x0D66,
-    0x0E50,
-    0x0ED0,
-    0x0F20,
-    0x1040,
-    0x17E0,
-    0x1810,
-    0xFF10,
+# Invisible format characters, removed before detection.
+_REMOVABLE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e007f\U000e0100-\U000e01ef"
 )
+# Combining marks left over after NFKC (underlines, strokes): dropped inside mixed tokens.
+_COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+
+# UTS #39 confusables whose prototype is one ASCII character (see the module docstring).
+_CONFUSABLES: dict[str, str] = {
+    # Cyrillic
+    "\u0430": "a", "\u0431": "6", "\u0433": "r", "\u0435": "e", "\u043e": "o", "\u0440": "p",
+    "\u0441": "c", "\u0443": "y", "\u0445": "x", "\u0455": "s", "\u0456": "i", "\u0458": "j",
+    "\u0461": "w", "\u0475": "v", "\u04af": "y", "\u04bb": "h", "\u04cf": "l", "\u0501": "d",
+    "\u051b": "q", "\u051d": "w",
+    "\u0405": "S", "\u0406": "I", "\u0408": "J", "\u0410": "A", "\u0412": "B", "\u0415": "E",
+    "\u0417": "3", "\u041a": "K", "\u041c": "M", "\u041d": "H", "\u041e": "O", "\u0420": "P",
+    "\u0421": "C", "\u0422": "T", "\u0423": "Y", "\u0425": "X", "\u0474": "V", "\u04ae": "Y",
+    "\u04c0": "I", "\u051a": "Q", "\u051c": "W",
+    # Greek
+    "\u03b1": "a", "\u03b3": "y", "\u03b9": "i", "\u03ba": "k", "\u03bd": "v", "\u03bf": "o",
+    "\u03c1": "p", "\u03c3": "o", "\u03c5": "u", "\u03c7": "x", "\u03c9": "w", "\u03f2": "c",
+    "\u03f3": "j",
+    "\u0391": "A", "\u0392": "B", "\u0395": "E", "\u0396": "Z", "\u0397": "H", "\u0399": "I",
+    "\u039a": "K", "\u039c": "M", "\u039d": "N", "\u039f": "O", "\u03a1": "P", "\u03a4": "T",
+    "\u03a5": "Y", "\u03a7": "X", "\u03f9": "C", "\u037f": "J",
+    # Armenian
+    "\u0566": "q", "\u0570": "h", "\u0578": "n", "\u057d": "u", "\u0581": "g", "\u0585": "o",
+    "\u054d": "U", "\u0555": "O",
+    # Latin letters outside ASCII that NFKC keeps (not Turkish dotless i: a letter of real words)
+    "\u0237": "j", "\u0251": "a", "\u0261": "g", "\u0269": "i", "\u026a": "i",
+    "\u01c0": "l",
+}  # fmt: skip
+
+# Script-independent 1:1 folds NFKC does not make (or makes to another non-ASCII character).
+_PUNCT: dict[str, str] = {
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u02d7\u2043\ufe58\ufe63\uff0d", "-"),
+    **dict.fromkeys("\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+                    "\u202f\u205f\u3000", " "),
+    **dict.fromkeys("\u0085\u2028\u2029", "\n"),
+    **dict.fromkeys("\u2024\ufe52\u3002\uff0e\uff61\u0701\u0702\ua4f8", "."),
+    **dict.fromkeys("\ufe6b\uff20", "@"),
+}  # fmt: skip
+
+# Characters a decoded '&...;' or '%HH' may become (personal data is written with these).
+_DECODED_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@.-_+ ")
+
+# Encoded sequences (bounded alternatives) and runs of non-ASCII characters: one linear scan.
+_HOT = re.compile(
+    r"&#[xX]([0-9a-fA-F]{1,6});?|&#([0-9]{1,7});?|&([A-Za-z][A-Za-z0-9]{1,31});|%([0-9a-fA-F]{2})"
+    r"|[^\x00-\x7f]+"
+)
+_ENCODED = re.compile(r"&#[xX][0-9a-fA-F]|&#[0-9]|&[A-Za-z][A-Za-z0-9]{1,31};|%[0-9a-fA-F]{2}")
+_REMOVABLE_RE = re.compile(f"[{_REMOVABLE}]")
+_TOKEN_SENSITIVE = re.compile("[" + "".join(_CONFUSABLES) + _COMBINING + "]")
+_LAST_SPACE = re.compile(r"(?s:.*)\s")
+_TOKEN_REST = re.compile(r"\S*")
+_ANCHOR = re.compile(r"[A-Za-z0-9@]")
+_COMBINING_RE = re.compile(f"[{_COMBINING}]")
+# A non-ASCII run needs a closer look when it holds one of these (or is not NFKC-stable).
+_FOLD_HINT = re.compile("[" + _REMOVABLE + "".join(_PUNCT) + r"]|\d")
 
 
-@lru_cache(maxsize=1)
-def _fold_table() -> dict[int, int]:
-    """1:1 folds: fullwidth ASCII, other decimal digits, dashes, spaces, '@' and '.' look-alikes."""
-    table: dict[int, int] = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
-    for base in _DIGIT_BLOCKS:
-        for d in range(10):
-            table[base + d] = ord("0") + d
-    for cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0xFE58, 0xFE63):
-        table[cp] = ord("-")
-    for cp in (0x00A0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000):
-        table[cp] = ord(" ")
-    table[0xFE6B] = ord("@")
-    for cp in (0x2024, 0xFE52, 0x3002, 0xFF0E):
-        table[cp] = ord(".")
-    return table
+@lru_cache(maxsize=4096)
+def _fold(ch: str, mixed: bool) -> str:
+    """The view's form of one non-ASCII character (``mixed``: its token also holds ASCII)."""
+    if _REMOVABLE_RE.match(ch):
+        return ""
+    folded = _PUNCT.get(ch)
+    if folded is None:
+        folded = unicodedata.normalize("NFKC", ch)
+    out = []
+    for c in folded:
+        if c.isascii():
+            out.append(c)
+        elif c in _PUNCT:
+            out.append(_PUNCT[c])
+        elif c.isdecimal():
+            out.append(str(unicodedata.decimal(c)))
+        elif mixed and c in _CONFUSABLES:
+            out.append(_CONFUSABLES[c])
+        elif mixed and _COMBINING_RE.match(c):
+            continue
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _decode(m: re.Match[str]) -> str | None:
+    """The character an encoded sequence stands for, folded; None when it is not worth decoding."""
+    hex_code, dec_code, name, pct = m.groups()
+    value: str | None
+    if pct is not None:
+        value = chr(int(pct, 16))
+        return value if value in _DECODED_OK and value != " " else None
+    if name is not None:
+        from html.entities import html5  # large table: loaded only when an entity shows up
+
+        value = html5.get(name + ";")
+        if value is None:
+            return None
+    else:
+        code = int(hex_code, 16) if hex_code is not None else int(dec_code)
+        if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            return None
+        value = chr(code)
+    folded = "".join(c if c.isascii() else _fold(c, True) for c in value)
+    return folded if folded and all(c in _DECODED_OK for c in folded) else None
+
+
+def _mixed_tokens(text: str) -> list[tuple[int, int]]:
+    """Tokens holding a look-alike letter or combining mark *and* an ASCII letter, digit or '@'."""
+    out: list[tuple[int, int]] = []
+    pos = 0
+    while (m := _TOKEN_SENSITIVE.search(text, pos)) is not None:
+        i = m.start()
+        before = _LAST_SPACE.match(text, pos, i)
+        start = before.end() if before is not None else pos
+        rest = _TOKEN_REST.match(text, i)
+        end = rest.end() if rest is not None else i + 1
+        token = text[start:end]
+        if _ANCHOR.search(token) or _ANCHOR.search(unicodedata.normalize("NFKC", token)):
+            out.append((start, end))
+        pos = end
+    return out
 
 
 @dataclass(slots=True)
@@ -68,8 +178,9 @@ class TextView:
     original: str
     text: str
     data: bytes
-    # Normalised positions at which a removed character used to sit (sorted).
-    _removed_at: list[int] = field(default_factory=list)
+    # Length-changing edits, in order: text[n_start:n_end] came from original[o_start:o_end].
+    _edits: list[tuple[int, int, int, int]] = field(default_factory=list)
+    _edit_starts: list[int] = field(default_factory=list)
     # Continuation-byte counts: per 256-byte block prefix sums, plus a marker string.
     _cont: bytes | None = None
     _cont_prefix: list[int] = field(default_factory=list)
@@ -92,7 +203,8 @@ class TextView:
 
     @property
     def is_identity(self) -> bool:
-        return self._cont is None and not self._removed_at
+        """Byte offsets in ``data`` are the caller's character offsets."""
+        return self._cont is None and not self._edits
 
     def char_offset(self, byte_offset: int) -> int:
         """Character offset in the normalised text of a byte offset in ``data``."""
@@ -103,12 +215,29 @@ class TextView:
         return byte_offset - before
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
-        """Map a normalised character span to the original text (removed characters skipped)."""
-        if not self._removed_at:
+        """Map a normalised character span to the original text.
+
+        The start is where the first character's source begins (removed characters just before
+        it are skipped), the end is where the last character's source ends, so a span never
+        cuts an encoded sequence in two and keeps invisible characters that sit inside it.
+        """
+        if not self._edits:
             return start, end
-        o_start = start + bisect.bisect_right(self._removed_at, start)
-        o_end = (end - 1) + bisect.bisect_right(self._removed_at, end - 1) + 1
-        return o_start, o_end
+        return self._source_start(start), self._source_end(end - 1)
+
+    def _source_start(self, pos: int) -> int:
+        i = bisect.bisect_right(self._edit_starts, pos) - 1
+        if i < 0:
+            return pos
+        _, n_end, o_start, o_end = self._edits[i]
+        return o_start if pos < n_end else o_end + (pos - n_end)
+
+    def _source_end(self, pos: int) -> int:
+        i = bisect.bisect_right(self._edit_starts, pos) - 1
+        if i < 0:
+            return pos + 1
+        _, n_end, _, o_end = self._edits[i]
+        return o_end if pos < n_end else o_end + (pos - n_end) + 1
 
     def span(self, byte_start: int, byte_end: int) -> tuple[int, int]:
         """Original character span of a byte span of ``data``."""
@@ -119,26 +248,13 @@ _CONT_TABLE = bytes(1 if 0x80 <= b <= 0xBF else 0 for b in range(256))
 
 
 def normalize(text: str) -> TextView:
-    """Build the detection view of ``text``: O(n), no copy for plain ASCII."""
-    if text.isascii():
+    """Build the detection view of ``text``: O(n), no copy for ASCII without '%' or '&'."""
+    if text.isascii() and (("%" not in text and "&" not in text) or not _ENCODED.search(text)):
         return TextView(original=text, text=text, data=text.encode("ascii"))
-    removed_at: list[int] = []
-    if _REMOVABLE_RE.search(text):
-        parts: list[str] = []
-        last = 0
-        kept = 0
-        for m in _REMOVABLE_RE.finditer(text):
-            parts.append(text[last : m.start()])
-            kept += m.start() - last
-            removed_at.append(kept)
-            last = m.end()
-        parts.append(text[last:])
-        folded_src = "".join(parts)
-    else:
-        folded_src = text
-    folded = folded_src.translate(_fold_table())
+    pieces, edits = _rewrite(text)
+    folded = "".join(pieces) if pieces else text
     data = folded.encode("utf-8", "surrogatepass")
-    view = TextView(original=text, text=folded, data=data, _removed_at=removed_at)
+    view = TextView(original=text, text=folded, data=data, _edits=edits, _edit_starts=[e[0] for e in edits])
     if len(data) != len(folded):
         cont = data.translate(_CONT_TABLE)
         prefix = [0]
@@ -149,3 +265,51 @@ def normalize(text: str) -> TextView:
         view._cont = cont
         view._cont_prefix = prefix
     return view
+
+
+def _rewrite(text: str) -> tuple[list[str], list[tuple[int, int, int, int]]]:
+    """The view's pieces (empty when nothing changes) and its length-changing edits."""
+    mixed = _mixed_tokens(text) if not text.isascii() else []
+    m_index = 0
+    pieces: list[str] = []
+    edits: list[tuple[int, int, int, int]] = []
+    changed = False
+    last = 0  # original offset copied up to
+    n_pos = 0  # length of the view so far
+
+    def put(o_start: int, o_end: int, replacement: str) -> None:
+        nonlocal last, n_pos, changed
+        if o_start > last:
+            pieces.append(text[last:o_start])
+            n_pos += o_start - last
+        pieces.append(replacement)
+        if o_end - o_start != 1 or len(replacement) != 1:
+            edits.append((n_pos, n_pos + len(replacement), o_start, o_end))
+        n_pos += len(replacement)
+        last = o_end
+        changed = True
+
+    for m in _HOT.finditer(text):
+        start, end = m.span()
+        if text[start] in "&%":
+            decoded = _decode(m)
+            if decoded is not None:
+                put(start, end, decoded)
+            continue
+        run = m.group()
+        while m_index < len(mixed) and mixed[m_index][1] <= start:
+            m_index += 1
+        run_mixed = m_index < len(mixed) and mixed[m_index][0] < end
+        if not run_mixed and not _FOLD_HINT.search(run) and unicodedata.is_normalized("NFKC", run):
+            continue
+        for k, ch in enumerate(run, start):
+            while m_index < len(mixed) and mixed[m_index][1] <= k:
+                m_index += 1
+            in_mixed = m_index < len(mixed) and mixed[m_index][0] <= k
+            folded = _fold(ch, in_mixed)
+            if folded != ch:
+                put(k, k + 1, folded)
+    if not changed:
+        return [], []
+    pieces.append(text[last:])
+    return pieces, edits

@@ -31,8 +31,12 @@ _DOT = (
     r"|[ \t]{1,3}dot[ \t]{1,3})"
 )
 _LABEL = r"[a-z0-9][a-z0-9\-]*"
-_EMAIL_PLAIN = _LOCAL + r"[ \t]{0,3}@[ \t]{0,3}" + _LABEL + r"(?:\." + _LABEL + r"){0,4}\.([a-z]{2,24})"
-_EMAIL_OBFUSCATED = _LOCAL + _AT + _LABEL + "(?:" + _DOT + _LABEL + "){0,4}" + _DOT + r"([a-z]{2,24})"
+# Group 1 is the separator (a rejected candidate's domain may be the next one's local part),
+# group 2 the top-level domain.
+_EMAIL_PLAIN = _LOCAL + r"([ \t]{0,3}@[ \t]{0,3})" + _LABEL + r"(?:\." + _LABEL + r"){0,4}\.([a-z]{2,24})"
+_EMAIL_OBFUSCATED = (
+    _LOCAL + "(" + _AT + ")" + _LABEL + "(?:" + _DOT + _LABEL + "){0,4}" + _DOT + r"([a-z]{2,24})"
+)
 
 # E.164 country calling codes (ITU-T), as strings, to validate '+CC ...' numbers.
 _CC = frozenset(
@@ -143,8 +147,12 @@ class ContactDetector:
 
     def _emails(self, view: TextView, out: list[Finding], pattern: Pattern) -> None:
         data = view.data
-        for spans in pattern.finditer(data):
+        pos = 0
+        while (spans := pattern.search(data, pos)) is not None:
             s, e = spans[0]
+            # A rejected candidate ('me at jane.doe' before 'jane.doe [at] example [dot] com')
+            # must not swallow the address after it: retry from its separator's end.
+            pos = spans[1][1]
             if (s > 0 and data[s - 1] in b"._%+-:/") or not bounded(data, s, e):
                 continue
             if b"://" in data[max(0, s - 160) : s].rsplit(b" ", 1)[-1]:
@@ -152,7 +160,7 @@ class ContactDetector:
             if any(len(label) > 63 for label in data[s:e].split(b".")) or e - s > 254:
                 continue
             raw = data[s:e].lower()
-            tld = data[spans[1][0] : spans[1][1]].lower().decode()
+            tld = data[spans[2][0] : spans[2][1]].lower().decode()
             known_tld = tld in COMMON_TLDS or len(tld) == 2
             if b"@" in raw and pattern is self._email:
                 score = 1.0 if known_tld else 0.75
@@ -167,6 +175,7 @@ class ContactDetector:
                 else:
                     continue
             out.append(finding(view, "EMAIL_ADDRESS", s, e, score, self.name))
+            pos = e
 
     def _phones(self, view: TextView, out: list[Finding]) -> None:
         data = view.data

@@ -10,8 +10,16 @@ from steward.privacy.findings import Finding
 from steward.privacy.normalize import TextView
 from steward.privacy.validators import IBAN_LENGTHS, base58check_ok, bech32_ok, credit_card_ok, iban_ok
 
-# Up to 19 digits, single separators or short runs of them ('4111 - 1111 ...', spaced digits).
-_CARD = r"\d(?:[ \-.]{0,3}\d){12,18}"
+# Up to 19 digits, single separators or short runs of them ('4111 - 1111 ...', spaced digits,
+# '4111/1111/...', '4111_1111_...', a number wrapped onto a second line).
+_CARD = r"\d(?:[ \-./_\t\r\n]{0,3}\d){12,18}"
+_SEPARATORS = b" -./_\t\r\n"
+# Separators people rarely type inside a card number: a window holding one needs a card cue
+# or a card's grouping (a column of 4-digit numbers or 'a/b/c/d' is not a card by default).
+_WEAK = b"/_\t"
+# Group lengths of printed card numbers (ISO/IEC 7812 layouts of the major networks).
+_LAYOUTS = frozenset({(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4), (4, 4, 4, 3)})
+
 # Splits one bounded candidate (<= 19 digits) into digit groups: a single character class, linear.
 _DIGIT_RUN = re.compile(rb"[0-9]+")
 _IBAN = r"\b[A-Za-z]{2}\d{2}(?:[ \-]?[A-Za-z0-9]){11,34}"
@@ -23,7 +31,7 @@ _CARD_CUES = (b"card", b"visa", b"mastercard", b"amex", b"cc", b"credit", b"debi
 _ETH_CUES = (b"eth", b"wallet", b"address", b"send", b"crypto")
 
 
-_CARD_RUN = re.compile(rb"[0-9 .\-]*")
+_CARD_RUN = re.compile(rb"[0-9 .\-/_\t\r\n]*")
 
 
 def _starts_with_four(data: bytes, s: int) -> bool:
@@ -32,6 +40,22 @@ def _starts_with_four(data: bytes, s: int) -> bool:
 
 def _groups(data: bytes, s: int, e: int) -> list[tuple[int, int]]:
     return [m.span() for m in _DIGIT_RUN.finditer(data, s, e)]
+
+
+def _plain_layout(raw: bytes) -> bool:
+    """True for a card as people write it: separators ' ', '-', '.' in any grouping, at most one
+    line break (a wrapped number, joined before the check), and '/', '_' or a tab only between
+    the groups of a card layout. Anything else needs a card cue."""
+    unified = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if unified.count(b"\n") > 1:
+        return False
+    if not any(ch in _WEAK for ch in unified):
+        return True
+    joined = re.sub(rb"[ \t/_]*\n[ \t/_]*", b"", unified) if b"\n" in unified else unified
+    return (
+        tuple(len(g) for g in _DIGIT_RUN.findall(joined)) in _LAYOUTS
+        or tuple(len(g) for g in _DIGIT_RUN.findall(unified)) in _LAYOUTS
+    )
 
 
 class FinancialDetector:
@@ -64,7 +88,7 @@ class FinancialDetector:
             s, e = spans[0]
             if (
                 s >= 2
-                and data[s - 1] in b" -."
+                and data[s - 1] in _SEPARATORS
                 and data[s - 2] in b"0123456789"
                 and not _starts_with_four(data, s)
             ):
@@ -74,7 +98,11 @@ class FinancialDetector:
             hit = self._best_window(data, s, e)
             if hit is not None:
                 hs, he = hit
-                score = 1.0 if has_cue(data, hs, _CARD_CUES) else 0.95
+                cue = has_cue(data, hs, _CARD_CUES)
+                if not (cue or _plain_layout(data[hs:he])):
+                    pos = he
+                    continue
+                score = 1.0 if cue else 0.95
                 out.append(finding(view, "CREDIT_CARD", hs, he, score, self.name))
                 pos = he
                 continue
@@ -101,7 +129,7 @@ class FinancialDetector:
                 gs, ge = groups[i][0], groups[j][1]
                 if ge < len(data) and data[ge] in b"0123456789":
                     continue
-                digits = data[gs:ge].translate(None, b" -.").decode()
+                digits = data[gs:ge].translate(None, _SEPARATORS).decode()
                 if len(digits) < 13:
                     break
                 if data[gs] in b"23456" and credit_card_ok(digits):
