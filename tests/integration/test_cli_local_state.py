@@ -1,0 +1,75 @@
+"""The ``steward`` CLI as a user runs it after ``make up``: a fresh process, no STEWARD_* or AWS
+variables, only ``.steward/local.json`` in the working directory pointing at a moto server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from steward.adapters.key_store import DynamoKeyStore
+from steward.local.stack import LocalStackState, cli_settings
+from steward.resources import ResourceNames
+
+from .conftest import REGION, STAGE, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def write_state(directory: Path, endpoint: str) -> None:
+    state = LocalStackState(
+        api_url="http://127.0.0.1:1", backend_url="http://127.0.0.1:2", aws_endpoint_url=endpoint,
+        demo_api_key="unused", demo_admin_key="unused", demo_tenant="demo",
+        settings=cli_settings(ResourceNames(STAGE)),
+    )  # fmt: skip
+    path = directory / ".steward" / "local.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(state.as_json()))
+
+
+def steward(cwd: Path, *argv: str) -> tuple[int, Any, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STEWARD_", "AWS_"))}
+    env["HOME"] = str(cwd)  # no ~/.aws either
+    done = subprocess.run(
+        [sys.executable, "-m", "steward.cli", *argv, "--json"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, json.loads(done.stdout), done.stderr
+
+
+def test_the_cli_works_with_only_the_local_state_file(
+    moto_endpoint: str, names: ResourceNames, tmp_path: Path
+) -> None:
+    write_state(tmp_path, moto_endpoint)
+    code, created, _ = steward(
+        tmp_path, "keys", "create", "--tenant", "cli-int", "--models", "*", "--expires-days", "7"
+    )
+    assert code == 0 and created["api_key"].startswith("stw_")
+    store = DynamoKeyStore(names.api_keys_table.name, region=REGION)
+    record = store.get(created["key_id"])
+    assert record is not None and record.tenant_id == "cli-int" and record.expires_at is not None
+
+    assert steward(tmp_path, "keys", "revoke", created["key_id"])[:2] == (
+        0, {"key_id": created["key_id"], "revoked": True},
+    )  # fmt: skip
+    revoked = store.get(created["key_id"])
+    assert revoked is not None and revoked.revoked
+
+    code, error, stderr = steward(tmp_path, "keys", "revoke", "nokey")
+    assert code == 1 and error["error"] == "key.not_found" and len(stderr.strip().splitlines()) == 1
+
+    code, registered, _ = steward(
+        tmp_path, "models", "register", "--model", "cli-int-m", "--version", "1", "--url", "http://b"
+    )
+    assert code == 0 and registered["approval"] == "pending" and registered["default_version"] is None
+
+
+def test_a_stack_that_is_down_is_one_line(moto_endpoint: str, tmp_path: Path) -> None:
+    write_state(tmp_path, f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    code, error, stderr = steward(tmp_path, "keys", "revoke", "nokey")
+    assert code == 1 and error["error"] == "aws.unreachable" and len(stderr.strip().splitlines()) == 1
