@@ -25,6 +25,7 @@ from functions.api.schemas import (
     InferRequest,
     InferResponse,
     ModelCard,
+    ModelItem,
     ModelList,
     ModelMetadata,
     Problem,
@@ -91,6 +92,13 @@ async def health() -> Response:
 async def list_models(request: Request) -> Response:
     call = Call(request)
     return await call.run(call.gateway.list_models, call.caller)
+
+
+@router.get("/v1/models/{model}", response_model=ModelItem, tags=["openai"])
+async def retrieve_model(model: str, request: Request) -> Response:
+    """OpenAI ``models.retrieve``: a model this key may call (``name`` or ``name@version``)."""
+    call = Call(request)
+    return await call.run(call.gateway.retrieve_model, call.caller, model, call.draft)
 
 
 @router.post("/v1/embeddings", response_model=EmbeddingsResponse, tags=["openai"])

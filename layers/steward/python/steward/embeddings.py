@@ -19,6 +19,8 @@ from steward.errors import BackendError
 EMBEDDING_TASKS = frozenset({"sentence-embedding", "text-embedding", "embedding"})
 DEFAULT_INPUT = "text"
 DEFAULT_OUTPUT = "embedding"
+#: Backend batch limit when the registered manifest declares none (gpu_backend's shipped models).
+DEFAULT_MAX_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,40 @@ def tensor_name(signature: Sequence[Mapping[str, Any]], default: str) -> str:
         if isinstance(name, str) and name:
             return name
     return default
+
+
+def batches(texts: Sequence[str], max_batch_size: int) -> list[Sequence[str]]:
+    """Consecutive slices of at most ``max_batch_size`` (the manifest's; 0 = not declared)."""
+    size = max_batch_size if max_batch_size > 0 else DEFAULT_MAX_BATCH
+    return [texts[i : i + size] for i in range(0, len(texts), size)]
+
+
+def merge(parts: Sequence[Embeddings]) -> Embeddings:
+    """The answers of consecutive batches as one: vectors in order, token counts summed."""
+    return Embeddings(
+        vectors=[v for part in parts for v in part.vectors],
+        prompt_tokens=sum(part.prompt_tokens for part in parts),
+    )
+
+
+def native_dimensions(signature: Sequence[Mapping[str, Any]], output_name: str) -> int | None:
+    """The vector size the registered output signature declares (``[-1, 384]`` -> 384), if any."""
+    tensor = next((t for t in signature if t.get("name") == output_name), signature[0] if signature else None)
+    shape = tensor.get("shape") if tensor is not None else None
+    if isinstance(shape, list | tuple) and len(shape) == 2:
+        dim = shape[-1]
+        if isinstance(dim, int) and not isinstance(dim, bool) and dim > 0:
+            return dim
+    return None
+
+
+def dimensions_message(model: str, native: int) -> str:
+    """Why ``dimensions`` is refused: truncating and renormalising is only valid for models
+    trained for it (Matryoshka), which the served sentence encoders are not."""
+    return (
+        f"Model '{model}' returns {native}-dimensional embeddings and does not support shortening "
+        f"them; omit 'dimensions' or set it to {native}."
+    )
 
 
 def build_request(texts: Sequence[str], input_name: str = DEFAULT_INPUT) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from steward.fairness.monitor import (
     predictions_from_output,
     threshold_of,
 )
-from steward.privacy_guard import PrivacyGuard
+from steward.privacy_guard import PrivacyGuard, RequestPrivacy
 from steward.privacy_policies import PolicyBook
 from steward.registry import Registry, ResolvedModel, split_model_ref
 from steward.routing.router import Router
@@ -65,16 +65,16 @@ class Gateway:
         """OpenAI ``GET /v1/models``: only what this key may call right now."""
         return {
             "object": "list",
-            "data": [
-                {
-                    "id": r.entry.model,
-                    "object": "model",
-                    "created": r.entry.created_at or r.version.created_at,
-                    "owned_by": r.entry.owner or "steward",
-                }
-                for r in self.registry.list_for(principal)
-            ],
+            "data": [_model_object(r, r.entry.model) for r in self.registry.list_for(principal)],
         }
+
+    def retrieve_model(self, principal: Principal, model_ref: str, draft: AuditDraft) -> dict[str, Any]:
+        """OpenAI ``GET /v1/models/{id}``: a model this key may call right now (``name`` or
+        ``name@version``, as in ``model`` of embeddings); otherwise the usual ``model.not_found``,
+        identical for "absent" and "not yours"."""
+        model, version = split_model_ref(model_ref)
+        resolved = self._resolve(principal, model, version, draft)
+        return _model_object(resolved, resolved.entry.model if version is None else resolved.ref)
 
     def model_metadata(
         self, principal: Principal, model: str, version: str | None, draft: AuditDraft
@@ -99,6 +99,9 @@ class Gateway:
         dimensions: int | None,
         draft: AuditDraft,
     ) -> dict[str, Any]:
+        """OpenAI embeddings. ``dimensions`` is accepted only as the model's own size (refused
+        before any backend call when the registry knows it): the served sentence encoders are not
+        trained for truncation. More inputs than the backend's batch limit are split."""
         texts = self._texts(inputs)
         draft.n_inputs = len(texts)
         model, version = split_model_ref(model_ref)
@@ -106,14 +109,40 @@ class Gateway:
         if resolved.version.task and resolved.version.task not in emb.EMBEDDING_TASKS:
             raise TaskMismatch(f"Model '{resolved.entry.model}' does not produce embeddings.")
         mv = resolved.version
-        payload = emb.build_request(texts, emb.tensor_name(mv.inputs, emb.DEFAULT_INPUT))
-        result = self._call(resolved, payload, draft)
-        vectors = emb.parse_response(
-            result, len(texts), texts, emb.tensor_name(mv.outputs, emb.DEFAULT_OUTPUT)
-        )
-        if dimensions is not None and vectors.vectors and dimensions != len(vectors.vectors[0]):
-            raise UnsupportedInput("This model does not support choosing 'dimensions'.")
+        native = emb.native_dimensions(mv.outputs, emb.tensor_name(mv.outputs, emb.DEFAULT_OUTPUT))
+        if dimensions is not None and native is not None and dimensions != native:
+            raise UnsupportedInput(emb.dimensions_message(resolved.entry.model, native))
+        vectors = self._embed_batches(resolved, texts, draft)
+        got = len(vectors.vectors[0]) if vectors.vectors else None
+        if dimensions is not None and got is not None and dimensions != got:
+            raise UnsupportedInput(emb.dimensions_message(resolved.entry.model, got))
         return emb.openai_response(resolved.entry.model, vectors, encoding_format)
+
+    def _embed_batches(
+        self, resolved: ResolvedModel, texts: Sequence[str], draft: AuditDraft
+    ) -> emb.Embeddings:
+        """One backend call per ``max_batch_size`` texts (the backend refuses bigger batches), in
+        order, under one privacy guard (a placeholder means one value across the request) and one
+        audit draft (attempts and backend latency summed over the calls)."""
+        mv = resolved.version
+        input_name = emb.tensor_name(mv.inputs, emb.DEFAULT_INPUT)
+        output_name = emb.tensor_name(mv.outputs, emb.DEFAULT_OUTPUT)
+        guard = self.privacy.begin(draft.tenant_id, resolved.entry.model, draft)
+        parts: list[emb.Embeddings] = []
+        attempts, latency_ms = 0, None
+        try:
+            for batch in emb.batches(texts, mv.max_batch_size):
+                draft.backend_attempts, draft.backend_latency_ms = 0, None
+                try:
+                    result = self._call(resolved, emb.build_request(batch, input_name), draft, guard=guard)
+                finally:
+                    attempts += draft.backend_attempts
+                    if draft.backend_latency_ms is not None:
+                        latency_ms = (latency_ms or 0.0) + draft.backend_latency_ms
+                parts.append(emb.parse_response(result, len(batch), batch, output_name))
+        finally:
+            draft.backend_attempts, draft.backend_latency_ms = attempts, latency_ms
+        return emb.merge(parts)
 
     def infer(
         self,
@@ -332,11 +361,13 @@ class Gateway:
         payload: Mapping[str, Any],
         draft: AuditDraft,
         operation: str = "infer",
+        guard: RequestPrivacy | None = None,
     ) -> dict[str, Any]:
         """The one way to a backend: every text is redacted before it leaves, every text of the
-        answer is filtered and unmasked before it returns (fail closed, see `steward.privacy_guard`)."""
+        answer is filtered and unmasked before it returns (fail closed, see `steward.privacy_guard`).
+        ``guard``: the request's guard when one request makes several calls (embedding batches)."""
         mv = resolved.version
-        guard = self.privacy.begin(draft.tenant_id, resolved.entry.model, draft)
+        guard = guard or self.privacy.begin(draft.tenant_id, resolved.entry.model, draft)
         request = BackendRequest(
             model=mv.backend_model,
             version=mv.backend_version,
@@ -366,6 +397,16 @@ class Gateway:
             if len(text) > self.limits.max_input_chars:
                 raise InputTooLarge(f"Each input may be at most {self.limits.max_input_chars} characters.")
         return texts
+
+
+def _model_object(resolved: ResolvedModel, model_id: str) -> dict[str, Any]:
+    """An OpenAI ``model`` object."""
+    return {
+        "id": model_id,
+        "object": "model",
+        "created": resolved.entry.created_at or resolved.version.created_at,
+        "owned_by": resolved.entry.owner or "steward",
+    }
 
 
 class _NoStoredPolicies:
