@@ -135,3 +135,13 @@ def test_register_from_manifest_records_the_backend_batch_limit(settings: Stewar
         {"name": "m", "version": "2"}, target={"kind": "http"}, settings=settings, store=store
     )
     assert bare.max_batch_size == 0  # not declared: the gateway falls back to 64
+
+
+def test_the_dynamodb_item_keeps_the_batch_limit_and_old_items_read_as_undeclared() -> None:
+    from steward.adapters.registry_store import document_from_items, version_to_item
+
+    _, version = demo_model(MINILM)
+    item = version_to_item(dataclasses.replace(version, max_batch_size=16))
+    assert document_from_items([item]).versions["1"].max_batch_size == 16
+    del item["max_batch_size"]  # written before the field existed
+    assert document_from_items([item]).versions["1"].max_batch_size == 0
