@@ -204,6 +204,11 @@ class ApiConstruct(Construct):
             cloud_watch_role=True,  # the account-level role API Gateway needs to write logs
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,  # shared by the whole account
             disable_execute_api_endpoint=settings.custom_domain is not None,
+            # Bodies pass through as bytes (base64 to and from Lambda; Mangum decodes and encodes):
+            # the OIP binary tensor extension sends raw tensors, and tritonclient sends them with
+            # no Content-Type at all, so only "*/*" keeps every such body intact. Text answers
+            # (JSON, problem+json, HTML, SVG) come back with isBase64Encoded false, unchanged.
+            binary_media_types=["*/*"],
             deploy_options=apigw.StageOptions(
                 stage_name=names.stage,
                 tracing_enabled=True,

@@ -29,6 +29,8 @@ from functions.api.admin_fairness_routes import router as admin_fairness_router
 from functions.api.admin_routes import router as admin_router
 from functions.api.json_guard import parses_as_json
 from functions.api.middleware import SCOPE_AUDIT, SCOPE_BODY, SCOPE_REQUEST_ID, GovernanceMiddleware
+from functions.api.oip_routes import infer_router as oip_infer_router
+from functions.api.oip_routes import router as oip_router
 from functions.api.routes import router
 
 
@@ -149,6 +151,8 @@ def create_app(
     app.state.gateway = get_gateway
     app.state.inline_blocking = inline_blocking
     app.include_router(router)
+    app.include_router(oip_router)
+    app.include_router(oip_infer_router)
     app.include_router(admin_router)
     app.include_router(admin_fairness_router)
     app.add_exception_handler(StewardError, _steward_error)

@@ -18,7 +18,8 @@ from functions.api.observability import SERVICE, logger, metrics
 
 settings = get_settings()  # validated at cold start: a bad environment fails the init phase
 app = create_app(settings, inline_blocking=True)
-# problem+json and SVG charts must go back as text, not base64 (no binary media types here).
+# problem+json and SVG charts go back as text; anything else (the OIP binary tensor extension's
+# application/octet-stream) as base64, which API Gateway decodes (binary media type */*).
 _asgi = Mangum(
     app,
     lifespan="off",

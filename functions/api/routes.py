@@ -27,7 +27,6 @@ from functions.api.schemas import (
     ModelCard,
     ModelItem,
     ModelList,
-    ModelMetadata,
     Problem,
     RedactRequest,
     RedactResponse,
@@ -113,32 +112,6 @@ async def create_embeddings(body: EmbeddingsRequest, request: Request) -> Respon
         body.dimensions,
         call.draft,
     )
-
-
-@router.get("/v2/models/{model}", response_model=ModelMetadata, tags=["oip"])
-async def model_metadata(model: str, request: Request) -> Response:
-    call = Call(request)
-    return await call.run(call.gateway.model_metadata, call.caller, model, None, call.draft)
-
-
-@router.get("/v2/models/{model}/versions/{version}", response_model=ModelMetadata, tags=["oip"])
-async def model_version_metadata(model: str, version: str, request: Request) -> Response:
-    call = Call(request)
-    return await call.run(call.gateway.model_metadata, call.caller, model, version, call.draft)
-
-
-@router.post("/v2/models/{model}/infer", response_model=InferResponse, tags=["oip"])
-async def infer(model: str, body: InferRequest, request: Request) -> Response:
-    call = Call(request)
-    payload = body.model_dump(exclude_none=True)
-    return await call.run(call.gateway.infer, call.caller, model, None, payload, call.draft)
-
-
-@router.post("/v2/models/{model}/versions/{version}/infer", response_model=InferResponse, tags=["oip"])
-async def infer_version(model: str, version: str, body: InferRequest, request: Request) -> Response:
-    call = Call(request)
-    payload = body.model_dump(exclude_none=True)
-    return await call.run(call.gateway.infer, call.caller, model, version, payload, call.draft)
 
 
 @router.get("/v1/audit", response_model=AuditList, tags=["governance"])

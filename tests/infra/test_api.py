@@ -65,6 +65,11 @@ def test_every_method_but_the_public_ones_goes_through_the_authorizer(synth: Syn
             assert props["AuthorizerId"] == {"Ref": authorizer_id}
 
 
+def test_bodies_pass_as_bytes_for_the_binary_tensor_extension(synth: Synth) -> None:
+    # tritonclient sends raw tensors without a Content-Type: only */* keeps such a body intact
+    synth.template.has_resource_properties("AWS::ApiGateway::RestApi", {"BinaryMediaTypes": ["*/*"]})
+
+
 def test_the_authorizer_caches_per_authorization_header(synth: Synth) -> None:
     synth.template.has_resource_properties(
         "AWS::ApiGateway::Authorizer",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from steward.gateway import Gateway
-from steward.testing import InMemoryAuditStore
+from steward.testing import FakeTransport, InMemoryAuditStore
 
 from .conftest import PEPPER, load_event
 
@@ -65,3 +67,51 @@ def test_event_without_authorizer_context_fails_closed(
     assert response["statusCode"] == 401
     assert json.loads(response["body"])["code"] == "auth.invalid_key"
     assert audit_store.records[0]["tenant_id"] == "_unauthenticated"
+
+
+def test_binary_tensor_extension_passes_through_lambda_as_base64(
+    handler_module: Any, transport: FakeTransport
+) -> None:
+    # Given an OIP infer request in the binary extension, as API Gateway hands it over with the
+    # binary media type */*: base64, and (like tritonclient) without a Content-Type
+    text = b"hello world"
+    tensor = struct.pack("<I", len(text)) + text
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "text",
+                    "datatype": "BYTES",
+                    "shape": [1],
+                    "parameters": {"binary_data_size": len(tensor)},
+                }
+            ],
+            "parameters": {"binary_data_output": True},
+        }
+    ).encode()
+    event = load_event("api_gateway_rest_embeddings.json", API_KEY="unused-here")
+    path = "/v2/models/all-minilm-l6-v2/infer"
+    extra = {"Inference-Header-Content-Length": str(len(header))}
+    headers = {k: v for k, v in event["headers"].items() if k != "Content-Type"} | extra
+    event.update(
+        path=path,
+        pathParameters={"proxy": path.lstrip("/")},
+        headers=headers,
+        multiValueHeaders={k: [v] for k, v in headers.items()},
+        body=base64.b64encode(header + tensor).decode(),
+        isBase64Encoded=True,
+    )
+
+    # When Lambda invokes the handler
+    response = handler_module.handler(event, lambda_context())
+
+    # Then the backend got the text, and the answer is binary, base64-encoded for API Gateway
+    assert response["statusCode"] == 200, response["body"]
+    assert transport.calls[0][1].payload["inputs"][0]["data"] == ["hello world"]
+    assert response["isBase64Encoded"] is True
+    assert response["headers"]["content-type"] == "application/octet-stream"
+    body = base64.b64decode(response["body"])
+    n = int(response["headers"]["inference-header-content-length"])
+    output = json.loads(body[:n])["outputs"][0]
+    assert output["parameters"]["binary_data_size"] == 384 * 4 == len(body) - n
+    assert struct.unpack_from("<f", body, n)[0] == pytest.approx(1 / 384)

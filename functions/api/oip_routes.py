@@ -1,0 +1,238 @@
+"""Open Inference Protocol v2 routes: health, server and model metadata, repository index, and
+inference with the binary tensor data extension, so ``tritonclient.http`` works unchanged.
+
+Every ``/v2`` route needs a key, health included: one rule for the whole OIP surface, enforced by
+the authorizer in front of every non-public route (API Gateway and the local emulator alike), and
+nothing about the service is told to a caller without one. ``GET /health`` stays the public probe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from steward.auth.principal import Principal
+from steward.errors import PROBLEM_CONTENT_TYPE, UnsupportedMediaType
+from steward.gateway import Gateway
+from steward.oip_binary import (
+    BINARY_MEDIA_TYPE,
+    EXTENSION,
+    HEADER_LENGTH,
+    OutputEncoding,
+    decode_request,
+    encode_response,
+    split_body,
+)
+
+from functions.api.middleware import SCOPE_BODY
+from functions.api.routes import PROBLEMS, Call, json_response
+from functions.api.schemas import InferRequest, InferResponse, ModelMetadata, Problem
+
+SERVER_NAME = "steward"
+SCOPE_OUTPUT = "steward.oip_output"
+
+
+class Liveness(BaseModel):
+    live: bool
+
+
+class Readiness(BaseModel):
+    ready: bool
+
+
+class ServerMetadata(BaseModel):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class ModelReadiness(BaseModel):
+    name: str
+    ready: bool
+
+
+class RepositoryModel(BaseModel):
+    name: str
+    version: str
+    state: str
+
+
+# --- the binary tensor data extension on the request side ------------------------------------
+
+
+def _media_type(request: Request) -> str | None:
+    value = request.headers.get("content-type")
+    return value.split(";", 1)[0].strip().lower() if value else None
+
+
+def _accepted(media: str | None) -> bool:
+    """No media type (tritonclient sends none), JSON, or octet-stream (the binary extension)."""
+    return media in (None, "application/json", BINARY_MEDIA_TYPE) or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+class _DecodedRequest(Request):
+    """The request as FastAPI should see it: the JSON-shaped payload, already parsed."""
+
+    def __init__(self, request: Request, body: bytes, payload: Any) -> None:
+        dropped = (b"content-type", b"content-length", HEADER_LENGTH.encode())
+        headers = [(k, v) for k, v in request.scope["headers"] if k not in dropped]
+        headers.append((b"content-type", b"application/json"))
+        super().__init__({**request.scope, "headers": headers})
+        self._steward_body = body
+        self._steward_payload = payload
+
+    async def body(self) -> bytes:
+        return self._steward_body
+
+    async def json(self) -> Any:
+        return self._steward_payload
+
+
+class BinaryTensorRoute(APIRoute):
+    """An OIP infer route: decodes binary inputs into the JSON-shaped request (the privacy guard
+    then sees binary BYTES exactly as JSON strings), takes the extension's flags out so they never
+    reach the backend, and leaves the caller's output choice in the scope for ``oip_answer``."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            if not _accepted(_media_type(request)):
+                raise UnsupportedMediaType(
+                    "Send OIP requests as application/json, or with the binary tensor data "
+                    "extension (Inference-Header-Content-Length) as application/octet-stream."
+                )
+            raw = await request.body()
+            header_length = request.headers.get(HEADER_LENGTH)
+            if not raw and header_length is None:
+                return await handler(request)  # no body: schema validation says what's missing
+            header, binary = split_body(raw, header_length)
+            payload, encoding = decode_request(header, binary)
+            request.scope[SCOPE_BODY] = header  # error handlers judge the JSON, not tensor bytes
+            request.scope[SCOPE_OUTPUT] = encoding
+            return await handler(_DecodedRequest(request, header, payload))
+
+        return route
+
+
+def oip_answer(request: Request, answer: dict[str, Any]) -> Response:
+    """JSON, or the binary extension where the caller asked for binary outputs."""
+    encoding = request.scope.get(SCOPE_OUTPUT)
+    if not isinstance(encoding, OutputEncoding) or not encoding.any:
+        return json_response(answer)
+    body, header_length = encode_response(answer, encoding)
+    if header_length is None:
+        return Response(body, media_type="application/json")
+    return Response(
+        body, media_type=BINARY_MEDIA_TYPE, headers={"Inference-Header-Content-Length": str(header_length)}
+    )
+
+
+# --- routes --------------------------------------------------------------------------------
+
+router = APIRouter(responses=PROBLEMS, tags=["oip"])
+infer_router = APIRouter(responses=PROBLEMS, tags=["oip"], route_class=BinaryTensorRoute)
+
+_INFER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The outputs; with binary outputs asked for, the JSON header (its length in "
+        "``Inference-Header-Content-Length``) followed by the raw tensors.",
+        "content": {BINARY_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+    },
+    415: {"model": Problem, "content": {PROBLEM_CONTENT_TYPE: {}}},
+}
+
+
+@router.get("/v2/health/live", response_model=Liveness)
+async def server_live(request: Request) -> Response:
+    Call(request)
+    return json_response({"live": True})
+
+
+@router.get("/v2/health/ready", response_model=Readiness)
+async def server_ready(request: Request) -> Response:
+    """Ready once the data plane is built (stores are reached per request, never probed here)."""
+    Call(request)
+    return json_response({"ready": True})
+
+
+@router.get("/v2", response_model=ServerMetadata)
+async def server_metadata(request: Request) -> Response:
+    Call(request)
+    return json_response({"name": SERVER_NAME, "version": request.app.version, "extensions": [EXTENSION]})
+
+
+@router.get("/v2/models/{model}", response_model=ModelMetadata)
+async def model_metadata(model: str, request: Request) -> Response:
+    call = Call(request)
+    return await call.run(call.gateway.model_metadata, call.caller, model, None, call.draft)
+
+
+@router.get("/v2/models/{model}/versions/{version}", response_model=ModelMetadata)
+async def model_version_metadata(model: str, version: str, request: Request) -> Response:
+    call = Call(request)
+    return await call.run(call.gateway.model_metadata, call.caller, model, version, call.draft)
+
+
+@router.get("/v2/models/{model}/ready", response_model=ModelReadiness)
+async def model_ready(model: str, request: Request) -> Response:
+    """200 for a model this key may call now; the same 404 for one that is absent or not yours."""
+    return await _ready(request, model, None)
+
+
+@router.get("/v2/models/{model}/versions/{version}/ready", response_model=ModelReadiness)
+async def model_version_ready(model: str, version: str, request: Request) -> Response:
+    return await _ready(request, model, version)
+
+
+async def _ready(request: Request, model: str, version: str | None) -> Response:
+    call = Call(request)
+    meta = await call.value(call.gateway.model_metadata, call.caller, model, version, call.draft)
+    return json_response({"name": meta["name"], "ready": True})
+
+
+@router.post("/v2/repository/index", response_model=list[RepositoryModel])
+async def repository_index(request: Request) -> Response:
+    """The models this key may call now (each ready, at its default version); a body such as
+    ``{"ready": true}`` is accepted and changes nothing, since only ready models are listed."""
+    call = Call(request)
+    listing = await call.value(_index, call.gateway, call.caller)
+    return Response(orjson.dumps(listing["models"]), media_type="application/json")
+
+
+def _index(gateway: Gateway, caller: Principal) -> dict[str, Any]:
+    models = [
+        {"name": r.entry.model, "version": r.version.version, "state": "READY"}
+        for r in gateway.registry.list_for(caller)
+    ]
+    return {"models": models}
+
+
+@infer_router.post("/v2/models/{model}/infer", response_model=InferResponse, responses=_INFER_RESPONSES)
+async def infer(model: str, body: InferRequest, request: Request) -> Response:
+    """Inference. Also takes the binary tensor data extension: the first
+    ``Inference-Header-Content-Length`` bytes are this JSON document, each input with
+    ``parameters.binary_data_size`` takes its raw bytes from the rest, in input order;
+    ``parameters.binary_data_output`` (or an output's ``parameters.binary_data``) asks for
+    binary outputs."""
+    call = Call(request)
+    payload = body.model_dump(exclude_none=True)
+    answer = await call.value(call.gateway.infer, call.caller, model, None, payload, call.draft)
+    return oip_answer(request, answer)
+
+
+@infer_router.post(
+    "/v2/models/{model}/versions/{version}/infer", response_model=InferResponse, responses=_INFER_RESPONSES
+)
+async def infer_version(model: str, version: str, body: InferRequest, request: Request) -> Response:
+    """Inference on one version (binary tensor data extension as for the default version)."""
+    call = Call(request)
+    payload = body.model_dump(exclude_none=True)
+    answer = await call.value(call.gateway.infer, call.caller, model, version, payload, call.draft)
+    return oip_answer(request, answer)
