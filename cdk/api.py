@@ -164,7 +164,11 @@ class ApiConstruct(Construct):
             service="steward-authorizer",
             description="Steward API key authorizer (REQUEST)",
             layers=layers.all,
-            environment=environment,
+            # Its key cache and API Gateway's result cache share the freshness budget (5 s).
+            environment={
+                **environment,
+                "STEWARD_AUTH_CACHE_TTL_S": f"{settings.authorizer_function_cache_ttl_s:g}",
+            },
             key=data.key,
             log_retention=retention,
             removal_policy=removal,
@@ -204,11 +208,6 @@ class ApiConstruct(Construct):
             cloud_watch_role=True,  # the account-level role API Gateway needs to write logs
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,  # shared by the whole account
             disable_execute_api_endpoint=settings.custom_domain is not None,
-            # Bodies pass through as bytes (base64 to and from Lambda; Mangum decodes and encodes):
-            # the OIP binary tensor extension sends raw tensors, and tritonclient sends them with
-            # no Content-Type at all, so only "*/*" keeps every such body intact. Text answers
-            # (JSON, problem+json, HTML, SVG) come back with isBase64Encoded false, unchanged.
-            binary_media_types=["*/*"],
             deploy_options=apigw.StageOptions(
                 stage_name=names.stage,
                 tracing_enabled=True,
@@ -238,7 +237,8 @@ class ApiConstruct(Construct):
             "Authorizer",
             handler=self.authorizer_function.function,
             # API Gateway caches the policy per identity source value (the key), so one key's
-            # decision is reused for up to the TTL; a request without the header gets 401 unseen.
+            # decision is reused for up to the TTL (0 by default: see StageSettings, a revoked key
+            # stops working within 5 s); a request without the header gets 401 unseen.
             identity_sources=[apigw.IdentitySource.header("Authorization")],
             results_cache_ttl=Duration.seconds(settings.authorizer_cache_ttl_s),
         )

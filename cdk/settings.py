@@ -11,6 +11,7 @@ from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
+from steward.ttl_cache import DEFAULT_TTL_S
 
 STAGES_CONTEXT_KEY = "steward:stages"
 _RETENTION = logs.RetentionDays
@@ -62,7 +63,11 @@ class StageSettings:
     api_throttle_rate: float = 50.0
     api_throttle_burst: int = 100
     waf_rate_limit: int = 2000  # requests per client IP per 5 minutes (WAF rate-based rule)
-    authorizer_cache_ttl_s: int = 60
+    # API Gateway's authorizer result cache (seconds, per Authorization header value). It adds to
+    # the authorizer function's key cache, so the two share the in-process part of the 5 s
+    # freshness promise (steward.ttl_cache): 0 (the default) leaves it all to the function, which
+    # keeps DynamoDB reads at one per key per TTL; each request then invokes the authorizer.
+    authorizer_cache_ttl_s: int = 0
     api_memory_mb: int = 1024
     authorizer_memory_mb: int = 512
     api_reserved_concurrency: int | None = None
@@ -87,8 +92,11 @@ class StageSettings:
             raise ValueError(f"log_retention_days must be one of {sorted(LOG_RETENTION_DAYS)}")
         if self.removal_policy not in {"destroy", "retain"}:
             raise ValueError(f"removal_policy must be 'destroy' or 'retain', got {self.removal_policy!r}")
-        if not 0 <= self.authorizer_cache_ttl_s <= 3600:
-            raise ValueError("authorizer_cache_ttl_s must be within 0..3600 (API Gateway limit)")
+        if not 0 <= self.authorizer_cache_ttl_s <= DEFAULT_TTL_S:
+            raise ValueError(
+                f"authorizer_cache_ttl_s must be within 0..{DEFAULT_TTL_S:g}: a revoked key must stop "
+                "working within 5 s, and the edge cache adds to the authorizer's own"
+            )
         if not 1 <= self.min_instance_count <= self.max_instance_count:
             raise ValueError("need 1 <= min_instance_count <= max_instance_count")
         if not 1 <= self.fairness_report_interval_hours <= 24:
@@ -99,6 +107,11 @@ class StageSettings:
             raise ValueError(
                 f"sagemaker_instance_type must be an ml.* type, got {self.sagemaker_instance_type!r}"
             )
+
+    @property
+    def authorizer_function_cache_ttl_s(self) -> float:
+        """The authorizer function's key cache TTL: what the edge cache leaves of the budget."""
+        return DEFAULT_TTL_S - self.authorizer_cache_ttl_s
 
     @property
     def log_retention(self) -> logs.RetentionDays:
