@@ -9,7 +9,7 @@ from collections.abc import Callable
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from steward.audit import AuditDraft, AuditStore
+from steward.audit import AuditDraft, AuditKeys, AuditStore
 from steward.errors import (
     PROBLEM_CONTENT_TYPE,
     InvalidInput,
@@ -141,6 +141,16 @@ def create_app(
         gateway: Gateway = app.state.gateway()
         return gateway.audit_store
 
+    def audit_pepper() -> bytes:
+        """The process's one pepper source: the privacy guard's (shared with the ``hash``
+        operator, so one secret read per process), else the one the settings name."""
+        source = app.state.gateway().privacy.pepper
+        if source is None:
+            from steward.wiring import pepper_source
+
+            source = pepper_source(settings)
+        return bytes(source())
+
     app = FastAPI(
         title="Steward",
         version="1",
@@ -161,6 +171,7 @@ def create_app(
     app.add_middleware(
         GovernanceMiddleware,
         audit_store=audit_store,
+        audit_keys=AuditKeys(audit_pepper),
         inline_blocking=inline_blocking,
         max_body_bytes=settings.max_body_bytes,
         retention_days=settings.audit_retention_days,

@@ -2,21 +2,22 @@
 
 For each request it: takes the request id from API Gateway (correlation id), reads the identity
 the authorizer put in ``requestContext.authorizer`` (fail closed: none -> 401), enforces the body
-size limit, hashes input and output, and writes exactly one audit record *before* releasing the
-response - if the record can't be written the result is withheld (503 ``audit.unavailable``).
+size limit, MACs input and output under the tenant's audit key, and writes exactly one audit record
+*before* releasing the response - if the record can't be written the result is withheld (503
+``audit.unavailable``) and the record is corrected to say so (``steward.audit``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 import anyio
 from aws_lambda_powertools.metrics import MetricUnit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from steward.audit import AuditDraft, AuditStore, build_record
+from steward.audit import AuditDraft, AuditKeys, AuditStore, Corrections, build_record, mac_hex, opaque_name
 from steward.auth.principal import Principal
 from steward.errors import (
     PROBLEM_CONTENT_TYPE,
@@ -34,13 +35,7 @@ from functions.api.observability import bind_correlation_id, logger, metrics
 
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 UNMATCHED_ROUTE = "<unmatched>"
-
-
-def opaque_name(name: str) -> str:
-    """A refused model name as a short digest: denials stay traceable (same name, same digest)
-    without storing what the caller typed."""
-    return "unresolved:" + hashlib.sha256(name.encode()).hexdigest()[:16]
-
+T = TypeVar("T")
 
 SCOPE_PRINCIPAL = "steward.principal"
 SCOPE_AUDIT = "steward.audit"
@@ -109,6 +104,7 @@ class GovernanceMiddleware:
         app: ASGIApp,
         *,
         audit_store: Callable[[], AuditStore],
+        audit_keys: AuditKeys,
         max_body_bytes: int,
         retention_days: int,
         inline_blocking: bool = False,
@@ -116,6 +112,8 @@ class GovernanceMiddleware:
         self.inline_blocking = inline_blocking
         self.app = app
         self.audit_store = audit_store
+        self.audit_keys = audit_keys
+        self.corrections = Corrections()
         self.max_body_bytes = max_body_bytes
         self.retention_days = retention_days
 
@@ -137,15 +135,18 @@ class GovernanceMiddleware:
             request_id=request_id, method=scope["method"], route=scope["path"], started_at=started
         )
         scope[SCOPE_AUDIT] = draft
+        key: bytes | None = None
         try:
             principal = principal_of(scope)
+            # First, so a request that can't be audited never runs (fail closed).
+            key = await self._audit_key(principal.tenant_id if principal else None)
             if principal is None:
                 raise Unauthenticated()
             draft.tenant_id, draft.key_id = principal.tenant_id, principal.key_id
             draft.policy_version = principal.policy_version
             scope[SCOPE_PRINCIPAL] = principal
             body = await self._read_body(scope, receive)
-            draft.input_sha256, draft.input_bytes = hashlib.sha256(body).hexdigest(), len(body)
+            draft.input_hmac, draft.input_bytes = mac_hex(key, body), len(body)
             scope[SCOPE_BODY] = body
             json_text = json_part(scope.get("headers", []), body) if body else None
             if json_text is not None:
@@ -160,29 +161,61 @@ class GovernanceMiddleware:
         # An unmatched path and an unresolved model name are caller input, not Steward's names:
         # neither reaches the audit record or the log as typed (detection can't vouch for them).
         draft.route = getattr(route, "path_format", None) or UNMATCHED_ROUTE
-        if draft.model and not draft.model_version:
-            draft.model = opaque_name(draft.model)
-        output = b"".join(response.chunks)
-        latency_ms = (time.perf_counter() - t0) * 1000.0
-        record = build_record(
-            draft,
-            status=response.status,
-            output_sha256=hashlib.sha256(output).hexdigest(),
-            output_bytes=len(output),
-            latency_ms=latency_ms,
-            retention_days=self.retention_days,
-        )
+        if key is None:  # no audit key, so no record can be written; the 503 says why
+            logger.error("audit key unavailable")
+            metrics.add_metric(name="AuditWriteFailures", unit=MetricUnit.Count, value=1)
+        else:
+            if draft.model and not draft.model_version:
+                draft.model = opaque_name(key, draft.model)
+            await self._audit(draft, key, response, t0)
+        await response.flush(send)
+        self._observe(draft, response.status, (time.perf_counter() - t0) * 1000.0)
+
+    async def _audit(self, draft: AuditDraft, key: bytes, response: _Response, t0: float) -> None:
+        """Write the record; if its outcome is unknown, withhold the result and correct the record.
+
+        The first write only creates, the correction replaces: whichever lands last, the stored
+        record says what the caller got (503), never the withheld outcome.
+        """
+        store = self.audit_store()
         try:
-            if self.inline_blocking:
-                self.audit_store().put(record)
-            else:
-                await anyio.to_thread.run_sync(self.audit_store().put, record)
+            await self._blocking(store.put, self._record(draft, key, response, t0))
         except Exception as error:
             logger.error("audit write failed", extra={"error_type": type(error).__name__})
             metrics.add_metric(name="AuditWriteFailures", unit=MetricUnit.Count, value=1)
+            draft.withheld(AuditUnavailable.code)
             response.set_problem(AuditUnavailable())
-        await response.flush(send)
-        self._observe(draft, response.status, latency_ms)
+            correction = self._record(draft, key, response, t0)
+            if not await self._blocking(self.corrections.write, store, correction):
+                logger.error("audit correction pending", extra={"pending": len(self.corrections)})
+                metrics.add_metric(name="AuditCorrectionsPending", unit=MetricUnit.Count, value=1)
+        else:
+            if self.corrections:  # the store answers again: settle what earlier requests left
+                await self._blocking(self.corrections.flush, store)
+
+    def _record(self, draft: AuditDraft, key: bytes, response: _Response, t0: float) -> dict[str, Any]:
+        output = b"".join(response.chunks)
+        return build_record(
+            draft,
+            status=response.status,
+            output_hmac=mac_hex(key, output),
+            output_bytes=len(output),
+            latency_ms=(time.perf_counter() - t0) * 1000.0,
+            retention_days=self.retention_days,
+        )
+
+    async def _audit_key(self, tenant_id: str | None) -> bytes:
+        """The tenant's audit key; only the first request per tenant and process pays for it."""
+        cached = self.audit_keys.cached(tenant_id)
+        if cached is not None:
+            return cached
+        return await self._blocking(self.audit_keys.key, tenant_id)
+
+    async def _blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Blocking I/O: inline on Lambda (one request per process), else in the thread pool."""
+        if self.inline_blocking:
+            return fn(*args)
+        return await anyio.to_thread.run_sync(fn, *args)
 
     async def _run(self, scope: Scope, receive: Receive, response: _Response) -> None:
         try:

@@ -12,7 +12,7 @@ def test_record_carries_identity_model_hashes_and_ttl() -> None:
     draft.tenant_id, draft.key_id, draft.model, draft.model_version = "acme", "k1", "m", "1"
     draft.error_code = "backend.unavailable"
     record = build_record(
-        draft, status=503, output_sha256="o" * 64, output_bytes=10, latency_ms=1.23456, retention_days=30
+        draft, status=503, output_hmac="o" * 64, output_bytes=10, latency_ms=1.23456, retention_days=30
     )
     assert record["sk"] == "2023-11-14T22:13:20.250Z#req-1"
     assert record["decision"] == "error" and record["reason_codes"] == ["backend.unavailable"]

@@ -71,10 +71,12 @@ def test_deep_nesting_and_invalid_utf8_are_malformed_json(
     assert transport.calls == []
 
 
-def test_nesting_a_real_request_needs_is_accepted(client: TestClient, api_key: str) -> None:
-    parameters = b'{"x":' + b"[" * 30 + b"1" + b"]" * 30 + b"}"
-    response = client.post(INFER, headers={**bearer(api_key), **JSON}, content=_infer_body(b"a", parameters))
+def test_many_brackets_are_not_deep_nesting(client: TestClient, api_key: str) -> None:
+    # Brackets inside strings and side by side: hundreds of them, two levels deep
+    body = b'{"text": [' + b",".join([b'"[{ (x) }]"'] * 100) + b"]}"
+    response = client.post("/v1/redact", headers={**bearer(api_key), **JSON}, content=body)
     assert response.status_code == 200
+    assert response.json()["text"][99] == "[{ (x) }]"
 
 
 def test_a_deep_body_sent_as_text_plain_is_a_4xx(client: TestClient, api_key: str) -> None:

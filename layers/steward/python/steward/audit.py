@@ -2,23 +2,40 @@
 
 The api function fills an :class:`AuditDraft` while it handles a request and writes the record
 built by :func:`build_record` before the response is released. Inputs and outputs appear only as
-SHA-256 hashes and byte counts; PII appears only as counts per entity type.
+keyed MACs (HMAC-SHA256 under a per-tenant key derived from the pepper) and byte counts: a plain
+hash of a short input (an SSN) is reversed by brute force in seconds, a MAC is not without the
+pepper, and the same text sent by two tenants can't be linked. PII appears only as counts per
+entity type.
+
+A record is created once and never overwritten, except by a *correction*: when the first write's
+outcome is unknown (timed out; it may still land later) the caller gets 503 ``audit.unavailable``
+and the record is replaced by one saying exactly that. Since the first write only creates, a late
+landing can't overwrite the correction, so no record ever says 200 for a caller who got 503.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
+import logging
 import re
-from collections.abc import Mapping
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from steward.errors import InvalidInput
+from steward.errors import AuditUnavailable, InvalidInput
 
+logger = logging.getLogger("steward.audit")
 ANONYMOUS_TENANT = "_unauthenticated"
 SECONDS_PER_DAY = 86_400
+#: Labels of the audit MAC keys; distinct from every other use of the pepper (API key hashes,
+#: the ``hash`` PII operator), and the anonymous label is no tenant's label (no ``:`` suffix).
+AUDIT_KEY_LABEL = b"steward-audit-mac:"
+ANONYMOUS_AUDIT_LABEL = b"steward-audit-mac-anonymous"
 
 
 @dataclass
@@ -42,12 +59,68 @@ class AuditDraft:
     error_code: str = ""
     reason_codes: list[str] = field(default_factory=list)
     pii_counts: dict[str, int] = field(default_factory=dict)
-    input_sha256: str = ""
+    input_hmac: str = ""
     input_bytes: int = 0
 
+    def withheld(self, code: str) -> None:
+        """The caller gets ``code`` instead of the outcome recorded so far (kept as a reason)."""
+        if self.error_code and self.error_code not in self.reason_codes:
+            self.reason_codes.append(self.error_code)
+        self.error_code = code
 
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+
+def tenant_audit_key(pepper: bytes, tenant_id: str | None) -> bytes:
+    """The tenant's audit MAC key, HMAC(pepper, label + tenant); ``None`` is the unauthenticated caller.
+
+    Derived, not stored (no new secret), different per tenant, useless without the pepper.
+    """
+    label = ANONYMOUS_AUDIT_LABEL if tenant_id is None else AUDIT_KEY_LABEL + _utf8(tenant_id)
+    return hmac.new(pepper, label, hashlib.sha256).digest()
+
+
+def mac_hex(key: bytes, data: bytes) -> str:
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # never fails, whatever a caller typed
+
+
+class AuditKeys:
+    """Per-tenant audit MAC keys: the pepper is read once per process, each key derived once.
+
+    Fails closed: without the pepper no record can be written, so the request is refused with
+    503 ``audit.unavailable`` (the next request tries again; a success is cached for good).
+    """
+
+    def __init__(self, pepper: Callable[[], bytes]) -> None:
+        self._pepper_source = pepper
+        self._pepper: bytes | None = None
+        self._keys: dict[str | None, bytes] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, tenant_id: str | None) -> bytes | None:
+        """The key if it needs no I/O (lets async callers skip a thread hop)."""
+        return self._keys.get(tenant_id)
+
+    def key(self, tenant_id: str | None) -> bytes:
+        found = self._keys.get(tenant_id)
+        if found is not None:
+            return found
+        with self._lock:
+            if self._pepper is None:
+                try:
+                    self._pepper = self._pepper_source()
+                except Exception:
+                    raise AuditUnavailable() from None
+            found = self._keys[tenant_id] = tenant_audit_key(self._pepper, tenant_id)
+        return found
+
+
+def opaque_name(key: bytes, name: str) -> str:
+    """A caller-typed name (an unresolved model) as a short keyed digest: denials stay traceable
+    (same name, same digest, per tenant) without storing what was typed."""
+    return "unresolved:" + mac_hex(key, _utf8(name))[:16]
 
 
 def decision_for(status: int) -> str:
@@ -60,7 +133,7 @@ def build_record(
     draft: AuditDraft,
     *,
     status: int,
-    output_sha256: str,
+    output_hmac: str,
     output_bytes: int,
     latency_ms: float,
     retention_days: int,
@@ -89,9 +162,9 @@ def build_record(
         "status": status,
         "pii_counts": dict(draft.pii_counts),
         "n_inputs": draft.n_inputs,
-        "input_sha256": draft.input_sha256,
+        "input_hmac": draft.input_hmac,
         "input_bytes": draft.input_bytes,
-        "output_sha256": output_sha256,
+        "output_hmac": output_hmac,
         "output_bytes": output_bytes,
         "latency_ms": round(latency_ms, 3),
         "expires_at": int(draft.started_at) + retention_days * SECONDS_PER_DAY,
@@ -116,9 +189,9 @@ PUBLIC_FIELDS = (
     "status",
     "pii_counts",
     "n_inputs",
-    "input_sha256",
+    "input_hmac",
     "input_bytes",
-    "output_sha256",
+    "output_hmac",
     "output_bytes",
     "latency_ms",
     "backend_latency_ms",
@@ -136,13 +209,64 @@ class AuditPage:
 
 
 class AuditStore(Protocol):
-    def put(self, record: Mapping[str, Any]) -> None: ...
+    def put(self, record: Mapping[str, Any]) -> None:
+        """Create the request's record; never replace one. Raises unless the write is confirmed.
+
+        Finding the record already there (a retry after a try that landed) counts as written:
+        the key holds the request id, and nothing but this request writes under it first.
+        """
+        ...
+
+    def correct(self, record: Mapping[str, Any]) -> None:
+        """Replace the request's record, whatever is there (the caller got something else)."""
+        ...
 
     def query(
         self, tenant_id: str, *, limit: int, after_sk: str | None, key_id: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Newest first; returns the records and the ``sk`` to continue after (or ``None``)."""
         ...
+
+
+class Corrections:
+    """Corrections the store did not confirm, kept in this process and retried (bounded).
+
+    A correction is an idempotent overwrite, so retrying it is always safe; it is retried after
+    the next confirmed write, i.e. as soon as the store answers again.
+    """
+
+    def __init__(self, limit: int = 1000, per_flush: int = 8) -> None:
+        self._pending: deque[Mapping[str, Any]] = deque()
+        self._limit = limit
+        self._per_flush = per_flush
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def write(self, store: AuditStore, record: Mapping[str, Any]) -> bool:
+        """Write ``record`` now; keep it for later if the store does not confirm it."""
+        try:
+            store.correct(record)
+        except Exception:
+            if len(self._pending) < self._limit:
+                self._pending.append(record)
+            else:
+                logger.error("audit correction dropped: too many pending")
+            return False
+        return True
+
+    def flush(self, store: AuditStore) -> None:
+        """Retry a few pending corrections (oldest first); stop at the first that fails."""
+        for _ in range(self._per_flush):
+            try:
+                record = self._pending.popleft()
+            except IndexError:
+                return
+            try:
+                store.correct(record)
+            except Exception:
+                self._pending.appendleft(record)
+                return
 
 
 def encode_cursor(sk: str | None) -> str | None:

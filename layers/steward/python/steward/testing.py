@@ -58,14 +58,38 @@ class InMemoryRegistryStore:
 
 
 class InMemoryAuditStore:
+    """Create-only ``put`` and overwriting ``correct``, keyed (tenant, sk) as in DynamoDB."""
+
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
         self.fail = False
+        self._where: dict[tuple[str, str], int] = {}
+
+    def _find(self, record: Mapping[str, Any]) -> int | None:
+        key = (record["tenant_id"], record["sk"])
+        i = self._where.get(key, len(self.records))  # checked: callers may clear ``records``
+        if i < len(self.records) and (self.records[i]["tenant_id"], self.records[i]["sk"]) == key:
+            return i
+        return None
+
+    def _add(self, record: Mapping[str, Any]) -> None:
+        self._where[(record["tenant_id"], record["sk"])] = len(self.records)
+        self.records.append(dict(record))
 
     def put(self, record: Mapping[str, Any]) -> None:
         if self.fail:
             raise ConnectionError("audit store down")
-        self.records.append(dict(record))
+        if self._find(record) is None:  # already there: an earlier try landed; keep it
+            self._add(record)
+
+    def correct(self, record: Mapping[str, Any]) -> None:
+        if self.fail:
+            raise ConnectionError("audit store down")
+        found = self._find(record)
+        if found is None:
+            self._add(record)
+        else:
+            self.records[found] = dict(record)
 
     def query(
         self, tenant_id: str, *, limit: int, after_sk: str | None, key_id: str | None

@@ -2,6 +2,11 @@
 
 Reads are tenant-scoped by construction (a Query on the caller's partition); the TTL attribute
 ``expires_at`` ages records out after the retention period.
+
+Writes follow ``steward.audit``: ``put`` only creates (``attribute_not_exists``), so a try that
+times out and lands later can't replace anything; ``correct`` replaces. The audit write is the
+last step before every response, so it has the tightest bounds: against a stalled table the put
+(two tries) and the correction (one try) fail in about 3 s together.
 """
 
 from __future__ import annotations
@@ -12,11 +17,37 @@ from typing import Any
 from steward.adapters.aws import DynamoTable
 from steward.adapters.ddb_codec import from_item, to_item
 
+CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
+
 
 class DynamoAuditStore(DynamoTable):
+    READ_TIMEOUT_S = 1.0  # a put of one small item; DynamoDB answers in milliseconds
+
+    def __init__(self, table: str, *, region: str, client: Any = None) -> None:
+        super().__init__(table, region=region, client=client)
+        self._correction_client = client
+
     def put(self, record: Mapping[str, Any]) -> None:
-        # Same (tenant, sk) on an SDK retry overwrites itself, so a retry never duplicates.
-        self.client.put_item(TableName=self._table, Item=to_item(record))
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.put_item(
+                TableName=self._table,
+                Item=to_item(record),
+                ConditionExpression="attribute_not_exists(sk)",
+            )
+        except ClientError as error:
+            # The key holds the request id: what is there is an earlier try of this very write
+            # (an SDK retry after a try that landed), so the record is written.
+            if error.response.get("Error", {}).get("Code") != CONDITIONAL_CHECK_FAILED:
+                raise
+
+    def correct(self, record: Mapping[str, Any]) -> None:
+        # One try: the caller is already waiting on a failed write; an unconfirmed correction is
+        # kept and retried by the api process (``steward.audit.Corrections``).
+        if self._correction_client is None:
+            self._correction_client = self._bounded_client(max_attempts=1)
+        self._correction_client.put_item(TableName=self._table, Item=to_item(record))
 
     def query(
         self, tenant_id: str, *, limit: int, after_sk: str | None, key_id: str | None

@@ -3,6 +3,10 @@
 boto3 costs ~0.5 s to import, so it is imported on first use rather than on the Lambda import
 path. ``AWS_ENDPOINT_URL`` (moto server locally) is honoured by boto3 itself, so local runs use
 exactly the AWS code path.
+
+Every client is bounded: a stalled endpoint (accepts, never answers) costs at most
+``max_attempts x (connect_timeout + read_timeout)`` plus a backoff of milliseconds, far below API
+Gateway's 29 s. botocore's own default (4 tries x 60 s) would hold a request for minutes.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ def client(
     service: str,
     region: str,
     *,
-    connect_timeout: float = 2.0,
-    read_timeout: float = 5.0,
-    max_attempts: int = 3,
+    connect_timeout: float = 1.0,
+    read_timeout: float = 3.0,
+    max_attempts: int = 2,
 ) -> Any:
-    """A shared client for ``service``; ``max_attempts=1`` where the caller retries itself."""
+    """A shared client for ``service``; ``max_attempts`` counts every try, the first included
+    (``1`` where the caller retries itself)."""
     key = (service, region, connect_timeout, read_timeout, max_attempts)
     found = _clients.get(key)
     if found is not None:
@@ -36,7 +41,8 @@ def client(
             config = Config(
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
-                retries={"mode": "standard", "max_attempts": max_attempts},
+                # total_max_attempts: botocore's "max_attempts" would count retries only (one more).
+                retries={"mode": "standard", "total_max_attempts": max_attempts},
             )
             session: Any = boto3.session.Session()
             found = session.client(service, region_name=region, config=config)
@@ -51,7 +57,16 @@ def reset_clients() -> None:
 
 
 class DynamoTable:
-    """Base of the DynamoDB stores: one table, a client made on first use (or injected)."""
+    """Base of the DynamoDB stores: one table, a client made on first use (or injected).
+
+    The stores sit on the request path, so a stalled table fails within about
+    ``MAX_ATTEMPTS x (CONNECT_TIMEOUT_S + READ_TIMEOUT_S)`` (6 s; 4 s when it accepts and stalls)
+    rather than holding the request until API Gateway gives up. DynamoDB answers in milliseconds.
+    """
+
+    CONNECT_TIMEOUT_S = 1.0
+    READ_TIMEOUT_S = 2.0
+    MAX_ATTEMPTS = 2
 
     def __init__(self, table: str, *, region: str, client: Any = None) -> None:
         self._table = table
@@ -61,5 +76,14 @@ class DynamoTable:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = client("dynamodb", self._region)
+            self._client = self._bounded_client(self.MAX_ATTEMPTS)
         return self._client
+
+    def _bounded_client(self, max_attempts: int) -> Any:
+        return client(
+            "dynamodb",
+            self._region,
+            connect_timeout=self.CONNECT_TIMEOUT_S,
+            read_timeout=self.READ_TIMEOUT_S,
+            max_attempts=max_attempts,
+        )
