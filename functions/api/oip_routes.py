@@ -28,6 +28,7 @@ from steward.oip_binary import (
     split_body,
 )
 
+from functions.api.json_guard import check_json
 from functions.api.middleware import SCOPE_BODY
 from functions.api.routes import PROBLEMS, Call, json_response
 from functions.api.schemas import InferRequest, InferResponse, ModelMetadata, Problem
@@ -112,6 +113,8 @@ class BinaryTensorRoute(APIRoute):
             header_length = request.headers.get(HEADER_LENGTH)
             if not raw and header_length is None:
                 return await handler(request)  # no body: schema validation says what's missing
+            if header_length is None and _media_type(request) == BINARY_MEDIA_TYPE:
+                check_json(raw)  # JSON the middleware's gate let pass as bytes: same strict rules
             header, binary = split_body(raw, header_length)
             payload, encoding = decode_request(header, binary)
             request.scope[SCOPE_BODY] = header  # error handlers judge the JSON, not tensor bytes

@@ -6,17 +6,19 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 from steward.registry import Target
 from steward.routing.transport import BackendRequest, BackendResponse
-from steward.testing import FakeTransport, InMemoryAuditStore
+from steward.testing import FakeTransport, InMemoryAuditStore, InMemoryRegistryStore, demo_model
 
 from .conftest import CREDIT, MINILM, bearer
 
 EMAIL = "jane.doe@example.com"
+TABULAR = "tabular-echo"
 BINARY_FLAGS = ("binary_data_output", "binary_data", "binary_data_size")
 
 
@@ -53,6 +55,21 @@ def echo_backend(target: Target, request: BackendRequest) -> BackendResponse:
 @pytest.fixture
 def token(make_key: Callable[..., str]) -> str:
     return make_key("acme", (MINILM,))
+
+
+@pytest.fixture
+def tabular(registry_store: InMemoryRegistryStore, make_key: Callable[..., str]) -> str:
+    """A key for a model declaring numeric tensors (echoed back by ``echo_backend``)."""
+    declared = [("x", "FP32", [-1, 2]), ("a", "INT64", [-1]), ("b", "FP32", [-1])]
+    entry, version = demo_model(TABULAR, task="tabular-classification")
+    version = replace(
+        version,
+        inputs=tuple({"name": n, "datatype": d, "shape": s} for n, d, s in declared),
+        outputs=tuple({"name": n + "_out", "datatype": d, "shape": s} for n, d, s in declared),
+    )
+    registry_store.put_entry(entry)
+    registry_store.put_version(version)
+    return make_key("acme", (TABULAR,))
 
 
 @pytest.fixture
@@ -148,6 +165,22 @@ def test_infer_errors_keep_their_codes(client: TestClient, token: str, echo: Fak
     assert echo.calls == []
 
 
+def test_json_sent_as_octet_stream_meets_the_same_strict_json_rules(
+    client: TestClient, token: str, echo: FakeTransport
+) -> None:
+    headers = {**bearer(token), "content-type": "application/octet-stream"}
+    deep = (
+        b'{"inputs": [{"name": "t", "datatype": "BYTES", "shape": [1], "data": '
+        + b"[" * 100
+        + b"]" * 100
+        + b"}]}"
+    )
+    for body in (deep, b'{"inputs": [], "id": "\\ud800"}'):
+        response = client.post(f"/v2/models/{MINILM}/infer", headers=headers, content=body)
+        assert (response.status_code, response.json()["code"]) == (400, "input.malformed_json"), body[:40]
+    assert echo.calls == []
+
+
 # --- binary tensor data extension ----------------------------------------------------------
 
 
@@ -177,11 +210,10 @@ def test_binary_bytes_are_redacted_before_the_backend_exactly_like_json(
 
 
 def test_binary_outputs_are_encoded_by_the_gateway_and_the_breaker_stays_closed(
-    client: TestClient, make_key: Callable[..., str], echo: FakeTransport
+    client: TestClient, tabular: str, echo: FakeTransport
 ) -> None:
     # Given FP32 inputs sent as binary data, asking for every output as binary data, more times
     # than the breaker threshold (2 in the fixture)
-    token = make_key("acme", (CREDIT,))
     values = (0.25, -1.5, 3.0, 1e-3)
     blob = struct.pack("<4f", *values)
     header = {
@@ -192,7 +224,9 @@ def test_binary_outputs_are_encoded_by_the_gateway_and_the_breaker_stays_closed(
     }
     body, extra = _binary_request(header, blob)
     for _ in range(4):
-        response = client.post(f"/v2/models/{CREDIT}/infer", headers={**bearer(token), **extra}, content=body)
+        response = client.post(
+            f"/v2/models/{TABULAR}/infer", headers={**bearer(tabular), **extra}, content=body
+        )
 
         # Then each answer is the binary extension: JSON header, then the tensor, bit for bit
         assert response.status_code == 200, response.text
@@ -206,10 +240,7 @@ def test_binary_outputs_are_encoded_by_the_gateway_and_the_breaker_stays_closed(
     assert not any(_names_binary_flag(c[1].payload) for c in echo.calls)
 
 
-def test_per_output_binary_choice(
-    client: TestClient, make_key: Callable[..., str], echo: FakeTransport
-) -> None:
-    token = make_key("acme", (CREDIT,))
+def test_per_output_binary_choice(client: TestClient, tabular: str, echo: FakeTransport) -> None:
     payload = {
         "inputs": [
             {"name": "a", "datatype": "INT64", "shape": [2], "data": [1, -2]},
@@ -217,7 +248,7 @@ def test_per_output_binary_choice(
         ],
         "outputs": [{"name": "a_out", "parameters": {"binary_data": True}}, {"name": "b_out"}],
     }
-    response = client.post(f"/v2/models/{CREDIT}/infer", headers=bearer(token), json=payload)
+    response = client.post(f"/v2/models/{TABULAR}/infer", headers=bearer(tabular), json=payload)
     assert response.status_code == 200
     n = int(response.headers["inference-header-content-length"])
     a_out, b_out = json.loads(response.content[:n])["outputs"]
