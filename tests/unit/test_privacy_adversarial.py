@@ -27,6 +27,18 @@ SHAPES = {
     "non_ascii": "é1 ü@ " * (MB // 8),  # 8 UTF-8 bytes each: 1 MB of bytes
     "base64ish": "eyJ" + "A" * (MB - 3),
     "begin_key": "-----BEGIN PRIVATE KEY-----" + "A" * MB,
+    # Obfuscations the normaliser decodes or folds: one length-changing edit every few bytes.
+    "html_entities": "&#64;" * (MB // 5),
+    "named_entities": "&commat;" * (MB // 8),
+    "percent_escapes": "%40" * (MB // 3),
+    "zero_width_between_letters": "a\u200b" * (MB // 4),
+    "combining_marks": "a\u0332" * (MB // 3),
+    "confusables_in_one_token": "a\u0430" * (MB // 3),
+    "cyrillic_words": "Привет мир " * (MB // 20),
+    "math_digits": "\U0001d7cf" * (MB // 4),
+    "cards_split_by_slashes": "4111/" * (MB // 5),
+    "digits_on_lines": "4\n" * (MB // 2),
+    "at_word_before_spelled_email": "me at jane.doe " * (MB // 15),
 }
 
 

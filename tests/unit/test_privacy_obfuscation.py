@@ -152,3 +152,29 @@ def test_offset_map_covers_whole_encoded_sequences() -> None:
     assert view.to_original(6, 8) == (12, 15)
     assert view.to_original(7, 8) == (14, 15)
     assert view.to_original(9, 10) == (16, 17)
+
+
+def test_cards_on_consecutive_lines_are_two_findings() -> None:
+    text = "cards:\n4111 1111 1111 1111\n5555 5555 5555 4444\nexp 12/25"
+    values = [text[f.start : f.end] for f in detect(text) if f.entity_type == "CREDIT_CARD"]
+    assert values == ["4111 1111 1111 1111", "5555 5555 5555 4444"]
+
+
+def test_card_inside_a_long_run_of_digit_groups_is_found() -> None:
+    # Given a valid card hidden after many 4-digit groups joined by '/'
+    text = "ids " + "1234/" * 50 + "4111/1111/1111/1111 end"
+    values = [text[f.start : f.end] for f in detect(text) if f.entity_type == "CREDIT_CARD"]
+    assert values == ["4111/1111/1111/1111"]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("ids 4111/1111/11/111111 ok", False),  # '/' outside a card layout, no cue
+        ("card 4111/1111/11/111111 ok", True),  # the same with a card cue
+        ("totals:\n5555\n5555\n5555\n4444\n", False),  # a column of numbers
+        ("card:\n5555\n5555\n5555\n4444\n", True),  # the same column after a card cue
+    ],
+)
+def test_unusual_separators_need_a_card_layout_or_a_cue(text: str, found: bool) -> None:
+    assert any(f.entity_type == "CREDIT_CARD" for f in detect(text)) is found

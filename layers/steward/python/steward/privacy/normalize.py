@@ -91,10 +91,11 @@ _PUNCT: dict[str, str] = {
 # Characters a decoded '&...;' or '%HH' may become (personal data is written with these).
 _DECODED_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@.-_+ ")
 
-# Encoded sequences (bounded alternatives) and runs of non-ASCII characters: one linear scan.
+# Encoded sequences (bounded alternatives), and chunks from a non-ASCII character to the end of
+# its token (folded with one ``str.translate`` call each): one linear scan.
 _HOT = re.compile(
     r"&#[xX]([0-9a-fA-F]{1,6});?|&#([0-9]{1,7});?|&([A-Za-z][A-Za-z0-9]{1,31});|%([0-9a-fA-F]{2})"
-    r"|[^\x00-\x7f]+"
+    r"|[^\x00-\x7f][^\s&%]*"
 )
 _ENCODED = re.compile(r"&#[xX][0-9a-fA-F]|&#[0-9]|&[A-Za-z][A-Za-z0-9]{1,31};|%[0-9a-fA-F]{2}")
 _REMOVABLE_RE = re.compile(f"[{_REMOVABLE}]")
@@ -103,8 +104,6 @@ _LAST_SPACE = re.compile(r"(?s:.*)\s")
 _TOKEN_REST = re.compile(r"\S*")
 _ANCHOR = re.compile(r"[A-Za-z0-9@]")
 _COMBINING_RE = re.compile(f"[{_COMBINING}]")
-# A non-ASCII run needs a closer look when it holds one of these (or is not NFKC-stable).
-_FOLD_HINT = re.compile("[" + _REMOVABLE + "".join(_PUNCT) + r"]|\d")
 
 
 @lru_cache(maxsize=4096)
@@ -132,8 +131,37 @@ def _fold(ch: str, mixed: bool) -> str:
     return "".join(out)
 
 
-def _decode(m: re.Match[str]) -> str | None:
-    """The character an encoded sequence stands for, folded; None when it is not worth decoding."""
+class _FoldTable(dict[int, str]):
+    """A ``str.translate`` table that computes each character's fold on first use (bounded)."""
+
+    def __init__(self, mixed: bool, resizing_only: bool = False) -> None:
+        super().__init__()
+        self._mixed = mixed
+        self._resizing_only = resizing_only
+
+    def __missing__(self, code: int) -> str:
+        if len(self) >= 1 << 16:
+            self.clear()
+        ch = chr(code)
+        value = _fold(ch, self._mixed)
+        if self._resizing_only:
+            value = "" if len(value) == 1 else ch
+        self[code] = value
+        return value
+
+
+# Folds outside / inside mixed tokens; and tables that keep only the characters whose fold
+# changes the length (the others translate to nothing), to tell 1:1 chunks apart cheaply.
+_FOLDS = (_FoldTable(mixed=False), _FoldTable(mixed=True))
+_RESIZING = (_FoldTable(mixed=False, resizing_only=True), _FoldTable(mixed=True, resizing_only=True))
+
+
+@lru_cache(maxsize=1024)
+def _decode(seq: str) -> str | None:
+    """What an encoded sequence stands for, folded; None when it is not worth decoding."""
+    m = _HOT.fullmatch(seq)
+    if m is None:
+        return None
     hex_code, dec_code, name, pct = m.groups()
     value: str | None
     if pct is not None:
@@ -270,46 +298,46 @@ def normalize(text: str) -> TextView:
 def _rewrite(text: str) -> tuple[list[str], list[tuple[int, int, int, int]]]:
     """The view's pieces (empty when nothing changes) and its length-changing edits."""
     mixed = _mixed_tokens(text) if not text.isascii() else []
+    n_mixed = len(mixed)
     m_index = 0
     pieces: list[str] = []
     edits: list[tuple[int, int, int, int]] = []
-    changed = False
     last = 0  # original offset copied up to
-    n_pos = 0  # length of the view so far
-
-    def put(o_start: int, o_end: int, replacement: str) -> None:
-        nonlocal last, n_pos, changed
-        if o_start > last:
-            pieces.append(text[last:o_start])
-            n_pos += o_start - last
-        pieces.append(replacement)
-        if o_end - o_start != 1 or len(replacement) != 1:
-            edits.append((n_pos, n_pos + len(replacement), o_start, o_end))
-        n_pos += len(replacement)
-        last = o_end
-        changed = True
-
+    shift = 0  # view offset minus original offset at ``last``
     for m in _HOT.finditer(text):
         start, end = m.span()
-        if text[start] in "&%":
-            decoded = _decode(m)
-            if decoded is not None:
-                put(start, end, decoded)
+        chunk = m.group()
+        if chunk[0] in "&%":
+            decoded = _decode(chunk)
+            if decoded is None:
+                continue
+            pieces.append(text[last:start])
+            pieces.append(decoded)
+            edits.append((start + shift, start + shift + len(decoded), start, end))
+            shift += len(decoded) - (end - start)
+            last = end
             continue
-        run = m.group()
-        while m_index < len(mixed) and mixed[m_index][1] <= start:
+        # A chunk lies inside one token (it stops at white space), so it is mixed or not as a whole.
+        while m_index < n_mixed and mixed[m_index][1] <= start:
             m_index += 1
-        run_mixed = m_index < len(mixed) and mixed[m_index][0] < end
-        if not run_mixed and not _FOLD_HINT.search(run) and unicodedata.is_normalized("NFKC", run):
+        in_mixed = m_index < n_mixed and mixed[m_index][0] <= start
+        folded = chunk.translate(_FOLDS[in_mixed])
+        if folded == chunk:
             continue
-        for k, ch in enumerate(run, start):
-            while m_index < len(mixed) and mixed[m_index][1] <= k:
-                m_index += 1
-            in_mixed = m_index < len(mixed) and mixed[m_index][0] <= k
-            folded = _fold(ch, in_mixed)
-            if folded != ch:
-                put(k, k + 1, folded)
-    if not changed:
+        pieces.append(text[last:start])
+        pieces.append(folded)
+        last = end
+        if len(folded) == len(chunk) and not chunk.translate(_RESIZING[in_mixed]):
+            continue  # 1:1 folds keep every offset
+        table = _FOLDS[in_mixed]
+        n = start + shift
+        for k, ch in enumerate(chunk, start):
+            rep = table[ord(ch)]
+            if len(rep) != 1:
+                edits.append((n, n + len(rep), k, k + 1))
+            n += len(rep)
+        shift = n - end
+    if not pieces:
         return [], []
     pieces.append(text[last:])
     return pieces, edits

@@ -10,9 +10,9 @@ from steward.privacy.findings import Finding
 from steward.privacy.normalize import TextView
 from steward.privacy.validators import IBAN_LENGTHS, base58check_ok, bech32_ok, credit_card_ok, iban_ok
 
-# Up to 19 digits, single separators or short runs of them ('4111 - 1111 ...', spaced digits,
-# '4111/1111/...', '4111_1111_...', a number wrapped onto a second line).
-_CARD = r"\d(?:[ \-./_\t\r\n]{0,3}\d){12,18}"
+# A run of digit groups joined by single separators or short runs of them ('4111 - 1111 ...',
+# spaced digits, '4111/1111/...', '4111_1111_...', a number wrapped onto a second line).
+_CARD_RUN = r"\d(?:[ \-./_\t\r\n]{0,3}\d)*"
 _SEPARATORS = b" -./_\t\r\n"
 # Separators people rarely type inside a card number: a window holding one needs a card cue
 # or a card's grouping (a column of 4-digit numbers or 'a/b/c/d' is not a card by default).
@@ -20,7 +20,7 @@ _WEAK = b"/_\t"
 # Group lengths of printed card numbers (ISO/IEC 7812 layouts of the major networks).
 _LAYOUTS = frozenset({(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4), (4, 4, 4, 3)})
 
-# Splits one bounded candidate (<= 19 digits) into digit groups: a single character class, linear.
+# Splits a run into digit groups: a single character class, linear.
 _DIGIT_RUN = re.compile(rb"[0-9]+")
 _IBAN = r"\b[A-Za-z]{2}\d{2}(?:[ \-]?[A-Za-z0-9]){11,34}"
 _CRYPTO = (
@@ -30,12 +30,14 @@ _CRYPTO = (
 _CARD_CUES = (b"card", b"visa", b"mastercard", b"amex", b"cc", b"credit", b"debit", b"pan")
 _ETH_CUES = (b"eth", b"wallet", b"address", b"send", b"crypto")
 
+# Luhn's doubled digit (2d, minus 9 above 9), as ASCII, so a checksum is two C-level sums.
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
 
-_CARD_RUN = re.compile(rb"[0-9 .\-/_\t\r\n]*")
 
-
-def _starts_with_four(data: bytes, s: int) -> bool:
-    return data[s : s + 4].isdigit()
+def _luhn(digits: bytes) -> bool:
+    """Luhn over ASCII digits: a cheap filter before the full card check."""
+    total = sum(digits[-1::-2]) + sum(digits[-2::-2].translate(_DOUBLED)) - 48 * len(digits)
+    return total % 10 == 0
 
 
 def _groups(data: bytes, s: int, e: int) -> list[tuple[int, int]]:
@@ -63,7 +65,7 @@ class FinancialDetector:
     entity_types = frozenset({"CREDIT_CARD", "IBAN_CODE", "CRYPTO"})
 
     def __init__(self) -> None:
-        self._card = Pattern(_CARD)
+        self._card_run = Pattern(_CARD_RUN)
         self._iban = Pattern(_IBAN)
         self._crypto_re = Pattern(_CRYPTO)
 
@@ -80,61 +82,49 @@ class FinancialDetector:
 
     def _cards(self, view: TextView, out: list[Finding]) -> None:
         data = view.data
-        pos, end = 0, len(data)
-        while pos < end:
-            spans = self._card.search(data, pos)
-            if spans is None:
-                return
+        for spans in self._card_run.finditer(data):
             s, e = spans[0]
-            if (
-                s >= 2
-                and data[s - 1] in _SEPARATORS
-                and data[s - 2] in b"0123456789"
-                and not _starts_with_four(data, s)
-            ):
-                # Continuation of a longer run of short digit groups: a card can't start here.
-                pos = max(_CARD_RUN.match(data, s).end(), s + 1)  # type: ignore[union-attr]
-                continue
-            hit = self._best_window(data, s, e)
-            if hit is not None:
-                hs, he = hit
-                cue = has_cue(data, hs, _CARD_CUES)
-                if not (cue or _plain_layout(data[hs:he])):
-                    pos = he
-                    continue
-                score = 1.0 if cue else 0.95
-                out.append(finding(view, "CREDIT_CARD", hs, he, score, self.name))
-                pos = he
-                continue
-            # Retry from the next run of 4+ digits inside the candidate (a card after '12 34 ...').
-            pos = e
-            for gs, ge in _groups(data, s, e)[1:]:
-                if ge - gs >= 4:
-                    pos = gs
-                    break
+            if e - s >= 13:
+                self._cards_in_run(view, data, s, e, out)
 
-    @staticmethod
-    def _best_window(data: bytes, s: int, e: int) -> tuple[int, int] | None:
-        """The card inside a candidate run: the whole run, or the run without short stray groups
-        at either end ('ref 12 4111 1111 1111 1111', '4111 1111 1111 1111 12/25'). At most a few
-        checks per candidate, so long runs of digits stay linear."""
-        if s > 0 and data[s - 1] in b"0123456789":
-            return None
+    def _cards_in_run(self, view: TextView, data: bytes, s: int, e: int, out: list[Finding]) -> None:
+        """Cards inside one run of digit groups: the whole run, or the run without stray groups
+        ('ref 12 4111 1111 1111 1111', '4111 1111 1111 1111 12/25'). A card starts at the run's
+        first group or at a group of 4+ digits (never inside a run of short groups) and spans
+        13-19 digits: a few O(1) checks per group, so a megabyte of digit groups stays linear."""
+        digits = data[s:e].translate(None, _SEPARATORS)
+        if len(digits) < 13:
+            return
         groups = _groups(data, s, e)
-        starts = [0] + [i for i in (1, 2) if i < len(groups) and groups[i][1] - groups[i][0] >= 4]
-        for i in starts:
-            for j in range(len(groups) - 1, max(i, len(groups) - 3) - 1, -1):
-                if j < len(groups) - 1 and groups[j + 1][1] - groups[j + 1][0] >= 4:
-                    break  # only short trailing groups are dropped
-                gs, ge = groups[i][0], groups[j][1]
-                if ge < len(data) and data[ge] in b"0123456789":
-                    continue
-                digits = data[gs:ge].translate(None, _SEPARATORS).decode()
-                if len(digits) < 13:
+        prefix = [0]
+        for gs, ge in groups:
+            prefix.append(prefix[-1] + ge - gs)
+        n = len(groups)
+        far = 0  # the last group a window from ``i`` may end on (<= 19 digits); only grows
+        i = 0
+        while i < n:
+            gs = groups[i][0]
+            if (i and groups[i][1] - gs < 4) or data[gs] not in b"23456":
+                i += 1
+                continue
+            far = max(far, i)
+            while far + 1 < n and prefix[far + 2] - prefix[i] <= 19:
+                far += 1
+            hit = -1
+            for j in range(far, i - 1, -1):
+                count = prefix[j + 1] - prefix[i]
+                if count < 13:
                     break
-                if data[gs] in b"23456" and credit_card_ok(digits):
-                    return gs, ge
-        return None
+                window = digits[prefix[i] : prefix[j + 1]]
+                if count > 19 or not _luhn(window) or not credit_card_ok(window.decode()):
+                    continue
+                cue = has_cue(data, gs, _CARD_CUES)
+                if cue or _plain_layout(data[gs : groups[j][1]]):
+                    score = 1.0 if cue else 0.95
+                    out.append(finding(view, "CREDIT_CARD", gs, groups[j][1], score, self.name))
+                    hit = j
+                    break
+            i = hit + 1 if hit >= 0 else i + 1
 
     def _ibans(self, view: TextView, out: list[Finding]) -> None:
         data = view.data
