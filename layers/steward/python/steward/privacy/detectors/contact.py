@@ -153,7 +153,7 @@ class ContactDetector:
             # A rejected candidate ('me at jane.doe' before 'jane.doe [at] example [dot] com')
             # must not swallow the address after it: retry from its separator's end.
             pos = spans[1][1]
-            if (s > 0 and data[s - 1] in b"._%+-:/") or not bounded(data, s, e):
+            if (s > 0 and data[s - 1] in b"._%+-/") or not bounded(data, s, e):
                 continue
             if b"://" in data[max(0, s - 160) : s].rsplit(b" ", 1)[-1]:
                 continue  # user:password@host inside a URL or connection string
