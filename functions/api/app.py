@@ -54,7 +54,7 @@ def _problem_response(request: Request, error: StewardError, **extra: object) ->
     if isinstance(draft, AuditDraft):
         draft.error_code = error.code
     request_id = str(request.scope.get(SCOPE_REQUEST_ID, ""))
-    body = problem_for(error, request_id, **extra)
+    body = problem_for(error, request_id, path=request.url.path, **extra)
     return Response(problem_bytes(body), error.status, headers=error.headers, media_type=PROBLEM_CONTENT_TYPE)
 
 
@@ -114,7 +114,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return _problem_response(request, MalformedJson())
     request_id = str(request.scope.get(SCOPE_REQUEST_ID, ""))
     body = problem(
-        exc.status_code, "http.error", "HTTP error", "The request could not be handled.", request_id
+        exc.status_code,
+        "http.error",
+        "HTTP error",
+        "The request could not be handled.",
+        request_id,
+        path=request.url.path,
     )
     return Response(problem_bytes(body), exc.status_code, media_type=PROBLEM_CONTENT_TYPE)
 

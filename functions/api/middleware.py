@@ -58,8 +58,9 @@ def principal_of(scope: Scope) -> Principal | None:
 class _Response:
     """Holds the response until the audit record is written."""
 
-    def __init__(self, request_id: str) -> None:
+    def __init__(self, request_id: str, path: str) -> None:
         self.request_id = request_id
+        self.path = path  # problems on OpenAI routes carry OpenAI's ``error`` object too
         self.start: Message | None = None
         self.chunks: list[bytes] = []
         self.complete = False
@@ -73,7 +74,7 @@ class _Response:
                 self.complete = True
 
     def set_problem(self, error: StewardError) -> None:
-        body = problem_bytes(problem_for(error, self.request_id))
+        body = problem_bytes(problem_for(error, self.request_id, path=self.path))
         headers = [(b"content-type", PROBLEM_CONTENT_TYPE.encode())]
         headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
         self.start = {"type": "http.response.start", "status": error.status, "headers": headers}
@@ -124,7 +125,7 @@ class GovernanceMiddleware:
         request_id = request_id_of(scope)
         scope[SCOPE_REQUEST_ID] = request_id
         bind_correlation_id(request_id)
-        response = _Response(request_id)
+        response = _Response(request_id, scope["path"])
         if scope["path"] in PUBLIC_PATHS:
             await self._run(scope, receive, response)
             await response.flush(send)

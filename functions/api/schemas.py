@@ -144,6 +144,8 @@ class ModelMetadata(BaseModel):
 
 
 class AuditRecordView(BaseModel):
+    """One audit record: who, what, when and the outcome the caller received; never content."""
+
     model_config = ConfigDict(extra="allow")
 
     request_id: str
@@ -151,6 +153,16 @@ class AuditRecordView(BaseModel):
     route: str
     decision: str
     status: int
+    input_hmac: str | None = Field(
+        default=None,
+        description="HMAC-SHA256 of the request body under the tenant's audit key (held by Steward; "
+        "not a plain hash, so a short input can't be recovered from it).",
+    )
+    input_bytes: int | None = None
+    output_hmac: str | None = Field(
+        default=None, description="HMAC-SHA256 of the response body under the same key."
+    )
+    output_bytes: int | None = None
 
 
 class AuditList(BaseModel):
@@ -204,6 +216,15 @@ class PolicyList(BaseModel):
     data: list[PolicyView]
 
 
+class OpenAIError(BaseModel):
+    """OpenAI's error object (``message`` is the problem's ``detail``, ``code`` Steward's code)."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: str
+
+
 class Problem(BaseModel):
     """RFC 9457 problem details with Steward's stable ``code`` and the request id."""
 
@@ -213,3 +234,6 @@ class Problem(BaseModel):
     detail: str
     code: str
     request_id: str
+    error: OpenAIError | None = Field(
+        default=None, description="On the OpenAI routes only: the same error as OpenAI SDKs read it."
+    )

@@ -2,12 +2,15 @@
 
 One handler in the api function turns any :class:`StewardError` into an RFC 9457 problem
 document. ``detail`` is written by Steward, never copied from caller input or a backend, so an
-error body can't leak personal data, key material or backend internals.
+error body can't leak personal data, key material or backend internals. On the OpenAI routes the
+document also carries an OpenAI-style ``error`` object (an RFC 9457 extension member), which is
+what OpenAI SDKs read for the exception's message and code.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -200,8 +203,31 @@ class InternalError(StewardError):
     pass
 
 
-def problem(status: int, code: str, title: str, detail: str, request_id: str, **extra: Any) -> dict[str, Any]:
-    """An RFC 9457 problem document with Steward's ``code`` and ``request_id`` members."""
+#: The OpenAI-compatible routes: ``/v1/embeddings``, ``/v1/models`` and ``/v1/models/{id}``.
+OPENAI_PATH = re.compile(r"/v1/(?:embeddings|models(?:/[^/]+)?)/?")
+
+
+def is_openai_path(path: str | None) -> bool:
+    return path is not None and OPENAI_PATH.fullmatch(path) is not None
+
+
+def openai_error_type(status: int) -> str:
+    """OpenAI's ``error.type`` for a status (what OpenAI tooling branches on)."""
+    if status >= 500:
+        return "server_error"
+    return {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}.get(
+        status, "invalid_request_error"
+    )
+
+
+def problem(
+    status: int, code: str, title: str, detail: str, request_id: str, *, path: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """An RFC 9457 problem document with Steward's ``code`` and ``request_id`` members.
+
+    ``path`` is the request's: on an OpenAI route the document also carries ``error``
+    (``message`` = ``detail``, ``type``, ``param``, ``code``) for OpenAI clients.
+    """
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": title,
@@ -211,11 +237,15 @@ def problem(status: int, code: str, title: str, detail: str, request_id: str, **
         "request_id": request_id,
     }
     body.update(extra)
+    if is_openai_path(path):
+        body["error"] = {"message": detail, "type": openai_error_type(status), "param": None, "code": code}
     return body
 
 
-def problem_for(error: StewardError, request_id: str, **extra: Any) -> dict[str, Any]:
-    return problem(error.status, error.code, error.title, error.detail, request_id, **extra)
+def problem_for(
+    error: StewardError, request_id: str, *, path: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    return problem(error.status, error.code, error.title, error.detail, request_id, path=path, **extra)
 
 
 def problem_bytes(body: dict[str, Any]) -> bytes:
