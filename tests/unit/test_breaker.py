@@ -47,3 +47,28 @@ def test_failed_probe_reopens() -> None:
     assert breaker.allow()
     breaker.record_failure()
     assert breaker.state is BreakerState.OPEN and not breaker.allow()
+
+
+def test_a_neutral_outcome_releases_the_probe_without_closing_or_reopening() -> None:
+    # Given an open breaker whose cooldown has passed
+    breaker, now = make()
+    breaker.record_failure()
+    breaker.record_failure()
+    now[0] = 10.0
+    assert breaker.allow()  # the probe
+    # When the probe ends in the caller's error (the backend's health is unknown)
+    breaker.record_neutral()
+    # Then the breaker is still half-open, and the next call may probe
+    assert breaker.state is BreakerState.HALF_OPEN
+    assert breaker.allow()
+    assert not breaker.allow()
+
+
+def test_neutral_outcomes_neither_count_nor_reset_failures() -> None:
+    breaker, _ = make()
+    breaker.record_failure()
+    for _ in range(10):
+        breaker.record_neutral()
+    assert breaker.state is BreakerState.CLOSED
+    breaker.record_failure()
+    assert breaker.state is BreakerState.OPEN

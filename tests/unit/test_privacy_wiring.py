@@ -253,11 +253,11 @@ def test_detector_error_refuses_and_never_calls_the_backend(
         ("/v1/embeddings", {"model": MINILM, "input": f"hi {EMAIL}"}),
         (
             f"/v2/models/{MINILM}/infer",
-            {"inputs": [{"name": "t", "datatype": "BYTES", "shape": [1], "data": ["x"]}]},
+            {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["x"]}]},
         ),
         (
             f"/v1/models/{MINILM}/explain",
-            {"inputs": [{"name": "t", "datatype": "BYTES", "shape": [1], "data": ["x"]}]},
+            {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["x"]}]},
         ),
         ("/v1/redact", {"text": "x"}),
     ):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
+from steward.audit import AuditDraft
+from steward.auth.principal import Principal
 from steward.errors import (
     BackendError,
     BackendTimeout,
@@ -13,10 +16,19 @@ from steward.errors import (
     ModelNotReady,
     StewardError,
 )
+from steward.gateway import Gateway
 from steward.registry import Target
 from steward.routing.router import Router, RouterPolicy
-from steward.routing.transport import BackendRequest, BackendResponse, ConnectFailed, TransportTimeout
-from steward.testing import FakeTransport
+from steward.routing.transport import (
+    BackendRequest,
+    BackendResponse,
+    ConnectFailed,
+    TransportError,
+    TransportTimeout,
+)
+from steward.testing import FakeTransport, embedding_response
+
+from .conftest import CREDIT, MINILM
 
 TARGET = Target(kind="http", url="http://b")
 REQUEST = BackendRequest(
@@ -144,3 +156,158 @@ def test_unknown_target_kind_is_unavailable() -> None:
     r, _, _ = router(OK)
     with pytest.raises(BackendUnavailable):
         r.call(Target(kind="sagemaker", endpoint_name="e"), REQUEST)
+
+
+# --- what the breaker counts, and what it is keyed on --------------------------------------------
+BINARY_ANSWER = BackendResponse(
+    200, b'{"outputs":[{"name":"p","parameters":{"binary_data_size":8}}]}' + b"\x00" * 8
+)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "error"),
+    [
+        (BINARY_ANSWER, BackendError),  # a 200 the gateway can't parse: the backend is fine
+        (BackendResponse(200, b"[1, 2]"), BackendError),
+        (BackendResponse(400, b""), InputRejectedByModel),
+        (BackendResponse(422, b""), InputRejectedByModel),
+        (BackendResponse(404, b""), ModelNotReady),
+        (BackendResponse(413, b""), StewardError),
+        (BackendResponse(401, b""), BackendError),
+    ],
+)
+def test_caller_caused_outcomes_never_open_the_breaker(
+    outcome: BackendResponse, error: type[Exception]
+) -> None:
+    # Given ten answers caused by what the caller sent (threshold 2)
+    r, transport, _ = router(*([outcome] * 10), OK)
+    for _ in range(10):
+        with pytest.raises(error):
+            r.call(TARGET, REQUEST)
+    # Then the next call still reaches the backend
+    assert r.call(TARGET, REQUEST).attempts == 1
+    assert len(transport.calls) == 11
+
+
+def test_overload_429_is_retried_but_never_opens_the_breaker() -> None:
+    r, _, _ = router(*([BackendResponse(429, b"")] * 9), OK, max_attempts=3)
+    for _ in range(3):
+        with pytest.raises(BackendUnavailable):
+            r.call(TARGET, REQUEST)
+    assert r.call(TARGET, REQUEST).attempts == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        TransportTimeout("slow"),
+        TransportError("tls"),
+        BackendResponse(500, b""),
+        BackendResponse(502, b""),
+        BackendResponse(504, b""),
+    ],
+)
+def test_backend_faults_open_the_breaker(fault: BackendResponse | Exception) -> None:
+    r, transport, _ = router(fault, fault, max_attempts=1)
+    for _ in range(2):
+        with pytest.raises(StewardError):
+            r.call(TARGET, REQUEST)
+    with pytest.raises(BackendUnavailable):
+        r.call(TARGET, REQUEST)
+    assert len(transport.calls) == 2
+
+
+def test_connect_failures_and_503_after_retries_open_the_breaker() -> None:
+    r, transport, _ = router(
+        *([ConnectFailed("refused")] * 2), *([BackendResponse(503, b"")] * 2), max_attempts=2
+    )
+    for _ in range(2):
+        with pytest.raises(BackendUnavailable):
+            r.call(TARGET, REQUEST)
+    with pytest.raises(BackendUnavailable) as info:
+        r.call(TARGET, REQUEST)
+    assert "Retry-After" in info.value.headers and len(transport.calls) == 4
+
+
+def test_breakers_are_per_model_version_on_one_backend() -> None:
+    # Given model m version 1 whose backend fails (threshold 2)
+    def respond(target: Target, request: BackendRequest) -> BackendResponse:
+        return BackendResponse(500, b"") if (request.model, request.version) == ("m", "1") else OK
+
+    transport = FakeTransport(respond=respond)
+    r = Router({"http": transport}, RouterPolicy(breaker_threshold=2, max_attempts=1), sleep=lambda s: None)
+    for _ in range(2):
+        with pytest.raises(BackendError):
+            r.call(TARGET, REQUEST)
+    with pytest.raises(BackendUnavailable):
+        r.call(TARGET, REQUEST)
+    # Then other models and other versions on the same backend target keep being served
+    for model, version in (("other", "1"), ("m", "2")):
+        assert r.call(TARGET, BackendRequest(model, version, REQUEST.payload)).payload == {"outputs": []}
+    assert r.breaker(TARGET, "other", "1").state.value == "closed"
+    assert r.breaker(TARGET, "m", "1").state.value == "open"
+
+
+# --- through the gateway: one caller can't fail a model for everyone ---------------------------
+def triton_like(target: Target, request: BackendRequest) -> BackendResponse:
+    """Answers as Triton does: binary-extension bodies when asked, 400 for a negative feature."""
+    payload = request.payload
+    asked = (payload.get("parameters") or {}).get("binary_data_output") or any(
+        (o.get("parameters") or {}).get("binary_data") for o in payload.get("outputs") or []
+    )
+    if asked:
+        return BINARY_ANSWER
+    tensor = payload["inputs"][0]
+    if tensor["datatype"] == "BYTES":
+        return BackendResponse(200, json.dumps(embedding_response(request)).encode())
+    if tensor["data"][0] < 0:
+        return BackendResponse(400, b'{"error": "bad input"}')
+    p = tensor["data"][0]
+    answer = {"outputs": [{"name": "probabilities", "datatype": "FP32", "shape": [1, 2], "data": [1 - p, p]}]}
+    return BackendResponse(200, json.dumps(answer).encode())
+
+
+def principal(tenant: str) -> Principal:
+    return Principal(tenant, f"key-{tenant}", frozenset(), frozenset({"*"}))
+
+
+def draft(tenant: str) -> AuditDraft:
+    return AuditDraft(
+        request_id="r", method="POST", route="/v2/models/{model}/infer", started_at=0.0, tenant_id=tenant
+    )
+
+
+def features(value: float, **extra: Any) -> dict[str, Any]:
+    return {"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 1], "data": [value]}], **extra}
+
+
+def test_binary_flags_and_bad_input_from_one_caller_never_open_a_breaker(
+    gateway: Gateway, transport: FakeTransport
+) -> None:
+    # Given a Triton-like backend and a breaker that opens after 2 faults
+    transport.respond = triton_like
+    acme, globex = principal("acme"), principal("globex")
+    binary = features(
+        0.25,
+        parameters={"binary_data_output": True},
+        outputs=[{"name": "probabilities", "parameters": {"binary_data": True}}],
+    )
+    # When one caller sends 10 requests asking for binary outputs, and 10 the model rejects
+    for _ in range(10):
+        answer = gateway.infer(acme, CREDIT, None, binary, draft("acme"))
+        assert answer["outputs"][0]["data"] == [0.75, 0.25]
+    for _ in range(10):
+        with pytest.raises(InputRejectedByModel):
+            gateway.infer(acme, CREDIT, None, features(-1.0), draft("acme"))
+    # Then the backend never saw a binary flag (it always answered JSON)
+    for _, request, _ in transport.calls:
+        assert "binary_data" not in json.dumps(request.payload)
+    # And the model, the other models and the other tenants keep being served
+    assert gateway.infer(globex, CREDIT, None, features(0.5), draft("globex"))["outputs"][0]["data"] == [
+        0.5,
+        0.5,
+    ]
+    assert gateway.infer(acme, CREDIT, None, features(0.5), draft("acme"))["outputs"]
+    embedded = gateway.embed(globex, MINILM, ["hi"], "float", None, draft("globex"))
+    assert len(embedded["data"]) == 1
+    assert len(transport.calls) == 23

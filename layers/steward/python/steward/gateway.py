@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from steward import embeddings as emb
+from steward import oip_tensors as oip
 from steward.audit import AuditDraft, AuditStore, decode_cursor, encode_cursor, public_view
 from steward.auth.principal import Principal
 from steward.cards import card_document, makes_decisions
@@ -36,6 +37,7 @@ class Limits:
     max_input_chars: int = 32_768
     max_audit_page: int = 100
     max_explain_rows: int = 64  # the backend's own cap; checked here for a clear message
+    max_tensor_elements: int = oip.MAX_ELEMENTS  # all input tensors of one OIP request together
 
 
 logger = logging.getLogger("steward.gateway")
@@ -160,6 +162,7 @@ class Gateway:
         resolved = self._resolve(principal, model, version, draft)
         inputs = payload.get("inputs")
         draft.n_inputs = len(inputs) if isinstance(inputs, list) else 0
+        self._check_tensors(resolved, payload)
         payload, groups = self._monitored_groups(principal, resolved, payload)
         result = self._call(resolved, payload, draft)
         answer: dict[str, Any] = {
@@ -188,6 +191,7 @@ class Gateway:
         resolved = self._resolve(principal, model, version, draft)
         inputs = payload.get("inputs")
         draft.n_inputs = len(inputs) if isinstance(inputs, list) else 0
+        self._check_tensors(resolved, payload)
         if isinstance(inputs, list) and inputs:
             shape = inputs[0].get("shape") if isinstance(inputs[0], Mapping) else None
             rows = shape[0] if isinstance(shape, list) and shape else 0
@@ -294,6 +298,17 @@ class Gateway:
         draft.backend_kind = resolved.version.target.kind
         return resolved
 
+    def _check_tensors(self, resolved: ResolvedModel, payload: Mapping[str, Any]) -> None:
+        """OIP rules before any backend call (`steward.oip_tensors`): text travels only in BYTES
+        tensors and parameter values, where the privacy guard sees it."""
+        mv = resolved.version
+        oip.check_request(
+            payload,
+            inputs=oip.declared_names(mv.inputs),
+            outputs=oip.declared_names(mv.outputs),
+            max_elements=self.limits.max_tensor_elements,
+        )
+
     def _monitored_groups(
         self, principal: Principal, resolved: ResolvedModel, payload: Mapping[str, Any]
     ) -> tuple[Mapping[str, Any], list[str] | None]:
@@ -371,7 +386,8 @@ class Gateway:
         request = BackendRequest(
             model=mv.backend_model,
             version=mv.backend_version,
-            payload=guard.redact_request(payload),
+            # The binary extension's flags never reach the backend: it always answers JSON.
+            payload=guard.redact_request(oip.without_binary_parameters(payload)),
             operation=operation,
         )
         try:

@@ -86,12 +86,14 @@ class PrivacyGuard:
 class RequestPrivacy:
     """Redacts what goes to the backend and filters what comes back, for one request."""
 
-    __slots__ = ("context", "draft", "policy")
+    __slots__ = ("context", "draft", "model_written", "policy")
 
     def __init__(self, policy: PrivacyPolicy, context: RedactionContext, draft: AuditDraft) -> None:
         self.policy = policy
         self.context = context
         self.draft = draft
+        #: Placeholders minted for PII the model wrote: never restored, in any later text either.
+        self.model_written: set[str] = set()
 
     # --- texts -------------------------------------------------------------------------------
     def redact_text(self, text: str) -> RedactionResult:
@@ -100,18 +102,35 @@ class RequestPrivacy:
         return self._counted(redact(text, self.policy, self.context))
 
     def output_text(self, text: str) -> RedactionResult:
-        from steward.privacy import process_output
+        """Output rules on what the model wrote, then only the caller's own values restored.
 
-        return self._counted(process_output(text, self.policy, self.context))
+        An answer has many strings; the placeholder minted for PII the model wrote in one of them
+        must not count as the caller's in the next (``process_output`` alone would restore it).
+        """
+        from steward.privacy import RedactionResult, redact, restore
+
+        pseudonyms = self.context.pseudonyms
+        callers = {k: v for k, v in pseudonyms.items() if k not in self.model_written}
+        known = set(pseudonyms)
+        result = redact(text, self.policy, self.context.for_output())
+        self.model_written.update(k for k in pseudonyms if k not in known)
+        final = restore(result.text, callers) if self.policy.restore_output else result.text
+        return self._counted(RedactionResult(final, result.findings, pseudonyms, self.policy.version))
 
     # --- OIP payloads ------------------------------------------------------------------------
     def redact_request(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """Every string the backend would see: BYTES tensor elements, ``parameters``, ``id``."""
+        """Every string value the backend would see: BYTES tensor elements, the ``parameters`` of
+        the request, of each input and of each requested output, and ``id``.
+
+        Names and parameter keys are not rewritten: `steward.oip_tensors` admits only declared
+        names and identifiers, so they can't carry free text.
+        """
         redact_one: Callable[[str], str] = lambda s: self.redact_text(s).text  # noqa: E731
         out = dict(payload)
-        inputs = payload.get("inputs")
-        if isinstance(inputs, list):
-            out["inputs"] = [_tensor(t, redact_one, with_data=True) for t in inputs]
+        for key in ("inputs", "outputs"):
+            tensors = payload.get(key)
+            if isinstance(tensors, list):
+                out[key] = [_tensor(t, redact_one) for t in tensors]
         if "parameters" in payload:
             out["parameters"] = _strings(payload["parameters"], redact_one)
         if isinstance(payload.get("id"), str):
@@ -119,15 +138,11 @@ class RequestPrivacy:
         return out
 
     def filter_response(self, result: Mapping[str, Any]) -> dict[str, Any]:
-        """Output rules on every BYTES output and the echoed ``id``, then placeholders restored."""
+        """Output rules on every string the backend returned, then the caller's placeholders
+        restored: tensor data of any datatype, output names, ``parameters`` (keys and values, at
+        every level) and ``id``. Whatever a model writes, nothing reaches the caller unfiltered."""
         filter_one: Callable[[str], str] = lambda s: self.output_text(s).text  # noqa: E731
-        out = dict(result)
-        outputs = result.get("outputs")
-        if isinstance(outputs, list):
-            out["outputs"] = [_tensor(t, filter_one, with_data=True, parameters=False) for t in outputs]
-        if isinstance(result.get("id"), str):
-            out["id"] = filter_one(result["id"])
-        return out
+        return {key: _strings(value, filter_one, keys=True) for key, value in result.items()}
 
     def _counted(self, result: RedactionResult) -> RedactionResult:
         for entity_type, n in result.counts.items():
@@ -135,23 +150,34 @@ class RequestPrivacy:
         return result
 
 
-def _tensor(tensor: Any, fn: Callable[[str], str], *, with_data: bool, parameters: bool = True) -> Any:
+def _tensor(tensor: Any, fn: Callable[[str], str]) -> Any:
+    """A request tensor: BYTES data and parameter values (other data is checked to hold no text)."""
     if not isinstance(tensor, Mapping):
         return tensor
     out = dict(tensor)
-    if with_data and tensor.get("datatype") == BYTES and "data" in tensor:
+    if tensor.get("datatype") == BYTES and "data" in tensor:
         out["data"] = _strings(tensor["data"], fn)
-    if parameters and "parameters" in tensor:
+    if "parameters" in tensor:
         out["parameters"] = _strings(tensor["parameters"], fn)
     return out
 
 
-def _strings(value: Any, fn: Callable[[str], str]) -> Any:
-    """Apply ``fn`` to every string leaf of a JSON value (lists and objects walked)."""
+# Leaves with no text: a list made only of these is returned as it is (embeddings stay cheap).
+_NO_TEXT = frozenset({float, int, bool, type(None)})
+
+
+def _strings(value: Any, fn: Callable[[str], str], *, keys: bool = False) -> Any:
+    """Apply ``fn`` to every string leaf of a JSON value (lists and objects walked); with
+    ``keys``, to object keys as well."""
     if isinstance(value, str):
         return fn(value)
     if isinstance(value, Mapping):
-        return {k: _strings(v, fn) for k, v in value.items()}
+        return {
+            (fn(k) if keys and isinstance(k, str) else k): _strings(v, fn, keys=keys)
+            for k, v in value.items()
+        }
     if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
-        return [_strings(v, fn) for v in value]
+        if all(type(v) in _NO_TEXT for v in value):
+            return value
+        return [_strings(v, fn, keys=keys) for v in value]
     return value

@@ -155,10 +155,20 @@ def demo_model(
         backend_version=version,
         artifact_digest="sha256:" + "ab" * 32,
         task=task,
-        inputs=({"name": "text", "datatype": "BYTES", "shape": [-1]},),
-        outputs=({"name": "embedding", "datatype": "FP32", "shape": [-1, 384]},),
+        **(_TABULAR_TENSORS if task.startswith("tabular") else _TEXT_TENSORS),
     )
     return entry, mv
+
+
+# What the demo models declare, as their manifests do (the gateway checks tensor names against it).
+_TEXT_TENSORS: dict[str, Any] = {
+    "inputs": ({"name": "text", "datatype": "BYTES", "shape": [-1]},),
+    "outputs": ({"name": "embedding", "datatype": "FP32", "shape": [-1, 384]},),
+}
+_TABULAR_TENSORS: dict[str, Any] = {
+    "inputs": ({"name": "features", "datatype": "FP32", "shape": [-1, -1]},),
+    "outputs": ({"name": "probabilities", "datatype": "FP32", "shape": [-1, 2]},),
+}
 
 
 class InMemoryFairnessStore:

@@ -1,7 +1,9 @@
-"""A per-backend circuit breaker, so a dead backend costs callers microseconds, not seconds.
+"""A circuit breaker per backend model version, so a dead backend costs callers microseconds.
 
 Closed -> (``threshold`` consecutive failures) -> open for ``cooldown_s`` -> half-open, where a
-single probe call decides between closed and open again.
+single probe call decides between closed and open again. Only backend faults are failures; an
+outcome the caller caused is neutral (`record_neutral`): it says nothing about the backend's
+health, so it neither counts nor resets, and one caller can't open a breaker for everyone.
 """
 
 from __future__ import annotations
@@ -63,6 +65,12 @@ class CircuitBreaker:
             self._failures = 0
             self._probe_in_flight = False
             self._state = BreakerState.CLOSED
+
+    def record_neutral(self) -> None:
+        """The call ended for a reason that is not the backend's health (e.g. the caller's bad
+        input): free the half-open probe slot so the next call probes, change nothing else."""
+        with self._lock:
+            self._probe_in_flight = False
 
     def record_failure(self) -> None:
         with self._lock:
