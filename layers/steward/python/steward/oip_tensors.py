@@ -142,10 +142,14 @@ def check_tensor(
     shape = tensor["shape"]
     if "data" not in tensor:
         raise TensorMismatch(f"{where}: 'data' is missing.")
-    flat = _flatten(tensor["data"], max(len(shape), 1), where)
+    data = tensor["data"]
+    if not isinstance(data, list):
+        raise TensorMismatch(f"{where}: 'data' must be a list.")
+    kinds = set(map(type, data))  # one C-level pass: nested or not, and (if flat) the fast check
+    flat = _flatten(data, max(len(shape), 1), where) if list in kinds else data
     if len(flat) != count:
         raise TensorMismatch(f"{where}: the number of elements in 'data' does not match 'shape'.")
-    bad = _first_bad_element(flat, datatype)
+    bad = _first_bad_element(flat, datatype, None if flat is not data else kinds)
     if bad is not None:
         raise TensorMismatch(f"{where}: element {bad} of 'data' is not a valid {datatype} value.")
     return count
@@ -248,12 +252,8 @@ def _shape_elements(shape: Any, where: str) -> int:
     return count
 
 
-def _flatten(data: Any, max_depth: int, where: str) -> list[Any]:
-    """Row-major elements of flat or nested ``data`` (nesting no deeper than the rank)."""
-    if not isinstance(data, list):
-        raise TensorMismatch(f"{where}: 'data' must be a list.")
-    if not any(type(item) is list for item in data):
-        return data
+def _flatten(data: list[Any], max_depth: int, where: str) -> list[Any]:
+    """Row-major elements of nested ``data`` (nesting no deeper than the rank)."""
     flat: list[Any] = []
     stack: list[tuple[list[Any], int, int]] = [(data, 0, 1)]
     while stack:
@@ -270,8 +270,42 @@ def _flatten(data: Any, max_depth: int, where: str) -> list[Any]:
     return flat
 
 
-def _first_bad_element(flat: list[Any], datatype: str) -> int | None:
-    """Index of the first element that is not a ``datatype`` value (bool is never a number)."""
+_STR, _BOOL, _INT, _NUMBER = frozenset({str}), frozenset({bool}), frozenset({int}), frozenset({int, float})
+
+
+def _plainly_valid(flat: list[Any], datatype: str, kinds: set[type] | None) -> bool:
+    """A fast pass with C-level scans (types, min/max) for the common, valid tensor; False only
+    means "look element by element" (`_first_bad_element` decides)."""
+    if not flat:
+        return True
+    if kinds is None:
+        kinds = set(map(type, flat))
+    if datatype == BYTES:
+        return kinds <= _STR
+    if datatype == BOOL:
+        return kinds <= _BOOL
+    if datatype in INT_RANGES:
+        low, high = INT_RANGES[datatype]
+        return kinds <= _INT and low <= min(flat) and max(flat) <= high
+    if not kinds <= _NUMBER:
+        return False
+    limit = FLOAT_MAX[datatype]
+    low_bound, high_bound = -limit, limit
+    if int in kinds:  # an integer must also fit the JSON encoder's 64 bits
+        low_bound, high_bound = max(low_bound, JSON_INT_RANGE[0]), min(high_bound, JSON_INT_RANGE[1])
+    try:
+        if not all(map(math.isfinite, flat)):
+            return False
+    except OverflowError:  # an integer too large for a float
+        return False
+    return bool(low_bound <= min(flat) and max(flat) <= high_bound)
+
+
+def _first_bad_element(flat: list[Any], datatype: str, kinds: set[type] | None = None) -> int | None:
+    """Index of the first element that is not a ``datatype`` value (bool is never a number).
+    ``kinds``: the element types, when the caller already has them."""
+    if _plainly_valid(flat, datatype, kinds):
+        return None
     if datatype == BYTES:
         return next((i for i, v in enumerate(flat) if type(v) is not str), None)
     if datatype == BOOL:
