@@ -50,3 +50,27 @@ def test_most_specific_then_newest_policy_wins() -> None:
     assert select_policy(policies, "t1", "x") is tenant_v2
     assert select_policy(policies, "t3", "m") is glob
     assert select_policy([], "t3", "m").entities == default_policy().entities
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"maria.garcia@example.org": "536-22-8714"},
+        {"entities": {"Maria Garcia": "4111 1111 1111 1111"}},
+        {"entities": {"PERSON": {"maria.garcia@example.org": 1}}},
+    ],
+)
+def test_an_invalid_document_never_echoes_a_caller_chosen_key(document: dict[str, object]) -> None:
+    # Keys the caller invented are caller text (the admin route answers the detail verbatim)
+    with pytest.raises(PolicyError) as err:
+        parse_policy(document)
+    assert err.value.code == "pii.policy_invalid"
+    for value in ("maria", "garcia", "536-22", "4111"):
+        assert value not in err.value.detail.lower()
+    assert "*" in err.value.detail  # the location is still given, with the invented key masked
+
+
+def test_an_invalid_document_still_names_known_fields() -> None:
+    with pytest.raises(PolicyError) as err:
+        parse_policy({"entities": {"PERSON": {"operator": "shred"}}, "threshold": 2})
+    assert "entities.PERSON.operator" in err.value.detail and "threshold" in err.value.detail

@@ -174,7 +174,7 @@ def parse_policy(document: object) -> PrivacyPolicy:
     try:
         policy = PrivacyPolicy.model_validate(_with_builtin_operators(document))
     except ValidationError as exc:
-        fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
+        fields = sorted({_location(err["loc"]) for err in exc.errors()})
         raise PolicyError("Invalid privacy policy fields: " + ", ".join(fields)) from None
     weak = sorted(
         f"entities.{entity_type}.{name}"
@@ -188,6 +188,15 @@ def parse_policy(document: object) -> PrivacyPolicy:
             f"threshold at most {DEFAULT_THRESHOLD}): " + ", ".join(weak)
         )
     return policy
+
+
+#: Location parts an error may name: Steward's field and type names. Any other key is the
+#: caller's text (an e-mail address typed as a key, say) and is shown as ``*``.
+_KNOWN_NAMES = frozenset(PrivacyPolicy.model_fields) | frozenset(EntityRule.model_fields) | ENTITY_TYPES
+
+
+def _location(loc: Iterable[int | str]) -> str:
+    return ".".join(str(p) if isinstance(p, int) or p in _KNOWN_NAMES else "*" for p in loc)
 
 
 def _with_builtin_operators(document: object) -> object:
