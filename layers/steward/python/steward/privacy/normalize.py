@@ -298,6 +298,14 @@ def normalize(text: str) -> TextView:
 def _rewrite(text: str) -> tuple[list[str], list[tuple[int, int, int, int]]]:
     """The view's pieces (empty when nothing changes) and its length-changing edits."""
     mixed = _mixed_tokens(text) if not text.isascii() else []
+    if not mixed and not (("%" in text or "&" in text) and _ENCODED.search(text)):
+        # Only script-independent folds: one C-level pass, and a second one to see whether
+        # every fold is 1:1 (then offsets are unchanged and no map is needed).
+        folded = text.translate(_FOLDS[False])
+        if folded == text:
+            return [], []
+        if len(folded) == len(text) and not text.translate(_RESIZING[False]):
+            return [folded], []
     n_mixed = len(mixed)
     m_index = 0
     pieces: list[str] = []

@@ -10,13 +10,14 @@ from steward.privacy.findings import Finding
 from steward.privacy.normalize import TextView
 from steward.privacy.validators import IBAN_LENGTHS, base58check_ok, bech32_ok, credit_card_ok, iban_ok
 
-# A run of digit groups joined by single separators or short runs of them ('4111 - 1111 ...',
+# A run of 13+ digits in groups joined by single separators or short runs of them ('4111 - 1111 ...',
 # spaced digits, '4111/1111/...', '4111_1111_...', a number wrapped onto a second line).
-_CARD_RUN = r"\d(?:[ \-./_\t\r\n]{0,3}\d)*"
+_CARD_RUN = r"\d(?:[ \-./_\t\r\n]{0,3}\d){12,}"
 _SEPARATORS = b" -./_\t\r\n"
 # Separators people rarely type inside a card number: a window holding one needs a card cue
 # or a card's grouping (a column of 4-digit numbers or 'a/b/c/d' is not a card by default).
 _WEAK = b"/_\t"
+_UNUSUAL = (b"/", b"_", b"\t", b"\n", b"\r")
 # Group lengths of printed card numbers (ISO/IEC 7812 layouts of the major networks).
 _LAYOUTS = frozenset({(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4), (4, 4, 4, 3)})
 
@@ -48,6 +49,8 @@ def _plain_layout(raw: bytes) -> bool:
     """True for a card as people write it: separators ' ', '-', '.' in any grouping, at most one
     line break (a wrapped number, joined before the check), and '/', '_' or a tab only between
     the groups of a card layout. Anything else needs a card cue."""
+    if not any(ch in raw for ch in _UNUSUAL):
+        return True
     unified = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     if unified.count(b"\n") > 1:
         return False
@@ -83,9 +86,7 @@ class FinancialDetector:
     def _cards(self, view: TextView, out: list[Finding]) -> None:
         data = view.data
         for spans in self._card_run.finditer(data):
-            s, e = spans[0]
-            if e - s >= 13:
-                self._cards_in_run(view, data, s, e, out)
+            self._cards_in_run(view, data, spans[0][0], spans[0][1], out)
 
     def _cards_in_run(self, view: TextView, data: bytes, s: int, e: int, out: list[Finding]) -> None:
         """Cards inside one run of digit groups: the whole run, or the run without stray groups
