@@ -7,8 +7,17 @@ encoded sequence, every invisible character inside), and redaction must remove a
 from __future__ import annotations
 
 import pytest
-from steward.privacy import RedactionContext, default_policy, detect, redact
-from steward.privacy.normalize import normalize
+from steward.privacy import (
+    NER_TYPES,
+    DetectionEngine,
+    DetectionPath,
+    Finding,
+    RedactionContext,
+    default_policy,
+    detect,
+    redact,
+)
+from steward.privacy.normalize import TextView, normalize
 
 
 def math_digits(s: str) -> str:
@@ -181,3 +190,28 @@ def test_card_inside_a_long_run_of_digit_groups_is_found() -> None:
 )
 def test_unusual_separators_need_a_card_layout_or_a_cue(text: str, found: bool) -> None:
     assert any(f.entity_type == "CREDIT_CARD" for f in detect(text)) is found
+
+
+class _FakeNer:
+    """A deep-path detector that finds 'John Smith' in the normalised view, as the model would."""
+
+    name = "fake_ner"
+    entity_types = NER_TYPES
+
+    def detect(self, view: TextView) -> list[Finding]:
+        i = view.text.find("John Smith")
+        if i < 0:
+            return []
+        start, end = view.to_original(i, i + len("John Smith"))
+        return [Finding("PERSON", start, end, 0.9, self.name)]
+
+
+def test_deep_path_sees_the_folded_name_and_cuts_the_callers_characters() -> None:
+    # Given a name written with a Cyrillic 'o' after an entity-encoded e-mail (the view is shorter)
+    text = "mail j&#64;example.com from J\u043ehn Smith"
+    # When the deep path runs
+    findings = DetectionEngine().detect(text, deep=_FakeNer(), path=DetectionPath.DEEP)
+    # Then the model saw 'John Smith' and the finding covers the caller's characters
+    spans = {(f.entity_type, text[f.start : f.end]) for f in findings}
+    assert ("PERSON", "J\u043ehn Smith") in spans
+    assert ("EMAIL_ADDRESS", "j&#64;example.com") in spans
