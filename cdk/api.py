@@ -17,6 +17,15 @@ from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+from steward.errors import (
+    BackendUnavailable,
+    Forbidden,
+    InputTooLarge,
+    StewardError,
+    Throttled,
+    Unauthenticated,
+    problem_for,
+)
 from steward.resources import ResourceNames
 
 from cdk.data import DataConstruct
@@ -53,67 +62,38 @@ ACCESS_LOG_FIELDS = {
 
 @dataclass(frozen=True)
 class Problem:
-    """A gateway-generated error rendered as ``application/problem+json``."""
+    """A gateway-generated error, rendered by the app's own problem renderer
+    (`steward.errors.problem`), so a 401 from API Gateway and one from the app read the same."""
 
     response_type: apigw.ResponseType
-    status: int
-    title: str
-    code: str
-    detail: str
+    error: StewardError
     extra_headers: tuple[tuple[str, str], ...] = ()
 
-    def body(self) -> str:
-        return json.dumps(
-            {
-                "type": "about:blank",
-                "title": self.title,
-                "status": self.status,
-                "detail": self.detail,
-                "code": self.code,
-                "request_id": "$context.requestId",
-            }
-        )
+    @property
+    def status(self) -> int:
+        return self.error.status
 
+    @property
+    def code(self) -> str:
+        return self.error.code
+
+    def body(self) -> str:
+        return json.dumps(problem_for(self.error, REQUEST_ID_VARIABLE))
+
+
+#: API Gateway substitutes this in a gateway response template.
+REQUEST_ID_VARIABLE = "$context.requestId"
 
 GATEWAY_PROBLEMS = (
     Problem(
-        apigw.ResponseType.UNAUTHORIZED,
-        401,
-        "Unauthorized",
-        "auth.invalid_key",
-        "A valid API key is required in the Authorization header (Bearer).",
-        (("WWW-Authenticate", "Bearer"),),
+        apigw.ResponseType.UNAUTHORIZED, Unauthenticated(), (("WWW-Authenticate", 'Bearer realm="steward"'),)
     ),
+    Problem(apigw.ResponseType.ACCESS_DENIED, Forbidden()),
+    Problem(apigw.ResponseType.THROTTLED, Throttled(), (("Retry-After", "1"),)),
     Problem(
-        apigw.ResponseType.ACCESS_DENIED,
-        403,
-        "Forbidden",
-        "auth.forbidden",
-        "The API key is not allowed to perform this request.",
+        apigw.ResponseType.REQUEST_TOO_LARGE, InputTooLarge("The request body exceeds the gateway limit.")
     ),
-    Problem(
-        apigw.ResponseType.THROTTLED,
-        429,
-        "Too Many Requests",
-        "rate_limit.exceeded",
-        "The request rate limit was exceeded; retry later.",
-        (("Retry-After", "1"),),
-    ),
-    Problem(
-        apigw.ResponseType.REQUEST_TOO_LARGE,
-        413,
-        "Content Too Large",
-        "input.too_large",
-        "The request body exceeds the gateway limit.",
-    ),
-    Problem(
-        apigw.ResponseType.DEFAULT_5_XX,
-        503,
-        "Service Unavailable",
-        "backend.unavailable",
-        "The service is temporarily unavailable; retry later.",
-        (("Retry-After", "5"),),
-    ),
+    Problem(apigw.ResponseType.DEFAULT_5_XX, BackendUnavailable(), (("Retry-After", "5"),)),
 )
 
 
@@ -208,6 +188,11 @@ class ApiConstruct(Construct):
             cloud_watch_role=True,  # the account-level role API Gateway needs to write logs
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,  # shared by the whole account
             disable_execute_api_endpoint=settings.custom_domain is not None,
+            # Bodies pass through as bytes (base64 to and from Lambda; Mangum decodes and encodes):
+            # the OIP binary tensor extension sends raw tensors, and tritonclient sends them with
+            # no Content-Type at all, so only "*/*" keeps every such body intact. Text answers
+            # (JSON, problem+json, HTML, SVG) come back with isBase64Encoded false, unchanged.
+            binary_media_types=["*/*"],
             deploy_options=apigw.StageOptions(
                 stage_name=names.stage,
                 tracing_enabled=True,

@@ -65,6 +65,11 @@ def test_every_method_but_the_public_ones_goes_through_the_authorizer(synth: Syn
             assert props["AuthorizerId"] == {"Ref": authorizer_id}
 
 
+def test_bodies_pass_as_bytes_for_the_binary_tensor_extension(synth: Synth) -> None:
+    # tritonclient sends raw tensors without a Content-Type: only */* keeps such a body intact
+    synth.template.has_resource_properties("AWS::ApiGateway::RestApi", {"BinaryMediaTypes": ["*/*"]})
+
+
 def test_the_authorizer_keys_on_the_authorization_header_without_an_edge_cache(synth: Synth) -> None:
     # No edge cache by default: a revoked key must stop working within 5 s (see
     # test_freshness_budget), and the function's own key cache keeps DynamoDB reads low.
@@ -104,6 +109,39 @@ def test_gateway_errors_are_problem_json_with_a_stable_code(
     assert body["code"] == code and body["status"] == int(status)
     assert body["request_id"] == "$context.requestId"
     assert set(body) == {"type", "title", "status", "detail", "code", "request_id"}
+
+
+@pytest.mark.parametrize(("response_type", "status"), [("UNAUTHORIZED", 401), ("ACCESS_DENIED", 403)])
+def test_the_deployed_refusals_read_like_the_local_ones(
+    synth: Synth, response_type: str, status: int
+) -> None:
+    """A client sees the same 401/403 from API Gateway as from `make up` (one renderer for both)."""
+    from starlette.testclient import TestClient
+
+    from functions.api.local_gateway import with_authorizer
+
+    def refuse(event: dict[str, Any]) -> dict[str, Any]:
+        if status == 401:
+            raise Exception("Unauthorized")
+        return {"principalId": "k", "policyDocument": {"Statement": [{"Effect": "Deny"}]}}
+
+    async def never(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("the app must not run")
+
+    local = TestClient(with_authorizer(never, refuse)).get(
+        "/v1/models", headers={"Authorization": "Bearer k"}
+    )
+    responses = synth.template.find_resources(
+        "AWS::ApiGateway::GatewayResponse", {"Properties": {"ResponseType": response_type}}
+    )
+    deployed = json.loads(
+        next(iter(responses.values()))["Properties"]["ResponseTemplates"]["application/json"]
+    )
+    local_body = local.json()
+    assert local.status_code == status
+    assert {k: v for k, v in deployed.items() if k != "request_id"} == {
+        k: v for k, v in local_body.items() if k != "request_id"
+    }
 
 
 def test_the_stage_traces_throttles_and_writes_access_logs_without_bodies(synth: Synth) -> None:

@@ -110,6 +110,8 @@ def test_model_ready_only_for_the_callers_models(client: TestClient, token: str)
         assert response.status_code == 404
         bodies.append({k: v for k, v in response.json().items() if k != "request_id"})
     assert bodies[0] == bodies[1] == bodies[2] and bodies[0]["code"] == "model.not_found"
+    # OIP's own error shape rides along, so tritonclient shows Steward's message
+    assert bodies[0]["error"] == f"{bodies[0]['detail']} [model.not_found]"
 
 
 def test_repository_index_lists_only_the_callers_models(

@@ -38,3 +38,7 @@ def test_plain_http_backend_is_refused_outside_dev_unless_private() -> None:
 def test_deadline_must_stay_under_api_gateway_limit() -> None:
     with pytest.raises(ValidationError, match="29"):
         StewardSettings(backend_deadline_s=29.5)
+    # The backend may not use the time a stalled store needs: 22 + 8 s of store stalls > 29 s
+    with pytest.raises(ValidationError, match="store stalls"):
+        StewardSettings(backend_deadline_s=22, backend_try_timeout_s=10)
+    assert StewardSettings().backend_deadline_s <= 21

@@ -91,6 +91,13 @@ class InputRejectedByModel(StewardError):
     default_detail = "The model rejected the input (check input names, datatypes and shapes)."
 
 
+class Throttled(StewardError):
+    """The edge's request-rate limit (API Gateway stage throttling) refused the call."""
+
+    status, code, title = 429, "rate_limit.exceeded", "Too many requests"
+    default_detail = "The request rate limit was exceeded; retry later."
+
+
 class BackendUnavailable(StewardError):
     status, code, title = 503, "backend.unavailable", "Model backend unavailable"
     default_detail = "The model backend is temporarily unavailable. Retry later."
@@ -199,6 +206,14 @@ class PolicyUnavailable(StewardError):
     default_detail = "The privacy policy could not be loaded, so the request was refused. Retry later."
 
 
+class FeatureNotConfigured(StewardError):
+    """The deployment runs without the feature the route needs (not the caller's doing, and
+    retrying won't help): 501, RFC 9110's "does not support the functionality required"."""
+
+    status, code, title = 501, "feature.not_configured", "Feature not configured"
+    default_detail = "This deployment does not have the feature this request needs."
+
+
 class InternalError(StewardError):
     pass
 
@@ -209,6 +224,11 @@ OPENAI_PATH = re.compile(r"/v1/(?:embeddings|models(?:/[^/]+)?)/?")
 
 def is_openai_path(path: str | None) -> bool:
     return path is not None and OPENAI_PATH.fullmatch(path) is not None
+
+
+def is_oip_path(path: str | None) -> bool:
+    """Open Inference Protocol routes, whose clients (tritonclient) read ``{"error": "..."}``."""
+    return path is not None and (path == "/v2" or path.startswith("/v2/"))
 
 
 def openai_error_type(status: int) -> str:
@@ -226,7 +246,9 @@ def problem(
     """An RFC 9457 problem document with Steward's ``code`` and ``request_id`` members.
 
     ``path`` is the request's: on an OpenAI route the document also carries ``error``
-    (``message`` = ``detail``, ``type``, ``param``, ``code``) for OpenAI clients.
+    (``message`` = ``detail``, ``type``, ``param``, ``code``) for OpenAI clients; on an OIP route
+    ``error`` is a string (the detail and the code), the protocol's own error shape, which
+    tritonclient shows.
     """
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
@@ -239,6 +261,8 @@ def problem(
     body.update(extra)
     if is_openai_path(path):
         body["error"] = {"message": detail, "type": openai_error_type(status), "param": None, "code": code}
+    elif is_oip_path(path):
+        body["error"] = f"{detail} [{code}]"
     return body
 
 

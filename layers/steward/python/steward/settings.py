@@ -20,6 +20,9 @@ from steward.ttl_cache import DEFAULT_TTL_S, FRESHNESS_BOUND_S
 DEV_STAGES = frozenset({"local", "test"})
 #: API Gateway REST integrations time out after 29 s; the whole backend call must end before.
 API_GATEWAY_LIMIT_S = 29.0
+#: What a request may spend outside the backend call when every store stalls: a registry or
+#: policy read (~3 s each, bounded in `steward.adapters.aws`) and the audit write (~4 s).
+STORE_STALL_BUDGET_S = 8.0
 LOCAL_BACKEND_URL = "http://127.0.0.1:8080"
 
 
@@ -53,7 +56,7 @@ class StewardSettings(BaseSettings):
     max_input_chars: int = Field(default=32_768, ge=1)
 
     # Backend calls: a total deadline below API Gateway's 29 s and a per-attempt timeout.
-    backend_deadline_s: float = Field(default=25.0, gt=0)
+    backend_deadline_s: float = Field(default=18.0, gt=0)
     backend_try_timeout_s: float = Field(default=10.0, gt=0)
     backend_connect_timeout_s: float = Field(default=2.0, gt=0)
     backend_max_attempts: int = Field(default=3, ge=1, le=5)
@@ -123,8 +126,11 @@ class StewardSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe(self) -> StewardSettings:
-        if self.backend_deadline_s >= API_GATEWAY_LIMIT_S:
-            raise ValueError("backend_deadline_s must stay below API Gateway's 29 s limit")
+        if self.backend_deadline_s + STORE_STALL_BUDGET_S > API_GATEWAY_LIMIT_S:
+            raise ValueError(
+                f"backend_deadline_s must leave {STORE_STALL_BUDGET_S:.0f} s for store stalls "
+                f"under API Gateway's {API_GATEWAY_LIMIT_S:.0f} s limit"
+            )
         if self.backend_try_timeout_s > self.backend_deadline_s:
             raise ValueError("backend_try_timeout_s must not exceed backend_deadline_s")
         if not self.is_dev:

@@ -47,7 +47,7 @@ RETRYABLE_STATUS = frozenset({429, 503})
 
 @dataclass(frozen=True)
 class RouterPolicy:
-    deadline_s: float = 25.0
+    deadline_s: float = 18.0  # see settings.STORE_STALL_BUDGET_S
     try_timeout_s: float = 10.0
     max_attempts: int = 3
     backoff_base_s: float = 0.05
