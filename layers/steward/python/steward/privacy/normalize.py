@@ -24,11 +24,14 @@ no copy, no map. The map is sparse: only edits that change the length are record
 keeps offsets), and a lookup is a binary search.
 
 Why a hand-kept look-alike table: Unicode's confusables data (UTS #39 ``confusables.txt``) is not
-in the standard library and no package in the environment ships it. Its skeleton mapping is also
-not what detection needs (it maps ``I`` to ``l`` and ``m`` to ``rn``), so the table below keeps the
-UTS #39 entries whose prototype is a single ASCII letter or digit, for the scripts that imitate
-Latin (Cyrillic, Greek, Armenian, a few IPA letters). Fullwidth and mathematical forms need no
-table: NFKC folds them.
+in the standard library and no installed package ships it. Its skeleton mapping is also not what
+detection needs (it maps ``I`` to ``l`` and ``m`` to ``rn``, so patterns written for ASCII would
+stop matching), so the table below takes the UTS #39 entries for letters of the scripts that
+imitate Latin (Cyrillic, Greek, Armenian, a few IPA letters) that look like one ASCII letter or
+digit, and maps each to the character it imitates (Cyrillic ``I``-like U+0406 to ``I``, not ``l``).
+It is 84 entries, small enough to review; fullwidth and mathematical forms need no
+table, since NFKC folds them. Turkish dotless i is left out on purpose: it is a letter of real
+words, and folding it would cost recall on Turkish names and places.
 
 Spelled-out obfuscations (``name [at] domain [dot] com``, spaced digits) are handled by the
 detector patterns themselves. Everything here is linear in the input: single-class or bounded
