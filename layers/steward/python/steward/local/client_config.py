@@ -3,8 +3,8 @@
 ``make up`` writes ``.steward/local.json`` (see `steward.local.stack.LocalStackState`): the moto
 endpoint and the settings that name the stack's tables and secret. When the environment selects
 no target itself (no ``STEWARD_*`` variable, no AWS endpoint, profile or credentials: see
-`TARGET_VARIABLES`), the CLI uses that file; otherwise explicit environment wins and the file is ignored, so a leftover state
-file can never redirect commands meant for AWS.
+`TARGET_VARIABLES`), the CLI uses that file; otherwise explicit environment wins and the file
+is ignored, so a leftover state file can never redirect commands meant for AWS.
 """
 
 from __future__ import annotations
