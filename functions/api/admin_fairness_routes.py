@@ -11,12 +11,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Request, Response
-from pydantic import BaseModel
-from steward.errors import Forbidden, UnsupportedInput
+from pydantic import BaseModel, WithJsonSchema
+from steward.errors import FeatureNotConfigured, Forbidden
 from steward.fairness.groups import MAX_LABEL_LENGTH, MAX_LABELS, GroupLabels
 from steward.fairness.monitor import FairnessMonitor
 
+from functions.api.openapi import problems
 from functions.api.routes import Call
+from functions.api.schemas import group_declaration_schema
 
 router = APIRouter(prefix="/admin/fairness", tags=["admin"])
 Tenant = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]
@@ -36,11 +38,11 @@ def _monitor(call: Call, tenant: str) -> FairnessMonitor:
         raise Forbidden()
     call.draft.reason_codes.append("admin.fairness_groups")
     if call.gateway.fairness is None:
-        raise UnsupportedInput("Fairness monitoring is not configured on this deployment.")
+        raise FeatureNotConfigured("Fairness monitoring is not configured on this deployment.")
     return call.gateway.fairness
 
 
-@router.put("/{tenant}/groups", response_model=GroupLabelsView)
+@router.put("/{tenant}/groups", response_model=GroupLabelsView, responses=problems(409, 501))
 async def put_groups(
     tenant: Tenant,
     request: Request,
@@ -54,6 +56,7 @@ async def put_groups(
             ),
             examples=[{"labels": ["A", "B"]}],
         ),
+        WithJsonSchema(group_declaration_schema()),
     ],
 ) -> Response:
     call = Call(request)
@@ -61,7 +64,7 @@ async def put_groups(
     return await call.run(lambda: monitor.declare_groups(tenant, document, author=call.caller.key_id).view())
 
 
-@router.get("/{tenant}/groups", response_model=GroupLabelsView)
+@router.get("/{tenant}/groups", response_model=GroupLabelsView, responses=problems(501))
 async def get_groups(tenant: Tenant, request: Request) -> Response:
     call = Call(request)
     monitor = _monitor(call, tenant)

@@ -12,12 +12,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
+from pydantic import WithJsonSchema
 from steward.auth.keys import PLATFORM_ADMIN_SCOPE
 from steward.errors import Forbidden, ModelNotFound
 from steward.privacy_policies import PolicyBook
 
+from functions.api.openapi import problems
 from functions.api.routes import Call, json_response
-from functions.api.schemas import PolicyList, PolicyView
+from functions.api.schemas import PolicyList, PolicyView, policy_document_schema
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 Tenant = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]
@@ -47,11 +49,15 @@ def _view(policy: Any) -> dict[str, Any]:
     return dict(policy.model_dump(mode="json"))
 
 
-@router.put("/policies/{tenant}", response_model=PolicyView, status_code=201)
+@router.put("/policies/{tenant}", response_model=PolicyView, status_code=201, responses=problems(404))
 async def put_policy(
     tenant: Tenant,
     request: Request,
-    document: Annotated[dict[str, Any], Body(description="A privacy policy document.")],
+    document: Annotated[
+        dict[str, Any],
+        Body(description="A privacy policy document."),
+        WithJsonSchema(policy_document_schema()),  # documented as parse_policy checks it (422)
+    ],
     model: ModelQuery = None,
 ) -> Response:
     """Store ``document`` as the next version of the tenant's policy (or of one model's)."""

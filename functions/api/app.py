@@ -9,6 +9,7 @@ from collections.abc import Callable
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from steward.audit import AuditDraft, AuditKeys, AuditStore
 from steward.errors import (
     PROBLEM_CONTENT_TYPE,
@@ -31,6 +32,7 @@ from functions.api.json_guard import parses_as_json
 from functions.api.middleware import SCOPE_AUDIT, SCOPE_BODY, SCOPE_REQUEST_ID, GovernanceMiddleware
 from functions.api.oip_routes import infer_router as oip_infer_router
 from functions.api.oip_routes import router as oip_router
+from functions.api.openapi import install as install_openapi
 from functions.api.routes import router
 
 
@@ -97,8 +99,22 @@ def _safe_loc(loc: object) -> list[object]:
     ]
 
 
-def _allow_header(exc: StarletteHTTPException) -> dict[str, str]:
-    """Starlette names the route's methods in ``Allow`` (RFC 9110 requires it on a 405)."""
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allow_header(request: Request, exc: StarletteHTTPException) -> dict[str, str]:
+    """Every method the path takes (RFC 9110 requires ``Allow`` on a 405). FastAPI makes one route
+    per method and Starlette names only the first route matching the path, so ask them all."""
+    methods = [
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.routes
+        )
+    ]
+    if methods:
+        return {"allow": ", ".join(sorted(methods))}
     allow = (exc.headers or {}).get("Allow") or (exc.headers or {}).get("allow")
     return {"allow": allow} if allow else {}
 
@@ -108,7 +124,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         return _problem_response(request, RouteNotFound())
     if exc.status_code == 405:
-        return _problem_response(request, MethodNotAllowed(headers=_allow_header(exc)))
+        return _problem_response(request, MethodNotAllowed(headers=_allow_header(request, exc)))
     if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
         # FastAPI's body parser failed on something other than JSON syntax (bad UTF-8, depth).
         return _problem_response(request, MalformedJson())
@@ -163,6 +179,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    install_openapi(app, settings)  # security schemes, problem responses, the settings' limits
     app.state.gateway = get_gateway
     app.state.inline_blocking = inline_blocking
     app.include_router(router)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from steward.auth.principal import Principal
-from steward.errors import PROBLEM_CONTENT_TYPE, UnsupportedMediaType
+from steward.errors import UnsupportedMediaType
 from steward.gateway import Gateway
 from steward.oip_binary import (
     BINARY_MEDIA_TYPE,
@@ -30,8 +30,9 @@ from steward.oip_binary import (
 
 from functions.api.json_guard import check_json
 from functions.api.middleware import SCOPE_BODY
-from functions.api.routes import PROBLEMS, Call, json_response
-from functions.api.schemas import InferRequest, InferResponse, ModelMetadata, Problem
+from functions.api.openapi import problems
+from functions.api.routes import MODEL_PROBLEMS, PROBLEMS, Call, json_response
+from functions.api.schemas import InferRequest, InferResponse, ModelMetadata
 
 SERVER_NAME = "steward"
 SCOPE_OUTPUT = "steward.oip_output"
@@ -148,7 +149,7 @@ _INFER_RESPONSES: dict[int | str, dict[str, Any]] = {
         "``Inference-Header-Content-Length``) followed by the raw tensors.",
         "content": {BINARY_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
     },
-    415: {"model": Problem, "content": {PROBLEM_CONTENT_TYPE: {}}},
+    **problems(404, 415, 501, 502, 504),
 }
 
 
@@ -171,25 +172,27 @@ async def server_metadata(request: Request) -> Response:
     return json_response({"name": SERVER_NAME, "version": request.app.version, "extensions": [EXTENSION]})
 
 
-@router.get("/v2/models/{model}", response_model=ModelMetadata)
+@router.get("/v2/models/{model}", response_model=ModelMetadata, responses=MODEL_PROBLEMS)
 async def model_metadata(model: str, request: Request) -> Response:
     call = Call(request)
     return await call.run(call.gateway.model_metadata, call.caller, model, None, call.draft)
 
 
-@router.get("/v2/models/{model}/versions/{version}", response_model=ModelMetadata)
+@router.get("/v2/models/{model}/versions/{version}", response_model=ModelMetadata, responses=MODEL_PROBLEMS)
 async def model_version_metadata(model: str, version: str, request: Request) -> Response:
     call = Call(request)
     return await call.run(call.gateway.model_metadata, call.caller, model, version, call.draft)
 
 
-@router.get("/v2/models/{model}/ready", response_model=ModelReadiness)
+@router.get("/v2/models/{model}/ready", response_model=ModelReadiness, responses=MODEL_PROBLEMS)
 async def model_ready(model: str, request: Request) -> Response:
     """200 for a model this key may call now; the same 404 for one that is absent or not yours."""
     return await _ready(request, model, None)
 
 
-@router.get("/v2/models/{model}/versions/{version}/ready", response_model=ModelReadiness)
+@router.get(
+    "/v2/models/{model}/versions/{version}/ready", response_model=ModelReadiness, responses=MODEL_PROBLEMS
+)
 async def model_version_ready(model: str, version: str, request: Request) -> Response:
     return await _ready(request, model, version)
 

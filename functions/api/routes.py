@@ -7,15 +7,17 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
-from steward.audit import AuditDraft
+from pydantic import WithJsonSchema
+from steward.audit import CURSOR_PATTERN, AuditDraft
 from steward.auth.principal import Principal
 from steward.cards import render_card_html
-from steward.errors import PROBLEM_CONTENT_TYPE, Unauthenticated
+from steward.errors import Unauthenticated
 from steward.explain_chart import waterfall_from_explanation
 from steward.gateway import Gateway
 
 from functions.api.lanes import route_lane, run_in_lane
 from functions.api.middleware import SCOPE_AUDIT, SCOPE_PRINCIPAL
+from functions.api.openapi import EVERY_OPERATION, problems
 from functions.api.schemas import (
     AuditList,
     EmbeddingsRequest,
@@ -27,15 +29,16 @@ from functions.api.schemas import (
     ModelCard,
     ModelItem,
     ModelList,
-    Problem,
     RedactRequest,
     RedactResponse,
 )
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "content": {PROBLEM_CONTENT_TYPE: {}}}
-    for status in (400, 401, 403, 404, 409, 413, 422, 502, 503, 504)
-}
+#: What every route can answer with (`functions.api.openapi` adds 422 where there is input).
+PROBLEMS = problems(*EVERY_OPERATION)
+#: A route naming a model (path or body): absent and "not yours" are the same 404.
+MODEL_PROBLEMS = problems(404)
+#: A route that calls the model backend.
+BACKEND_PROBLEMS = problems(404, 502, 504)
 
 
 class Call:
@@ -93,14 +96,14 @@ async def list_models(request: Request) -> Response:
     return await call.run(call.gateway.list_models, call.caller)
 
 
-@router.get("/v1/models/{model}", response_model=ModelItem, tags=["openai"])
+@router.get("/v1/models/{model}", response_model=ModelItem, tags=["openai"], responses=MODEL_PROBLEMS)
 async def retrieve_model(model: str, request: Request) -> Response:
     """OpenAI ``models.retrieve``: a model this key may call (``name`` or ``name@version``)."""
     call = Call(request)
     return await call.run(call.gateway.retrieve_model, call.caller, model, call.draft)
 
 
-@router.post("/v1/embeddings", response_model=EmbeddingsResponse, tags=["openai"])
+@router.post("/v1/embeddings", response_model=EmbeddingsResponse, tags=["openai"], responses=BACKEND_PROBLEMS)
 async def create_embeddings(body: EmbeddingsRequest, request: Request) -> Response:
     call = Call(request)
     return await call.run(
@@ -118,7 +121,14 @@ async def create_embeddings(body: EmbeddingsRequest, request: Request) -> Respon
 async def list_audit(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=CURSOR_PATTERN,
+            description="The ``next_cursor`` of the page before; any other value is refused (422).",
+        ),
+        WithJsonSchema({"type": "string", "pattern": CURSOR_PATTERN}),  # a query value is never null
+    ] = None,
 ) -> Response:
     call = Call(request)
     return await call.run(call.gateway.audit_page, call.caller, limit, cursor)
@@ -128,7 +138,7 @@ async def list_audit(
     "/v1/models/{model}/explain",
     response_model=InferResponse,
     tags=["explain"],
-    responses={200: {"content": {"image/svg+xml": {}}}},
+    responses={200: {"content": {"image/svg+xml": {}}}, **BACKEND_PROBLEMS},
 )
 async def explain(
     model: str,
@@ -151,7 +161,7 @@ async def explain(
     "/v1/models/{model}/card",
     response_model=ModelCard,
     tags=["governance"],
-    responses={200: {"content": {"text/html": {}}}},
+    responses={200: {"content": {"text/html": {}}}, **MODEL_PROBLEMS},
 )
 async def model_card(
     model: str, request: Request, version: Annotated[str | None, Query(max_length=32)] = None
@@ -164,7 +174,9 @@ async def model_card(
     return json_response(document)
 
 
-@router.post("/v1/feedback", response_model=FeedbackResponse, tags=["governance"])
+@router.post(
+    "/v1/feedback", response_model=FeedbackResponse, tags=["governance"], responses=problems(404, 409, 501)
+)
 async def feedback(body: FeedbackRequest, request: Request) -> Response:
     """Ground truth for a prediction made with ``parameters.group`` (fairness monitoring)."""
     call = Call(request)
@@ -173,7 +185,7 @@ async def feedback(body: FeedbackRequest, request: Request) -> Response:
     )
 
 
-@router.post("/v1/redact", response_model=RedactResponse, tags=["governance"])
+@router.post("/v1/redact", response_model=RedactResponse, tags=["governance"], responses=MODEL_PROBLEMS)
 async def redact(body: RedactRequest, request: Request) -> Response:
     """The privacy policy in force applied to text: redacted text and findings (types and spans,
     never values). A ``block`` rule answers 400 ``pii.blocked``, as the model routes would."""

@@ -2,21 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+#: Request bodies validate strictly, as JSON Schema reads them: "5" is not an integer, 1 is not a
+#: string. The upper limits of texts (count, length) are the deployment's settings: the gateway
+#: enforces them and the OpenAPI document states them (``functions.api.openapi``).
+STRICT = ConfigDict(strict=True, extra="forbid")
+Text = Annotated[str, Field(min_length=1)]
+#: A request id as the API issues it (``x-request-id``: a UUID); nothing else can name a prediction.
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9-]{1,128}$"
+#: A ground-truth label: 0 or 1 (``false``/``true`` too).
+GroundTruth = Annotated[StrictInt, Field(ge=0, le=1)] | StrictBool
+#: The largest integer every JSON reader holds exactly (a tensor dimension is never near it: the
+#: elements of all tensors together are bounded far lower, see `steward.oip_tensors`).
+JSON_SAFE_INT = 2**53 - 1
 
 
 class EmbeddingsRequest(BaseModel):
     """OpenAI ``POST /v1/embeddings``."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(strict=True, extra="ignore")  # OpenAI clients add fields of their own
 
     model: str = Field(min_length=1, max_length=200)
-    input: str | list[str] | list[int] | list[list[int]]
+    input: Text | Annotated[list[Text], Field(min_length=1)] = Field(
+        description="A text or a list of texts, none empty (token arrays are not accepted)."
+    )
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(default=None, ge=1)
     user: str | None = Field(default=None, max_length=256)
+
+    @field_validator("input", mode="before")
+    @classmethod
+    def _no_token_arrays(cls, value: Any) -> Any:
+        """OpenAI also takes token ids; say so plainly rather than with a type error."""
+        if isinstance(value, list) and any(isinstance(v, list) or type(v) is int for v in value):
+            raise PydanticCustomError("token_arrays", "Token-array inputs are not supported; send strings.")
+        return value
 
 
 class EmbeddingItem(BaseModel):
@@ -56,17 +80,21 @@ Datatype = Literal[
 
 
 class InferTensor(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """One input tensor. ``data`` holds what ``datatype`` and ``shape`` say (flat, row-major, or
+    nested by dimension): numbers in range of the type, booleans for BOOL, strings only in BYTES;
+    anything else is refused with 400 ``input.tensor_mismatch`` before any backend call."""
+
+    model_config = STRICT
 
     name: str = Field(min_length=1, max_length=256)
-    shape: list[int] = Field(max_length=8)
+    shape: list[Annotated[int, Field(ge=0, le=JSON_SAFE_INT)]] = Field(max_length=8)
     datatype: Datatype
     parameters: dict[str, Any] | None = None
     data: list[Any]
 
 
 class RequestedOutput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     name: str = Field(min_length=1, max_length=256)
     parameters: dict[str, Any] | None = None
@@ -75,7 +103,7 @@ class RequestedOutput(BaseModel):
 class InferRequest(BaseModel):
     """Open Inference Protocol v2 inference request."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     id: str | None = Field(default=None, max_length=256)
     parameters: dict[str, Any] | None = None
@@ -84,15 +112,36 @@ class InferRequest(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    """Ground truth for an earlier prediction sent with ``parameters.group`` (joined by request id)."""
+    """Ground truth for an earlier prediction sent with ``parameters.group`` (joined by request id).
+    Exactly one of ``label`` and ``labels``."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    request_id: str = Field(min_length=1, max_length=128, description="The x-request-id of the prediction.")
-    label: StrictInt | StrictBool | None = Field(default=None, description="0 or 1, for one row.")
-    labels: list[StrictInt | StrictBool] | None = Field(
-        default=None, max_length=25, description="0 or 1 per monitored row, in request order."
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                for name in ("label", "labels")
+            ]
+        },
     )
+
+    request_id: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=REQUEST_ID_PATTERN,
+        description="The x-request-id of the prediction.",
+    )
+    label: GroundTruth | None = Field(default=None, description="0 or 1, for one row.")
+    labels: list[GroundTruth] | None = Field(
+        default=None, min_length=1, max_length=25, description="0 or 1 per monitored row, in request order."
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> FeedbackRequest:
+        if (self.label is None) == (self.labels is None):
+            raise PydanticCustomError("label_or_labels", "Send exactly one of 'label' or 'labels'.")
+        return self
 
 
 class FeedbackResponse(BaseModel):
@@ -174,9 +223,11 @@ class AuditList(BaseModel):
 class RedactRequest(BaseModel):
     """``POST /v1/redact``: apply the privacy policy in force to text (a guardrail apply call)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
-    text: str | list[str] = Field(description="A text or a list of texts (at most 128).")
+    text: Text | Annotated[list[Text], Field(min_length=1)] = Field(
+        description="A text or a list of texts, none empty."
+    )
     model: str | None = Field(
         default=None, min_length=1, max_length=200, description="Apply this model's policy."
     )
@@ -225,15 +276,91 @@ class OpenAIError(BaseModel):
     code: str
 
 
+class ProblemIssue(BaseModel):
+    """Where a request broke the schema: a location and a fixed message, never the input."""
+
+    loc: list[str | int]
+    type: str
+    msg: str
+
+
 class Problem(BaseModel):
-    """RFC 9457 problem details with Steward's stable ``code`` and the request id."""
+    """RFC 9457 problem details with Steward's stable ``code`` and the request id. Some codes add
+    members: ``errors`` (``input.invalid``), ``entity_types`` (``pii.blocked``)."""
+
+    model_config = ConfigDict(extra="allow")
 
     type: str
     title: str
-    status: int
+    status: int = Field(ge=400, le=599)
     detail: str
-    code: str
-    request_id: str
+    code: str = Field(description="Stable and machine-readable, e.g. ``model.not_found``.")
+    request_id: str = Field(description="The request's ``x-request-id``, for support and the audit trail.")
+    errors: list[ProblemIssue] | None = None
+    entity_types: list[str] | None = None
     error: OpenAIError | None = Field(
         default=None, description="On the OpenAI routes only: the same error as OpenAI SDKs read it."
     )
+
+
+def policy_document_schema() -> dict[str, Any]:
+    """``PUT /admin/policies/{tenant}``: the JSON Schema of what `steward.privacy.policy.parse_policy`
+    accepts. Every field is optional (absent: the built-in value, see ``docs/privacy.md``); a
+    secret type's rule never lets the value through; ``version``, ``tenant_id`` and ``model`` are
+    set by the store and ignored here."""
+    from steward.privacy.entities import ENTITY_TYPES, SECRET_TYPES
+    from steward.privacy.policy import DEFAULT_THRESHOLD, SECRET_OPERATORS, DetectionPath, Direction, Operator
+
+    directions = [d.value for d in Direction]
+
+    def rule(entity_type: str) -> dict[str, Any]:
+        secret = entity_type in SECRET_TYPES
+        operators = [o.value for o in Operator if not secret or o in SECRET_OPERATORS]
+        apply_to: dict[str, Any] = {"type": "array", "items": {"enum": directions}}
+        if secret:  # both directions, always
+            apply_to["allOf"] = [{"contains": {"const": d}} for d in directions]
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "operator": {"enum": operators},
+                "threshold": {
+                    "anyOf": [
+                        {"type": "number", "minimum": 0, "maximum": DEFAULT_THRESHOLD if secret else 1},
+                        {"type": "null"},
+                    ]
+                },
+                "apply_to": apply_to,
+                "mask_keep_last": {"type": "integer", "minimum": 0, "maximum": 32},
+                "mask_char": {"type": "string", "minLength": 1, "maxLength": 1},
+            },
+        }
+
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "schema_version": {"const": 1},
+            "detection_path": {"enum": [p.value for p in DetectionPath]},
+            "threshold": {"type": "number", "minimum": 0, "maximum": 1},
+            "restore_output": {"type": "boolean"},
+            "entities": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {t: rule(t) for t in sorted(ENTITY_TYPES)},
+            },
+            "version": {"description": "Ignored: the store numbers versions."},
+            "tenant_id": {"description": "Ignored: the path names the tenant."},
+            "model": {"description": "Ignored: the 'model' query parameter names the model."},
+        },
+    }
+
+
+def group_declaration_schema() -> dict[str, Any]:
+    """``PUT /admin/fairness/{tenant}/groups``: `steward.fairness.groups.GroupDeclaration`, whose
+    uniqueness rule is a validator pydantic can't write into the schema."""
+    from steward.fairness.groups import GroupDeclaration
+
+    schema = GroupDeclaration.model_json_schema()
+    schema["properties"]["labels"]["uniqueItems"] = True
+    return schema

@@ -16,7 +16,14 @@ from steward import oip_tensors as oip
 from steward.audit import AuditDraft, AuditStore, decode_cursor, encode_cursor, public_view
 from steward.auth.principal import Principal
 from steward.cards import card_document, makes_decisions
-from steward.errors import InputTooLarge, InvalidInput, TaskMismatch, UnknownFairnessGroup, UnsupportedInput
+from steward.errors import (
+    FeatureNotConfigured,
+    InputTooLarge,
+    InvalidInput,
+    TaskMismatch,
+    UnknownFairnessGroup,
+    UnsupportedInput,
+)
 from steward.fairness.monitor import (
     FairnessMonitor,
     parse_groups,
@@ -232,7 +239,7 @@ class Gateway:
         """Ground truth for an earlier monitored prediction of the caller's tenant, to a model the
         key may use (anything else is the unknown-id 404, so other models' traffic can't be probed)."""
         if self.fairness is None:
-            raise UnsupportedInput("Fairness monitoring is not configured on this deployment.")
+            raise FeatureNotConfigured("Fairness monitoring is not configured on this deployment.")
         parsed = parse_labels(label, labels)
         draft.n_inputs = len(parsed)
         result = self.fairness.feedback(principal.tenant_id, request_id, parsed, may_use=principal.may_use)
@@ -319,7 +326,7 @@ class Gateway:
         if not isinstance(params, Mapping) or GROUP_PARAMETER not in params:
             return payload, None
         if self.fairness is None:
-            raise UnsupportedInput("Fairness monitoring is not configured on this deployment.")
+            raise FeatureNotConfigured("Fairness monitoring is not configured on this deployment.")
         if not makes_decisions(resolved.version.task):
             raise UnsupportedInput("'parameters.group' is only accepted for classification models.")
         inputs = payload.get("inputs")

@@ -1,0 +1,260 @@
+"""The OpenAPI document is a contract a client can generate code from, and the API keeps it.
+
+The document names both ways to send the key, every status a route can answer with (each an
+RFC 9457 problem document), and the request constraints validation really enforces. The slow test
+runs Schemathesis over every operation with every check (what ``--checks all`` runs), positive and
+negative data, against the app wired to in-memory stores: it must find nothing, and no check or
+status is excluded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, settings
+from pydantic import SecretStr
+from schemathesis.checks import CHECKS, load_all_checks
+from schemathesis.generation import GenerationMode
+from starlette.testclient import TestClient
+from starlette.types import ASGIApp
+from steward import admin
+from steward.audit import CURSOR_PATTERN
+from steward.auth.authorize import Authorizer
+from steward.fairness.monitor import FairnessMonitor
+from steward.gateway import Gateway
+from steward.privacy_guard import PrivacyGuard
+from steward.privacy_policies import PolicyBook
+from steward.registry import Registry
+from steward.routing.router import Router, RouterPolicy
+from steward.settings import StewardSettings
+from steward.testing import (
+    FakeTransport,
+    InMemoryAuditStore,
+    InMemoryFairnessStore,
+    InMemoryKeyStore,
+    InMemoryPolicyStore,
+    InMemoryRegistryStore,
+    demo_model,
+)
+
+from functions.api.app import create_app
+from functions.api.local_gateway import with_authorizer
+from functions.authorizer.handler import authorize_event
+
+from .conftest import CREDIT, MINILM, PEPPER, bearer
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+#: Statuses every operation behind the authorizer can answer with: no or bad key (401), a key
+#: not allowed here (403), throttled by API Gateway (429), audit trail down, fail closed (503).
+EVERY_OPERATION = (401, 403, 429, 503)
+#: Known exclusions from the Schemathesis run: none. A finding is fixed, never listed here.
+EXCLUDED_CHECKS: tuple[str, ...] = ()
+MAX_EXAMPLES = 25
+
+
+class Contract:
+    """The app as a deployment wires it, with in-memory stores, and the keys to call it with."""
+
+    def __init__(self, *, fairness: bool = True, settings: StewardSettings | None = None) -> None:
+        self.settings = settings or StewardSettings(stage="test", pepper=SecretStr(PEPPER.decode()))
+        keys, registry = InMemoryKeyStore(), InMemoryRegistryStore()
+        for entry, version in (demo_model(MINILM), demo_model(CREDIT, task="tabular-classification")):
+            registry.put_entry(entry)
+            registry.put_version(version)
+        gateway = Gateway(
+            Registry(registry),
+            # A fuzzer's requests are the caller's mistakes, never backend faults: no breaker trips.
+            Router({"http": FakeTransport()}, RouterPolicy(breaker_threshold=10**6), sleep=lambda _s: None),
+            InMemoryAuditStore(),
+            fairness=FairnessMonitor(InMemoryFairnessStore(), pepper=lambda: PEPPER, labels_ttl_s=0)
+            if fairness
+            else None,
+            privacy=PrivacyGuard(PolicyBook(InMemoryPolicyStore()), pepper=lambda: PEPPER),
+        )
+
+        def key(tenant: str, *, platform_admin: bool = False) -> str:
+            token, _ = admin.create_api_key(
+                tenant,
+                models=("*",),
+                admin=True,
+                platform_admin=platform_admin,
+                settings=self.settings,
+                store=keys,
+                pepper=lambda: PEPPER,
+            )
+            return token
+
+        # The data plane's key administers "acme"; the admin routes are called by another tenant's
+        # platform admin, so policies stored under fuzzed tenant names never apply to "acme".
+        self.tenant_admin = key("acme")
+        self.platform_admin = key("ops", platform_admin=True)
+        authorizer = Authorizer(keys, lambda: PEPPER)
+        self.app: ASGIApp = with_authorizer(
+            create_app(self.settings, gateway), lambda event: authorize_event(event, authorizer)
+        )
+
+    def key_for(self, path: str) -> str:
+        return self.platform_admin if path.startswith("/admin/") else self.tenant_admin
+
+
+def _document(settings: StewardSettings | None = None) -> dict[str, Any]:
+    app = create_app(
+        settings or StewardSettings(stage="test", pepper=SecretStr(PEPPER.decode())), gateway=None
+    )
+    assert isinstance(app, FastAPI)
+    return app.openapi()
+
+
+def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return _document()
+
+
+# --- the document --------------------------------------------------------------------------
+
+
+def test_the_document_names_both_ways_to_send_the_key(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    by_kind = {(s["type"], s.get("scheme") or s.get("name")): name for name, s in schemes.items()}
+    bearer_name = by_kind[("http", "bearer")]
+    header_name = by_kind[("apiKey", "x-api-key")]
+    assert schemes[header_name]["in"] == "header"
+    # Either one is enough (alternatives, not both at once), on every operation.
+    assert document["security"] == [{bearer_name: []}, {header_name: []}]
+    for path, method, operation in _operations(document):
+        assert operation.get("security", document["security"]) == document["security"], (method, path)
+
+
+def test_every_error_answer_is_a_problem_document(document: dict[str, Any]) -> None:
+    problem = document["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) >= {"type", "title", "status", "detail", "code", "request_id"}
+    for path, method, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            if int(status) >= 400:
+                assert response["content"] == {PROBLEM_JSON: {"schema": PROBLEM_REF}}, (method, path, status)
+
+
+def test_every_operation_documents_what_it_can_answer(document: dict[str, Any]) -> None:
+    for path, method, operation in _operations(document):
+        statuses = {int(s) for s in operation["responses"]}
+        where = f"{method.upper()} {path}"
+        assert statuses >= set(EVERY_OPERATION), where
+        takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
+        # 422 exactly where there is something to validate; FastAPI's own 422 schema never appears.
+        assert (422 in statuses) == takes_input, where
+        if "{model}" in path:
+            assert 404 in statuses, where
+        if operation.get("requestBody"):
+            assert {400, 413} <= statuses, where  # malformed JSON, body over the limit
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_the_documented_constraints_are_the_ones_enforced(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    embeddings = schemas["EmbeddingsRequest"]["properties"]["input"]
+    one, many = embeddings["anyOf"]
+    assert (one["type"], one["minLength"], one["maxLength"]) == ("string", 1, 32_768)
+    assert (many["minItems"], many["maxItems"], many["items"]["minLength"]) == (1, 128, 1)
+    text = schemas["RedactRequest"]["properties"]["text"]
+    assert [variant.get("minLength", variant.get("minItems")) for variant in text["anyOf"]] == [1, 1]
+    feedback = schemas["FeedbackRequest"]["properties"]["request_id"]
+    assert feedback["pattern"] == "^[A-Za-z0-9-]{1,128}$"
+    audit = {p["name"]: p["schema"] for p in document["paths"]["/v1/audit"]["get"]["parameters"]}
+    cursor = audit["cursor"]
+    assert (cursor["type"], cursor["pattern"]) == ("string", CURSOR_PATTERN)
+
+
+def test_the_documented_limits_follow_the_settings() -> None:
+    settings = StewardSettings(
+        stage="test", pepper=SecretStr(PEPPER.decode()), max_embedding_inputs=16, max_input_chars=1000
+    )
+    schemas = _document(settings)["components"]["schemas"]
+    one, many = schemas["EmbeddingsRequest"]["properties"]["input"]["anyOf"]
+    assert (one["maxLength"], many["maxItems"], many["items"]["maxLength"]) == (1000, 16, 1000)
+    one, many = schemas["RedactRequest"]["properties"]["text"]["anyOf"]
+    assert (one["maxLength"], many["maxItems"], many["items"]["maxLength"]) == (1000, 16, 1000)
+
+
+@pytest.mark.parametrize("cursor", ["00", "AAAA", "_-_-_-", "MjAyMy0xMS0xNFQyMjoxMzoyMC4yNTBaI3JlcS0x"])
+def test_every_cursor_the_document_allows_is_a_position(cursor: str) -> None:
+    contract = Contract()
+    with TestClient(contract.app) as client:
+        answer = client.get("/v1/audit", params={"cursor": cursor}, headers=bearer(contract.tenant_admin))
+    assert (answer.status_code, answer.json()["object"]) == (200, "list")
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/admin/policies/acme", "GET, PUT"),
+        ("/admin/fairness/acme/groups", "GET, PUT"),
+        ("/v1/embeddings", "POST"),
+    ],
+)
+def test_a_405_names_every_method_of_the_path(path: str, allow: str) -> None:
+    """One route per method in FastAPI: ``Allow`` must still list them all (RFC 9110)."""
+    contract = Contract()
+    with TestClient(contract.app) as client:
+        answer = client.request("DELETE", path, headers=bearer(contract.platform_admin))
+    assert (answer.status_code, answer.headers["allow"]) == (405, allow)
+
+
+def test_a_deployment_without_fairness_monitoring_answers_501(document: dict[str, Any]) -> None:
+    """Not the caller's fault (so not a 4xx) and not transient (so not a 503): documented 501."""
+    contract = Contract(fairness=False)
+    with TestClient(contract.app) as client:
+        answers = [
+            client.post(
+                "/v1/feedback", headers=bearer(contract.tenant_admin), json={"request_id": "r-1", "label": 1}
+            ),
+            client.get("/admin/fairness/acme/groups", headers=bearer(contract.tenant_admin)),
+        ]
+    for answer in answers:
+        assert (answer.status_code, answer.json()["code"]) == (501, "feature.not_configured")
+        assert answer.headers["content-type"] == PROBLEM_JSON
+    assert "501" in document["paths"]["/v1/feedback"]["post"]["responses"]
+    assert "501" in document["paths"]["/admin/fairness/{tenant}/groups"]["get"]["responses"]
+
+
+def test_the_run_below_uses_every_schemathesis_check() -> None:
+    """``call_and_validate`` runs each check the configuration enables; all of them are."""
+    load_all_checks()
+    schema = schemathesis.openapi.from_dict(_document())
+    operation = schema["/v1/embeddings"]["POST"]
+    config = schema.config.checks_config_for(operation=operation, phase=None)
+    names = CHECKS.get_all_names()
+    assert len(names) >= 14 and not EXCLUDED_CHECKS
+    assert [n for n in names if not config.get_by_name(name=n).enabled] == []
+    modes = schema.config.generation_for(operation=operation).modes
+    assert set(modes) == {GenerationMode.POSITIVE, GenerationMode.NEGATIVE}
+
+
+# --- the API keeps it ----------------------------------------------------------------------
+
+
+#: Built at import: Schemathesis makes one test per operation from the served document.
+CONTRACT = Contract()
+schema = schemathesis.openapi.from_asgi("/openapi.json", CONTRACT.app)
+
+
+@pytest.mark.slow
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+def test_the_api_keeps_its_openapi_contract(case: Any) -> None:
+    case.call_and_validate(
+        headers=bearer(CONTRACT.key_for(case.path)),
+        excluded_checks=[CHECKS.get_one(name) for name in EXCLUDED_CHECKS],
+    )
