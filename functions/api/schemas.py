@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 #: Request bodies validate strictly, as JSON Schema reads them: "5" is not an integer, 1 is not a
@@ -14,11 +23,23 @@ STRICT = ConfigDict(strict=True, extra="forbid")
 Text = Annotated[str, Field(min_length=1)]
 #: A request id as the API issues it (``x-request-id``: a UUID); nothing else can name a prediction.
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9-]{1,128}$"
-#: A ground-truth label: 0 or 1 (``false``/``true`` too).
-GroundTruth = Annotated[StrictInt, Field(ge=0, le=1)] | StrictBool
 #: The largest integer every JSON reader holds exactly (a tensor dimension is never near it: the
 #: elements of all tensors together are bounded far lower, see `steward.oip_tensors`).
 JSON_SAFE_INT = 2**53 - 1
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 1.0 as an integer; strict pydantic would not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+#: Integers as JSON Schema reads them: 3 or 3.0, never "3" or true (bounds before the validator,
+#: or pydantic leaves them out of the JSON Schema).
+_AS_INT = BeforeValidator(_integral)
+Dimension = Annotated[int, Strict(), Field(ge=0, le=JSON_SAFE_INT), _AS_INT]
+PositiveInt = Annotated[int, Strict(), Field(ge=1), _AS_INT]
+#: A ground-truth label: 0 or 1 (``false``/``true`` too).
+GroundTruth = Annotated[int, Strict(), Field(ge=0, le=1), _AS_INT] | StrictBool
 
 
 class EmbeddingsRequest(BaseModel):
@@ -31,7 +52,7 @@ class EmbeddingsRequest(BaseModel):
         description="A text or a list of texts, none empty (token arrays are not accepted)."
     )
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(default=None, ge=1)
+    dimensions: PositiveInt | None = None
     user: str | None = Field(default=None, max_length=256)
 
     @field_validator("input", mode="before")
@@ -87,7 +108,7 @@ class InferTensor(BaseModel):
     model_config = STRICT
 
     name: str = Field(min_length=1, max_length=256)
-    shape: list[Annotated[int, Field(ge=0, le=JSON_SAFE_INT)]] = Field(max_length=8)
+    shape: list[Dimension] = Field(max_length=8)
     datatype: Datatype
     parameters: dict[str, Any] | None = None
     data: list[Any]
@@ -298,8 +319,10 @@ class Problem(BaseModel):
     request_id: str = Field(description="The request's ``x-request-id``, for support and the audit trail.")
     errors: list[ProblemIssue] | None = None
     entity_types: list[str] | None = None
-    error: OpenAIError | None = Field(
-        default=None, description="On the OpenAI routes only: the same error as OpenAI SDKs read it."
+    error: OpenAIError | str | None = Field(
+        default=None,
+        description="On the OpenAI routes, the error object OpenAI SDKs read; on the Open Inference "
+        "Protocol routes, the error string tritonclient reads (``detail [code]``).",
     )
 
 

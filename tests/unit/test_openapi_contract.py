@@ -25,7 +25,7 @@ from steward import admin
 from steward.audit import CURSOR_PATTERN
 from steward.auth.authorize import Authorizer
 from steward.fairness.monitor import FairnessMonitor
-from steward.gateway import Gateway
+from steward.gateway import Gateway, Limits
 from steward.privacy_guard import PrivacyGuard
 from steward.privacy_policies import PolicyBook
 from steward.registry import Registry
@@ -43,6 +43,7 @@ from steward.testing import (
 
 from functions.api.app import create_app
 from functions.api.local_gateway import with_authorizer
+from functions.api.schemas import Problem
 from functions.authorizer.handler import authorize_event
 
 from .conftest import CREDIT, MINILM, PEPPER, bearer
@@ -72,6 +73,11 @@ class Contract:
             # A fuzzer's requests are the caller's mistakes, never backend faults: no breaker trips.
             Router({"http": FakeTransport()}, RouterPolicy(breaker_threshold=10**6), sleep=lambda _s: None),
             InMemoryAuditStore(),
+            # As the deployment wires it: the gateway enforces the limits the document states.
+            Limits(
+                max_embedding_inputs=self.settings.max_embedding_inputs,
+                max_input_chars=self.settings.max_input_chars,
+            ),
             fairness=FairnessMonitor(InMemoryFairnessStore(), pepper=lambda: PEPPER, labels_ttl_s=0)
             if fairness
             else None,
@@ -186,6 +192,46 @@ def test_the_documented_limits_follow_the_settings() -> None:
     assert (one["maxLength"], many["maxItems"], many["items"]["maxLength"]) == (1000, 16, 1000)
     one, many = schemas["RedactRequest"]["properties"]["text"]["anyOf"]
     assert (one["maxLength"], many["maxItems"], many["items"]["maxLength"]) == (1000, 16, 1000)
+
+
+def test_a_text_over_the_documented_max_length_is_a_422() -> None:
+    """maxLength is part of the schema: breaking it is a validation error, like any other."""
+    contract = Contract(
+        settings=StewardSettings(stage="test", pepper=SecretStr(PEPPER.decode()), max_input_chars=8)
+    )
+    with TestClient(contract.app) as client:
+        for path, body in (
+            ("/v1/embeddings", {"model": MINILM, "input": ["ok", "x" * 9]}),
+            ("/v1/redact", {"text": "x" * 9}),
+        ):
+            answer = client.post(path, json=body, headers=bearer(contract.tenant_admin))
+            assert (answer.status_code, answer.json()["code"]) == (422, "input.invalid"), path
+
+
+def test_integers_written_with_a_fraction_of_zero_are_integers() -> None:
+    """JSON Schema reads 1.0 as the integer 1, so validation does too (never "1" or true)."""
+    contract = Contract()
+    with TestClient(contract.app) as client:
+
+        def post(path: str, body: dict[str, Any]) -> int:
+            return client.post(path, json=body, headers=bearer(contract.tenant_admin)).status_code
+
+        assert post("/v1/feedback", {"request_id": "r-1", "labels": [1.0, 0.0, True]}) == 404  # unknown id
+        assert post("/v1/embeddings", {"model": MINILM, "input": "hi", "dimensions": 384.0}) == 200
+        assert post("/v1/embeddings", {"model": MINILM, "input": "hi", "dimensions": "384"}) == 422
+        assert post("/v1/feedback", {"request_id": "r-1", "label": "1"}) == 422
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/models/nope", "/v2/models/nope", "/admin/policies/acme?model=nope", "/v1/nothing"]
+)
+def test_error_bodies_match_the_documented_problem_schema(path: str) -> None:
+    contract = Contract()
+    with TestClient(contract.app) as client:
+        method = "PUT" if path.startswith("/admin") else "GET"
+        answer = client.request(method, path, json={}, headers=bearer(contract.tenant_admin))
+    assert answer.status_code == 404
+    Problem.model_validate(answer.json(), strict=True)
 
 
 @pytest.mark.parametrize("cursor", ["00", "AAAA", "_-_-_-", "MjAyMy0xMS0xNFQyMjoxMzoyMC4yNTBaI3JlcS0x"])

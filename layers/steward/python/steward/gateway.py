@@ -18,7 +18,6 @@ from steward.auth.principal import Principal
 from steward.cards import card_document, makes_decisions
 from steward.errors import (
     FeatureNotConfigured,
-    InputTooLarge,
     InvalidInput,
     TaskMismatch,
     UnknownFairnessGroup,
@@ -417,8 +416,8 @@ class Gateway:
         for text in texts:
             if not text:
                 raise InvalidInput(f"'{field_name}' strings must not be empty.")
-            if len(text) > self.limits.max_input_chars:
-                raise InputTooLarge(f"Each input may be at most {self.limits.max_input_chars} characters.")
+            if len(text) > self.limits.max_input_chars:  # a documented maxLength: a schema violation
+                raise InvalidInput(f"Each input may be at most {self.limits.max_input_chars} characters.")
         return texts
 
 
