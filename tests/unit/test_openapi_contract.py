@@ -223,6 +223,26 @@ def test_integers_written_with_a_fraction_of_zero_are_integers() -> None:
 
 
 @pytest.mark.parametrize(
+    ("document", "status"),
+    [
+        ({"threshold": True}, 422),  # not 1.0
+        ({"restore_output": "false"}, 422),  # not False
+        ({"schema_version": True}, 422),
+        ({"entities": {"EMAIL_ADDRESS": {"threshold": False}}}, 422),
+        ({"entities": {"EMAIL_ADDRESS": {"operator": "mask", "mask_keep_last": 4.0}}}, 201),
+    ],
+)
+def test_a_policy_document_keeps_its_json_types(document: dict[str, Any], status: int) -> None:
+    """A guardrail setting is never read from a value of another type (``true`` as threshold 1.0)."""
+    contract = Contract()
+    with TestClient(contract.app) as client:
+        answer = client.put("/admin/policies/acme", json=document, headers=bearer(contract.tenant_admin))
+    assert answer.status_code == status, answer.text
+    if status == 422:
+        assert answer.json()["code"] == "pii.policy_invalid"
+
+
+@pytest.mark.parametrize(
     "path", ["/v1/models/nope", "/v2/models/nope", "/admin/policies/acme?model=nope", "/v1/nothing"]
 )
 def test_error_bodies_match_the_documented_problem_schema(path: str) -> None:

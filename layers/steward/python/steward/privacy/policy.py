@@ -19,9 +19,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictFloat,
+    ValidationError,
+    field_validator,
+)
 
 from steward.privacy.entities import ENTITY_TYPES, SECRET_TYPES
 from steward.privacy.errors import PolicyError
@@ -52,6 +62,21 @@ class DetectionPath(StrEnum):
 _BOTH = frozenset({Direction.INPUT, Direction.OUTPUT})
 
 
+# Documents arrive as JSON: numbers, booleans and strings keep their JSON types ("0.5", true or
+# 1 are not a threshold, a flag or a count), as the API's schema states (``functions.api.schemas``).
+def _integral(value: object) -> object:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("a number is required")
+    return value
+
+
+JsonInt = Annotated[int, Strict(), BeforeValidator(_integral)]
+
+
 #: Operators that never let a secret's value through to the model or back to the caller.
 SECRET_OPERATORS: frozenset[Operator] = frozenset(
     {Operator.REDACT, Operator.HASH, Operator.ENCRYPT, Operator.BLOCK}
@@ -68,9 +93,9 @@ class EntityRule(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     operator: Operator = Operator.PLACEHOLDER
-    threshold: float | None = Field(default=None, ge=0.0, le=1.0)  # absent: the policy's threshold
+    threshold: StrictFloat | None = Field(default=None, ge=0.0, le=1.0)  # absent: the policy's threshold
     apply_to: frozenset[Direction] = _BOTH  # absent: input and output
-    mask_keep_last: int = Field(default=4, ge=0, le=32)  # absent: 4 (mask only)
+    mask_keep_last: JsonInt = Field(default=4, ge=0, le=32)  # absent: 4 (mask only)
     mask_char: str = Field(default="*", min_length=1, max_length=1)  # absent: "*" (mask only)
 
 
@@ -84,14 +109,14 @@ class PrivacyPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1] = 1
+    schema_version: Annotated[Literal[1], BeforeValidator(_not_bool)] = 1
     version: int = Field(default=1, ge=1)
     tenant_id: str | None = None
     model: str | None = None
     detection_path: DetectionPath = DetectionPath.FAST
-    threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0.0, le=1.0)
+    threshold: StrictFloat = Field(default=DEFAULT_THRESHOLD, ge=0.0, le=1.0)
     entities: dict[str, EntityRule] = Field(default_factory=dict)  # only the types it overrides
-    restore_output: bool = True
+    restore_output: StrictBool = True
 
     @field_validator("entities")
     @classmethod
