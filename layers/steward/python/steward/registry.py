@@ -117,6 +117,22 @@ class RegistryStore(Protocol):
     def list_models(self) -> list[ModelDocument]: ...
 
 
+def serving_default(doc: ModelDocument) -> ModelVersion | None:
+    """The version a request that names no version gets: the stored default when it is approved,
+    else the newest approved version, else none.
+
+    Admin writes keep the stored default approved whenever an approved version exists; this read
+    rule also covers entries written before that rule, so a default left pending or retired never
+    takes a model offline while an approved version remains.
+    """
+    entry = doc.entry
+    stored = doc.versions.get(entry.default_version) if entry is not None else None
+    if stored is not None and stored.routable:
+        return stored
+    approved = [v for v in doc.versions.values() if v.routable]
+    return max(approved, key=lambda v: (v.created_at, v.version)) if approved else None
+
+
 def split_model_ref(ref: str) -> tuple[str, str | None]:
     """``name`` or ``name@version`` (the OpenAI ``model`` field may pin a version)."""
     name, sep, version = ref.partition("@")
@@ -153,7 +169,7 @@ class Registry:
         entry = doc.entry
         if entry is None or not entry.enabled:
             raise ModelNotFound()
-        chosen = doc.versions.get(version or entry.default_version)
+        chosen = doc.versions.get(version) if version else serving_default(doc)
         if chosen is None or not chosen.routable:
             raise ModelNotFound()
         return ResolvedModel(entry=entry, version=chosen)
@@ -163,14 +179,14 @@ class Registry:
         return bool(model) and self._document(model).entry is not None
 
     def list_for(self, principal: Principal) -> list[ResolvedModel]:
-        """Models the caller may use right now (enabled, entitled, default version approved)."""
+        """Models the caller may use right now (enabled, entitled, an approved version to serve)."""
         usable: list[ResolvedModel] = []
         for doc in self._listing.get("", self._store.list_models):
             entry = doc.entry
             if entry is None or not entry.enabled or not principal.may_use(entry.model):
                 continue
-            default = doc.versions.get(entry.default_version)
-            if default is not None and default.routable:
+            default = serving_default(doc)
+            if default is not None:
                 usable.append(ResolvedModel(entry=entry, version=default))
         return sorted(usable, key=lambda r: r.entry.model)
 
