@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 from steward.errors import (
+    AuthorizerFailure,
     BackendUnavailable,
     Forbidden,
     InputTooLarge,
@@ -89,6 +90,7 @@ GATEWAY_PROBLEMS = (
         apigw.ResponseType.UNAUTHORIZED, Unauthenticated(), (("WWW-Authenticate", 'Bearer realm="steward"'),)
     ),
     Problem(apigw.ResponseType.ACCESS_DENIED, Forbidden()),
+    Problem(apigw.ResponseType.AUTHORIZER_FAILURE, AuthorizerFailure(), (("Retry-After", "1"),)),
     Problem(apigw.ResponseType.THROTTLED, Throttled(), (("Retry-After", "1"),)),
     Problem(
         apigw.ResponseType.REQUEST_TOO_LARGE, InputTooLarge("The request body exceeds the gateway limit.")

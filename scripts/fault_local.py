@@ -50,14 +50,14 @@ class Faults:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.backend = stack.child("gpu_backend")
+        self.backend_command = stack.command_of(self.backend)  # /proc goes with the process
         self.moto = stack.child("moto.server")
 
     def kill_backend(self) -> None:
         os.kill(self.backend, signal.SIGKILL)
 
     def restart_backend(self) -> None:
-        # /proc of a killed child stays readable until the stack's process reaps it.
-        self.backend = self.stack.restart_like(self.backend, "backend-restarted.log").pid
+        self.backend = self.stack.spawn(*self.backend_command, "backend-restarted.log").pid
 
     def stop_backend(self) -> None:
         os.kill(self.backend, signal.SIGSTOP)

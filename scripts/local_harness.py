@@ -63,14 +63,16 @@ class Stack:
                 return int(entry.name)
         raise LookupError(f"no child process matching {marker!r}")
 
-    def restart_like(self, pid: int, log_name: str) -> subprocess.Popen[bytes]:
-        """Start a process with the argv and environment of ``pid`` (which must be dead by now)."""
+    @staticmethod
+    def command_of(pid: int) -> tuple[list[str], dict[str, str]]:
+        """The argv and environment of a live process, to start it again after a kill."""
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
         env_items = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         env = dict(item.decode().split("=", 1) for item in env_items if b"=" in item)
-        return self._spawn([a.decode() for a in argv], env, log_name)
+        return [a.decode() for a in argv], env
 
-    def _spawn(self, argv: list[str], env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
+    def spawn(self, argv: list[str], env: dict[str, str], log_name: str) -> subprocess.Popen[bytes]:
+        """Start a process that this stack stops on exit (e.g. a restarted child)."""
         log = (self.workdir / log_name).open("ab")
         proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.extra.append(proc)

@@ -133,6 +133,7 @@ async def _send_problem(send: Send, error: StewardError, request_id: str) -> Non
         (b"content-length", str(len(body)).encode()),
         (b"x-amzn-requestid", request_id.encode()),
     ]
+    headers += [(name.lower().encode(), value.encode()) for name, value in error.headers.items()]
     if error.status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="steward"'))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})

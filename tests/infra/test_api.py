@@ -88,6 +88,7 @@ def test_the_authorizer_keys_on_the_authorization_header_without_an_edge_cache(s
     [
         ("UNAUTHORIZED", "401", "auth.invalid_key"),
         ("ACCESS_DENIED", "403", "auth.forbidden"),
+        ("AUTHORIZER_FAILURE", "503", "auth.unavailable"),
         ("THROTTLED", "429", "rate_limit.exceeded"),
         ("DEFAULT_5XX", "503", "backend.unavailable"),
     ],
@@ -111,7 +112,9 @@ def test_gateway_errors_are_problem_json_with_a_stable_code(
     assert set(body) == {"type", "title", "status", "detail", "code", "request_id"}
 
 
-@pytest.mark.parametrize(("response_type", "status"), [("UNAUTHORIZED", 401), ("ACCESS_DENIED", 403)])
+@pytest.mark.parametrize(
+    ("response_type", "status"), [("UNAUTHORIZED", 401), ("ACCESS_DENIED", 403), ("AUTHORIZER_FAILURE", 503)]
+)
 def test_the_deployed_refusals_read_like_the_local_ones(
     synth: Synth, response_type: str, status: int
 ) -> None:
@@ -123,6 +126,8 @@ def test_the_deployed_refusals_read_like_the_local_ones(
     def refuse(event: dict[str, Any]) -> dict[str, Any]:
         if status == 401:
             raise Exception("Unauthorized")
+        if status == 503:
+            raise ConnectionError("key store unreachable")
         return {"principalId": "k", "policyDocument": {"Statement": [{"Effect": "Deny"}]}}
 
     async def never(scope: Any, receive: Any, send: Any) -> None:

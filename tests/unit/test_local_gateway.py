@@ -63,7 +63,7 @@ def test_unauthorized_deny_and_failure_become_gateway_problems() -> None:
     for authorize, status, code in [
         (unauthorized, 401, "auth.invalid_key"),
         (deny, 403, "auth.forbidden"),
-        (broken, 500, "auth.authorizer_failure"),
+        (broken, 503, "auth.unavailable"),
     ]:
         response = TestClient(with_authorizer(echo_app, authorize)).get(
             "/v1/models", headers={"Authorization": "Bearer k"}

@@ -72,7 +72,9 @@ def test_the_problem_document_keeps_its_members_and_only_openai_routes_add_error
         "param": None,
         "code": "model.not_found",
     }
-    # Not on Steward's own or the OIP routes (OIP clients read "error" as a string)
-    for path in ("/v2/models/nope", "/v1/models/nope/card", "/v1/audit?cursor=%C3%A9"):
+    # Not on Steward's own routes; on the OIP routes "error" is the protocol's string
+    for path in ("/v1/models/nope/card", "/v1/audit?cursor=%C3%A9"):
         other = client.get(path, headers=bearer(api_key))
         assert other.status_code >= 400 and "error" not in other.json(), path
+    oip = client.get("/v2/models/nope", headers=bearer(api_key)).json()
+    assert oip["error"] == f"{oip['detail']} [model.not_found]"

@@ -126,10 +126,14 @@ class AuditUnavailable(StewardError):
 
 
 class AuthorizerFailure(StewardError):
-    """What API Gateway answers when the authorizer itself fails (not a bad key)."""
+    """What API Gateway answers when the authorizer itself fails (not a bad key): the key store
+    is unreachable, so the answer is "unavailable, retry" (503), never a bare 500."""
 
-    status, code, title = 500, "auth.authorizer_failure", "Authorizer failure"
-    default_detail = "The request could not be authorized. Retry later."
+    status, code, title = 503, "auth.unavailable", "Authorization unavailable"
+    default_detail = "The request could not be authorized right now. Retry later."
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, headers=headers or {"Retry-After": "1"})
 
 
 class CardIncomplete(StewardError):
