@@ -27,7 +27,7 @@ from gpu_backend.errors import (
     RequestTimeoutError,
     UnavailableError,
 )
-from gpu_backend.repository import BatchingConfig
+from gpu_backend.manifest import BatchingConfig
 
 log = logging.getLogger(__name__)
 

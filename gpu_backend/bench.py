@@ -29,8 +29,8 @@ from typing import Any
 
 import orjson
 
-from gpu_backend.models import EmbeddingModel
-from gpu_backend.repository import ModelSource, read_manifest
+from gpu_backend.manifest import ModelSource, read_manifest
+from gpu_backend.models.embedding import EmbeddingModel
 from gpu_backend.settings import Settings
 
 MODEL = "all-minilm-l6-v2"

@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from gpu_backend.errors import InvalidInputError
-from gpu_backend.repository import TensorSpec
+from gpu_backend.manifest import TensorSpec
 
 NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
     "BOOL": np.dtype(np.bool_),

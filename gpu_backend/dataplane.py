@@ -7,8 +7,10 @@ the request path decode -> validate -> batch -> encode. Routes only read bodies 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,17 +36,11 @@ from gpu_backend.errors import (
     ModelNotReadyError,
 )
 from gpu_backend.explain.service import ExplainService
+from gpu_backend.manifest import BatchingConfig, Manifest, ModelSource, TensorSpec, read_manifest
 from gpu_backend.metrics import UNKNOWN_MODEL, Metrics
-from gpu_backend.models import ServedModel, model_for
-from gpu_backend.repository import (
-    BatchingConfig,
-    Manifest,
-    ModelSource,
-    TensorSpec,
-    discover,
-    read_manifest,
-    version_key,
-)
+from gpu_backend.models import model_for
+from gpu_backend.models.base import ServedModel
+from gpu_backend.repository import discover, version_key
 from gpu_backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -300,30 +296,25 @@ class DataPlane:
 
         start = time.perf_counter()
         labels = (UNKNOWN_MODEL, "")
-        self._inflight += 1
-        self._idle.clear()
         try:
-            if self.draining:
-                raise DrainingError(
-                    "server is draining (SIGTERM received) and takes no new inference requests"
-                )
-            record: ModelRecord | None = None
-            if name is not None:
-                record = self._count(self.resolve(name, version))
-                labels = (record.name, record.version)
-            json_part, binary = split_binary_body(body, header_length)
-            request = loads_json(json_part)
-            if not isinstance(request, dict):
-                raise InvalidInputError("request body must be a JSON object with an 'inputs' list")
-            if record is None:
-                record = self._count(self._resolve_from_body(request))
-                labels = (record.name, record.version)
-            assert record.observers is not None
-            if not record.ready or record.batcher is None:
-                raise ModelNotReadyError(self._not_ready_message(record))
-            response = await self._infer_ready(record, request, binary)
-            record.observers.request_seconds.observe(time.perf_counter() - start)
-            return response
+            with self._in_flight("server is draining (SIGTERM received) and takes no new inference requests"):
+                record: ModelRecord | None = None
+                if name is not None:
+                    record = self._count(self.resolve(name, version))
+                    labels = (record.name, record.version)
+                json_part, binary = split_binary_body(body, header_length)
+                request = loads_json(json_part)
+                if not isinstance(request, dict):
+                    raise InvalidInputError("request body must be a JSON object with an 'inputs' list")
+                if record is None:
+                    record = self._count(self._resolve_from_body(request))
+                    labels = (record.name, record.version)
+                assert record.observers is not None
+                if not record.ready or record.batcher is None:
+                    raise ModelNotReadyError(self._not_ready_message(record))
+                response = await self._infer_ready(record, request, binary)
+                record.observers.request_seconds.observe(time.perf_counter() - start)
+                return response
         except BackendError as exc:
             if labels[0] == UNKNOWN_MODEL:
                 self.metrics.requests.labels(*labels).inc()
@@ -332,23 +323,29 @@ class DataPlane:
         except Exception:
             self.metrics.failures.labels(*labels, "internal").inc()
             raise
-        finally:
-            self._inflight -= 1
-            if self._inflight == 0:
-                self._idle.set()
 
     async def explain(self, name: str, version: str | None, body: bytes) -> dict[str, Any]:
         """Explain rows with the model's own session (`gpu_backend.explain.service`); same
         404/400/503 rules as inference, and it counts as in flight for the SIGTERM drain."""
-        self._inflight += 1
-        self._idle.clear()
-        try:
-            if self.draining:
-                raise DrainingError("server is draining (SIGTERM received) and takes no new requests")
+        with self._in_flight("server is draining (SIGTERM received) and takes no new requests"):
             record = self.resolve(name, version)
             if not record.ready or record.model is None:
                 raise ModelNotReadyError(self._not_ready_message(record))
             return await self.explainer.explain(record.model, body)
+
+    @contextlib.contextmanager
+    def _in_flight(self, refusal: str) -> Iterator[None]:
+        """Hold one request for the SIGTERM drain; once draining, refuse it with `refusal` (503).
+
+        The request counts as in flight from before the drain check until it returns, so `drain`
+        never sees the server idle while an admitted request still runs.
+        """
+        self._inflight += 1
+        self._idle.clear()
+        try:
+            if self.draining:
+                raise DrainingError(refusal)
+            yield
         finally:
             self._inflight -= 1
             if self._inflight == 0:

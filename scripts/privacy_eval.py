@@ -143,7 +143,7 @@ def steward_predictor() -> Predictor:
 def deep_detector(model_dir: Path | None = None, backend_url: str | None = None, threads: int = 0):  # type: ignore[no-untyped-def]
     """The deep-path ``Detector``: in-process ``pii-ner`` or the adapter over HTTP."""
     if backend_url:
-        from steward.adapters.deep_pii import DeepPiiDetector
+        from steward.privacy.detectors.deep import DeepPiiDetector
         from steward.registry import ModelVersion, Target
         from steward.routing.http_transport import HttpTransport
         from steward.routing.router import Router
@@ -157,7 +157,7 @@ def deep_detector(model_dir: Path | None = None, backend_url: str | None = None,
     from steward.privacy.entities import NER_TYPES
     from steward.privacy.findings import Finding
 
-    from gpu_backend.token_classifier import load_local
+    from gpu_backend.models.token_classifier import load_local
 
     model = load_local(model_dir or Path("models/pii-ner/1"), intra_op_threads=threads)
 

@@ -36,7 +36,7 @@ from gpu_backend.build.bert_onnx import POOLING_PREFIX, BertConfig, build_bert_s
 from gpu_backend.build.manifest import SCHEMA_VERSION, artifact_entries, text_batching
 from gpu_backend.build.options import BuildOptions
 from gpu_backend.build.pii_synth import ENTITY_TYPES, Example, Generator
-from gpu_backend.token_classifier import N_SHAPES, decode_entities, word_shapes
+from gpu_backend.models.token_classifier import N_SHAPES, decode_entities, word_shapes
 
 NAME = "pii-ner"
 VERSION = "1"

@@ -27,7 +27,9 @@ from gpu_backend.explain.shapley import (
     occlusion_token_attributions,
     shapley_values,
 )
-from gpu_backend.models import EmbeddingModel, ServedModel, TabularModel
+from gpu_backend.models.base import ServedModel
+from gpu_backend.models.embedding import EmbeddingModel
+from gpu_backend.models.tabular import TabularModel
 
 #: Most rows one request may explain.
 MAX_EXPLAIN_ROWS = 64

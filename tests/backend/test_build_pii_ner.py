@@ -14,8 +14,8 @@ from gpu_backend.build import pii_ner, pii_synth
 from gpu_backend.build.manifest import read_manifest, verify_model_dir
 from gpu_backend.build.options import BuildOptions
 from gpu_backend.build.registry import MODELS, ModelSpec, build_one
-from gpu_backend.repository import ModelSource, parse_manifest
-from gpu_backend.token_classifier import decode_entities, word_shapes
+from gpu_backend.manifest import ModelSource, parse_manifest
+from gpu_backend.models.token_classifier import decode_entities, word_shapes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SMALL = pii_ner.TrainConfig(train_examples=120, test_examples=20, epochs=1)

@@ -12,7 +12,7 @@ import pytest
 
 from gpu_backend.batcher import BatchResult, DynamicBatcher
 from gpu_backend.errors import InvalidInputError, QueueFullError, RequestTimeoutError, UnavailableError
-from gpu_backend.repository import BatchingConfig
+from gpu_backend.manifest import BatchingConfig
 
 LONG_DELAY_MS = 60_000.0  # never reached in these tests: batches are released by size
 BLOCK = 99.0  # a row value that holds its batch until the test releases it

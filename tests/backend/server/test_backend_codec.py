@@ -19,7 +19,7 @@ from gpu_backend.codec import (
     split_binary_body,
 )
 from gpu_backend.errors import InvalidInputError
-from gpu_backend.repository import TensorSpec
+from gpu_backend.manifest import TensorSpec
 
 SAMPLES: dict[str, list[Any]] = {
     "BOOL": [True, False, False, True],

@@ -12,7 +12,6 @@ per input: ``[{"entity_type", "start", "end", "score"}, ...]``.
 from __future__ import annotations
 
 import json
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,9 @@ import numpy as np
 import numpy.typing as npt
 
 from gpu_backend.errors import ModelLoadError
-from gpu_backend.models import Batch, ServedModel
+from gpu_backend.manifest import ModelSource, read_manifest
+from gpu_backend.models.base import Batch, TextModel
+from gpu_backend.settings import Settings
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
@@ -160,55 +161,40 @@ def _trimmed(kind: str, start: int, end: int, score: float, text: str) -> Entity
     return Entity(kind, start, end, round(score, 4))
 
 
-class TokenClassifierModel(ServedModel):
+class TokenClassifierModel(TextModel):
     """BYTES text -> tokenizer (with offsets) -> windows -> graph tag probabilities -> JSON spans."""
 
-    def _prepare(self, artifacts: dict[str, bytes]) -> None:
-        from tokenizers import Tokenizer
+    truncate = False  # long texts are cut into overlapping windows instead
 
+    def _prepare(self, artifacts: dict[str, bytes]) -> None:
         assert self.session is not None
         pre, post = self.manifest.preprocessing, self.manifest.postprocessing
-        try:
-            tokenizer = Tokenizer.from_str(artifacts[pre["tokenizer"]].decode("utf-8"))
-        except Exception as exc:  # tokenizers raises a bare Exception on a bad file
-            raise ModelLoadError(f"tokenizer {pre['tokenizer']!r} cannot be loaded: {exc}") from None
-        tokenizer.no_padding()
-        tokenizer.no_truncation()
-        self.tokenizer = tokenizer
-        self.max_length = int(pre["max_length"])
+        self._load_tokenizer(artifacts)
         self.overlap = int(pre.get("window_overlap", DEFAULT_STRIDE_OVERLAP))
         self.width = self.max_length - 2
         if self.width < 1 or not 0 <= self.overlap < self.width:
             raise ModelLoadError("preprocessing.window_overlap must be >= 0 and < max_length - 2")
-        ids = [tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]")]
-        if ids[0] is None or ids[1] is None:
+        cls_id, sep_id = (self.tokenizer.token_to_id(t) for t in ("[CLS]", "[SEP]"))
+        if cls_id is None or sep_id is None:
             raise ModelLoadError("token-classification needs a tokenizer with [CLS] and [SEP] tokens")
-        self.cls_id, self.sep_id, self.pad_id = int(ids[0]), int(ids[1]), int(ids[2] or 0)
-        self.graph_inputs: list[str] = list(pre["graph_inputs"])
+        self.cls_id, self.sep_id = int(cls_id), int(sep_id)
         available = {t.name for t in self.session.inputs}
         if set(self.graph_inputs) != available:
             raise ModelLoadError(
                 f"graph inputs {sorted(available)} differ from preprocessing.graph_inputs {self.graph_inputs}"
             )
         self.graph_output = str(post.get("graph_output", ""))
-        outputs = {t.name: t for t in self.session.outputs}
-        if self.graph_output not in outputs:
-            raise ModelLoadError(f"graph has no output {self.graph_output!r} (postprocessing.graph_output)")
+        graph_out = self._graph_output(self.graph_output)
         labels = post.get("labels")
         if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
             raise ModelLoadError("postprocessing.labels must be a non-empty list of tag names")
-        n_tags = outputs[self.graph_output].shape[-1]
+        n_tags = graph_out.shape[-1]
         if n_tags is not None and n_tags != len(labels):
             raise ModelLoadError(f"graph emits {n_tags} tags but postprocessing.labels has {len(labels)}")
         self.labels: list[str] = labels
         spec = self.manifest.outputs[0]
         if len(self.manifest.outputs) != 1 or spec.datatype != "BYTES":
             raise ModelLoadError("token-classification has exactly one BYTES output (JSON entities)")
-        self.buckets = tuple(self.manifest.batching.sequence_buckets)
-
-    def bucket_for(self, length: int) -> int:
-        i = bisect_left(self.buckets, length)
-        return self.buckets[i] if i < len(self.buckets) else length
 
     def predict(self, inputs: Batch) -> Batch:
         texts = [str(t) for t in inputs[self.manifest.inputs[0].name].reshape(-1).tolist()]
@@ -252,12 +238,9 @@ class TokenClassifierModel(ServedModel):
         self, encodings: list[Any], shapes: list[IntArray], windows: list[tuple[int, int, int]]
     ) -> list[FloatArray]:
         assert self.session is not None
-        groups: dict[int, list[int]] = {}
-        for w, (_, _, count) in enumerate(windows):
-            if count:
-                groups.setdefault(self.bucket_for(count + 2), []).append(w)
+        lengths = {w: count + 2 for w, (_, _, count) in enumerate(windows) if count}  # + [CLS], [SEP]
         out: list[FloatArray] = [np.zeros((0, len(self.labels)), dtype=np.float32)] * len(windows)
-        for bucket, members in sorted(groups.items()):
+        for bucket, members in self.bucket_groups(lengths):
             # The GPU sees a few tuned shapes; the CPU gains nothing from padding to a bucket.
             seq_len = bucket if self.session.on_gpu else max(windows[w][2] + 2 for w in members)
             ids = np.full((len(members), seq_len), self.pad_id, dtype=np.int64)
@@ -284,16 +267,12 @@ class TokenClassifierModel(ServedModel):
 
     def metadata_parameters(self) -> dict[str, Any]:
         params = super().metadata_parameters()
-        params["max_length"] = getattr(self, "max_length", None)
         params["labels"] = list(getattr(self, "labels", []))
         return params
 
 
 def load_local(version_dir: Path, *, intra_op_threads: int = 0) -> TokenClassifierModel:
     """Load ``<repo>/<name>/<version>`` in-process on the CPU (evaluation and benchmarks)."""
-    from gpu_backend.repository import ModelSource, read_manifest
-    from gpu_backend.settings import Settings
-
     source = ModelSource(version_dir.parent.name, version_dir.name, version_dir)
     settings = Settings(model_repository=version_dir.parent.parent, use_gpu=False,
                         intra_op_threads=intra_op_threads)  # fmt: skip
