@@ -25,7 +25,7 @@ $(MODELS)/.complete: .venv/.installed $(wildcard gpu_backend/build/*.py)
 models: $(MODELS)/.complete
 
 up: install models
-	$(PY) -m steward.local up --model-repository $(MODELS)
+	$(PY) -m scripts.local up --model-repository $(MODELS)
 
 test: install models
 	$(PY) -m pytest

@@ -88,15 +88,15 @@ def overhead(requests: int, encoding_format: str) -> dict[str, float]:
     from steward.registry import Registry
     from steward.routing.router import Router
     from steward.routing.transport import BackendRequest, BackendResponse
-    from steward.testing import (
+
+    import functions.api.handler as api
+    from tests.fakes import (
         FakeTransport,
         InMemoryAuditStore,
         InMemoryRegistryStore,
         demo_model,
         embedding_response,
     )
-
-    import functions.api.handler as api
 
     registry = InMemoryRegistryStore()
     entry, version = demo_model()

@@ -96,14 +96,14 @@ class Stack:
 
 @contextmanager
 def local_stack(workdir: Path, models: Path, timeout_s: float = 300) -> Iterator[Stack]:
-    """``python -m steward.local up`` in a child process, on free ports; stopped on exit."""
+    """``python -m scripts.local up`` in a child process, on free ports; stopped on exit."""
     if not (models / MINILM).is_dir():
         sys.exit(f"no model repository at {models}: run `make models` first")
     workdir.mkdir(parents=True, exist_ok=True)
     state_file = workdir / "local.json"
     state_file.unlink(missing_ok=True)
     argv = [
-        sys.executable, "-m", "steward.local", "up", "--model-repository", str(models),
+        sys.executable, "-m", "scripts.local", "up", "--model-repository", str(models),
         "--port", str(free_port()), "--state-file", str(state_file), "--log-dir", str(workdir / "logs"),
     ]  # fmt: skip
     log = (workdir / "up.log").open("wb")

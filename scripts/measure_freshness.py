@@ -104,9 +104,10 @@ def in_process_stack() -> Iterator[str]:
     try:
         import boto3
         import uvicorn
-        from steward.local.gateway import local_gateway_app
-        from steward.local.provision import provision
         from steward.resources import ResourceNames
+
+        from scripts.local.app import local_gateway_app
+        from scripts.local.provision import provision
 
         provision(ResourceNames(stage="local"), boto3.session.Session())
         port = free_port()
@@ -145,7 +146,7 @@ def measure(api_url: str, *, limit_s: float, interval_s: float) -> dict[str, flo
     """Seed the probe, make each change right after the gateway cached the item, time each."""
     from steward import admin
     from steward.adapters.policy_store import DynamoPolicyStore
-    from steward.privacy_policies import PolicyBook
+    from steward.privacy.policies import PolicyBook
     from steward.settings import get_settings
 
     settings = get_settings()

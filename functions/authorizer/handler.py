@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from steward.auth.authorize import Authorizer, extract_token
 from steward.auth.policy import policy, stage_wildcard
 from steward.errors import Unauthenticated
-from steward.log_redaction import RedactingFormatter
+from steward.privacy.logs import RedactingFormatter
 from steward.settings import get_settings
 from steward.wiring import build_authorizer
 
@@ -38,11 +38,6 @@ def authorize_event(event: dict[str, Any], authorizer: Authorizer) -> dict[str, 
     logger.info("key accepted", extra={"tenant_id": principal.tenant_id, "key_id": principal.key_id})
     response: dict[str, Any] = policy(principal.key_id, "Allow", resource, principal.to_context())
     return response
-
-
-def authorize(event: dict[str, Any]) -> dict[str, Any]:
-    """One-argument form for the local API Gateway emulation (``with_authorizer``)."""
-    return authorize_event(event, _authorizer())
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from steward.local.processes import free_port
+
+from scripts.local.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = Path(os.environ.get("STEWARD_MODEL_REPOSITORY", REPO / "models"))
@@ -54,7 +55,7 @@ def start_stack(workdir: Path, timeout_s: float = 300) -> RunningStack:
     state_file = workdir / "local.json"
     log_file = workdir / "up.log"
     argv = [
-        sys.executable, "-m", "steward.local", "up",
+        sys.executable, "-m", "scripts.local", "up",
         "--model-repository", str(MODELS),
         "--port", str(free_port()),
         "--state-file", str(state_file),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from steward.local.seed import DEMO_TENANT
 
+from scripts.local.seed import DEMO_TENANT
 from tests.e2e.conftest import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -25,9 +25,9 @@ from urllib.parse import quote, quote_plus
 import boto3
 import httpx
 import pytest
-from steward.local.seed import DEMO_TENANT
 from steward.resources import ResourceNames
 
+from scripts.local.seed import DEMO_TENANT
 from tests.e2e.conftest import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -121,7 +121,7 @@ def test_the_deployed_refusals_read_like_the_local_ones(
     """A client sees the same 401/403 from API Gateway as from `make up` (one renderer for both)."""
     from starlette.testclient import TestClient
 
-    from functions.api.local_gateway import with_authorizer
+    from scripts.local.api_gateway import with_authorizer
 
     def refuse(event: dict[str, Any]) -> dict[str, Any]:
         if status == 401:

@@ -13,8 +13,9 @@ from typing import Any
 import boto3
 import pytest
 from steward.adapters.aws import reset_clients
-from steward.local.provision import table_definition
 from steward.resources import ResourceNames, TableSpec
+
+from scripts.local.provision import table_definition
 
 STAGE = "test"
 REGION = "us-east-1"

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 from steward.adapters.key_store import DynamoKeyStore
-from steward.local.stack import LocalStackState, cli_settings
 from steward.resources import ResourceNames
+
+from scripts.local.stack import LocalStackState, cli_settings
 
 from .conftest import REGION, STAGE, free_port
 

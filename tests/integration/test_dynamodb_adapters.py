@@ -16,7 +16,8 @@ from steward.errors import Unauthenticated
 from steward.registry import Registry
 from steward.resources import ResourceNames
 from steward.settings import StewardSettings
-from steward.testing import complete_card
+
+from tests.fakes import complete_card
 
 from .conftest import PEPPER, REGION
 

@@ -15,7 +15,8 @@ from steward.errors import FeedbackDuplicate, FeedbackNotFound, InvalidInput, Un
 from steward.fairness.monitor import FairnessMonitor, window_of
 from steward.resources import ResourceNames
 from steward.settings import StewardSettings
-from steward.testing import complete_card
+
+from tests.fakes import complete_card
 
 from .conftest import PEPPER, REGION
 

@@ -16,7 +16,8 @@ from starlette.testclient import TestClient
 from steward import admin
 from steward.resources import ResourceNames
 from steward.settings import StewardSettings, get_settings
-from steward.testing import complete_card
+
+from tests.fakes import complete_card
 
 from .conftest import REGION, FakeBackend
 
@@ -91,10 +92,11 @@ def test_authorizer_context_drives_the_api_lambda_and_the_audit_lands_in_dynamod
 
 
 def test_openai_client_through_the_local_gateway_emulation(lambdas: tuple[Any, Any, str]) -> None:
-    authorizer, api, token = lambdas
-    from functions.api.local_gateway import with_authorizer
+    _authorizer, api, token = lambdas
+    from scripts.local.api_gateway import with_authorizer
+    from scripts.local.app import authorize
 
-    app = with_authorizer(api.app, authorizer.authorize)
+    app = with_authorizer(api.app, authorize)
     http = TestClient(app, base_url="http://gateway")  # an httpx.Client over the ASGI app
     client = openai.OpenAI(api_key=token, base_url="http://gateway/v1", http_client=http, max_retries=0)
     result = client.embeddings.create(model="all-minilm-l6-v2", input="hello")

@@ -23,9 +23,9 @@ from steward.gateway import Gateway
 from steward.registry import Registry
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import StewardSettings
-from steward.testing import FakeTransport, InMemoryRegistryStore, demo_model
 
 from functions.api.app import create_app
+from tests.fakes import FakeTransport, InMemoryRegistryStore, demo_model
 
 pytestmark = pytest.mark.integration
 REGION = "us-east-1"

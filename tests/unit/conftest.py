@@ -15,17 +15,17 @@ from steward.gateway import Gateway
 from steward.registry import Registry
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import StewardSettings
-from steward.testing import (
+
+from functions.api.app import create_app
+from functions.authorizer.handler import authorize_event
+from scripts.local.api_gateway import with_authorizer
+from tests.fakes import (
     FakeTransport,
     InMemoryAuditStore,
     InMemoryKeyStore,
     InMemoryRegistryStore,
     demo_model,
 )
-
-from functions.api.app import create_app
-from functions.api.local_gateway import with_authorizer
-from functions.authorizer.handler import authorize_event
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 PEPPER = b"unit-test-pepper-0123456789abcdef"

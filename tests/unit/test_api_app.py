@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 from starlette.testclient import TestClient
 from steward.routing.transport import BackendResponse
-from steward.testing import FakeTransport, InMemoryAuditStore
+
+from tests.fakes import FakeTransport, InMemoryAuditStore
 
 from .conftest import CREDIT, MINILM, bearer
 

@@ -18,16 +18,16 @@ import pytest
 from starlette.testclient import TestClient
 from steward.auth.authorize import Authorizer
 from steward.gateway import Gateway
-from steward.privacy_guard import PrivacyGuard, tenant_hash_key
-from steward.privacy_policies import PolicyBook
+from steward.privacy.guard import PrivacyGuard, tenant_hash_key
+from steward.privacy.policies import PolicyBook
 from steward.registry import Registry
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import StewardSettings
-from steward.testing import FakeTransport, InMemoryAuditStore, InMemoryPolicyStore, InMemoryRegistryStore
 
 from functions.api.app import create_app
-from functions.api.local_gateway import with_authorizer
 from functions.authorizer.handler import authorize_event
+from scripts.local.api_gateway import with_authorizer
+from tests.fakes import FakeTransport, InMemoryAuditStore, InMemoryPolicyStore, InMemoryRegistryStore
 
 from .conftest import MINILM, PEPPER, bearer
 

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 from steward.auth.keys import generate_key
-from steward.testing import FakeTransport, InMemoryKeyStore
 
 from functions.api.app import create_app
+from tests.fakes import FakeTransport, InMemoryKeyStore
 from tests.unit.conftest import CREDIT, MINILM, PEPPER, bearer
 
 TEXT_TENSOR = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["hello"]}]}

@@ -8,7 +8,8 @@ import pytest
 from steward.auth.authorize import Authorizer, extract_token
 from steward.auth.keys import generate_key
 from steward.errors import Unauthenticated
-from steward.testing import InMemoryKeyStore
+
+from tests.fakes import InMemoryKeyStore
 
 PEPPER = b"k" * 32
 

@@ -11,7 +11,8 @@ from steward.cards import card_document, missing_fields, render_card_html
 from steward.errors import CardIncomplete
 from steward.registry import ModelEntry
 from steward.settings import StewardSettings
-from steward.testing import InMemoryRegistryStore
+
+from tests.fakes import InMemoryRegistryStore
 
 COMPLETE: dict[str, Any] = {
     "description": "A classifier",

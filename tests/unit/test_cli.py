@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from steward import admin, cli
 from steward.settings import StewardSettings
-from steward.testing import InMemoryKeyStore, InMemoryRegistryStore, complete_card
+
+from tests.fakes import InMemoryKeyStore, InMemoryRegistryStore, complete_card
 
 DIGEST = "sha256:" + "cd" * 32
 
@@ -178,8 +179,9 @@ def test_an_unexpected_failure_is_still_one_line(
 
 
 def write_local_state(directory: Path, **overrides: Any) -> Path:
-    from steward.local.stack import LocalStackState, cli_settings
     from steward.resources import ResourceNames
+
+    from scripts.local.stack import LocalStackState, cli_settings
 
     state = LocalStackState(
         api_url="http://127.0.0.1:8000", backend_url="http://127.0.0.1:8080",

@@ -16,7 +16,8 @@ from steward import admin
 from steward.registry import Target
 from steward.routing.transport import BackendRequest, BackendResponse
 from steward.settings import StewardSettings
-from steward.testing import FakeTransport, InMemoryAuditStore, InMemoryRegistryStore, demo_model
+
+from tests.fakes import FakeTransport, InMemoryAuditStore, InMemoryRegistryStore, demo_model
 
 from .conftest import MINILM, bearer
 

@@ -17,16 +17,16 @@ from steward.registry import Registry
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
 from steward.settings import StewardSettings
-from steward.testing import (
+
+from functions.api.app import create_app
+from functions.authorizer.handler import authorize_event
+from scripts.local.api_gateway import with_authorizer
+from tests.fakes import (
     FakeTransport,
     InMemoryAuditStore,
     InMemoryFairnessStore,
     InMemoryRegistryStore,
 )
-
-from functions.api.app import create_app
-from functions.api.local_gateway import with_authorizer
-from functions.authorizer.handler import authorize_event
 
 from .conftest import CREDIT, MINILM, PEPPER, bearer
 

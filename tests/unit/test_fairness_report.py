@@ -15,7 +15,8 @@ from steward.fairness.monitor import TenantCounters
 from steward.fairness.render import render_html
 from steward.fairness.report import build_report, metric_values, summary
 from steward.fairness.reporting import run_reports
-from steward.testing import InMemoryFairnessStore
+
+from tests.fakes import InMemoryFairnessStore
 
 NOW = 1_795_000_000.0  # 2026-11-18T...Z
 GROUP = '<img src=x onerror="alert(1)">'

@@ -18,10 +18,11 @@ from steward.auth.authorize import Authorizer
 from steward.auth.keys import KeyRecord, generate_key
 from steward.auth.principal import Principal
 from steward.errors import ModelNotFound, Unauthenticated
-from steward.privacy_policies import BUILTIN_LABEL, PolicyBook
+from steward.privacy.policies import BUILTIN_LABEL, PolicyBook
 from steward.registry import ModelDocument, ModelVersion, Registry
 from steward.settings import StewardSettings
-from steward.testing import InMemoryKeyStore, InMemoryPolicyStore, InMemoryRegistryStore, demo_model
+
+from tests.fakes import InMemoryKeyStore, InMemoryPolicyStore, InMemoryRegistryStore, demo_model
 
 BOUND_S = 5.0
 STEP_S = 0.1

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from steward.gateway import Gateway
-from steward.testing import FakeTransport, InMemoryAuditStore
+
+from tests.fakes import FakeTransport, InMemoryAuditStore
 
 from .conftest import PEPPER, load_event
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from functions.api.local_gateway import build_authorizer_event, with_authorizer
+from scripts.local.api_gateway import build_authorizer_event, with_authorizer
 
 SEEN: list[dict[str, Any]] = []
 

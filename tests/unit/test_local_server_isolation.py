@@ -26,7 +26,12 @@ from steward.registry import Registry, Target
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
 from steward.settings import StewardSettings
-from steward.testing import (
+
+from functions.api.app import create_app
+from functions.api.observability import logger
+from functions.authorizer.handler import authorize_event
+from scripts.local.api_gateway import with_authorizer
+from tests.fakes import (
     FakeTransport,
     InMemoryAuditStore,
     InMemoryKeyStore,
@@ -34,11 +39,6 @@ from steward.testing import (
     demo_model,
     embedding_response,
 )
-
-from functions.api.app import create_app
-from functions.api.local_gateway import with_authorizer
-from functions.api.observability import logger
-from functions.authorizer.handler import authorize_event
 
 PEPPER = b"isolation-pepper-0123456789abcdef"
 MINILM = "all-minilm-l6-v2"

@@ -7,12 +7,13 @@ import logging
 import sys
 
 import pytest
-from steward import log_redaction
 from steward.errors import PolicyUnavailable
-from steward.log_redaction import REDACTION_FAILED, RedactingFormatter, scrub_text
 from steward.privacy import PolicyError
-from steward.privacy_policies import BUILTIN_LABEL, PolicyBook
-from steward.testing import InMemoryPolicyStore
+from steward.privacy import logs as log_redaction
+from steward.privacy.logs import REDACTION_FAILED, RedactingFormatter, scrub_text
+from steward.privacy.policies import BUILTIN_LABEL, PolicyBook
+
+from tests.fakes import InMemoryPolicyStore
 
 EMAIL = "jane.doe@example.com"
 KEY = "AKIAIOSFODNN7EXAMPLE"

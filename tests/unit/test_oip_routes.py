@@ -13,7 +13,8 @@ import pytest
 from starlette.testclient import TestClient
 from steward.registry import Target
 from steward.routing.transport import BackendRequest, BackendResponse
-from steward.testing import FakeTransport, InMemoryAuditStore, InMemoryRegistryStore, demo_model
+
+from tests.fakes import FakeTransport, InMemoryAuditStore, InMemoryRegistryStore, demo_model
 
 from .conftest import CREDIT, MINILM, bearer
 

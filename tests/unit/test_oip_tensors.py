@@ -25,7 +25,8 @@ from steward.oip_tensors import (
 )
 from steward.registry import Target
 from steward.routing.transport import BackendRequest, BackendResponse
-from steward.testing import FakeTransport, InMemoryAuditStore
+
+from tests.fakes import FakeTransport, InMemoryAuditStore
 
 from .conftest import CREDIT, MINILM, bearer
 

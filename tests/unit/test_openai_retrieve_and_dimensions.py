@@ -8,7 +8,8 @@ from typing import Any
 import openai
 import pytest
 from starlette.testclient import TestClient
-from steward.testing import FakeTransport
+
+from tests.fakes import FakeTransport
 
 from .conftest import CREDIT, MINILM, bearer
 

@@ -26,12 +26,17 @@ from steward.audit import CURSOR_PATTERN
 from steward.auth.authorize import Authorizer
 from steward.fairness.monitor import FairnessMonitor
 from steward.gateway import Gateway, Limits
-from steward.privacy_guard import PrivacyGuard
-from steward.privacy_policies import PolicyBook
+from steward.privacy.guard import PrivacyGuard
+from steward.privacy.policies import PolicyBook
 from steward.registry import Registry
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import StewardSettings
-from steward.testing import (
+
+from functions.api.app import create_app
+from functions.api.schemas import Problem
+from functions.authorizer.handler import authorize_event
+from scripts.local.api_gateway import with_authorizer
+from tests.fakes import (
     FakeTransport,
     InMemoryAuditStore,
     InMemoryFairnessStore,
@@ -40,11 +45,6 @@ from steward.testing import (
     InMemoryRegistryStore,
     demo_model,
 )
-
-from functions.api.app import create_app
-from functions.api.local_gateway import with_authorizer
-from functions.api.schemas import Problem
-from functions.authorizer.handler import authorize_event
 
 from .conftest import CREDIT, MINILM, PEPPER, bearer
 

@@ -13,17 +13,17 @@ from steward.auth.authorize import Authorizer
 from steward.gateway import Gateway
 from steward.privacy import Direction, EntityRule, Operator, PolicyError, PrivacyPolicy
 from steward.privacy.entities import ENTITY_TYPES, SECRET_TYPES
+from steward.privacy.guard import PrivacyGuard
+from steward.privacy.policies import PolicyBook
 from steward.privacy.policy import DEFAULT_THRESHOLD, layered, parse_policy
-from steward.privacy_guard import PrivacyGuard
-from steward.privacy_policies import PolicyBook
 from steward.registry import Registry
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import StewardSettings
-from steward.testing import FakeTransport, InMemoryAuditStore, InMemoryPolicyStore
 
 from functions.api.app import create_app
-from functions.api.local_gateway import with_authorizer
 from functions.authorizer.handler import authorize_event
+from scripts.local.api_gateway import with_authorizer
+from tests.fakes import FakeTransport, InMemoryAuditStore, InMemoryPolicyStore
 
 from .conftest import CREDIT, MINILM, PEPPER, bearer
 

@@ -12,18 +12,18 @@ from starlette.testclient import TestClient
 from steward.auth.authorize import Authorizer
 from steward.gateway import Gateway
 from steward.privacy.engine import default_engine
+from steward.privacy.guard import PrivacyGuard, tenant_hash_key
 from steward.privacy.operators import decrypt_tokens
-from steward.privacy_guard import PrivacyGuard, tenant_hash_key
-from steward.privacy_policies import PolicyBook
+from steward.privacy.policies import PolicyBook
 from steward.registry import Registry, Target
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
 from steward.settings import StewardSettings
-from steward.testing import FakeEncryptor, FakeTransport, InMemoryAuditStore, InMemoryPolicyStore
 
 from functions.api.app import create_app
-from functions.api.local_gateway import with_authorizer
 from functions.authorizer.handler import authorize_event
+from scripts.local.api_gateway import with_authorizer
+from tests.fakes import FakeEncryptor, FakeTransport, InMemoryAuditStore, InMemoryPolicyStore
 
 from .conftest import MINILM, PEPPER, bearer
 

@@ -8,7 +8,8 @@ import pytest
 from steward.auth.principal import Principal
 from steward.errors import ModelNotFound
 from steward.registry import Registry, split_model_ref
-from steward.testing import InMemoryRegistryStore, demo_model
+
+from tests.fakes import InMemoryRegistryStore, demo_model
 
 
 def caller(models: tuple[str, ...] = ("*",)) -> Principal:

@@ -15,7 +15,8 @@ from steward.auth.principal import Principal
 from steward.errors import DefaultVersionConflict, KeyNotFound, ModelNotFound, VersionNotFound
 from steward.registry import Registry
 from steward.settings import StewardSettings
-from steward.testing import InMemoryKeyStore, InMemoryRegistryStore, complete_card
+
+from tests.fakes import InMemoryKeyStore, InMemoryRegistryStore, complete_card
 
 TARGET = {"kind": "http", "url": "http://b"}
 DIGEST = "sha256:" + "ab" * 32

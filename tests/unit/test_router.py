@@ -26,7 +26,8 @@ from steward.routing.transport import (
     TransportError,
     TransportTimeout,
 )
-from steward.testing import FakeTransport, embedding_response
+
+from tests.fakes import FakeTransport, embedding_response
 
 from .conftest import CREDIT, MINILM
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 from starlette.testclient import TestClient
-from steward.testing import FakeTransport, InMemoryAuditStore
+
+from tests.fakes import FakeTransport, InMemoryAuditStore
 
 from .conftest import MINILM, bearer
 

@@ -252,9 +252,9 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 @contextmanager
 def _target(local_state: Path) -> Iterator[StewardSettings]:
     """Settings from the environment, or from the local stack's state file when none is set."""
-    from steward.local import client_config
+    from steward import cli_target
 
-    config = client_config.load(local_state, os.environ)
+    config = cli_target.load(local_state, os.environ)
     if config is None:
         yield StewardSettings()
         return
@@ -278,7 +278,7 @@ def _as_cli_error(error: Exception) -> CliError | None:
     """A known failure as one line with a stable code; None for the unexpected."""
     from pydantic import ValidationError
 
-    from steward.local.client_config import LocalStateError
+    from steward.cli_target import LocalStateError
 
     if isinstance(error, CliError):
         return error

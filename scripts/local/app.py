@@ -9,12 +9,23 @@ from __future__ import annotations
 from typing import Any
 
 
+def authorize(event: dict[str, Any]) -> dict[str, Any]:
+    """The authorizer Lambda's code in the one-argument form the emulator calls.
+
+    Same composition as the deployed function (its cached authorizer); only the Lambda context
+    wrapper is left out, since API Gateway's emulator has no Lambda context to give.
+    """
+    from functions.authorizer import handler
+
+    return handler.authorize_event(event, handler._authorizer())
+
+
 def local_gateway_app() -> Any:
     """An ASGI app behaving like API Gateway (REQUEST authorizer) + the api Lambda."""
-    from functions.api.app import create_app
-    from functions.api.local_gateway import with_authorizer
-    from functions.authorizer.handler import authorize
     from steward.settings import get_settings
+
+    from functions.api.app import create_app
+    from scripts.local.api_gateway import with_authorizer
 
     settings = get_settings()
     return with_authorizer(

@@ -1,4 +1,4 @@
-"""``python -m steward.local up``: run Steward locally until Ctrl-C."""
+"""``python -m scripts.local up``: run Steward locally until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import threading
 import time
 from pathlib import Path
 
-from steward.local.stack import LocalStack, LocalStackConfig
+from scripts.local.stack import LocalStack, LocalStackConfig
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m steward.local")
+    parser = argparse.ArgumentParser(prog="python -m scripts.local")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start moto, the backend and the gateway; Ctrl-C stops all")
     up.add_argument("--model-repository", type=Path, default=Path("models"))
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         state = stack.start()
         import uvicorn
 
-        from steward.local.gateway import local_gateway_app
+        from scripts.local.app import local_gateway_app
 
         app = local_gateway_app()
         server = uvicorn.Server(

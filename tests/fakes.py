@@ -269,7 +269,7 @@ def complete_card(**overrides: Any) -> dict[str, Any]:
 
 
 class InMemoryPolicyStore:
-    """`steward.privacy_policies.PolicyStore` in memory (versions never overwritten)."""
+    """`steward.privacy.policies.PolicyStore` in memory (versions never overwritten)."""
 
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], Any] = {}
@@ -283,7 +283,7 @@ class InMemoryPolicyStore:
         return [p for (tenant, _), p in sorted(self.items.items()) if tenant == tenant_id]
 
     def put_policy(self, policy: Any, *, author: str) -> None:
-        from steward.privacy_policies import PolicyVersionExists, policy_key
+        from steward.privacy.policies import PolicyVersionExists, policy_key
 
         key = (policy.tenant_id, policy_key(policy.model, policy.version))
         if key in self.items:

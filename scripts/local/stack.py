@@ -1,6 +1,6 @@
 """Start, seed and stop the local stack: moto server, inference backend, gateway.
 
-``python -m steward.local up`` runs it in the foreground until Ctrl-C; tests drive the same
+``python -m scripts.local up`` runs it in the foreground until Ctrl-C; tests drive the same
 :class:`LocalStack` so what they exercise is what a newcomer runs.
 """
 
@@ -12,17 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from steward.local.processes import ChildProcess, free_port, python_module, wait_http_ok
-from steward.resources import DEFAULT_REGION, ResourceNames
+from steward.cli_target import LOCAL_CREDENTIALS
+from steward.resources import ResourceNames
+
+from scripts.local.processes import ChildProcess, free_port, python_module, wait_http_ok
 
 DEEP_PII_MODEL = "pii-ner@1"
-LOCAL_CREDENTIALS = {
-    # moto accepts any credentials; these keep boto3 from looking for real ones.
-    "AWS_ACCESS_KEY_ID": "steward-local",
-    "AWS_SECRET_ACCESS_KEY": "steward-local",
-    "AWS_DEFAULT_REGION": DEFAULT_REGION,
-    "AWS_REGION": DEFAULT_REGION,
-}
 
 
 @dataclass
@@ -110,8 +105,8 @@ class LocalStack:
 
             import boto3  # local tooling only: the Lambdas reach AWS through steward.adapters
 
-            from steward.local.provision import provision
-            from steward.local.seed import seed
+            from scripts.local.provision import provision
+            from scripts.local.seed import seed
 
             provision(self.names, boto3.session.Session())
             wait_http_ok(f"{backend_url}/v2/health/ready", backend, timeout_s=cfg.backend_ready_timeout_s)

@@ -1,10 +1,13 @@
-"""How the ``steward`` CLI finds the local stack with no environment set.
+"""Which stage the ``steward`` CLI targets when no environment is set: the local stack's.
 
-``make up`` writes ``.steward/local.json`` (see `steward.local.stack.LocalStackState`): the moto
+``make up`` writes ``.steward/local.json`` (`scripts.local.stack.LocalStackState`): the moto
 endpoint and the settings that name the stack's tables and secret. When the environment selects
 no target itself (no ``STEWARD_*`` variable, no AWS endpoint, profile or credentials: see
 `TARGET_VARIABLES`), the CLI uses that file; otherwise explicit environment wins and the file
 is ignored, so a leftover state file can never redirect commands meant for AWS.
+
+Only the file format lives here (the CLI ships in the layer); the stack that writes it is
+development tooling under ``scripts/local`` and is never imported from here.
 """
 
 from __future__ import annotations
@@ -17,7 +20,16 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from steward.local.stack import LOCAL_CREDENTIALS
+from steward.resources import DEFAULT_REGION
+
+#: moto accepts any credentials; these keep boto3 from looking for real ones (the local stack
+#: starts its services with the same).
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "steward-local",
+    "AWS_SECRET_ACCESS_KEY": "steward-local",
+    "AWS_DEFAULT_REGION": DEFAULT_REGION,
+    "AWS_REGION": DEFAULT_REGION,
+}
 
 #: Only these settings are taken from the file (names of local resources, never behaviour).
 STATE_SETTINGS = frozenset(

@@ -1,0 +1,1 @@
+"""Development tools: the local stack, benchmarks, evaluations. Never shipped to AWS."""
