@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics
-from steward.log_redaction import RedactingFormatter, route_library_logs
+from steward.privacy.logs import RedactingFormatter, route_library_logs
 
 SERVICE = "steward-api"
 NAMESPACE = "Steward"

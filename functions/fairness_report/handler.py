@@ -13,7 +13,7 @@ from steward.adapters.fairness_store import DynamoFairnessStore
 from steward.adapters.registry_store import DynamoRegistryStore
 from steward.adapters.report_store import S3ReportSink
 from steward.fairness.reporting import run_reports
-from steward.log_redaction import RedactingFormatter
+from steward.privacy.logs import RedactingFormatter
 from steward.settings import StewardSettings, get_settings
 
 SERVICE = "steward-fairness-report"

@@ -9,7 +9,7 @@ from steward.adapters.kms_encryptor import KmsEnvelopeEncryptor
 from steward.adapters.policy_store import DynamoPolicyStore
 from steward.privacy import PolicyError
 from steward.privacy.operators import decrypt_tokens, encrypt_token
-from steward.privacy_policies import PolicyBook, PolicyVersionExists
+from steward.privacy.policies import PolicyBook, PolicyVersionExists
 from steward.resources import ResourceNames
 
 REGION = "us-east-1"

@@ -30,8 +30,8 @@ from steward.fairness.monitor import (
     predictions_from_output,
     threshold_of,
 )
-from steward.privacy_guard import PrivacyGuard, RequestPrivacy
-from steward.privacy_policies import PolicyBook
+from steward.privacy.guard import PrivacyGuard, RequestPrivacy
+from steward.privacy.policies import PolicyBook
 from steward.registry import Registry, ResolvedModel, split_model_ref
 from steward.routing.router import Router
 from steward.routing.transport import BackendRequest
@@ -385,7 +385,7 @@ class Gateway:
         guard: RequestPrivacy | None = None,
     ) -> dict[str, Any]:
         """The one way to a backend: every text is redacted before it leaves, every text of the
-        answer is filtered and unmasked before it returns (fail closed, see `steward.privacy_guard`).
+        answer is filtered and unmasked before it returns (fail closed, see `steward.privacy.guard`).
         ``guard``: the request's guard when one request makes several calls (embedding batches)."""
         mv = resolved.version
         guard = guard or self.privacy.begin(draft.tenant_id, resolved.entry.model, draft)

@@ -16,8 +16,8 @@ from steward.adapters.registry_store import DynamoRegistryStore
 from steward.auth.authorize import Authorizer
 from steward.fairness.monitor import FairnessMonitor
 from steward.gateway import Gateway, Limits
-from steward.privacy_guard import PrivacyGuard
-from steward.privacy_policies import PolicyBook
+from steward.privacy.guard import PrivacyGuard
+from steward.privacy.policies import PolicyBook
 from steward.registry import Registry
 from steward.routing.http_transport import HttpTransport
 from steward.routing.router import Router, RouterPolicy
@@ -75,7 +75,7 @@ def build_deep_detector(settings: StewardSettings) -> Detector | None:
     """
     if not settings.privacy_deep_model:
         return None
-    from steward.adapters.deep_pii import DeepPiiDetector, registry_resolver
+    from steward.privacy.detectors.deep import DeepPiiDetector, registry_resolver
 
     registry = Registry(
         DynamoRegistryStore(settings.models_table, region=settings.region),

@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from steward.adapters.aws import DynamoTable
-from steward.privacy_policies import PolicyVersionExists, policy_key
+from steward.privacy.policies import PolicyVersionExists, policy_key
 
 if TYPE_CHECKING:
     from steward.privacy.policy import PrivacyPolicy

@@ -3,7 +3,7 @@
 A caller's ``parameters.group`` value is personal data (it describes the person behind the row),
 so it is never stored. Only values the tenant's admin declared beforehand are accepted; each is
 stored as ``HMAC(tenant group key, label)`` in counters and join items. The tenant key is derived
-from the pepper (as `steward.privacy_guard.tenant_hash_key`, with its own label): nothing new to
+from the pepper (as `steward.privacy.guard.tenant_hash_key`, with its own label): nothing new to
 manage, stable per tenant, different across tenants (no cross-tenant linkage of counters) and
 useless without the pepper. The declared set keeps ``token -> label`` for every label ever
 declared, so reports stay readable without the report function ever holding the pepper.

@@ -7,15 +7,16 @@ import json
 from typing import Any
 
 import pytest
-from steward.adapters.deep_pii import DeepPiiDetector, registry_resolver
 from steward.errors import ModelNotFound
 from steward.privacy import DetectionEngine, DetectorFailure, RedactionContext, default_policy, redact
+from steward.privacy.detectors.deep import DeepPiiDetector, registry_resolver
 from steward.privacy.normalize import normalize
 from steward.privacy.policy import DetectionPath
 from steward.registry import Registry, Target
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
-from steward.testing import FakeTransport, InMemoryRegistryStore, demo_model
+
+from tests.fakes import FakeTransport, InMemoryRegistryStore, demo_model
 
 TEXT = "My name is Maria Garcia and I live in Denver."
 MARIA = {"entity_type": "PERSON", "start": 11, "end": 23, "score": 0.97}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from steward.audit import AuditDraft
-from steward.privacy_policies import PolicyBook
+from steward.privacy.policies import PolicyBook
 
 if TYPE_CHECKING:
     from steward.privacy import Encryptor, PrivacyPolicy, RedactionContext, RedactionResult

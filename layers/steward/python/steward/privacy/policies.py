@@ -25,7 +25,7 @@ from steward.ttl_cache import DEFAULT_TTL_S
 if TYPE_CHECKING:
     from steward.privacy.policy import PrivacyPolicy
 
-logger = logging.getLogger("steward.privacy_policies")
+logger = logging.getLogger("steward.privacy")
 #: Label of the built-in default policy in audit records (no stored document applies).
 BUILTIN_LABEL = "builtin@v1"
 _SAVE_ATTEMPTS = 3
