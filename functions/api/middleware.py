@@ -17,30 +17,26 @@ from typing import Any, TypeVar
 import anyio
 from aws_lambda_powertools.metrics import MetricUnit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from steward.audit import AuditDraft, AuditKeys, AuditStore, Corrections, build_record, mac_hex, opaque_name
-from steward.auth.principal import Principal
-from steward.errors import (
-    PROBLEM_CONTENT_TYPE,
-    AuditUnavailable,
-    InputTooLarge,
-    InternalError,
-    StewardError,
-    Unauthenticated,
-    problem_bytes,
-    problem_for,
+from steward.audit.record import (
+    AuditDraft,
+    AuditKeys,
+    AuditStore,
+    Corrections,
+    build_record,
+    mac_hex,
+    opaque_name,
 )
+from steward.auth.principal import Principal
+from steward.errors import AuditUnavailable, InputTooLarge, InternalError, StewardError, Unauthenticated
+from steward.resources import PUBLIC_PATHS
 
+from functions.api.deps import SCOPE_AUDIT, SCOPE_BODY, SCOPE_PRINCIPAL, SCOPE_REQUEST_ID
 from functions.api.json_guard import check_json, json_part
 from functions.api.observability import bind_correlation_id, logger, metrics
+from functions.api.problems import render
 
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 UNMATCHED_ROUTE = "<unmatched>"
 T = TypeVar("T")
-
-SCOPE_PRINCIPAL = "steward.principal"
-SCOPE_AUDIT = "steward.audit"
-SCOPE_REQUEST_ID = "steward.request_id"
-SCOPE_BODY = "steward.body"
 
 
 def request_id_of(scope: Scope) -> str:
@@ -74,11 +70,10 @@ class _Response:
                 self.complete = True
 
     def set_problem(self, error: StewardError) -> None:
-        body = problem_bytes(problem_for(error, self.request_id, path=self.path))
-        headers = [(b"content-type", PROBLEM_CONTENT_TYPE.encode())]
-        headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
-        self.start = {"type": "http.response.start", "status": error.status, "headers": headers}
-        self.chunks = [body]
+        answer = render(error, self.request_id, self.path)
+        headers = answer.asgi_headers()
+        self.start = {"type": "http.response.start", "status": answer.status, "headers": headers}
+        self.chunks = [answer.body]
         self.complete = True
 
     @property
@@ -295,10 +290,4 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
-def problem_response_parts(error: StewardError, request_id: str) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body of the problem document for ``error``."""
-    headers = {"content-type": PROBLEM_CONTENT_TYPE, **error.headers}
-    return error.status, headers, problem_bytes(problem_for(error, request_id))
-
-
-__all__ = ["GovernanceMiddleware", "principal_of", "problem_response_parts", "request_id_of"]
+__all__ = ["GovernanceMiddleware", "principal_of", "request_id_of"]

@@ -70,7 +70,7 @@ def test_input_and_output_are_keyed_macs_per_tenant(
 
 
 def test_audit_keys_differ_from_the_pii_hash_keys() -> None:
-    from steward.audit import tenant_audit_key
+    from steward.audit.record import tenant_audit_key
 
     assert tenant_audit_key(PEPPER, "acme") == audit_key("acme")
     assert tenant_audit_key(PEPPER, "acme") != tenant_hash_key(PEPPER, "acme")
@@ -81,7 +81,7 @@ def test_audit_keys_differ_from_the_pii_hash_keys() -> None:
 def test_an_unauthenticated_request_is_audited_under_the_anonymous_key(
     settings: StewardSettings, gateway: Gateway, audit_store: InMemoryAuditStore
 ) -> None:
-    from steward.audit import tenant_audit_key
+    from steward.audit.record import tenant_audit_key
 
     with TestClient(create_app(settings, gateway)) as bare:  # no authorizer context at all
         response = bare.post("/v1/embeddings", headers={"content-type": "application/json"}, content=SSN)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from steward.audit import AuditDraft, build_record, decision_for, decode_cursor, encode_cursor, public_view
+from steward.audit.reader import decode_cursor, encode_cursor, public_view
+from steward.audit.record import AuditDraft, build_record, decision_for
 from steward.errors import InvalidInput
 
 

@@ -22,7 +22,7 @@ from schemathesis.generation import GenerationMode
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 from steward import admin
-from steward.audit import CURSOR_PATTERN
+from steward.audit.reader import CURSOR_PATTERN
 from steward.auth.authorize import Authorizer
 from steward.fairness.monitor import FairnessMonitor
 from steward.gateway import Gateway, Limits

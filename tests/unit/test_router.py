@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from steward.audit import AuditDraft
+from steward.audit.record import AuditDraft
 from steward.auth.principal import Principal
 from steward.errors import (
     BackendError,

@@ -13,7 +13,8 @@ from typing import Any
 
 from steward import embeddings as emb
 from steward import oip_tensors as oip
-from steward.audit import AuditDraft, AuditStore, decode_cursor, encode_cursor, public_view
+from steward.audit.reader import decode_cursor, encode_cursor, public_view
+from steward.audit.record import AuditDraft, AuditStore
 from steward.auth.principal import Principal
 from steward.cards import card_document, makes_decisions
 from steward.errors import (

@@ -44,7 +44,7 @@ class DynamoAuditStore(DynamoTable):
 
     def correct(self, record: Mapping[str, Any]) -> None:
         # One try: the caller is already waiting on a failed write; an unconfirmed correction is
-        # kept and retried by the api process (``steward.audit.Corrections``).
+        # kept and retried by the api process (``steward.audit.record.Corrections``).
         if self._correction_client is None:
             self._correction_client = self._bounded_client(max_attempts=1)
         self._correction_client.put_item(TableName=self._table, Item=to_item(record))

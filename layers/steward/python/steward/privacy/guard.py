@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from steward.audit import AuditDraft
+from steward.audit.record import AuditDraft
 from steward.privacy.policies import PolicyBook
 
 if TYPE_CHECKING:

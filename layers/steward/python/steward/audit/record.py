@@ -15,11 +15,9 @@ landing can't overwrite the correction, so no record ever says 200 for a caller 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import logging
-import re
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -27,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from steward.errors import AuditUnavailable, InvalidInput
+from steward.errors import AuditUnavailable
 
 logger = logging.getLogger("steward.audit")
 ANONYMOUS_TENANT = "_unauthenticated"
@@ -174,40 +172,6 @@ def build_record(
     return record
 
 
-#: Fields shown to callers of ``GET /v1/audit`` (storage keys stay internal).
-PUBLIC_FIELDS = (
-    "request_id",
-    "timestamp",
-    "key_id",
-    "route",
-    "model",
-    "model_version",
-    "artifact_digest",
-    "policy_version",
-    "decision",
-    "reason_codes",
-    "status",
-    "pii_counts",
-    "n_inputs",
-    "input_hmac",
-    "input_bytes",
-    "output_hmac",
-    "output_bytes",
-    "latency_ms",
-    "backend_latency_ms",
-)
-
-
-def public_view(record: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: record[name] for name in PUBLIC_FIELDS if name in record}
-
-
-@dataclass(frozen=True)
-class AuditPage:
-    records: list[dict[str, Any]]
-    next_cursor: str | None
-
-
 class AuditStore(Protocol):
     def put(self, record: Mapping[str, Any]) -> None:
         """Create the request's record; never replace one. Raises unless the write is confirmed.
@@ -267,23 +231,3 @@ class Corrections:
             except Exception:
                 self._pending.appendleft(record)
                 return
-
-
-def encode_cursor(sk: str | None) -> str | None:
-    return base64.urlsafe_b64encode(sk.encode()).decode().rstrip("=") if sk else None
-
-
-#: A cursor as the OpenAPI document states it: unpadded URL-safe base64 of at most 300 bytes.
-CURSOR_PATTERN = r"^(?:[A-Za-z0-9_-]{4}){0,100}(?:[A-Za-z0-9_-]{2,3})?$"
-_CURSOR = re.compile(CURSOR_PATTERN)
-
-
-def decode_cursor(cursor: str | None) -> str | None:
-    """A cursor is a position in the caller's own trail (the tenant always comes from the key),
-    so every well-formed one is accepted: the pattern is the whole rule, as documented. Ours are
-    ASCII sort keys; other bytes read as Latin-1 are just another position."""
-    if not cursor:
-        return None
-    if not _CURSOR.fullmatch(cursor):  # also keeps non-ASCII text away from the base64 decoder
-        raise InvalidInput("The cursor is not valid.")
-    return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("latin-1")

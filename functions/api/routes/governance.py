@@ -1,0 +1,107 @@
+"""Governance routes: the audit trail, explanations, model cards, ground-truth feedback and redaction.
+
+Each parses, calls the data plane, and maps the answer; nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from pydantic import WithJsonSchema
+from steward.audit.reader import CURSOR_PATTERN
+from steward.cards import render_card_html
+from steward.explain_chart import waterfall_from_explanation
+
+from functions.api.deps import Context, DataPlane
+from functions.api.openapi import BACKEND_PROBLEMS, MODEL_PROBLEMS, PROBLEMS, problem_responses
+from functions.api.responses import accepts, json_response
+from functions.api.schemas import (
+    AuditList,
+    FeedbackRequest,
+    FeedbackResponse,
+    InferRequest,
+    InferResponse,
+    ModelCard,
+    RedactRequest,
+    RedactResponse,
+)
+
+router = APIRouter(responses=PROBLEMS)
+Version = Annotated[str | None, Query(max_length=32)]
+
+
+@router.get("/v1/audit", response_model=AuditList, tags=["governance"])
+async def list_audit(
+    context: Context,
+    plane: DataPlane,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[
+        str | None,
+        Query(
+            pattern=CURSOR_PATTERN,
+            description="The ``next_cursor`` of the page before; any other value is refused (422).",
+        ),
+        WithJsonSchema({"type": "string", "pattern": CURSOR_PATTERN}),  # a query value is never null
+    ] = None,
+) -> Response:
+    return await context.run(plane.audit_page, context.principal, limit, cursor)
+
+
+@router.post(
+    "/v1/models/{model}/explain",
+    response_model=InferResponse,
+    tags=["explain"],
+    responses={200: {"content": {"image/svg+xml": {}}}, **BACKEND_PROBLEMS},
+)
+async def explain(
+    model: str,
+    body: InferRequest,
+    context: Context,
+    plane: DataPlane,
+    version: Version = None,
+    row: Annotated[int, Query(ge=0, le=4095)] = 0,
+) -> Response:
+    """Attributions (OIP outputs ``attributions``, ``base_value``); ``Accept: image/svg+xml``
+    answers with a waterfall chart of row ``row``."""
+    payload = body.model_dump(exclude_none=True)
+    result = await context.value(plane.explain, context.principal, model, version, payload, context.draft)
+    if accepts(context.request, "image/svg+xml"):
+        return Response(waterfall_from_explanation(result, row), media_type="image/svg+xml")
+    return json_response(result)
+
+
+@router.get(
+    "/v1/models/{model}/card",
+    response_model=ModelCard,
+    tags=["governance"],
+    responses={200: {"content": {"text/html": {}}}, **MODEL_PROBLEMS},
+)
+async def model_card(model: str, context: Context, plane: DataPlane, version: Version = None) -> Response:
+    """The model card as JSON, or as an HTML page with ``Accept: text/html``."""
+    document = await context.value(plane.model_card, context.principal, model, version, context.draft)
+    if accepts(context.request, "text/html"):
+        return Response(render_card_html(document), media_type="text/html; charset=utf-8")
+    return json_response(document)
+
+
+@router.post(
+    "/v1/feedback",
+    response_model=FeedbackResponse,
+    tags=["governance"],
+    responses=problem_responses(404, 409, 501),
+)
+async def feedback(body: FeedbackRequest, context: Context, plane: DataPlane) -> Response:
+    """Ground truth for a prediction made with ``parameters.group`` (fairness monitoring)."""
+    return await context.run(
+        plane.feedback, context.principal, body.request_id, body.label, body.labels, context.draft
+    )
+
+
+@router.post("/v1/redact", response_model=RedactResponse, tags=["governance"], responses=MODEL_PROBLEMS)
+async def redact(body: RedactRequest, context: Context, plane: DataPlane) -> Response:
+    """The privacy policy in force applied to text: redacted text and findings (types and spans,
+    never values). A ``block`` rule answers 400 ``pii.blocked``, as the model routes would."""
+    return await context.run(
+        plane.redact, context.principal, body.text, body.model, body.direction, context.draft
+    )

@@ -1,0 +1,1 @@
+"""Audit trail: one record per governed request (`record`) and the paged, public read side (`reader`)."""
