@@ -63,7 +63,7 @@ TEXT_FIELDS = (("EmbeddingsRequest", "input"), ("RedactRequest", "text"))
 METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
 
 
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` entries: each status answers with a problem document."""
     return {status: _problem(status) for status in statuses}
 
@@ -73,6 +73,14 @@ def _problem(status: int) -> dict[str, Any]:
         "description": STATUS_DESCRIPTIONS[status],
         "content": {PROBLEM_CONTENT_TYPE: {"schema": dict(PROBLEM_REF)}},
     }
+
+
+#: What every route can answer with (`complete` adds 422 where there is input).
+PROBLEMS = problem_responses(*EVERY_OPERATION)
+#: A route naming a model (path or body): absent and "not yours" are the same 404.
+MODEL_PROBLEMS = problem_responses(404)
+#: A route that calls the model backend.
+BACKEND_PROBLEMS = problem_responses(404, 502, 504)
 
 
 def install(app: FastAPI, settings: StewardSettings) -> None:

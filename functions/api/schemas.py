@@ -213,6 +213,31 @@ class ModelMetadata(BaseModel):
     outputs: list[dict[str, Any]]
 
 
+class Liveness(BaseModel):
+    live: bool
+
+
+class Readiness(BaseModel):
+    ready: bool
+
+
+class ServerMetadata(BaseModel):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class ModelReadiness(BaseModel):
+    name: str
+    ready: bool
+
+
+class RepositoryModel(BaseModel):
+    name: str
+    version: str
+    state: str
+
+
 class AuditRecordView(BaseModel):
     """One audit record: who, what, when and the outcome the caller received; never content."""
 
@@ -286,6 +311,21 @@ class PolicyList(BaseModel):
     object: Literal["list"] = "list"
     tenant_id: str
     data: list[PolicyView]
+
+
+class GroupLabelsView(BaseModel):
+    object: str = "fairness.groups"
+    tenant_id: str
+    labels: list[str]
+    revision: int
+    updated_at: str | None = None
+    updated_by: str | None = None
+
+
+class Health(BaseModel):
+    """``GET /health``, the public probe (not in the document)."""
+
+    status: Literal["ok"]
 
 
 class OpenAIError(BaseModel):

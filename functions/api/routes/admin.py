@@ -115,7 +115,9 @@ def _monitor(context: CallContext, plane: Gateway, tenant: str) -> FairnessMonit
     return plane.fairness
 
 
-@fairness_router.put("/{tenant}/groups", response_model=GroupLabelsView, responses=problem_responses(409, 501))
+@fairness_router.put(
+    "/{tenant}/groups", response_model=GroupLabelsView, responses=problem_responses(409, 501)
+)
 async def put_groups(
     tenant: Tenant,
     context: Context,

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 LOCAL_ACCOUNT = "123456789012"  # moto's default account id
 DEFAULT_REGION = "us-east-1"
+#: The API's only routes without a key: unauthenticated GETs that hold no tenant data. API Gateway
+#: (CDK), the local emulator and the api function's middleware all read this one tuple.
+PUBLIC_PATHS = ("/health", "/openapi.json")
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
 from steward.auth.principal import Principal
 from steward.errors import UnsupportedMediaType
 from steward.gateway import Gateway
@@ -28,39 +26,23 @@ from steward.oip_binary import (
     split_body,
 )
 
+from functions.api.deps import AUTHENTICATED, PLANE, SCOPE_BODY, CallContext, Context, DataPlane
 from functions.api.json_guard import check_json
-from functions.api.middleware import SCOPE_BODY
-from functions.api.openapi import problems
-from functions.api.routes import MODEL_PROBLEMS, PROBLEMS, Call, json_response
-from functions.api.schemas import InferRequest, InferResponse, ModelMetadata
+from functions.api.openapi import MODEL_PROBLEMS, PROBLEMS, problem_responses
+from functions.api.responses import json_response
+from functions.api.schemas import (
+    InferRequest,
+    InferResponse,
+    Liveness,
+    ModelMetadata,
+    ModelReadiness,
+    Readiness,
+    RepositoryModel,
+    ServerMetadata,
+)
 
 SERVER_NAME = "steward"
 SCOPE_OUTPUT = "steward.oip_output"
-
-
-class Liveness(BaseModel):
-    live: bool
-
-
-class Readiness(BaseModel):
-    ready: bool
-
-
-class ServerMetadata(BaseModel):
-    name: str
-    version: str
-    extensions: list[str]
-
-
-class ModelReadiness(BaseModel):
-    name: str
-    ready: bool
-
-
-class RepositoryModel(BaseModel):
-    name: str
-    version: str
-    state: str
 
 
 # --- the binary tensor data extension on the request side ------------------------------------
@@ -149,96 +131,89 @@ _INFER_RESPONSES: dict[int | str, dict[str, Any]] = {
         "``Inference-Header-Content-Length``) followed by the raw tensors.",
         "content": {BINARY_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
     },
-    **problems(404, 415, 501, 502, 504),
+    **problem_responses(404, 415, 501, 502, 504),
 }
 
 
-@router.get("/v2/health/live", response_model=Liveness)
-async def server_live(request: Request) -> Response:
-    Call(request)
+@router.get("/v2/health/live", response_model=Liveness, dependencies=[AUTHENTICATED])
+async def server_live() -> Response:
     return json_response({"live": True})
 
 
-@router.get("/v2/health/ready", response_model=Readiness)
-async def server_ready(request: Request) -> Response:
+@router.get("/v2/health/ready", response_model=Readiness, dependencies=[AUTHENTICATED, PLANE])
+async def server_ready() -> Response:
     """Ready once the data plane is built (stores are reached per request, never probed here)."""
-    Call(request)
     return json_response({"ready": True})
 
 
-@router.get("/v2", response_model=ServerMetadata)
+@router.get("/v2", response_model=ServerMetadata, dependencies=[AUTHENTICATED])
 async def server_metadata(request: Request) -> Response:
-    Call(request)
     return json_response({"name": SERVER_NAME, "version": request.app.version, "extensions": [EXTENSION]})
 
 
 @router.get("/v2/models/{model}", response_model=ModelMetadata, responses=MODEL_PROBLEMS)
-async def model_metadata(model: str, request: Request) -> Response:
-    call = Call(request)
-    return await call.run(call.gateway.model_metadata, call.caller, model, None, call.draft)
+async def model_metadata(model: str, context: Context, plane: DataPlane) -> Response:
+    return await context.run(plane.model_metadata, context.principal, model, None, context.draft)
 
 
 @router.get("/v2/models/{model}/versions/{version}", response_model=ModelMetadata, responses=MODEL_PROBLEMS)
-async def model_version_metadata(model: str, version: str, request: Request) -> Response:
-    call = Call(request)
-    return await call.run(call.gateway.model_metadata, call.caller, model, version, call.draft)
+async def model_version_metadata(model: str, version: str, context: Context, plane: DataPlane) -> Response:
+    return await context.run(plane.model_metadata, context.principal, model, version, context.draft)
 
 
 @router.get("/v2/models/{model}/ready", response_model=ModelReadiness, responses=MODEL_PROBLEMS)
-async def model_ready(model: str, request: Request) -> Response:
+async def model_ready(model: str, context: Context, plane: DataPlane) -> Response:
     """200 for a model this key may call now; the same 404 for one that is absent or not yours."""
-    return await _ready(request, model, None)
+    return await _ready(context, plane, model, None)
 
 
 @router.get(
     "/v2/models/{model}/versions/{version}/ready", response_model=ModelReadiness, responses=MODEL_PROBLEMS
 )
-async def model_version_ready(model: str, version: str, request: Request) -> Response:
-    return await _ready(request, model, version)
+async def model_version_ready(model: str, version: str, context: Context, plane: DataPlane) -> Response:
+    return await _ready(context, plane, model, version)
 
 
-async def _ready(request: Request, model: str, version: str | None) -> Response:
-    call = Call(request)
-    meta = await call.value(call.gateway.model_metadata, call.caller, model, version, call.draft)
+async def _ready(context: CallContext, plane: Gateway, model: str, version: str | None) -> Response:
+    meta = await context.value(plane.model_metadata, context.principal, model, version, context.draft)
     return json_response({"name": meta["name"], "ready": True})
 
 
 @router.post("/v2/repository/index", response_model=list[RepositoryModel])
-async def repository_index(request: Request) -> Response:
+async def repository_index(context: Context, plane: DataPlane) -> Response:
     """The models this key may call now (each ready, at its default version); a body such as
     ``{"ready": true}`` is accepted and changes nothing, since only ready models are listed."""
-    call = Call(request)
-    listing = await call.value(_index, call.gateway, call.caller)
-    return Response(orjson.dumps(listing["models"]), media_type="application/json")
+    listing = await context.value(_index, plane, context.principal)
+    return json_response(listing["models"])
 
 
-def _index(gateway: Gateway, caller: Principal) -> dict[str, Any]:
+def _index(plane: Gateway, caller: Principal) -> dict[str, Any]:
     models = [
         {"name": r.entry.model, "version": r.version.version, "state": "READY"}
-        for r in gateway.registry.list_for(caller)
+        for r in plane.registry.list_for(caller)
     ]
     return {"models": models}
 
 
 @infer_router.post("/v2/models/{model}/infer", response_model=InferResponse, responses=_INFER_RESPONSES)
-async def infer(model: str, body: InferRequest, request: Request) -> Response:
+async def infer(model: str, body: InferRequest, context: Context, plane: DataPlane) -> Response:
     """Inference. Also takes the binary tensor data extension: the first
     ``Inference-Header-Content-Length`` bytes are this JSON document, each input with
     ``parameters.binary_data_size`` takes its raw bytes from the rest, in input order;
     ``parameters.binary_data_output`` (or an output's ``parameters.binary_data``) asks for
     binary outputs."""
-    call = Call(request)
     payload = body.model_dump(exclude_none=True)
-    answer = await call.value(call.gateway.infer, call.caller, model, None, payload, call.draft)
-    return oip_answer(request, answer)
+    answer = await context.value(plane.infer, context.principal, model, None, payload, context.draft)
+    return oip_answer(context.request, answer)
 
 
 @infer_router.post(
     "/v2/models/{model}/versions/{version}/infer", response_model=InferResponse, responses=_INFER_RESPONSES
 )
-async def infer_version(model: str, version: str, body: InferRequest, request: Request) -> Response:
+async def infer_version(
+    model: str, version: str, body: InferRequest, context: Context, plane: DataPlane
+) -> Response:
     """Inference on one version (binary tensor data extension as for the default version)."""
-    call = Call(request)
     payload = body.model_dump(exclude_none=True)
-    answer = await call.value(call.gateway.infer, call.caller, model, version, payload, call.draft)
-    return oip_answer(request, answer)
+    answer = await context.value(plane.infer, context.principal, model, version, payload, context.draft)
+    return oip_answer(context.request, answer)

@@ -1,0 +1,18 @@
+"""The api function's routes, one module per surface: OpenAI, Open Inference Protocol, governance,
+admin. Each route declares what it needs from the envelope (`functions.api.deps`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from functions.api.routes import admin, governance, oip, openai
+
+#: In the order the OpenAPI document lists them.
+ROUTERS: tuple[APIRouter, ...] = (
+    openai.router,
+    governance.router,
+    oip.router,
+    oip.infer_router,
+    admin.policies_router,
+    admin.fairness_router,
+)

@@ -1,0 +1,38 @@
+"""The OpenAI-compatible routes: models and embeddings, so OpenAI SDKs work unchanged.
+
+Problems on these paths also carry OpenAI's ``error`` object (`steward.errors.problem`).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from functions.api.deps import Context, DataPlane
+from functions.api.openapi import BACKEND_PROBLEMS, MODEL_PROBLEMS, PROBLEMS
+from functions.api.schemas import EmbeddingsRequest, EmbeddingsResponse, ModelItem, ModelList
+
+router = APIRouter(responses=PROBLEMS, tags=["openai"])
+
+
+@router.get("/v1/models", response_model=ModelList)
+async def list_models(context: Context, plane: DataPlane) -> Response:
+    return await context.run(plane.list_models, context.principal)
+
+
+@router.get("/v1/models/{model}", response_model=ModelItem, responses=MODEL_PROBLEMS)
+async def retrieve_model(model: str, context: Context, plane: DataPlane) -> Response:
+    """OpenAI ``models.retrieve``: a model this key may call (``name`` or ``name@version``)."""
+    return await context.run(plane.retrieve_model, context.principal, model, context.draft)
+
+
+@router.post("/v1/embeddings", response_model=EmbeddingsResponse, responses=BACKEND_PROBLEMS)
+async def create_embeddings(body: EmbeddingsRequest, context: Context, plane: DataPlane) -> Response:
+    return await context.run(
+        plane.embed,
+        context.principal,
+        body.model,
+        body.input,
+        body.encoding_format,
+        body.dimensions,
+        context.draft,
+    )
