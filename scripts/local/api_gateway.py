@@ -28,11 +28,11 @@ from steward.errors import (
     problem_bytes,
     problem_for,
 )
+from steward.resources import PUBLIC_PATHS
 
 from functions.api.lanes import AUTHORIZER_LANE, run_in_lane
 from functions.api.observability import bind_correlation_id
 
-DEFAULT_PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 Authorize = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -148,7 +148,7 @@ def with_authorizer(
     account: str = "123456789012",
     api_id: str = "local",
     stage: str = "local",
-    public_paths: Iterable[str] = DEFAULT_PUBLIC_PATHS,
+    public_paths: Iterable[str] = PUBLIC_PATHS,
 ) -> ASGIApp:
     """Wrap ``app`` so each HTTP request first passes a Lambda REQUEST authorizer."""
     public = frozenset(public_paths)
