@@ -84,8 +84,8 @@ def percentile(sorted_values: list[float], q: float) -> float:
 def overhead(requests: int, encoding_format: str) -> dict[str, float]:
     os.environ.update(ENV)
     sys.path.insert(0, str(ROOT))
+    from steward.catalog.registry import Registry
     from steward.gateway import Gateway
-    from steward.registry import Registry
     from steward.routing.router import Router
     from steward.routing.transport import BackendRequest, BackendResponse
 

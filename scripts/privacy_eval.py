@@ -143,8 +143,8 @@ def steward_predictor() -> Predictor:
 def deep_detector(model_dir: Path | None = None, backend_url: str | None = None, threads: int = 0):  # type: ignore[no-untyped-def]
     """The deep-path ``Detector``: in-process ``pii-ner`` or the adapter over HTTP."""
     if backend_url:
+        from steward.catalog.registry import ModelVersion, Target
         from steward.privacy.detectors.deep import DeepPiiDetector
-        from steward.registry import ModelVersion, Target
         from steward.routing.http_transport import HttpTransport
         from steward.routing.router import Router
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from steward.auth.keys import KeyRecord
-from steward.registry import MODEL_ITEM_SK, ModelDocument, ModelEntry, ModelVersion, Target
+from steward.catalog.registry import MODEL_ITEM_SK, ModelDocument, ModelEntry, ModelVersion, Target
 from steward.routing.transport import BackendRequest, BackendResponse
 
 
@@ -253,7 +253,7 @@ class InMemoryFairnessStore:
 
 
 def complete_card(**overrides: Any) -> dict[str, Any]:
-    """A model card that passes `steward.cards.missing_fields` (for registering approved versions)."""
+    """A model card that passes `steward.catalog.cards.missing_fields` (for registering approved versions)."""
     card: dict[str, Any] = {
         "description": "test model",
         "intended_use": "tests",

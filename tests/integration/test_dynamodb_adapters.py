@@ -12,8 +12,8 @@ from steward.adapters.key_store import DynamoKeyStore, KeyNotFoundError
 from steward.adapters.pepper import SecretsManagerPepper
 from steward.adapters.registry_store import DynamoRegistryStore
 from steward.auth.authorize import Authorizer
+from steward.catalog.registry import Registry
 from steward.errors import Unauthenticated
-from steward.registry import Registry
 from steward.resources import ResourceNames
 from steward.settings import StewardSettings
 

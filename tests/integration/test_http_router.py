@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 import pytest
+from steward.catalog.registry import Target
 from steward.errors import BackendTimeout, BackendUnavailable, InputRejectedByModel
-from steward.registry import Target
 from steward.routing.http_transport import HttpTransport
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest

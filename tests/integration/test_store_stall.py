@@ -19,8 +19,8 @@ from steward.adapters.fairness_store import DynamoFairnessStore
 from steward.adapters.key_store import DynamoKeyStore
 from steward.adapters.policy_store import DynamoPolicyStore
 from steward.adapters.registry_store import DynamoRegistryStore
+from steward.catalog.registry import Registry
 from steward.gateway import Gateway
-from steward.registry import Registry
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import StewardSettings
 

@@ -21,8 +21,8 @@ import uvicorn
 from pydantic import SecretStr
 from steward import admin
 from steward.auth.authorize import Authorizer
+from steward.catalog.registry import Registry, Target
 from steward.gateway import Gateway
-from steward.registry import Registry, Target
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
 from steward.settings import StewardSettings

@@ -11,8 +11,8 @@ import pytest
 from starlette.testclient import TestClient
 from steward import admin
 from steward.auth.authorize import Authorizer
+from steward.catalog.registry import Registry
 from steward.gateway import Gateway
-from steward.registry import Registry
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import StewardSettings
 

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 from steward.auth.authorize import Authorizer
+from steward.catalog.registry import Registry
 from steward.gateway import Gateway
 from steward.privacy.guard import PrivacyGuard, tenant_hash_key
 from steward.privacy.policies import PolicyBook
-from steward.registry import Registry
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import StewardSettings
 

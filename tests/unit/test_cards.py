@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 from steward import admin, cli
-from steward.cards import card_document, missing_fields, render_card_html
+from steward.catalog.cards import card_document, missing_fields, render_card_html
+from steward.catalog.registry import ModelEntry
 from steward.errors import CardIncomplete
-from steward.registry import ModelEntry
 from steward.settings import StewardSettings
 
 from tests.fakes import InMemoryRegistryStore

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 from steward import admin
-from steward.registry import Target
+from steward.catalog.registry import Target
 from steward.routing.transport import BackendRequest, BackendResponse
 from steward.settings import StewardSettings
 

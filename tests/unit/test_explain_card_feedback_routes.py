@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 from steward.auth.authorize import Authorizer
+from steward.catalog.registry import Registry
 from steward.fairness.monitor import FairnessMonitor
 from steward.gateway import Gateway
-from steward.registry import Registry
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
 from steward.settings import StewardSettings

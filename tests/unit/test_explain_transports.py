@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
-from steward.registry import Target
+from steward.catalog.registry import Target
 from steward.routing.http_transport import infer_path
 from steward.routing.sagemaker_transport import EXPLAIN_ATTRIBUTE, SageMakerTransport
 from steward.routing.transport import BackendRequest

@@ -17,9 +17,9 @@ from pydantic import ValidationError
 from steward.auth.authorize import Authorizer
 from steward.auth.keys import KeyRecord, generate_key
 from steward.auth.principal import Principal
+from steward.catalog.registry import ModelDocument, ModelVersion, Registry
 from steward.errors import ModelNotFound, Unauthenticated
 from steward.privacy.policies import BUILTIN_LABEL, PolicyBook
-from steward.registry import ModelDocument, ModelVersion, Registry
 from steward.settings import StewardSettings
 
 from tests.fakes import InMemoryKeyStore, InMemoryPolicyStore, InMemoryRegistryStore, demo_model

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from steward.registry import Target
+from steward.catalog.registry import Target
 from steward.routing.transport import BackendRequest, BackendResponse
 
 from tests.fakes import FakeTransport, InMemoryAuditStore, InMemoryRegistryStore, demo_model

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 from starlette.testclient import TestClient
+from steward.catalog.registry import Target
 from steward.errors import InputTooLarge, StewardError
 from steward.oip_tensors import (
     InvalidParameter,
@@ -23,7 +24,6 @@ from steward.oip_tensors import (
     check_tensor,
     without_binary_parameters,
 )
-from steward.registry import Target
 from steward.routing.transport import BackendRequest, BackendResponse
 
 from tests.fakes import FakeTransport, InMemoryAuditStore

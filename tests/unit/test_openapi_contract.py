@@ -24,11 +24,11 @@ from starlette.types import ASGIApp
 from steward import admin
 from steward.audit.reader import CURSOR_PATTERN
 from steward.auth.authorize import Authorizer
+from steward.catalog.registry import Registry
 from steward.fairness.monitor import FairnessMonitor
 from steward.gateway import Gateway, Limits
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
-from steward.registry import Registry
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import StewardSettings
 

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 from steward.auth.authorize import Authorizer
+from steward.catalog.registry import Registry
 from steward.gateway import Gateway
 from steward.privacy import Direction, EntityRule, Operator, PolicyError, PrivacyPolicy
 from steward.privacy.entities import ENTITY_TYPES, SECRET_TYPES
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.privacy.policy import DEFAULT_THRESHOLD, layered, parse_policy
-from steward.registry import Registry
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import StewardSettings
 

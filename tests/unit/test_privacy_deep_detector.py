@@ -7,12 +7,12 @@ import json
 from typing import Any
 
 import pytest
+from steward.catalog.registry import Registry, Target
 from steward.errors import ModelNotFound
 from steward.privacy import DetectionEngine, DetectorFailure, RedactionContext, default_policy, redact
 from steward.privacy.detectors.deep import DeepPiiDetector, registry_resolver
 from steward.privacy.normalize import normalize
 from steward.privacy.policy import DetectionPath
-from steward.registry import Registry, Target
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
 

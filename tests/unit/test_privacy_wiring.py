@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 from steward.auth.authorize import Authorizer
+from steward.catalog.registry import Registry, Target
 from steward.gateway import Gateway
 from steward.privacy.engine import default_engine
 from steward.privacy.guard import PrivacyGuard, tenant_hash_key
 from steward.privacy.operators import decrypt_tokens
 from steward.privacy.policies import PolicyBook
-from steward.registry import Registry, Target
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
 from steward.settings import StewardSettings

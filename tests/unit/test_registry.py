@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 from steward.auth.principal import Principal
+from steward.catalog.registry import Registry, split_model_ref
 from steward.errors import ModelNotFound
-from steward.registry import Registry, split_model_ref
 
 from tests.fakes import InMemoryRegistryStore, demo_model
 

@@ -12,8 +12,8 @@ import pytest
 from pydantic import SecretStr
 from steward import admin
 from steward.auth.principal import Principal
+from steward.catalog.registry import Registry
 from steward.errors import DefaultVersionConflict, KeyNotFound, ModelNotFound, VersionNotFound
-from steward.registry import Registry
 from steward.settings import StewardSettings
 
 from tests.fakes import InMemoryKeyStore, InMemoryRegistryStore, complete_card

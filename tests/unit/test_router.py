@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from steward.audit.record import AuditDraft
 from steward.auth.principal import Principal
+from steward.catalog.registry import Target
 from steward.errors import (
     BackendError,
     BackendTimeout,
@@ -17,7 +18,6 @@ from steward.errors import (
     StewardError,
 )
 from steward.gateway import Gateway
-from steward.registry import Target
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import (
     BackendRequest,

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from steward.registry import Target
+from steward.catalog.registry import Target
 from steward.routing.sagemaker_transport import SageMakerTransport
 from steward.routing.transport import BackendRequest
 

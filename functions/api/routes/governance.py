@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import WithJsonSchema
 from steward.audit.reader import CURSOR_PATTERN
-from steward.cards import render_card_html
+from steward.catalog.cards import render_card_html
 from steward.explain_chart import waterfall_from_explanation
 
 from functions.api.deps import Context, DataPlane

@@ -19,9 +19,11 @@ from steward.auth.keys import (
     KeyRecord,
     generate_key,
 )
-from steward.cards import clean_card, missing_fields
-from steward.errors import CardIncomplete, DefaultVersionConflict, KeyNotFound, VersionNotFound
-from steward.registry import APPROVALS, ModelDocument, ModelEntry, ModelVersion, Target, serving_default
+from steward.catalog import approval as rules
+from steward.catalog.approval import RegistryWriter
+from steward.catalog.cards import clean_card
+from steward.catalog.registry import ModelVersion, Target, serving_default
+from steward.errors import KeyNotFound
 from steward.settings import StewardSettings, get_settings
 
 #: Longest key lifetime ``create_api_key`` accepts (ten years): rotate keys rather than keep them.
@@ -32,14 +34,6 @@ class KeyWriter(Protocol):
     def put(self, record: KeyRecord) -> None: ...
 
     def revoke(self, key_id: str, *, now: float | None = None) -> None: ...
-
-
-class RegistryWriter(Protocol):
-    def get_model(self, model: str) -> ModelDocument: ...
-
-    def put_entry(self, entry: ModelEntry) -> None: ...
-
-    def put_version(self, version: ModelVersion) -> None: ...
 
 
 def _key_store(settings: StewardSettings) -> KeyWriter:
@@ -138,16 +132,13 @@ def register_model(
     """Add (or replace) a model version; creates the model entry on first registration.
 
     The full model card is stored with the version; registering it as ``approved`` needs a
-    complete card (`steward.cards.missing_fields`), exactly like `set_approval`. The default
-    stays on an approved version whenever one exists: ``make_default`` lets an *approved* version
-    take it over, a pending one never displaces an approved default, and re-registering the
-    serving version as anything but approved raises `DefaultVersionConflict`.
+    complete card, exactly like `set_approval`; the default stays on an approved version whenever
+    one exists (`steward.catalog.approval.register_version`).
     """
-    if approval not in APPROVALS:
-        raise ValueError(f"approval must be one of {', '.join(APPROVALS)}")
+    rules.check_state(approval)
     stored_card = clean_card(card)
     if approval == "approved":
-        _require_complete_card(stored_card, task, artifact_digest)
+        rules.require_complete_card(stored_card, task, artifact_digest)
     if not model or not version or version.startswith("#") or "@" in model:
         raise ValueError("invalid model or version name")
     settings = settings or get_settings()
@@ -168,45 +159,9 @@ def register_model(
         created_at=created,
         max_batch_size=max(0, int(max_batch_size)),
     )
-    doc = store.get_model(model)
-    serving = serving_default(doc)
-    if serving is not None and serving.version == version and approval != "approved":
-        raise DefaultVersionConflict(
-            f"{model}@{version} is the approved version serving the model; registering it again "
-            f"as {approval} would take the model offline. Register a new version instead."
-        )
-    store.put_version(mv)
-    existing = doc.entry
-    entry = ModelEntry(
-        model=model,
-        default_version=_default_after_register(existing, serving, mv, make_default),
-        enabled=enabled if existing is None else existing.enabled,
-        owner=owner or (existing.owner if existing else str((card or {}).get("owner", ""))),
-        description=description
-        or (existing.description if existing else str((card or {}).get("description", ""))),
-        created_at=existing.created_at if existing else created,
+    return rules.register_version(
+        store, mv, make_default=make_default, enabled=enabled, owner=owner, description=description
     )
-    if entry != existing:
-        store.put_entry(entry)
-    return mv
-
-
-def _default_after_register(
-    existing: ModelEntry | None, serving: ModelVersion | None, new: ModelVersion, make_default: bool
-) -> str:
-    """The default-version rule: the default is an approved version whenever one exists.
-
-    A new approved version becomes the default when asked (``make_default``) or when no approved
-    version serves the model yet; a version that is not approved only holds the slot of a model
-    with no approved version (the first registration, or ``make_default``).
-    """
-    if new.approval == "approved" and (make_default or serving is None):
-        return new.version
-    if serving is not None:
-        return serving.version  # also repairs a stored default that is not approved
-    if existing is None or make_default:
-        return new.version
-    return existing.default_version
 
 
 def register_from_manifest(
@@ -258,98 +213,25 @@ def set_approval(
     settings: StewardSettings | None = None,
     store: RegistryWriter | None = None,
 ) -> ModelVersion:
-    """Change a version's approval state, keeping the default on an approved version.
-
-    ``approved`` raises `CardIncomplete` (409 ``card.incomplete``, naming the missing fields)
-    unless the stored card is complete; the version becomes the default when ``make_default`` or
-    when no approved version serves the model yet. Moving the serving default to any other state
-    raises `DefaultVersionConflict` unless ``new_default`` names another approved version (it
-    becomes the default first, so no request sees the model offline) or, when it is the only
-    approved version, ``take_offline`` confirms the model goes offline. Unknown versions raise
-    `VersionNotFound`.
-    """
-    if approval not in APPROVALS:
-        raise ValueError(f"approval must be one of {', '.join(APPROVALS)}")
+    """Change a version's approval state under the card and default-version rules
+    (`steward.catalog.approval.set_approval`: `CardIncomplete`, `DefaultVersionConflict`,
+    `VersionNotFound`)."""
     store = store or _registry_store(settings or get_settings())
-    doc = store.get_model(model)
-    current = doc.versions.get(version)
-    if current is None:
-        raise VersionNotFound(f"{model}@{version} is not registered.")
-    serving = serving_default(doc)
-    updated = replace(current, approval=approval)
-    if approval == "approved":
-        if new_default is not None:
-            raise ValueError("new_default only applies when a version is withdrawn; use make_default")
-        _require_complete_card(current.card, current.task, current.artifact_digest)
-        store.put_version(updated)
-        keep = serving.version if serving is not None and not make_default else version
-        _point_default(store, doc, model, keep)
-        return updated
-    if make_default:
-        raise DefaultVersionConflict(
-            f"Only an approved version can be the default; {model}@{version} would be {approval}."
-        )
-    successor = _successor(doc, current, approval, serving, new_default, take_offline)
-    if successor is not None:
-        _point_default(store, doc, model, successor)
-    store.put_version(updated)
-    return updated
+    return rules.set_approval(
+        store,
+        model,
+        version,
+        approval,
+        make_default=make_default,
+        new_default=new_default,
+        take_offline=take_offline,
+    )
 
 
 def default_version(
     model: str, *, settings: StewardSettings | None = None, store: RegistryWriter | None = None
 ) -> str | None:
-    """The version serving requests that name none (`steward.registry.serving_default`)."""
+    """The version serving requests that name none (`steward.catalog.registry.serving_default`)."""
     store = store or _registry_store(settings or get_settings())
     serving = serving_default(store.get_model(model))
     return serving.version if serving is not None else None
-
-
-def _successor(
-    doc: ModelDocument,
-    current: ModelVersion,
-    approval: str,
-    serving: ModelVersion | None,
-    new_default: str | None,
-    take_offline: bool,
-) -> str | None:
-    """The default after ``current`` leaves the approved state (None: unchanged); refuses a change
-    that would silently take the model offline or hand the default to an unapproved version."""
-    ref = f"{current.model}@{current.version}"
-    others = sorted(v.version for v in doc.versions.values() if v.routable and v.version != current.version)
-    if new_default is not None:
-        if new_default not in others:
-            listed = ", ".join(others) or "none"
-            raise DefaultVersionConflict(
-                f"The new default must be another approved version of {current.model} (approved: {listed})."
-            )
-        return new_default
-    if serving is None or serving.version != current.version:
-        return None
-    if others:
-        raise DefaultVersionConflict(
-            f"{ref} is the default version; name another approved version as the new default "
-            f"(approved: {', '.join(others)})."
-        )
-    if not take_offline:
-        raise DefaultVersionConflict(
-            f"{ref} is the only approved version: making it {approval} takes the model offline. "
-            "Approve another version first, or confirm taking the model offline."
-        )
-    return None
-
-
-def _point_default(store: RegistryWriter, doc: ModelDocument, model: str, version: str) -> None:
-    """Store ``version`` as the default (a no-op when it already is)."""
-    entry = doc.entry
-    if entry is None:
-        store.put_entry(ModelEntry(model=model, default_version=version, created_at=int(time.time())))
-    elif entry.default_version != version:
-        store.put_entry(replace(entry, default_version=version))
-
-
-def _require_complete_card(card: Mapping[str, Any], task: str, artifact_digest: str) -> None:
-    """No version is approved without intended use, limitations, evaluation ... written down."""
-    missing = missing_fields(card, task=task, artifact_digest=artifact_digest)
-    if missing:
-        raise CardIncomplete(missing)

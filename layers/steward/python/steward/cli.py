@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from steward import admin
+from steward.catalog.registry import APPROVALS
 from steward.errors import CardIncomplete, StewardError
-from steward.registry import APPROVALS
 from steward.settings import StewardSettings
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CARD_INCOMPLETE = 0, 1, 2, 3

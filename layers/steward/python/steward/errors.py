@@ -137,7 +137,7 @@ class AuthorizerFailure(StewardError):
 
 
 class CardIncomplete(StewardError):
-    """A model version is approved only with a complete model card (``steward.cards``)."""
+    """A model version is approved only with a complete model card (``steward.catalog.cards``)."""
 
     status, code, title = 409, "card.incomplete", "Model card incomplete"
     default_detail = "The model card is incomplete, so the version cannot be approved."

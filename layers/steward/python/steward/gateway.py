@@ -16,7 +16,8 @@ from steward import oip_tensors as oip
 from steward.audit.reader import decode_cursor, encode_cursor, public_view
 from steward.audit.record import AuditDraft, AuditStore
 from steward.auth.principal import Principal
-from steward.cards import card_document, makes_decisions
+from steward.catalog.cards import card_document, makes_decisions
+from steward.catalog.registry import Registry, ResolvedModel, split_model_ref
 from steward.errors import (
     FeatureNotConfigured,
     InvalidInput,
@@ -33,7 +34,6 @@ from steward.fairness.monitor import (
 )
 from steward.privacy.guard import PrivacyGuard, RequestPrivacy
 from steward.privacy.policies import PolicyBook
-from steward.registry import Registry, ResolvedModel, split_model_ref
 from steward.routing.router import Router
 from steward.routing.transport import BackendRequest
 

@@ -14,11 +14,11 @@ from steward.adapters.pepper import SecretsManagerPepper, static_pepper
 from steward.adapters.policy_store import DynamoPolicyStore
 from steward.adapters.registry_store import DynamoRegistryStore
 from steward.auth.authorize import Authorizer
+from steward.catalog.registry import Registry
 from steward.fairness.monitor import FairnessMonitor
 from steward.gateway import Gateway, Limits
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
-from steward.registry import Registry
 from steward.routing.http_transport import HttpTransport
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.sagemaker_transport import SageMakerTransport

@@ -7,7 +7,7 @@ from typing import Any
 
 from steward.adapters.aws import DynamoTable
 from steward.adapters.ddb_codec import from_item, to_item
-from steward.registry import (
+from steward.catalog.registry import (
     MODEL_ITEM_SK,
     ModelDocument,
     ModelEntry,

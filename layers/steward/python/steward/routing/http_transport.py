@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import orjson
 
-from steward.registry import Target
+from steward.catalog.registry import Target
 from steward.routing.transport import (
     BackendRequest,
     BackendResponse,

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from steward.catalog.registry import Target
 from steward.errors import (
     BackendError,
     BackendTimeout,
@@ -29,7 +30,6 @@ from steward.errors import (
     ModelNotReady,
     StewardError,
 )
-from steward.registry import Target
 from steward.routing.breaker import CircuitBreaker
 from steward.routing.transport import (
     BackendRequest,

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from steward.registry import Target
+from steward.catalog.registry import Target
 from steward.routing.transport import (
     BackendRequest,
     BackendResponse,

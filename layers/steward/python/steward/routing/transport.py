@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from steward.registry import Target
+from steward.catalog.registry import Target
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from typing import Any
 import orjson
 
 from steward.auth.principal import Principal
+from steward.catalog.registry import ModelVersion, Registry, split_model_ref
 from steward.privacy.entities import NER_TYPES
 from steward.privacy.findings import Finding
 from steward.privacy.normalize import TextView
-from steward.registry import ModelVersion, Registry, split_model_ref
 from steward.routing.router import Router
 from steward.routing.transport import BackendRequest
 

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from steward.registry import ModelEntry, ModelVersion
+from steward.catalog.registry import ModelEntry, ModelVersion
 
 #: Free-text fields every card needs (non-empty after stripping).
 REQUIRED_TEXT_FIELDS = (

@@ -190,9 +190,5 @@ class Registry:
                 usable.append(ResolvedModel(entry=entry, version=default))
         return sorted(usable, key=lambda r: r.entry.model)
 
-    def invalidate(self) -> None:
-        self._docs.clear()
-        self._listing.clear()
-
     def _document(self, model: str) -> ModelDocument:
         return self._docs.get(model, lambda: self._store.get_model(model))

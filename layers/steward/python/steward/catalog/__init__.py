@@ -1,0 +1,1 @@
+"""The model catalog: the registry (what may serve, and where), model cards and the approval rules."""
