@@ -24,7 +24,7 @@ Text = Annotated[str, Field(min_length=1)]
 #: A request id as the API issues it (``x-request-id``: a UUID); nothing else can name a prediction.
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9-]{1,128}$"
 #: The largest integer every JSON reader holds exactly (a tensor dimension is never near it: the
-#: elements of all tensors together are bounded far lower, see `steward.oip_tensors`).
+#: elements of all tensors together are bounded far lower, see `steward.inference.oip_tensors`).
 JSON_SAFE_INT = 2**53 - 1
 
 

@@ -6,8 +6,8 @@ import base64
 import struct
 
 import pytest
-from steward import embeddings as emb
 from steward.errors import BackendError
+from steward.inference import embeddings as emb
 
 
 def oip(n: int, dim: int, data: list[object] | None = None) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""The OIP binary tensor data extension codec (`steward.oip_binary`): both directions, no numpy."""
+"""The OIP binary tensor data extension codec (`steward.inference.oip_binary`): both directions, no numpy."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from steward.errors import BackendError, MalformedJson, StewardError
-from steward.oip_binary import (
+from steward.inference.oip_binary import (
     MalformedBinary,
     OutputEncoding,
     decode_request,

@@ -16,7 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 from steward.catalog.registry import Target
 from steward.errors import InputTooLarge, StewardError
-from steward.oip_tensors import (
+from steward.inference.oip_tensors import (
     InvalidParameter,
     InvalidTensorName,
     TensorMismatch,

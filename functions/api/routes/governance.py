@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import WithJsonSchema
 from steward.audit.reader import CURSOR_PATTERN
 from steward.catalog.cards import render_card_html
-from steward.explain_chart import waterfall_from_explanation
+from steward.inference.charts import waterfall_from_explanation
 
 from functions.api.deps import Context, DataPlane
 from functions.api.openapi import BACKEND_PROBLEMS, MODEL_PROBLEMS, PROBLEMS, problem_responses

@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from steward.auth.principal import Principal
 from steward.errors import UnsupportedMediaType
 from steward.gateway import Gateway
-from steward.oip_binary import (
+from steward.inference.oip_binary import (
     BINARY_MEDIA_TYPE,
     EXTENSION,
     HEADER_LENGTH,

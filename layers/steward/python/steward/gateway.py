@@ -11,8 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from steward import embeddings as emb
-from steward import oip_tensors as oip
 from steward.audit.reader import decode_cursor, encode_cursor, public_view
 from steward.audit.record import AuditDraft, AuditStore
 from steward.auth.principal import Principal
@@ -32,6 +30,8 @@ from steward.fairness.monitor import (
     predictions_from_output,
     threshold_of,
 )
+from steward.inference import embeddings as emb
+from steward.inference import oip_tensors as oip
 from steward.privacy.guard import PrivacyGuard, RequestPrivacy
 from steward.privacy.policies import PolicyBook
 from steward.routing.router import Router
@@ -306,7 +306,7 @@ class Gateway:
         return resolved
 
     def _check_tensors(self, resolved: ResolvedModel, payload: Mapping[str, Any]) -> None:
-        """OIP rules before any backend call (`steward.oip_tensors`): text travels only in BYTES
+        """OIP rules before any backend call (`steward.inference.oip_tensors`): text travels only in BYTES
         tensors and parameter values, where the privacy guard sees it."""
         mv = resolved.version
         oip.check_request(

@@ -122,7 +122,7 @@ class RequestPrivacy:
         """Every string value the backend would see: BYTES tensor elements, the ``parameters`` of
         the request, of each input and of each requested output, and ``id``.
 
-        Names and parameter keys are not rewritten: `steward.oip_tensors` admits only declared
+        Names and parameter keys are not rewritten: `steward.inference.oip_tensors` admits only declared
         names and identifiers, so they can't carry free text.
         """
         redact_one: Callable[[str], str] = lambda s: self.redact_text(s).text  # noqa: E731
