@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from steward.adapters.fairness_store import DynamoFairnessStore
 from steward.adapters.registry_store import DynamoRegistryStore
 from steward.adapters.report_store import S3ReportSink
-from steward.fairness.reporting import run_reports
+from steward.fairness.report_publisher import run_reports
 from steward.privacy.logs import RedactingFormatter
 from steward.settings import StewardSettings, get_settings
 

@@ -12,9 +12,9 @@ from steward.fairness.counters import FairnessCounters
 from steward.fairness.groups import GroupLabels
 from steward.fairness.metrics import report_from_counters
 from steward.fairness.monitor import TenantCounters
-from steward.fairness.render import render_html
-from steward.fairness.report import build_report, metric_values, summary
-from steward.fairness.reporting import run_reports
+from steward.fairness.report_builder import build_report, metric_values, summary
+from steward.fairness.report_html import render_html
+from steward.fairness.report_publisher import run_reports
 
 from tests.fakes import InMemoryFairnessStore
 

@@ -1,7 +1,7 @@
 """Fairness report documents: one tenant, one model version, one window, from counters only.
 
 The JSON document is what the report Lambda stores in S3 next to its HTML rendering
-(`steward.fairness.render`), what the latest-report summary on the model card is cut from, and
+(`steward.fairness.report_html`), what the latest-report summary on the model card is cut from, and
 where the CloudWatch metric values come from. It states the definitions it uses (Fairlearn's),
 so a reader does not have to guess what "ratio" means.
 """

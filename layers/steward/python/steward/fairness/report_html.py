@@ -11,7 +11,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from steward.fairness.report import DEFINITIONS
+from steward.fairness.report_builder import DEFINITIONS
 
 Bar = tuple[str, float | None, Sequence[float] | None]  # label, value (None = undefined), CI
 

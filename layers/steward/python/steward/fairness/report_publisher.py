@@ -18,8 +18,14 @@ from steward.fairness.counters import FairnessCounters
 from steward.fairness.groups import GroupLabels
 from steward.fairness.metrics import FOUR_FIFTHS
 from steward.fairness.monitor import FairnessStore, window_of
-from steward.fairness.render import render_html
-from steward.fairness.report import build_report, merge_windows, metric_values, rolling_window, summary
+from steward.fairness.report_builder import (
+    build_report,
+    merge_windows,
+    metric_values,
+    rolling_window,
+    summary,
+)
+from steward.fairness.report_html import render_html
 
 REPORT_PREFIX = "reports/fairness"
 #: (tenant, model, version, metric name -> value)
