@@ -1,0 +1,271 @@
+"""Every route's JSON answer is what `functions.api.schemas` says it is.
+
+Routes return ready-made ``Response``s (orjson, no re-validation on the hot path), so FastAPI
+never holds a body to the route's ``response_model``: this test does. It calls every route of the
+app with valid input, against in-memory stores and a fake backend, and validates each 2xx JSON
+body against the route's declared model, strictly (JSON types as the schema states them, no
+member the schema doesn't declare, unless the model allows extras). A new route without a case
+here fails the first test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import SecretStr, TypeAdapter
+from starlette.testclient import TestClient
+from steward import admin
+from steward.auth.authorize import Authorizer
+from steward.catalog.registry import Registry
+from steward.fairness.monitor import FairnessMonitor
+from steward.gateway import Gateway
+from steward.privacy.guard import PrivacyGuard
+from steward.privacy.policies import PolicyBook
+from steward.routing.router import Router, RouterPolicy
+from steward.routing.transport import BackendRequest, BackendResponse
+from steward.settings import StewardSettings
+
+from functions.api.app import create_app
+from functions.authorizer.handler import authorize_event
+from scripts.local.api_gateway import with_authorizer
+from tests.fakes import (
+    FakeTransport,
+    InMemoryAuditStore,
+    InMemoryFairnessStore,
+    InMemoryKeyStore,
+    InMemoryPolicyStore,
+    InMemoryRegistryStore,
+    demo_model,
+    embedding_response,
+)
+
+from .conftest import CREDIT, MINILM, PEPPER, bearer
+
+#: A card that makes the credit model a decision-maker (threshold), so its predictions are monitored.
+CARD = {
+    "description": "Credit risk demo",
+    "intended_use": "Demos",
+    "out_of_scope_uses": "Real decisions",
+    "training_data": "Synthetic",
+    "evaluation": {"accuracy": 0.75, "threshold": 0.6},
+    "fairness": {"demographic_parity_difference": 0.24},
+    "limitations": "Synthetic bias",
+    "owner": "ml-team",
+}
+ROWS = [[0.7, 1.0, 0.0]]
+
+
+def backend(target: Any, request: BackendRequest) -> BackendResponse:
+    """Embeddings for the text model; probabilities and attributions for the credit model."""
+    if request.model != CREDIT:
+        return BackendResponse(200, json.dumps(embedding_response(request)).encode())
+    rows = request.payload["inputs"][0]["data"]
+    outputs: list[dict[str, Any]]
+    parameters: dict[str, Any] = {}
+    if request.operation == "explain":
+        outputs = [
+            {"name": "attributions", "datatype": "FP64", "shape": [len(rows), 3], "data": [0.2, -0.1, 0.05]},
+            {"name": "base_value", "datatype": "FP64", "shape": [len(rows)], "data": [0.5]},
+        ]
+        parameters = {"method": "exact", "target": 1, "feature_names": ["a", "b", "c"]}
+    else:
+        data = [p for row in rows for p in (1 - row[0], row[0])]
+        outputs = [{"name": "probabilities", "datatype": "FP32", "shape": [len(rows), 2], "data": data}]
+    body: dict[str, Any] = {"model_name": request.model, "model_version": request.version, "outputs": outputs}
+    if parameters:
+        body["parameters"] = parameters
+    return BackendResponse(200, json.dumps(body).encode())
+
+
+@dataclass
+class Stack:
+    """The app as a deployment wires it (fairness and privacy on), and a key per role."""
+
+    client: TestClient
+    app: FastAPI
+    user: str
+    tenant_admin: str
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    settings = StewardSettings(stage="test", pepper=SecretStr(PEPPER.decode()))
+    keys, registry = InMemoryKeyStore(), InMemoryRegistryStore()
+    for entry, version in (demo_model(MINILM), demo_model(CREDIT, task="tabular-classification")):
+        registry.put_entry(entry)
+        registry.put_version(replace(version, card=CARD) if version.model == CREDIT else version)
+    gateway = Gateway(
+        Registry(registry),
+        Router({"http": FakeTransport(respond=backend)}, RouterPolicy(), sleep=lambda _s: None),
+        InMemoryAuditStore(),
+        fairness=FairnessMonitor(InMemoryFairnessStore(), pepper=lambda: PEPPER, labels_ttl_s=0),
+        privacy=PrivacyGuard(PolicyBook(InMemoryPolicyStore()), pepper=lambda: PEPPER),
+    )
+
+    def key(*, is_admin: bool) -> str:
+        token, _ = admin.create_api_key(
+            "acme", models=("*",), admin=is_admin, settings=settings, store=keys, pepper=lambda: PEPPER
+        )
+        return token
+
+    app = create_app(settings, gateway)
+    authorizer = Authorizer(keys, lambda: PEPPER)
+    wrapped = with_authorizer(app, lambda event: authorize_event(event, authorizer))
+    with TestClient(wrapped) as client:
+        yield Stack(client, app, key(is_admin=False), key(is_admin=True))
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: what a client sends to the route."""
+
+    path: str
+    json: Any = None
+    params: dict[str, str] | None = None
+    admin: bool = False
+
+
+def _declare_and_predict(stack: Stack) -> str:
+    """A monitored prediction (declared group): its request id is what feedback names."""
+    declared = stack.client.put(
+        "/admin/fairness/acme/groups", headers=bearer(stack.tenant_admin), json={"labels": ["A", "B"]}
+    )
+    assert declared.status_code == 200, declared.text
+    made = stack.client.post(f"/v2/models/{CREDIT}/infer", headers=bearer(stack.user), json=_rows(group="A"))
+    assert made.status_code == 200, made.text
+    return made.headers["x-request-id"]
+
+
+def _after(stack: Stack, method: str, path: str, body: Any, call: Call) -> Call:
+    """``call``, once ``method path`` succeeded: a listing then has an item to check."""
+    key = stack.tenant_admin if call.admin else stack.user
+    done = stack.client.request(method, path, json=body, headers=bearer(key))
+    assert done.status_code < 300, done.text
+    return call
+
+
+def _rows(**parameters: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 3], "data": ROWS}]
+    }
+    if parameters:
+        body["parameters"] = parameters
+    return body
+
+
+Case = Callable[[Stack], Call]
+#: (method, route template) -> a valid request. Every route of the app has one.
+CASES: dict[tuple[str, str], Case] = {
+    ("GET", "/health"): lambda s: Call("/health"),
+    ("GET", "/v1/models"): lambda s: Call("/v1/models"),
+    ("GET", "/v1/models/{model}"): lambda s: Call(f"/v1/models/{MINILM}"),
+    ("POST", "/v1/embeddings"): lambda s: Call("/v1/embeddings", {"model": MINILM, "input": ["a", "b"]}),
+    ("GET", "/v1/audit"): lambda s: _after(
+        s, "GET", "/v1/models", None, Call("/v1/audit", params={"limit": "5"})
+    ),
+    ("POST", "/v1/models/{model}/explain"): lambda s: Call(f"/v1/models/{CREDIT}/explain", _rows()),
+    ("GET", "/v1/models/{model}/card"): lambda s: Call(f"/v1/models/{CREDIT}/card"),
+    ("POST", "/v1/feedback"): lambda s: Call(
+        "/v1/feedback", {"request_id": _declare_and_predict(s), "label": 1}
+    ),
+    ("POST", "/v1/redact"): lambda s: Call("/v1/redact", {"text": "mail jane.doe@example.com today"}),
+    ("GET", "/v2/health/live"): lambda s: Call("/v2/health/live"),
+    ("GET", "/v2/health/ready"): lambda s: Call("/v2/health/ready"),
+    ("GET", "/v2"): lambda s: Call("/v2"),
+    ("GET", "/v2/models/{model}"): lambda s: Call(f"/v2/models/{CREDIT}"),
+    ("GET", "/v2/models/{model}/versions/{version}"): lambda s: Call(f"/v2/models/{CREDIT}/versions/1"),
+    ("GET", "/v2/models/{model}/ready"): lambda s: Call(f"/v2/models/{MINILM}/ready"),
+    ("GET", "/v2/models/{model}/versions/{version}/ready"): lambda s: Call(
+        f"/v2/models/{MINILM}/versions/1/ready"
+    ),
+    ("POST", "/v2/repository/index"): lambda s: Call("/v2/repository/index", {"ready": True}),
+    ("POST", "/v2/models/{model}/infer"): lambda s: Call(f"/v2/models/{CREDIT}/infer", _rows()),
+    ("POST", "/v2/models/{model}/versions/{version}/infer"): lambda s: Call(
+        f"/v2/models/{CREDIT}/versions/1/infer", _rows(group="B")
+    ),
+    ("PUT", "/admin/policies/{tenant}"): lambda s: Call(
+        "/admin/policies/acme", {"threshold": 0.5}, params={"model": MINILM}, admin=True
+    ),
+    ("GET", "/admin/policies/{tenant}"): lambda s: _after(
+        s, "PUT", "/admin/policies/acme", {"threshold": 0.6}, Call("/admin/policies/acme", admin=True)
+    ),
+    ("PUT", "/admin/fairness/{tenant}/groups"): lambda s: Call(
+        "/admin/fairness/acme/groups", {"labels": ["A", "B", "C"]}, admin=True
+    ),
+    ("GET", "/admin/fairness/{tenant}/groups"): lambda s: _after(
+        s,
+        "PUT",
+        "/admin/fairness/acme/groups",
+        {"labels": ["A"]},
+        Call("/admin/fairness/acme/groups", admin=True),
+    ),
+}
+
+
+def _routes(app: FastAPI) -> dict[tuple[str, str], APIRoute]:
+    """Every (method, template) of the app, included routers too (as FastAPI's OpenAPI sees them)."""
+    return {
+        (method, str(context.path_format)): context.original_route
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+        for method in context.methods or ()
+    }
+
+
+def conforms(model: Any, body: bytes) -> None:
+    """``body`` validates as ``model`` with JSON Schema's types, and holds nothing it doesn't
+    declare: the strictly validated value, dumped back with only what was sent, is the body."""
+    adapter: TypeAdapter[Any] = TypeAdapter(model)
+    value = adapter.validate_json(body, strict=True)
+    assert adapter.dump_python(value, mode="json", exclude_unset=True) == orjson.loads(body)
+
+
+def test_every_route_has_a_case(stack: Stack) -> None:
+    assert set(_routes(stack.app)) == set(CASES)
+
+
+@pytest.mark.parametrize("route", sorted(CASES), ids=" ".join)
+def test_each_json_answer_matches_the_routes_response_model(stack: Stack, route: tuple[str, str]) -> None:
+    # Given a valid request to the route
+    method, template = route
+    call = CASES[route](stack)
+    declared = _routes(stack.app)[route].response_model
+    assert declared is not None, f"{method} {template} declares no response_model"
+
+    # When a client sends it
+    response = stack.client.request(
+        method,
+        call.path,
+        json=call.json,
+        params=call.params,
+        headers=bearer(stack.tenant_admin if call.admin else stack.user),
+    )
+
+    # Then it succeeds, with a JSON body the declared schema describes exactly
+    assert 200 <= response.status_code < 300, response.text
+    assert response.headers["content-type"] == "application/json"
+    conforms(declared, response.content)
+
+
+@pytest.mark.parametrize(
+    ("model", "body"),
+    [
+        ("ModelItem", {"id": "m", "object": "model", "created": 1, "owned_by": "o", "extra": 1}),
+        ("ModelItem", {"id": "m", "object": "model", "created": "1", "owned_by": "o"}),
+        ("Usage", {"prompt_tokens": 1.5, "total_tokens": 2}),
+        ("Readiness", {"ready": "true"}),
+    ],
+)
+def test_the_check_refuses_what_the_schema_does_not_say(model: str, body: dict[str, Any]) -> None:
+    """An undeclared member or a type the schema doesn't state fails (the check can fail)."""
+    from functions.api import schemas
+
+    with pytest.raises((AssertionError, ValueError)):
+        conforms(getattr(schemas, model), orjson.dumps(body))
