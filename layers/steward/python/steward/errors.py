@@ -198,11 +198,6 @@ class FairnessLabelsConflict(StewardError):
     default_detail = "The tenant's group labels were changed by another request at the same time. Retry."
 
 
-class NotAcceptable(StewardError):
-    status, code, title = 406, "request.not_acceptable", "Not acceptable"
-    default_detail = "The requested media type is not available for this route."
-
-
 class PolicyUnavailable(StewardError):
     """The tenant's privacy policy could not be read: refuse rather than guess (fail closed)."""
 

@@ -150,8 +150,3 @@ class ResourceNames:
     def pepper_secret(self) -> str:
         """Secrets Manager secret holding the HMAC pepper for API key hashes."""
         return f"{self.prefix}/api-key-pepper"
-
-    @property
-    def admin_bootstrap_parameter(self) -> str:
-        """SSM parameter name under which ops may keep settings (never secrets)."""
-        return f"/{self.prefix}/settings"

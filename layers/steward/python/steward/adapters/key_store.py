@@ -79,15 +79,3 @@ class DynamoKeyStore(DynamoTable):
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise KeyNotFoundError(key_id) from None
             raise
-
-    def list_for_tenant(self, tenant_id: str) -> list[KeyRecord]:
-        paginator = self.client.get_paginator("query")
-        records: list[KeyRecord] = []
-        for page in paginator.paginate(
-            TableName=self._table,
-            IndexName="by-tenant",
-            KeyConditionExpression="tenant_id = :t",
-            ExpressionAttributeValues={":t": {"S": tenant_id}},
-        ):
-            records.extend(item_to_record(item) for item in page.get("Items", []))
-        return records

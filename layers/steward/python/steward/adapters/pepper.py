@@ -1,4 +1,4 @@
-"""The HMAC pepper for API key hashes, from Secrets Manager (or SSM SecureString).
+"""The HMAC pepper for API key hashes, from Secrets Manager.
 
 Fetched once per container and kept in memory; never logged. A local/test stage may pass the
 pepper directly (``STEWARD_PEPPER``); settings refuse that anywhere else.
@@ -47,23 +47,6 @@ class SecretsManagerPepper:
                     sm = self._client or aws_client("secretsmanager", self._region)
                     secret = sm.get_secret_value(SecretId=self._secret_id)["SecretString"]
                     self._value = _decode(secret)
-        return self._value
-
-
-class SsmPepper:
-    """Alternative source: an SSM SecureString parameter."""
-
-    def __init__(self, name: str, *, region: str, client: Any = None) -> None:
-        self._name = name
-        self._region = region
-        self._client = client
-        self._value: bytes | None = None
-
-    def __call__(self) -> bytes:
-        if self._value is None:
-            ssm = self._client or aws_client("ssm", self._region)
-            parameter = ssm.get_parameter(Name=self._name, WithDecryption=True)["Parameter"]
-            self._value = _decode(parameter["Value"])
         return self._value
 
 

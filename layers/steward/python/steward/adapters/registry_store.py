@@ -128,13 +128,3 @@ class DynamoRegistryStore(DynamoTable):
 
     def put_version(self, version: ModelVersion) -> None:
         self.client.put_item(TableName=self._table, Item=version_to_item(version))
-
-    def set_approval(self, model: str, version: str, approval: str) -> None:
-        self.client.update_item(
-            TableName=self._table,
-            Key={"model": {"S": model}, "version": {"S": version}},
-            UpdateExpression="SET approval = :a",
-            ConditionExpression="attribute_exists(#m)",
-            ExpressionAttributeNames={"#m": "model"},
-            ExpressionAttributeValues={":a": {"S": approval}},
-        )

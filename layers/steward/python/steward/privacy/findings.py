@@ -107,13 +107,3 @@ def resolve_overlaps(findings: Iterable[Finding]) -> list[Finding]:
         out.extend(_resolve_cluster(cluster) if len(cluster) > 1 else cluster)
     out.sort(key=lambda f: f.start)
     return out
-
-
-def dedupe_same_type(findings: Iterable[Finding]) -> list[Finding]:
-    """Drop exact duplicates (same type and span), keeping the highest score."""
-    best: dict[tuple[str, int, int], Finding] = {}
-    for f in findings:
-        key = (f.entity_type, f.start, f.end)
-        if key not in best or best[key].score < f.score:
-            best[key] = f
-    return list(best.values())

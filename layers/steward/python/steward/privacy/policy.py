@@ -126,11 +126,6 @@ class PrivacyPolicy(BaseModel):
             raise ValueError(f"unknown entity types: {', '.join(unknown)}")
         return value
 
-    @property
-    def policy_id(self) -> str:
-        scope = f"{self.tenant_id or '*'}/{self.model or '*'}"
-        return f"{scope}@v{self.version}"
-
     def rule_for(self, entity_type: str, direction: Direction) -> EntityRule | None:
         rule = self.entities.get(entity_type)
         if rule is None or direction not in rule.apply_to:
