@@ -27,7 +27,7 @@ from steward.errors import (
     Unauthenticated,
     problem_for,
 )
-from steward.resources import ResourceNames
+from steward.resources import ResourceNames, TableSpec
 
 from cdk.data import DataConstruct
 from cdk.function import StewardFunction
@@ -118,17 +118,14 @@ class ApiConstruct(Construct):
         self._data = data
         retention = settings.log_retention
         removal = settings.cdk_removal_policy
-        # What steward.settings.StewardSettings reads (STEWARD_ prefix), plus the names of the
-        # other stores for the functions that will use them; all derived from ResourceNames.
+        # What steward.settings.StewardSettings reads (STEWARD_ prefix), derived from ResourceNames.
         environment = {
             "STEWARD_STAGE": names.stage,
             "STEWARD_ACCOUNT": Stack.of(self).account,
             "STEWARD_REGION": Stack.of(self).region,
             **{_env_name(spec.name, names.prefix, "TABLE"): spec.name for spec in names.tables},
             "STEWARD_PEPPER_SECRET_NAME": names.pepper_secret,
-            "STEWARD_ARTIFACTS_BUCKET": data.artifacts_bucket.bucket_name,
             "STEWARD_RESULTS_BUCKET": data.results_bucket.bucket_name,
-            "STEWARD_JOBS_QUEUE_URL": data.jobs_queue.queue_url,
             "STEWARD_KMS_KEY_ID": data.key.key_arn,
         }
         if settings.backend_url:
@@ -310,31 +307,18 @@ class ApiConstruct(Construct):
         self._grant_key(role, "AuthorizerKms", ["kms:Decrypt"], ["dynamodb", "secretsmanager"])
 
     def _grant_api(self, role: iam.IRole, endpoint_name: str | None) -> None:
-        """The governed path, the admin routes and job submission, table by table."""
+        """The governed path and the admin routes (privacy policies, fairness groups), table by
+        table: each action is one the api function's code calls (steward.adapters)."""
         names, data = self._names, self._data
 
-        def allow(sid: str, actions: list[str], *specs_or_arns: object, indexes: bool = False) -> None:
-            resources: list[str] = []
-            for item in specs_or_arns:
-                if isinstance(item, str):
-                    resources.append(item)
-                    continue
-                table = data.tables[item.name]  # type: ignore[attr-defined]
-                resources.append(table.table_arn)
-                if indexes:
-                    resources.append(f"{table.table_arn}/index/*")
-            role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+        def allow(sid: str, actions: list[str], table: TableSpec) -> None:
+            statement = iam.PolicyStatement(sid=sid, actions=actions, resources=[data.table(table).table_arn])
+            role.add_to_principal_policy(statement)
 
-        # Inference path.
-        allow(
-            "RegistryRead",
-            ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"],
-            names.models_table,
-        )
-        allow("TenantRead", ["dynamodb:GetItem"], names.tenants_table)
+        # Inference path: a model's items (Query), the model list (Scan).
+        allow("RegistryRead", ["dynamodb:Query", "dynamodb:Scan"], names.models_table)
         allow("PrivacyPolicyRead", ["dynamodb:Query"], names.policies_table)
-        allow("AuditWriteQuery", ["dynamodb:PutItem", "dynamodb:Query"], names.audit_table, indexes=True)
-        allow("UsageReadUpdate", ["dynamodb:GetItem", "dynamodb:UpdateItem"], names.usage_table)
+        allow("AuditWriteQuery", ["dynamodb:PutItem", "dynamodb:Query"], names.audit_table)
         # Fairness monitoring: count outcomes and keep/resolve the feedback join (transactions of
         # Put/Update/Delete), read the latest report summary for model cards.
         allow(
@@ -342,37 +326,18 @@ class ApiConstruct(Construct):
             ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
             names.fairness_table,
         )
-        # Async jobs: POST /v1/jobs writes the job and enqueues it; GET /v1/jobs/{id} reads it.
-        allow(
-            "JobsReadWrite",
-            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
-            names.jobs_table,
-            indexes=True,
-        )
+        # Admin routes (admin scope enforced in the app): a new privacy policy version. Keys and
+        # models are administered with the CLI under operator credentials, not through the API.
+        allow("PrivacyPolicyWrite", ["dynamodb:PutItem"], names.policies_table)
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="JobsEnqueue", actions=["sqs:SendMessage"], resources=[data.jobs_queue.queue_arn]
-            )
-        )
-        # Admin routes (admin scope enforced in the app): keys, tenants, models.
-        allow(
-            "AdminWrite",
-            ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-            names.api_keys_table,
-            names.tenants_table,
-            names.models_table,
-            names.policies_table,
-        )
-        allow("AdminKeysRead", ["dynamodb:GetItem", "dynamodb:Query"], names.api_keys_table, indexes=True)
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="PepperRead",  # new keys are hashed under the pepper before they are stored
+                sid="PepperRead",  # audit MAC keys, the ``hash`` operator and fairness group tokens
                 actions=["secretsmanager:GetSecretValue"],
                 resources=[data.pepper_secret.secret_arn],
             )
         )
         self._grant_key(
-            role, "ApiKms", ["kms:Decrypt", "kms:GenerateDataKey"], ["dynamodb", "sqs", "secretsmanager"]
+            role, "ApiKms", ["kms:Decrypt", "kms:GenerateDataKey"], ["dynamodb", "secretsmanager"]
         )
         # Privacy ``encrypt`` operator: a data key per request, only under a tenant encryption
         # context (steward.adapters.kms_encryptor); called directly, so no kms:ViaService here.
@@ -398,14 +363,6 @@ class ApiConstruct(Construct):
                         )
                     ],
                 )
-            )
-        for spec in (names.audit_table, names.jobs_table, names.api_keys_table):
-            table = data.table(spec)
-            logical_id = Stack.of(self).get_logical_id(table.node.default_child)  # type: ignore[arg-type]
-            acknowledge(
-                role,
-                f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/index/*]",
-                f"Query on the GSIs of {spec.name} only (tenant- and request-scoped lookups).",
             )
 
     def _grant_key(self, role: iam.IRole, sid: str, actions: list[str], services: list[str]) -> None:

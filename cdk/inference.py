@@ -22,18 +22,28 @@ from constructs import Construct
 from steward.resources import ResourceNames
 
 from cdk.data import DataConstruct
-from cdk.nag import acknowledge
+from cdk.nag import acknowledge, logical_id
 from cdk.paths import ALWAYS_EXCLUDED, GPU_BACKEND_DOCKERFILE, REPO_ROOT
 from cdk.settings import StageSettings
 
 MODELS_PREFIX = "models/"
 VARIANT = "AllTraffic"
-# Only what the backend image may need; the rest of the repo (.venv, models, .git) stays out.
-IMAGE_CONTEXT = ["*", "!gpu_backend", "!pyproject.toml", "!uv.lock", "!README.md", *ALWAYS_EXCLUDED]
 # Instance families with local NVMe storage: SageMaker encrypts it in hardware and rejects a
 # KmsKeyId on their endpoint configs (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
 # API_CreateEndpointConfig.html#sagemaker-CreateEndpointConfig-request-KmsKeyId).
 LOCAL_NVME_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p3dn", "p4d", "p4de", "p5", "m5d", "c5d", "r5d", "inf2")
+
+
+def image_context(context_dir: Path, dockerfile: str) -> list[str]:
+    """Exclude rules for the image asset: the Dockerfile's own `.dockerignore`, one list for both.
+
+    BuildKit reads `<Dockerfile>.dockerignore` for a local `docker build`; CDK stages the same files
+    (only what the image needs: no .venv, models, .git, build or benchmark code), plus the
+    Dockerfile and that ignore file, which the deploy-time `docker build` in the staged copy reads.
+    """
+    rules = (context_dir / f"{dockerfile}.dockerignore").read_text().splitlines()
+    kept = [rule.strip() for rule in rules if rule.strip() and not rule.lstrip().startswith("#")]
+    return [*kept, f"!{dockerfile}", f"!{dockerfile}.dockerignore", *ALWAYS_EXCLUDED]
 
 
 def endpoint_name(names: ResourceNames) -> str:
@@ -74,7 +84,7 @@ class InferenceEndpointConstruct(Construct):
             directory=str(context_dir),
             file=dockerfile,
             platform=ecr_assets.Platform.LINUX_AMD64,
-            exclude=IMAGE_CONTEXT,
+            exclude=image_context(context_dir, dockerfile),
             ignore_mode=IgnoreMode.DOCKER,  # '*' then '!dir' re-includes, as in .dockerignore
         )
 
@@ -239,7 +249,7 @@ class InferenceEndpointConstruct(Construct):
                 "scoping; PutMetricData is limited to the /aws/sagemaker/* namespaces by condition.",
             ),
             (
-                f"Resource::<{_logical_id(bucket)}.Arn>/{MODELS_PREFIX}*",
+                f"Resource::<{logical_id(bucket)}.Arn>/{MODELS_PREFIX}*",
                 "Read-only access to the model repository prefix, whose objects change with each release.",
             ),
             (
@@ -250,7 +260,3 @@ class InferenceEndpointConstruct(Construct):
         ):
             acknowledge(role, f"AwsSolutions-IAM5[{finding}]", reason)
         return role
-
-
-def _logical_id(construct: Construct) -> str:
-    return Stack.of(construct).get_logical_id(construct.node.default_child)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ a reason; there are no stack-wide suppressions in Steward.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, App, Validations
+from aws_cdk import Acknowledgment, App, CfnElement, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
@@ -20,6 +20,15 @@ def acknowledge(scope: IConstruct, rule_id: str, reason: str) -> None:
     if len(reason.strip()) < MIN_REASON_LENGTH:
         raise ValueError(f"a suppression of {rule_id} needs a specific reason, got {reason!r}")
     Validations.of(scope).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+
+
+def logical_id(construct: IConstruct) -> str:
+    """The logical ID of ``construct``'s CloudFormation resource, as cdk-nag spells it in a finding
+    (``Resource::<LogicalId.Arn>/...``), so an acknowledgement names exactly one resource."""
+    resource = construct.node.default_child
+    if not isinstance(resource, CfnElement):
+        raise TypeError(f"{construct.node.path} has no CloudFormation resource to name in a finding")
+    return Stack.of(construct).get_logical_id(resource)
 
 
 def add_nag_checks(app: App) -> AwsSolutionsChecks:

@@ -19,7 +19,7 @@ from steward.resources import ResourceNames
 from cdk.data import DataConstruct
 from cdk.function import StewardFunction
 from cdk.layers import LayersConstruct
-from cdk.nag import acknowledge
+from cdk.nag import acknowledge, logical_id
 from cdk.settings import StageSettings
 
 SERVICE = "steward-fairness-report"  # also the metrics' "service" dimension (Powertools)
@@ -106,13 +106,12 @@ class FairnessReportsConstruct(Construct):
         self.alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
 
     def _grant(self, role: iam.IRole, names: ResourceNames, data: DataConstruct) -> None:
-        """Read the registry and counters, write report summaries and report objects: nothing else."""
+        """Read the registry and counters, write report summaries and report objects: nothing else
+        (the registry is only listed, `DynamoRegistryStore.list_models`)."""
         models = data.table(names.models_table)
         fairness = data.table(names.fairness_table)
         role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="RegistryRead", actions=["dynamodb:Scan", "dynamodb:Query"], resources=[models.table_arn]
-            )
+            iam.PolicyStatement(sid="RegistryRead", actions=["dynamodb:Scan"], resources=[models.table_arn])
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -141,7 +140,7 @@ class FairnessReportsConstruct(Construct):
                 },
             )
         )
-        bucket_id = Stack.of(self).get_logical_id(data.results_bucket.node.default_child)  # type: ignore[arg-type]
+        bucket_id = logical_id(data.results_bucket)
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{REPORT_PREFIX}/*]",
