@@ -1,4 +1,4 @@
-"""Everything Steward stores: the CMK, DynamoDB tables, S3 buckets, the pepper secret, the job queue.
+"""Everything Steward stores: the CMK, DynamoDB tables, S3 buckets and the pepper secret.
 
 Names and key schemas come from ``steward.resources.ResourceNames`` (never re-typed here), so the
 local moto stack and AWS create the same resources. Every store is encrypted with one
@@ -13,15 +13,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from steward.resources import ResourceNames, TableSpec
 
 from cdk.nag import acknowledge
 from cdk.settings import StageSettings
-
-JOB_VISIBILITY_TIMEOUT = Duration.minutes(15)  # >= the worker Lambda's maximum timeout
-JOB_MAX_RECEIVES = 3  # then the message (never its content in logs) lands in the DLQ
 
 
 class DataConstruct(Construct):
@@ -36,7 +32,7 @@ class DataConstruct(Construct):
             self,
             "Key",
             alias=names.kms_alias,
-            description=f"Steward {names.stage}: data at rest (tables, buckets, queues, logs, secret)",
+            description=f"Steward {names.stage}: data at rest (tables, buckets, logs, secret)",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN if removal == RemovalPolicy.RETAIN else RemovalPolicy.DESTROY,
             pending_window=Duration.days(7 if removal == RemovalPolicy.DESTROY else 30),
@@ -79,29 +75,6 @@ class DataConstruct(Construct):
             "AwsSolutions-SMG4",
             "Rotating the pepper invalidates every stored key hash; it is rotated by re-issuing keys "
             "under a new pepper version, a planned operation rather than a scheduled Lambda.",
-        )
-
-        self.jobs_dlq = sqs.Queue(
-            self,
-            "JobsDlq",
-            queue_name=names.jobs_dlq,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=removal,
-        )
-        self.jobs_queue = sqs.Queue(
-            self,
-            "JobsQueue",
-            queue_name=names.jobs_queue,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.key,
-            enforce_ssl=True,
-            visibility_timeout=JOB_VISIBILITY_TIMEOUT,
-            retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.jobs_dlq, max_receive_count=JOB_MAX_RECEIVES),
-            removal_policy=removal,
         )
 
     def table(self, spec: TableSpec) -> dynamodb.Table:

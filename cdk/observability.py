@@ -1,9 +1,8 @@
-"""Dashboard and alarms for the request path, the job queue and the inference endpoint.
+"""Dashboard and alarms for the request path and the inference endpoint.
 
 Alarms notify one CMK-encrypted SNS topic (subscribe an email per stage via ``alarmEmail``).
 Thresholds favour paging on user-visible failure: any gateway 5xx burst, p99 latency, any
-authorizer error (it fails closed, so errors are refused calls), any message in the DLQ
-(an accepted job did not finish), and endpoint invocation errors.
+authorizer error (it fails closed, so errors are refused calls), and endpoint invocation errors.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.inference import VARIANT
@@ -38,7 +36,6 @@ class ObservabilityConstruct(Construct):
         rest_api: apigw.RestApi,
         api_function: lambda_.IFunction,
         authorizer_function: lambda_.IFunction,
-        jobs_dlq: sqs.IQueue,
         endpoint_name: str | None,
         alarm_email: str | None,
         p99_latency_ms: int,
@@ -63,7 +60,6 @@ class ObservabilityConstruct(Construct):
         api_5xx = rest_api.metric_server_error(period=PERIOD, statistic="Sum")
         api_4xx = rest_api.metric_client_error(period=PERIOD, statistic="Sum")
         api_p99 = rest_api.metric_latency(period=PERIOD, statistic="p99")
-        dlq_depth = jobs_dlq.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
         self.alarms: list[cloudwatch.Alarm] = [
             self._alarm("Api5xx", api_5xx, 5, "API Gateway returned 5xx responses"),
             self._alarm("ApiP99Latency", api_p99, p99_latency_ms, "API p99 latency above target", periods=3),
@@ -85,7 +81,6 @@ class ObservabilityConstruct(Construct):
                 1,
                 "The api function was throttled (concurrency limit)",
             ),
-            self._alarm("JobsDlqNotEmpty", dlq_depth, 1, "A job could not be processed and is in the DLQ"),
         ]
         widgets: list[cloudwatch.IWidget] = [
             cloudwatch.GraphWidget(
@@ -112,7 +107,6 @@ class ObservabilityConstruct(Construct):
                 ],
                 width=12,
             ),
-            cloudwatch.SingleValueWidget(title="Jobs DLQ depth", metrics=[dlq_depth], width=6),
         ]
         if endpoint_name:
             errors = self._endpoint_metric(endpoint_name, "Invocation5XXErrors", "Sum")

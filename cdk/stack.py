@@ -63,7 +63,6 @@ class StewardStack(Stack):
             rest_api=self.api.rest_api,
             api_function=self.api.api_function.function,
             authorizer_function=self.api.authorizer_function.function,
-            jobs_dlq=self.data.jobs_dlq,
             endpoint_name=endpoint_name,
             alarm_email=settings.alarm_email,
             p99_latency_ms=settings.api_p99_latency_ms,

@@ -7,7 +7,6 @@ schemas cannot drift between the two.
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -17,11 +16,9 @@ from steward.resources import ResourceNames, TableSpec
 
 @dataclass(frozen=True)
 class ProvisionedResources:
-    """Identifiers that only exist after creation (the KMS key id, queue URLs)."""
+    """Identifiers that only exist after creation (the KMS key id)."""
 
     kms_key_id: str
-    jobs_queue_url: str
-    jobs_dlq_url: str
 
 
 def table_definition(spec: TableSpec) -> dict[str, Any]:
@@ -53,7 +50,7 @@ def table_definition(spec: TableSpec) -> dict[str, Any]:
 
 
 def provision(names: ResourceNames, session: Any) -> ProvisionedResources:
-    """Create every table, bucket, queue, key and secret Steward needs; idempotent.
+    """Create every table, bucket, key and secret Steward needs; idempotent.
 
     ``session`` is a ``boto3.session.Session`` whose clients already point at the target
     endpoint (moto locally).
@@ -105,20 +102,6 @@ def provision(names: ResourceNames, session: Any) -> ProvisionedResources:
                 },
             )
 
-    sqs = session.client("sqs")
-    dlq_url = sqs.create_queue(QueueName=names.jobs_dlq, Attributes={"KmsMasterKeyId": key_id})["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    queue_url = sqs.create_queue(
-        QueueName=names.jobs_queue,
-        Attributes={
-            "KmsMasterKeyId": key_id,
-            "VisibilityTimeout": "120",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
-        },
-    )["QueueUrl"]
-
     secrets_client = session.client("secretsmanager")
     try:
         secrets_client.describe_secret(SecretId=names.pepper_secret)
@@ -129,4 +112,4 @@ def provision(names: ResourceNames, session: Any) -> ProvisionedResources:
             SecretString=secrets.token_hex(32),
             Description="HMAC pepper for Steward API key hashes",
         )
-    return ProvisionedResources(kms_key_id=key_id, jobs_queue_url=queue_url, jobs_dlq_url=dlq_url)
+    return ProvisionedResources(kms_key_id=key_id)

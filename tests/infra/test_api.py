@@ -237,6 +237,31 @@ def test_the_api_function_invokes_only_its_inference_endpoint(synth: Synth) -> N
     assert "steward:tenant" in json.dumps(envelope["Condition"])
 
 
+def test_the_api_function_touches_only_the_tables_its_code_uses(synth: Synth) -> None:
+    # Given the api role's DynamoDB statements
+    statements = _policy_statements(synth, synth.stack.api.api_function.role)
+    granted: dict[str, set[str]] = {}
+    for statement in statements:
+        for action in _actions(statement):
+            if action.startswith("dynamodb:"):
+                for resource in _resources(statement):
+                    granted.setdefault(json.dumps(resource), set()).add(action)
+
+    # Then each table gets exactly the calls steward.adapters makes on it (no index, no other table)
+    def arn(spec: Any) -> str:
+        return json.dumps({"Fn::GetAtt": [synth.logical_id(synth.stack.data.table(spec)), "Arn"]})
+
+    assert granted == {
+        arn(NAMES.models_table): {"dynamodb:Query", "dynamodb:Scan"},
+        arn(NAMES.policies_table): {"dynamodb:Query", "dynamodb:PutItem"},
+        arn(NAMES.audit_table): {"dynamodb:PutItem", "dynamodb:Query"},
+        arn(NAMES.fairness_table): {
+            "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+        },
+    }  # fmt: skip
+    assert not any(a.startswith("sqs:") for s in statements for a in _actions(s))
+
+
 def test_the_waf_applies_managed_rules_and_a_rate_limit_to_the_stage(synth: Synth) -> None:
     # Given the WebACL / Then AWS managed groups and a rate-based rule are in it
     acl = next(iter(synth.resources("AWS::WAFv2::WebACL").values()))["Properties"]

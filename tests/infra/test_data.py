@@ -1,4 +1,4 @@
-"""DataConstruct: CMK, tables per ResourceNames, buckets, pepper secret, job queues."""
+"""DataConstruct: CMK, tables per ResourceNames, buckets, pepper secret."""
 
 from __future__ import annotations
 
@@ -103,26 +103,3 @@ def test_the_pepper_secret_is_generated_and_encrypted_with_the_cmk(synth: Synth)
             "GenerateSecretString": Match.object_like({"PasswordLength": 64}),
         },
     )
-
-
-def test_the_jobs_queue_is_encrypted_and_redrives_to_its_dlq(synth: Synth) -> None:
-    # Given the jobs queue and its DLQ
-    dlq_id = synth.logical_id(synth.stack.data.jobs_dlq)
-
-    # Then both use the CMK and the queue hands failed messages to the DLQ
-    synth.template.has_resource_properties(
-        "AWS::SQS::Queue",
-        {
-            "QueueName": NAMES.jobs_queue,
-            "KmsMasterKeyId": _key_ref(synth),
-            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}, "maxReceiveCount": 3},
-        },
-    )
-    synth.template.has_resource_properties(
-        "AWS::SQS::Queue", {"QueueName": NAMES.jobs_dlq, "KmsMasterKeyId": _key_ref(synth)}
-    )
-    for policy in synth.resources("AWS::SQS::QueuePolicy").values():
-        statements = policy["Properties"]["PolicyDocument"]["Statement"]
-        assert any(
-            s["Effect"] == "Deny" and "aws:SecureTransport" in str(s.get("Condition")) for s in statements
-        )

@@ -95,7 +95,6 @@ def test_alarms_notify_an_encrypted_topic(synth: Synth) -> None:
         ("AWS/ApiGateway", "5XXError"),
         ("AWS/ApiGateway", "Latency"),
         ("AWS/Lambda", "Errors"),
-        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
         ("AWS/SageMaker", "Invocation5XXErrors"),
     } <= metrics
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": topic_id}] for a in alarms)

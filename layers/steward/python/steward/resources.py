@@ -52,15 +52,7 @@ class ResourceNames:
     @property
     def api_keys_table(self) -> TableSpec:
         """API keys: only the keyed hash of the secret is stored, never the secret."""
-        return TableSpec(
-            f"{self.prefix}-api-keys",
-            partition_key="key_id",
-            indexes=(IndexSpec("by-tenant", "tenant_id", "key_id"),),
-        )
-
-    @property
-    def tenants_table(self) -> TableSpec:
-        return TableSpec(f"{self.prefix}-tenants", partition_key="tenant_id")
+        return TableSpec(f"{self.prefix}-api-keys", partition_key="key_id")
 
     @property
     def models_table(self) -> TableSpec:
@@ -71,25 +63,7 @@ class ResourceNames:
     def audit_table(self) -> TableSpec:
         """Audit trail, partitioned by tenant so reads are tenant-scoped by construction."""
         return TableSpec(
-            f"{self.prefix}-audit",
-            partition_key="tenant_id",
-            sort_key="sk",
-            ttl_attribute="expires_at",
-            indexes=(IndexSpec("by-request", "request_id"),),
-        )
-
-    @property
-    def usage_table(self) -> TableSpec:
-        """Rate-limit windows and quota counters (atomic conditional updates)."""
-        return TableSpec(f"{self.prefix}-usage", partition_key="pk", ttl_attribute="expires_at")
-
-    @property
-    def jobs_table(self) -> TableSpec:
-        return TableSpec(
-            f"{self.prefix}-jobs",
-            partition_key="job_id",
-            ttl_attribute="expires_at",
-            indexes=(IndexSpec("by-tenant", "tenant_id", "created_at"),),
+            f"{self.prefix}-audit", partition_key="tenant_id", sort_key="sk", ttl_attribute="expires_at"
         )
 
     @property
@@ -110,37 +84,26 @@ class ResourceNames:
     def tables(self) -> tuple[TableSpec, ...]:
         return (
             self.api_keys_table,
-            self.tenants_table,
             self.models_table,
             self.audit_table,
-            self.usage_table,
-            self.jobs_table,
             self.fairness_table,
             self.policies_table,
         )
 
-    # --- S3 / SQS / KMS / secrets -------------------------------------------------------------
+    # --- S3 / KMS / secrets ---------------------------------------------------------------------
     @property
     def artifacts_bucket(self) -> str:
-        """Model repository (one prefix per model/version) and batch inputs."""
+        """Model repository (one prefix per model/version) the inference endpoint loads."""
         return f"{self.prefix}-artifacts-{self.account}-{self.region}"
 
     @property
     def results_bucket(self) -> str:
-        """Batch results, job results and fairness reports."""
+        """Fairness reports (JSON and HTML per tenant, model version and window)."""
         return f"{self.prefix}-results-{self.account}-{self.region}"
 
     @property
     def buckets(self) -> tuple[str, ...]:
         return (self.artifacts_bucket, self.results_bucket)
-
-    @property
-    def jobs_queue(self) -> str:
-        return f"{self.prefix}-jobs"
-
-    @property
-    def jobs_dlq(self) -> str:
-        return f"{self.prefix}-jobs-dlq"
 
     @property
     def kms_alias(self) -> str:
