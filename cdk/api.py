@@ -27,7 +27,7 @@ from steward.errors import (
     Unauthenticated,
     problem_for,
 )
-from steward.resources import ResourceNames, TableSpec
+from steward.resources import PUBLIC_PATHS, ResourceNames, TableSpec
 
 from cdk.data import DataConstruct
 from cdk.function import StewardFunction
@@ -35,7 +35,8 @@ from cdk.layers import LayersConstruct
 from cdk.nag import acknowledge
 from cdk.settings import StageSettings
 
-PUBLIC_PATHS = ("health", "openapi.json")  # unauthenticated GETs; everything else needs a key
+#: `steward.resources.PUBLIC_PATHS` as API Gateway resources (unauthenticated GETs; all else needs a key).
+PUBLIC_RESOURCES = tuple(path.removeprefix("/") for path in PUBLIC_PATHS)
 API_TIMEOUT = Duration.seconds(29)  # API Gateway's integration timeout
 AUTHORIZER_TIMEOUT = Duration.seconds(5)
 
@@ -244,7 +245,7 @@ class ApiConstruct(Construct):
                 default_integration=integration, default_method_options=protected, any_method=False
             ).add_method("ANY"),
         ]
-        for path in PUBLIC_PATHS:
+        for path in PUBLIC_RESOURCES:
             method = self.rest_api.root.add_resource(path).add_method(
                 "GET",
                 integration,

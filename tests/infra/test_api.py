@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match
 from steward.resources import ResourceNames
 
-from cdk.api import PUBLIC_PATHS
+from cdk.api import PUBLIC_RESOURCES
 
 if TYPE_CHECKING:
     from tests.infra.conftest import Synth
@@ -54,11 +54,11 @@ def test_every_method_but_the_public_ones_goes_through_the_authorizer(synth: Syn
     methods = synth.resources("AWS::ApiGateway::Method")
 
     # Then the public GETs are open and every other method uses the REQUEST authorizer
-    assert sorted(p for p in paths.values() if p in PUBLIC_PATHS) == sorted(PUBLIC_PATHS)
+    assert sorted(p for p in paths.values() if p in PUBLIC_RESOURCES) == sorted(PUBLIC_RESOURCES)
     assert {"/", "{proxy+}"} <= set(paths.values())
     for logical_id, path in paths.items():
         props = methods[logical_id]["Properties"]
-        if path in PUBLIC_PATHS:
+        if path in PUBLIC_RESOURCES:
             assert props["AuthorizationType"] == "NONE" and props["HttpMethod"] == "GET"
         else:
             assert props["AuthorizationType"] == "CUSTOM", f"{path} {props['HttpMethod']} is unauthenticated"
