@@ -16,6 +16,7 @@ from steward.audit.record import AuditDraft, AuditStore
 from steward.auth.principal import Principal
 from steward.catalog.cards import card_document, makes_decisions
 from steward.catalog.registry import Registry, ResolvedModel, split_model_ref
+from steward.catalog.signature import declared_names, tensor_name
 from steward.errors import (
     FeatureNotConfigured,
     InvalidInput,
@@ -118,7 +119,7 @@ class Gateway:
         if resolved.version.task and resolved.version.task not in emb.EMBEDDING_TASKS:
             raise TaskMismatch(f"Model '{resolved.entry.model}' does not produce embeddings.")
         mv = resolved.version
-        native = emb.native_dimensions(mv.outputs, emb.tensor_name(mv.outputs, emb.DEFAULT_OUTPUT))
+        native = emb.native_dimensions(mv.outputs, tensor_name(mv.outputs, emb.DEFAULT_OUTPUT))
         if dimensions is not None and native is not None and dimensions != native:
             raise UnsupportedInput(emb.dimensions_message(resolved.entry.model, native))
         vectors = self._embed_batches(resolved, texts, draft)
@@ -134,8 +135,8 @@ class Gateway:
         order, under one privacy guard (a placeholder means one value across the request) and one
         audit draft (attempts and backend latency summed over the calls)."""
         mv = resolved.version
-        input_name = emb.tensor_name(mv.inputs, emb.DEFAULT_INPUT)
-        output_name = emb.tensor_name(mv.outputs, emb.DEFAULT_OUTPUT)
+        input_name = tensor_name(mv.inputs, emb.DEFAULT_INPUT)
+        output_name = tensor_name(mv.outputs, emb.DEFAULT_OUTPUT)
         guard = self.privacy.begin(draft.tenant_id, resolved.entry.model, draft)
         parts: list[emb.Embeddings] = []
         attempts, latency_ms = 0, None
@@ -311,8 +312,8 @@ class Gateway:
         mv = resolved.version
         oip.check_request(
             payload,
-            inputs=oip.declared_names(mv.inputs),
-            outputs=oip.declared_names(mv.outputs),
+            inputs=declared_names(mv.inputs) or None,  # None: the registry doesn't know them
+            outputs=declared_names(mv.outputs) or None,
             max_elements=self.limits.max_tensor_elements,
         )
 

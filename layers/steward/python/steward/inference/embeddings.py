@@ -29,14 +29,6 @@ class Embeddings:
     prompt_tokens: int
 
 
-def tensor_name(signature: Sequence[Mapping[str, Any]], default: str) -> str:
-    for tensor in signature:
-        name = tensor.get("name")
-        if isinstance(name, str) and name:
-            return name
-    return default
-
-
 def batches(texts: Sequence[str], max_batch_size: int) -> list[Sequence[str]]:
     """Consecutive slices of at most ``max_batch_size`` (the manifest's; 0 = not declared)."""
     size = max_batch_size if max_batch_size > 0 else DEFAULT_MAX_BATCH

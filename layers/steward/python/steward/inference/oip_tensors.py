@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from steward.errors import InputTooLarge, StewardError
@@ -80,12 +80,6 @@ class InvalidParameter(StewardError):
 
     status, code, title = 400, "input.invalid_parameter", "Invalid parameter"
     default_detail = "A parameter is not valid."
-
-
-def declared_names(tensors: Iterable[Mapping[str, Any]]) -> frozenset[str] | None:
-    """The names a model version declares, or None when the registry does not know them."""
-    names = frozenset(t["name"] for t in tensors if isinstance(t.get("name"), str))
-    return names or None
 
 
 def check_request(

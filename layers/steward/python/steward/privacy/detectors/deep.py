@@ -20,6 +20,7 @@ import orjson
 
 from steward.auth.principal import Principal
 from steward.catalog.registry import ModelVersion, Registry, split_model_ref
+from steward.catalog.signature import tensor_name
 from steward.privacy.entities import NER_TYPES
 from steward.privacy.findings import Finding
 from steward.privacy.normalize import TextView
@@ -54,14 +55,14 @@ class DeepPiiDetector:
             return []
         version = self._resolve()
         payload = {
-            "inputs": [{"name": _tensor_name(version.inputs, INPUT_NAME), "datatype": "BYTES", "shape": [1],
+            "inputs": [{"name": tensor_name(version.inputs, INPUT_NAME), "datatype": "BYTES", "shape": [1],
                         "data": [text]}],
         }  # fmt: skip
         request = BackendRequest(
             model=version.backend_model, version=version.backend_version, payload=payload
         )
         result = self._router.call(version.target, request)
-        return self._findings(result.payload, view, _tensor_name(version.outputs, OUTPUT_NAME))
+        return self._findings(result.payload, view, tensor_name(version.outputs, OUTPUT_NAME))
 
     def _findings(self, payload: Mapping[str, Any], view: TextView, output: str) -> list[Finding]:
         entities = parse_entities(payload, output)
@@ -115,13 +116,6 @@ def parse_entities(
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _tensor_name(specs: tuple[Mapping[str, Any], ...], default: str) -> str:
-    """The registry's declared tensor name when there is exactly one, else the contract's name."""
-    if len(specs) == 1 and isinstance(specs[0].get("name"), str):
-        return str(specs[0]["name"])
-    return default
 
 
 def registry_resolver(registry: Registry, model_ref: str = DEFAULT_MODEL) -> Resolver:
