@@ -84,8 +84,8 @@ def percentile(sorted_values: list[float], q: float) -> float:
 def overhead(requests: int, encoding_format: str) -> dict[str, float]:
     os.environ.update(ENV)
     sys.path.insert(0, str(ROOT))
+    from steward.bootstrap import compose_api
     from steward.catalog.registry import Registry
-    from steward.gateway import Gateway
     from steward.routing.router import Router
     from steward.routing.transport import BackendRequest, BackendResponse
 
@@ -111,8 +111,10 @@ def overhead(requests: int, encoding_format: str) -> dict[str, float]:
         return BackendResponse(200, canned[n])
 
     audit = InMemoryAuditStore()
-    gateway = Gateway(Registry(registry, ttl_s=3600), Router({"http": FakeTransport(respond=respond)}), audit)
-    api.app.state.gateway = lambda: gateway
+    use_cases = compose_api(
+        Registry(registry, ttl_s=3600), Router({"http": FakeTransport(respond=respond)}), audit
+    )
+    api.app.state.api = lambda: use_cases
 
     event = json.loads(EVENT.read_text())
     text = ("The quick brown fox jumps over the lazy dog. " * 23)[:1024]

@@ -1,13 +1,12 @@
-"""The api function's ASGI app: ``create_app(settings, gateway)`` (a factory, for tests and local)."""
+"""The api function's ASGI app: ``create_app(settings, api)`` (a factory, for tests and local)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from fastapi import FastAPI, Response
 from steward.audit.record import AuditKeys, AuditStore
-from steward.gateway import Gateway
+from steward.bootstrap import Api, Lazy
 from steward.settings import StewardSettings, get_settings
 
 from functions.api import problems
@@ -18,54 +17,40 @@ from functions.api.routes import ROUTERS
 from functions.api.schemas import Health
 
 
-def _lazy(factory: Callable[[], Gateway]) -> Callable[[], Gateway]:
-    """Build the gateway (and its AWS clients) on first use, not at import time."""
-    lock = threading.Lock()
-    built: list[Gateway] = []
-
-    def get() -> Gateway:
-        if not built:
-            with lock:
-                if not built:
-                    built.append(factory())
-        return built[0]
-
-    return get
-
-
 async def health() -> Response:
     """The public probe (`steward.resources.PUBLIC_PATHS`): no key, no data plane, no audit."""
     return json_response({"status": "ok"})
 
 
 def create_app(
-    settings: StewardSettings | None = None, gateway: Gateway | None = None, *, inline_blocking: bool = False
+    settings: StewardSettings | None = None, api: Api | None = None, *, inline_blocking: bool = False
 ) -> FastAPI:
-    """The api app. Without ``gateway`` the AWS-backed one is built lazily from ``settings``.
+    """The api app. Without ``api`` the AWS-backed use cases are built on first use from
+    ``settings`` (`steward.bootstrap.build_api`), not at import time.
 
     ``inline_blocking=True`` (Lambda) runs blocking I/O on the event loop: one request per
     process, and no thread hop (Mangum's per-invocation loop run would start a new worker thread
     every time). Long-running servers (uvicorn) keep the default and use the thread pool.
     """
     settings = settings or get_settings()
-    if gateway is not None:
-        provided = gateway
-        get_gateway: Callable[[], Gateway] = lambda: provided  # noqa: E731
+    if api is not None:
+        provided = api
+        get_api: Callable[[], Api] = lambda: provided  # noqa: E731
     else:
-        from steward.wiring import build_gateway
+        from steward.bootstrap import build_api
 
-        get_gateway = _lazy(lambda: build_gateway(settings))
+        get_api = Lazy(lambda: build_api(settings))
 
     def audit_store() -> AuditStore:
-        gateway: Gateway = app.state.gateway()
-        return gateway.audit_store
+        built: Api = app.state.api()
+        return built.audit_store
 
     def audit_pepper() -> bytes:
-        """The process's one pepper source: the privacy guard's (shared with the ``hash``
+        """The process's one pepper source: the use cases' (shared with the privacy ``hash``
         operator, so one secret read per process), else the one the settings name."""
-        source = app.state.gateway().privacy.pepper
+        source = app.state.api().pepper
         if source is None:
-            from steward.wiring import pepper_source
+            from steward.bootstrap import pepper_source
 
             source = pepper_source(settings)
         return bytes(source())
@@ -78,7 +63,7 @@ def create_app(
         redoc_url=None,
     )
     install_openapi(app, settings)  # security schemes, problem responses, the settings' limits
-    app.state.gateway = get_gateway  # the data plane (`functions.api.deps.DataPlane`)
+    app.state.api = get_api  # the use cases (`functions.api.deps`)
     app.state.inline_blocking = inline_blocking  # where blocking work runs (`deps.CallContext`)
     app.add_api_route("/health", health, response_model=Health, include_in_schema=False)
     for router in ROUTERS:

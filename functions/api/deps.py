@@ -2,9 +2,10 @@
 
 The middleware (`functions.api.middleware`) authenticates the caller and opens the audit draft
 before any route runs, and leaves both in the ASGI scope under the keys below. A route declares
-what it needs as parameters (``context: Context``, ``plane: DataPlane``) instead of reading the
-scope itself. The dependencies are ``async``: FastAPI runs a plain ``def`` dependency on a worker
-thread, and on Lambda nothing may hop threads (`CallContext.value`).
+what it needs as parameters (``context: Context`` and the use cases it calls, ``catalog:
+CatalogService``, ``inference: Inference``, ...) instead of reading the scope or the app state.
+The dependencies are ``async``: FastAPI runs a plain ``def`` dependency on a worker thread, and
+on Lambda nothing may hop threads (`CallContext.value`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,17 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
+from steward.audit.reader import AuditReader
 from steward.audit.record import AuditDraft
 from steward.auth.principal import Principal
+from steward.bootstrap import Api
+from steward.catalog.service import Catalog
+from steward.context import RequestContext
 from steward.errors import Unauthenticated
-from steward.gateway import Gateway
+from steward.fairness.service import Fairness
+from steward.inference.service import InferenceService
+from steward.privacy.policies import PolicyBook
+from steward.privacy.redaction_service import RedactionService
 
 from functions.api.lanes import route_lane, run_in_lane
 from functions.api.responses import json_response
@@ -29,15 +37,22 @@ SCOPE_BODY = "steward.body"
 
 
 class CallContext:
-    """One governed request as a route sees it: who calls, the audit draft the route adds to,
-    and where the request's blocking data-plane work runs."""
+    """One governed request as a route sees it: the `RequestContext` the use cases take (who
+    calls, the audit draft the route adds to), and where the request's blocking work runs."""
 
-    __slots__ = ("draft", "principal", "request")
+    __slots__ = ("request", "request_context")
 
     def __init__(self, request: Request, principal: Principal, draft: AuditDraft) -> None:
         self.request = request
-        self.principal = principal
-        self.draft = draft
+        self.request_context = RequestContext(principal, draft)
+
+    @property
+    def principal(self) -> Principal:
+        return self.request_context.principal
+
+    @property
+    def draft(self) -> AuditDraft:
+        return self.request_context.draft
 
     async def run(self, fn: Callable[..., dict[str, Any]], *args: Any) -> Response:
         """Run blocking data-plane work and answer with its result as JSON."""
@@ -61,15 +76,44 @@ async def call_context(request: Request) -> CallContext:
     return CallContext(request, principal, draft)
 
 
-async def data_plane(request: Request) -> Gateway:
-    """The app's data plane (built on first use, `functions.api.app.create_app`)."""
-    gateway: Gateway = request.app.state.gateway()
-    return gateway
+async def use_cases(request: Request) -> Api:
+    """The app's use cases (built on first use, `functions.api.app.create_app`)."""
+    api: Api = request.app.state.api()
+    return api
+
+
+async def catalog(api: Annotated[Api, Depends(use_cases)]) -> Catalog:
+    return api.catalog
+
+
+async def inference(api: Annotated[Api, Depends(use_cases)]) -> InferenceService:
+    return api.inference
+
+
+async def fairness(api: Annotated[Api, Depends(use_cases)]) -> Fairness:
+    return api.fairness
+
+
+async def redaction(api: Annotated[Api, Depends(use_cases)]) -> RedactionService:
+    return api.redaction
+
+
+async def audit_trail(api: Annotated[Api, Depends(use_cases)]) -> AuditReader:
+    return api.audit
+
+
+async def policies(api: Annotated[Api, Depends(use_cases)]) -> PolicyBook:
+    return api.policies
 
 
 Context = Annotated[CallContext, Depends(call_context)]
-DataPlane = Annotated[Gateway, Depends(data_plane)]
-#: For a route that needs a caller (and the data plane built) but reads neither
+CatalogService = Annotated[Catalog, Depends(catalog)]
+Inference = Annotated[InferenceService, Depends(inference)]
+FairnessService = Annotated[Fairness, Depends(fairness)]
+Redaction = Annotated[RedactionService, Depends(redaction)]
+AuditTrail = Annotated[AuditReader, Depends(audit_trail)]
+Policies = Annotated[PolicyBook, Depends(policies)]
+#: For a route that needs a caller (and the use cases built) but reads neither
 #: (``dependencies=[AUTHENTICATED, PLANE]``).
 AUTHENTICATED = Depends(call_context)
-PLANE = Depends(data_plane)
+PLANE = Depends(use_cases)

@@ -7,23 +7,21 @@ on the whole stage; entitlement to a particular model is decided by the api func
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from steward.auth.authorize import Authorizer, extract_token
 from steward.auth.policy import policy, stage_wildcard
+from steward.bootstrap import Lazy, build_authorizer
 from steward.errors import Unauthenticated
 from steward.privacy.logs import RedactingFormatter
 from steward.settings import get_settings
-from steward.wiring import build_authorizer
 
 logger = Logger(service="steward-authorizer", logger_formatter=RedactingFormatter())
 
 
-@lru_cache(maxsize=1)
-def _authorizer() -> Authorizer:
-    return build_authorizer(get_settings())
+#: Built on the first invocation (its key cache then lives as long as the process).
+_authorizer = Lazy(lambda: build_authorizer(get_settings()))
 
 
 def authorize_event(event: dict[str, Any], authorizer: Authorizer) -> dict[str, Any]:

@@ -9,9 +9,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from steward.adapters.fairness_store import DynamoFairnessStore
-from steward.adapters.registry_store import DynamoRegistryStore
-from steward.adapters.report_store import S3ReportSink
+from steward.bootstrap import build_report
+from steward.catalog.registry import RegistryStore
 from steward.fairness.report_publisher import run_reports
 from steward.privacy.logs import RedactingFormatter
 from steward.settings import StewardSettings, get_settings
@@ -41,8 +40,8 @@ def publish(tenant_id: str, model: str, version: str, values: Mapping[str, float
             pass
 
 
-def targets(settings: StewardSettings) -> list[tuple[str, str]]:
-    store = DynamoRegistryStore(settings.models_table, region=settings.region)
+def targets(store: RegistryStore) -> list[tuple[str, str]]:
+    """Every registered model version, as (model, version)."""
     return [
         (doc.entry.model if doc.entry else version.model, version.version)
         for doc in store.list_models()
@@ -51,10 +50,11 @@ def targets(settings: StewardSettings) -> list[tuple[str, str]]:
 
 
 def run(settings: StewardSettings, now: float | None = None) -> dict[str, Any]:
+    ports = build_report(settings)
     result = run_reports(
-        targets(settings),
-        DynamoFairnessStore(settings.fairness_table, region=settings.region),
-        S3ReportSink(settings.results_bucket, region=settings.region, kms_key_id=settings.kms_key_id),
+        targets(ports.registry),
+        ports.counters,
+        ports.sink,
         publish,
         now=time.time() if now is None else now,
         lookback_days=settings.fairness_lookback_days,

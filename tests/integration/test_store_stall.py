@@ -19,8 +19,8 @@ from steward.adapters.fairness_store import DynamoFairnessStore
 from steward.adapters.key_store import DynamoKeyStore
 from steward.adapters.policy_store import DynamoPolicyStore
 from steward.adapters.registry_store import DynamoRegistryStore
+from steward.bootstrap import compose_api
 from steward.catalog.registry import Registry
-from steward.gateway import Gateway
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import StewardSettings
 
@@ -99,8 +99,8 @@ def test_a_stalled_audit_table_answers_the_caller_503_within_the_budget(stalled_
     registry.put_entry(entry)
     registry.put_version(version)
     router = Router({"http": FakeTransport()}, RouterPolicy())
-    gateway = Gateway(Registry(registry), router, DynamoAuditStore("steward-test-audit", region=REGION))
-    app = create_app(StewardSettings(stage="test", pepper=PEPPER), gateway)
+    use_cases = compose_api(Registry(registry), router, DynamoAuditStore("steward-test-audit", region=REGION))
+    app = create_app(StewardSettings(stage="test", pepper=PEPPER), use_cases)
     with TestClient(app) as client:
         t0 = time.perf_counter()
         response = client.get("/v1/models")  # no authorizer context: a 401 that must be audited

@@ -21,8 +21,8 @@ import uvicorn
 from pydantic import SecretStr
 from steward import admin
 from steward.auth.authorize import Authorizer
+from steward.bootstrap import compose_api
 from steward.catalog.registry import Registry, Target
-from steward.gateway import Gateway
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
 from steward.settings import StewardSettings
@@ -112,9 +112,9 @@ def served() -> Iterator[Served]:
     transport = FakeTransport(respond=backend)
     # A breaker that opens after two faults: any fault the binary extension caused would show.
     router = Router({"http": transport}, RouterPolicy(breaker_threshold=2), sleep=lambda s: None)
-    gateway = Gateway(Registry(_registry()), router, InMemoryAuditStore())
+    use_cases = compose_api(Registry(_registry()), router, InMemoryAuditStore())
     authorizer = Authorizer(keys, lambda: PEPPER)
-    app = with_authorizer(create_app(settings, gateway), lambda event: authorize_event(event, authorizer))
+    app = with_authorizer(create_app(settings, use_cases), lambda event: authorize_event(event, authorizer))
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -11,8 +11,8 @@ import pytest
 from starlette.testclient import TestClient
 from steward import admin
 from steward.auth.authorize import Authorizer
+from steward.bootstrap import Api, compose_api
 from steward.catalog.registry import Registry
-from steward.gateway import Gateway
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import StewardSettings
 
@@ -76,14 +76,14 @@ def sleeps() -> list[float]:
 
 
 @pytest.fixture
-def gateway(
+def use_cases(
     registry_store: InMemoryRegistryStore,
     audit_store: InMemoryAuditStore,
     transport: FakeTransport,
     sleeps: list[float],
-) -> Gateway:
+) -> Api:
     router = Router({"http": transport}, RouterPolicy(breaker_threshold=2), sleep=sleeps.append)
-    return Gateway(Registry(registry_store), router, audit_store)
+    return compose_api(Registry(registry_store), router, audit_store)
 
 
 @pytest.fixture
@@ -108,8 +108,8 @@ def api_key(make_key: Callable[..., str]) -> str:
 
 
 @pytest.fixture
-def client(settings: StewardSettings, gateway: Gateway, authorizer: Authorizer) -> Iterator[TestClient]:
-    app = with_authorizer(create_app(settings, gateway), lambda event: authorize_event(event, authorizer))
+def client(settings: StewardSettings, use_cases: Api, authorizer: Authorizer) -> Iterator[TestClient]:
+    app = with_authorizer(create_app(settings, use_cases), lambda event: authorize_event(event, authorizer))
     with TestClient(app) as test_client:
         yield test_client
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 from steward.auth.authorize import Authorizer
+from steward.bootstrap import Api, compose_api
 from steward.catalog.registry import Registry
-from steward.gateway import Gateway
 from steward.privacy.guard import PrivacyGuard, tenant_hash_key
 from steward.privacy.policies import PolicyBook
 from steward.routing.router import Router, RouterPolicy
@@ -79,11 +79,11 @@ def test_audit_keys_differ_from_the_pii_hash_keys() -> None:
 
 
 def test_an_unauthenticated_request_is_audited_under_the_anonymous_key(
-    settings: StewardSettings, gateway: Gateway, audit_store: InMemoryAuditStore
+    settings: StewardSettings, use_cases: Api, audit_store: InMemoryAuditStore
 ) -> None:
     from steward.audit.record import tenant_audit_key
 
-    with TestClient(create_app(settings, gateway)) as bare:  # no authorizer context at all
+    with TestClient(create_app(settings, use_cases)) as bare:  # no authorizer context at all
         response = bare.post("/v1/embeddings", headers={"content-type": "application/json"}, content=SSN)
     assert response.status_code == 401
     (record,) = audit_store.records
@@ -128,8 +128,8 @@ def guarded(
     """The app over a gateway whose privacy guard holds the process's pepper source."""
     privacy = PrivacyGuard(PolicyBook(InMemoryPolicyStore()), pepper=pepper)
     router = Router({"http": transport}, RouterPolicy(breaker_threshold=2), sleep=lambda s: None)
-    gateway = Gateway(Registry(registry_store), router, audit_store, privacy=privacy)
-    app = with_authorizer(create_app(settings, gateway), lambda event: authorize_event(event, authorizer))
+    use_cases = compose_api(Registry(registry_store), router, audit_store, privacy=privacy)
+    app = with_authorizer(create_app(settings, use_cases), lambda event: authorize_event(event, authorizer))
     with TestClient(app) as test_client:
         yield test_client
 

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 from steward import admin, cli
+from steward.bootstrap import AdminPorts, pepper_source
 from steward.catalog.cards import card_document, missing_fields, render_card_html
 from steward.catalog.registry import ModelEntry
 from steward.errors import CardIncomplete
 from steward.settings import StewardSettings
 
-from tests.fakes import InMemoryRegistryStore
+from tests.fakes import InMemoryKeyStore, InMemoryRegistryStore
 
 COMPLETE: dict[str, Any] = {
     "description": "A classifier",
@@ -110,7 +111,9 @@ def test_cli_approve_reports_missing_fields_and_fails(
     store: InMemoryRegistryStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     register(store, {**COMPLETE, "owner": ""})
-    monkeypatch.setattr(admin, "_registry_store", lambda settings: store)
+    monkeypatch.setattr(
+        admin, "build_admin", lambda settings: AdminPorts(InMemoryKeyStore(), store, pepper_source(settings))
+    )
     code = cli.main(["models", "approve", "credit", "1", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 3 and out["error"] == "card.incomplete" and out["missing_fields"] == ["owner"]

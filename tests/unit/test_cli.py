@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from steward import admin, cli
+from steward.bootstrap import AdminPorts, pepper_source
 from steward.settings import StewardSettings
 
 from tests.fakes import InMemoryKeyStore, InMemoryRegistryStore, complete_card
@@ -48,8 +49,9 @@ def registry(
     monkeypatch.setenv("STEWARD_STAGE", "test")
     monkeypatch.setenv("STEWARD_PEPPER", "cli-test-pepper-0123456789abcdef")
     store = InMemoryRegistryStore()
-    monkeypatch.setattr(admin, "_key_store", lambda settings: keys)
-    monkeypatch.setattr(admin, "_registry_store", lambda settings: store)
+    monkeypatch.setattr(
+        admin, "build_admin", lambda settings: AdminPorts(keys, store, pepper_source(settings))
+    )
     admin.register_model(
         "emb", "1", target={"kind": "http", "url": "http://b"}, approval="approved",
         task="sentence-embedding", artifact_digest=DIGEST, card=complete_card(),
@@ -169,7 +171,7 @@ def test_an_unexpected_failure_is_still_one_line(
     def broken(settings: StewardSettings) -> Any:
         raise RuntimeError("secret-ish internals")
 
-    monkeypatch.setattr(admin, "_key_store", broken)
+    monkeypatch.setattr(admin, "build_admin", broken)
     result = run("keys", "revoke", "k1")
     assert result.code == 1 and len(result.err.strip().splitlines()) == 1
     assert "Traceback" not in result.err and "secret-ish" not in result.err
@@ -201,13 +203,13 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     found: dict[str, Any] = {}
     store = InMemoryKeyStore()
 
-    def capture(settings: StewardSettings) -> InMemoryKeyStore:
+    def capture(settings: StewardSettings) -> AdminPorts:
         found["settings"] = settings
         found["endpoint"] = os.environ.get("AWS_ENDPOINT_URL")
         found["access_key"] = os.environ.get("AWS_ACCESS_KEY_ID")
-        return store
+        return AdminPorts(store, InMemoryRegistryStore(), pepper_source(settings))
 
-    monkeypatch.setattr(admin, "_key_store", capture)
+    monkeypatch.setattr(admin, "build_admin", capture)
     return found
 
 

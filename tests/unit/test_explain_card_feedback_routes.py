@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 from steward.auth.authorize import Authorizer
+from steward.bootstrap import compose_api
 from steward.catalog.registry import Registry
 from steward.fairness.monitor import FairnessMonitor
-from steward.gateway import Gateway
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
 from steward.settings import StewardSettings
@@ -93,13 +93,13 @@ def fair_client(
 ) -> Iterator[tuple[TestClient, FakeTransport]]:
     transport = FakeTransport(respond=backend)
     router = Router({"http": transport}, RouterPolicy(), sleep=lambda _s: None)
-    gateway = Gateway(
+    use_cases = compose_api(
         Registry(credit_registry),
         router,
         audit_store,
         fairness=FairnessMonitor(fairness_store, pepper=lambda: PEPPER, labels_ttl_s=0),
     )
-    app = with_authorizer(create_app(settings, gateway), lambda event: authorize_event(event, authorizer))
+    app = with_authorizer(create_app(settings, use_cases), lambda event: authorize_event(event, authorizer))
     with TestClient(app) as client:
         yield client, transport
 

@@ -115,7 +115,7 @@ def test_a_revoked_key_is_refused_within_5s_with_the_default_settings() -> None:
 
 
 def test_the_wiring_uses_the_settings_ttl() -> None:
-    from steward.wiring import build_authorizer
+    from steward.bootstrap import build_authorizer
 
     settings = StewardSettings(stage="test", pepper="p" * 32, auth_cache_ttl_s=1.5)
     assert build_authorizer(settings).ttl_s == 1.5

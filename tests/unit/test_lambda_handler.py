@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from steward.gateway import Gateway
+from steward.bootstrap import Api
 
 from tests.fakes import FakeTransport, InMemoryAuditStore
 
@@ -17,7 +17,7 @@ from .conftest import PEPPER, load_event
 
 
 @pytest.fixture
-def handler_module(monkeypatch: pytest.MonkeyPatch, gateway: Gateway) -> Any:
+def handler_module(monkeypatch: pytest.MonkeyPatch, use_cases: Api) -> Any:
     monkeypatch.setenv("STEWARD_STAGE", "test")
     monkeypatch.setenv("STEWARD_PEPPER", PEPPER.decode())
     from steward.settings import get_settings
@@ -25,7 +25,7 @@ def handler_module(monkeypatch: pytest.MonkeyPatch, gateway: Gateway) -> Any:
     get_settings.cache_clear()
     import functions.api.handler as module
 
-    module.app.state.gateway = lambda: gateway  # the in-memory data plane instead of AWS
+    module.app.state.api = lambda: use_cases  # the in-memory data plane instead of AWS
     return module
 
 

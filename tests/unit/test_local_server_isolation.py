@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -21,8 +22,10 @@ import pytest
 from pydantic import SecretStr
 from steward import admin
 from steward.auth.authorize import Authorizer
+from steward.bootstrap import compose_api
 from steward.catalog.registry import Registry, Target
-from steward.gateway import Gateway
+from steward.catalog.service import Catalog
+from steward.context import RequestContext
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
 from steward.settings import StewardSettings
@@ -63,7 +66,7 @@ class GatedBackend(FakeTransport):
         return BackendResponse(200, json.dumps(embedding_response(request)).encode())
 
 
-def build(transport: FakeTransport, gateway_type: type[Gateway] = Gateway) -> tuple[Any, str]:
+def build(transport: FakeTransport, catalog_type: type[Catalog] = Catalog) -> tuple[Any, str]:
     settings = StewardSettings(stage="test", pepper=SecretStr(PEPPER.decode()))
     keys = InMemoryKeyStore()
     registry_store = InMemoryRegistryStore()
@@ -71,14 +74,15 @@ def build(transport: FakeTransport, gateway_type: type[Gateway] = Gateway) -> tu
     registry_store.put_entry(entry)
     registry_store.put_version(version)
     policy = RouterPolicy(deadline_s=25, try_timeout_s=25, max_attempts=1, breaker_threshold=1000)
-    gateway = gateway_type(
+    use_cases = compose_api(
         Registry(registry_store), Router({"http": transport}, policy), InMemoryAuditStore()
     )
+    use_cases = replace(use_cases, catalog=catalog_type(use_cases.catalog.registry))
     authorizer = Authorizer(keys, lambda: PEPPER)
     token, _ = admin.create_api_key(
         "acme", models=(MINILM,), settings=settings, store=keys, pepper=lambda: PEPPER
     )
-    app = with_authorizer(create_app(settings, gateway), lambda event: authorize_event(event, authorizer))
+    app = with_authorizer(create_app(settings, use_cases), lambda event: authorize_event(event, authorizer))
     return app, token
 
 
@@ -118,17 +122,17 @@ async def test_a_slow_backend_does_not_stall_health_auth_or_other_routes() -> No
     assert statuses == [200] * SLOW_REQUESTS  # and the slow ones all complete once released
 
 
-class LoggingGateway(Gateway):
+class LoggingCatalog(Catalog):
     """Each listing waits until 8 requests are inside, then logs from its worker thread."""
 
     barrier = threading.Barrier(8)
 
-    def list_models(self, principal: Any) -> dict[str, Any]:
+    def list_models(self, ctx: RequestContext) -> dict[str, Any]:
         with contextlib.suppress(threading.BrokenBarrierError):
             self.barrier.wait(timeout=5)
         logger.info("listing models")
         logging.getLogger("steward.test").info("library line")
-        return super().list_models(principal)
+        return super().list_models(ctx)
 
 
 class Capture:
@@ -168,8 +172,8 @@ def captured() -> Iterator[Capture]:
 
 @pytest.mark.anyio
 async def test_concurrent_requests_log_their_own_correlation_id(captured: Capture) -> None:
-    LoggingGateway.barrier = threading.Barrier(8)
-    app, token = build(FakeTransport(), LoggingGateway)
+    LoggingCatalog.barrier = threading.Barrier(8)
+    app, token = build(FakeTransport(), LoggingCatalog)
     auth = {"Authorization": f"Bearer {token}"}
     request_ids: list[str] = []
 

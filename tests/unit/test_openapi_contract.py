@@ -24,9 +24,10 @@ from starlette.types import ASGIApp
 from steward import admin
 from steward.audit.reader import CURSOR_PATTERN
 from steward.auth.authorize import Authorizer
+from steward.bootstrap import compose_api
 from steward.catalog.registry import Registry
 from steward.fairness.monitor import FairnessMonitor
-from steward.gateway import Gateway, Limits
+from steward.inference.limits import Limits
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.routing.router import Router, RouterPolicy
@@ -68,7 +69,7 @@ class Contract:
         for entry, version in (demo_model(MINILM), demo_model(CREDIT, task="tabular-classification")):
             registry.put_entry(entry)
             registry.put_version(version)
-        gateway = Gateway(
+        use_cases = compose_api(
             Registry(registry),
             # A fuzzer's requests are the caller's mistakes, never backend faults: no breaker trips.
             Router({"http": FakeTransport()}, RouterPolicy(breaker_threshold=10**6), sleep=lambda _s: None),
@@ -102,7 +103,7 @@ class Contract:
         self.platform_admin = key("ops", platform_admin=True)
         authorizer = Authorizer(keys, lambda: PEPPER)
         self.app: ASGIApp = with_authorizer(
-            create_app(self.settings, gateway), lambda event: authorize_event(event, authorizer)
+            create_app(self.settings, use_cases), lambda event: authorize_event(event, authorizer)
         )
 
     def key_for(self, path: str) -> str:
@@ -110,9 +111,7 @@ class Contract:
 
 
 def _document(settings: StewardSettings | None = None) -> dict[str, Any]:
-    app = create_app(
-        settings or StewardSettings(stage="test", pepper=SecretStr(PEPPER.decode())), gateway=None
-    )
+    app = create_app(settings or StewardSettings(stage="test", pepper=SecretStr(PEPPER.decode())), api=None)
     assert isinstance(app, FastAPI)
     return app.openapi()
 

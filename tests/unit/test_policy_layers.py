@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 from steward.auth.authorize import Authorizer
+from steward.bootstrap import compose_api
 from steward.catalog.registry import Registry
-from steward.gateway import Gateway
 from steward.privacy import Direction, EntityRule, Operator, PolicyError, PrivacyPolicy
 from steward.privacy.entities import ENTITY_TYPES, SECRET_TYPES
 from steward.privacy.guard import PrivacyGuard
@@ -62,8 +62,8 @@ def api(
         PolicyBook(policy_store, ttl_s=0), pepper=lambda: PEPPER, deep_detector=QuietDeepDetector()
     )
     router = Router({"http": transport}, RouterPolicy(breaker_threshold=2), sleep=lambda s: None)
-    gateway = Gateway(Registry(registry_store, ttl_s=0), router, audit_store, privacy=guard)
-    app = with_authorizer(create_app(settings, gateway), lambda e: authorize_event(e, authorizer))
+    use_cases = compose_api(Registry(registry_store, ttl_s=0), router, audit_store, privacy=guard)
+    app = with_authorizer(create_app(settings, use_cases), lambda e: authorize_event(e, authorizer))
     with TestClient(app) as test_client:
         yield test_client
 

@@ -179,8 +179,8 @@ def test_a_model_finding_never_displaces_an_overlapping_pattern_finding() -> Non
 
 
 def test_wiring_builds_the_deep_detector_only_when_settings_name_a_model() -> None:
+    from steward.bootstrap import build_deep_detector
     from steward.settings import StewardSettings
-    from steward.wiring import build_deep_detector
 
     # Given settings without and with a deep model
     # When the deep detector is built

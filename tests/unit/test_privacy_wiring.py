@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 from steward.auth.authorize import Authorizer
+from steward.bootstrap import Api, compose_api
 from steward.catalog.registry import Registry, Target
-from steward.gateway import Gateway
 from steward.privacy.engine import default_engine
 from steward.privacy.guard import PrivacyGuard, tenant_hash_key
 from steward.privacy.operators import decrypt_tokens
@@ -60,16 +60,16 @@ def private_gateway(
     transport: FakeTransport,
     policy_store: InMemoryPolicyStore,
     encryptor: FakeEncryptor,
-) -> Gateway:
+) -> Api:
     guard = PrivacyGuard(
         PolicyBook(policy_store, ttl_s=0), pepper=lambda: PEPPER, encryptor_for=lambda t: encryptor
     )
     router = Router({"http": transport}, RouterPolicy(breaker_threshold=2), sleep=lambda s: None)
-    return Gateway(Registry(registry_store), router, audit_store, privacy=guard)
+    return compose_api(Registry(registry_store), router, audit_store, privacy=guard)
 
 
 @pytest.fixture
-def api(settings: StewardSettings, private_gateway: Gateway, authorizer: Authorizer) -> Iterator[TestClient]:
+def api(settings: StewardSettings, private_gateway: Api, authorizer: Authorizer) -> Iterator[TestClient]:
     app = with_authorizer(create_app(settings, private_gateway), lambda e: authorize_event(e, authorizer))
     with TestClient(app) as test_client:
         yield test_client

@@ -23,9 +23,9 @@ from pydantic import SecretStr, TypeAdapter
 from starlette.testclient import TestClient
 from steward import admin
 from steward.auth.authorize import Authorizer
+from steward.bootstrap import compose_api
 from steward.catalog.registry import Registry
 from steward.fairness.monitor import FairnessMonitor
-from steward.gateway import Gateway
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.routing.router import Router, RouterPolicy
@@ -101,7 +101,7 @@ def stack() -> Iterator[Stack]:
     for entry, version in (demo_model(MINILM), demo_model(CREDIT, task="tabular-classification")):
         registry.put_entry(entry)
         registry.put_version(replace(version, card=CARD) if version.model == CREDIT else version)
-    gateway = Gateway(
+    use_cases = compose_api(
         Registry(registry),
         Router({"http": FakeTransport(respond=backend)}, RouterPolicy(), sleep=lambda _s: None),
         InMemoryAuditStore(),
@@ -115,7 +115,7 @@ def stack() -> Iterator[Stack]:
         )
         return token
 
-    app = create_app(settings, gateway)
+    app = create_app(settings, use_cases)
     authorizer = Authorizer(keys, lambda: PEPPER)
     wrapped = with_authorizer(app, lambda event: authorize_event(event, authorizer))
     with TestClient(wrapped) as client:

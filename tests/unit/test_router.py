@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from steward.audit.record import AuditDraft
 from steward.auth.principal import Principal
+from steward.bootstrap import Api
 from steward.catalog.registry import Target
+from steward.context import RequestContext
 from steward.errors import (
     BackendError,
     BackendTimeout,
@@ -17,7 +19,6 @@ from steward.errors import (
     ModelNotReady,
     StewardError,
 )
-from steward.gateway import Gateway
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import (
     BackendRequest,
@@ -272,10 +273,11 @@ def principal(tenant: str) -> Principal:
     return Principal(tenant, f"key-{tenant}", frozenset(), frozenset({"*"}))
 
 
-def draft(tenant: str) -> AuditDraft:
-    return AuditDraft(
+def call_as(tenant: str) -> RequestContext:
+    draft = AuditDraft(
         request_id="r", method="POST", route="/v2/models/{model}/infer", started_at=0.0, tenant_id=tenant
     )
+    return RequestContext(principal(tenant), draft)
 
 
 def features(value: float, **extra: Any) -> dict[str, Any]:
@@ -283,11 +285,11 @@ def features(value: float, **extra: Any) -> dict[str, Any]:
 
 
 def test_binary_flags_and_bad_input_from_one_caller_never_open_a_breaker(
-    gateway: Gateway, transport: FakeTransport
+    use_cases: Api, transport: FakeTransport
 ) -> None:
     # Given a Triton-like backend and a breaker that opens after 2 faults
     transport.respond = triton_like
-    acme, globex = principal("acme"), principal("globex")
+    inference = use_cases.inference
     binary = features(
         0.25,
         parameters={"binary_data_output": True},
@@ -295,20 +297,20 @@ def test_binary_flags_and_bad_input_from_one_caller_never_open_a_breaker(
     )
     # When one caller sends 10 requests asking for binary outputs, and 10 the model rejects
     for _ in range(10):
-        answer = gateway.infer(acme, CREDIT, None, binary, draft("acme"))
+        answer = inference.infer(call_as("acme"), CREDIT, None, binary)
         assert answer["outputs"][0]["data"] == [0.75, 0.25]
     for _ in range(10):
         with pytest.raises(InputRejectedByModel):
-            gateway.infer(acme, CREDIT, None, features(-1.0), draft("acme"))
+            inference.infer(call_as("acme"), CREDIT, None, features(-1.0))
     # Then the backend never saw a binary flag (it always answered JSON)
     for _, request, _ in transport.calls:
         assert "binary_data" not in json.dumps(request.payload)
     # And the model, the other models and the other tenants keep being served
-    assert gateway.infer(globex, CREDIT, None, features(0.5), draft("globex"))["outputs"][0]["data"] == [
+    assert inference.infer(call_as("globex"), CREDIT, None, features(0.5))["outputs"][0]["data"] == [
         0.5,
         0.5,
     ]
-    assert gateway.infer(acme, CREDIT, None, features(0.5), draft("acme"))["outputs"]
-    embedded = gateway.embed(globex, MINILM, ["hi"], "float", None, draft("globex"))
+    assert inference.infer(call_as("acme"), CREDIT, None, features(0.5))["outputs"]
+    embedded = inference.embed(call_as("globex"), MINILM, ["hi"], "float", None)
     assert len(embedded["data"]) == 1
     assert len(transport.calls) == 23

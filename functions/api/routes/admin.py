@@ -20,13 +20,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import WithJsonSchema
 from steward.auth.keys import PLATFORM_ADMIN_SCOPE
-from steward.errors import FeatureNotConfigured, Forbidden, ModelNotFound
-from steward.fairness.groups import MAX_LABEL_LENGTH, MAX_LABELS, GroupLabels
-from steward.fairness.monitor import FairnessMonitor
-from steward.gateway import Gateway
+from steward.catalog.service import Catalog
+from steward.errors import Forbidden, ModelNotFound
+from steward.fairness.groups import MAX_LABEL_LENGTH, MAX_LABELS
+from steward.fairness.service import Fairness
 from steward.privacy.policies import PolicyBook
 
-from functions.api.deps import CallContext, Context, DataPlane
+from functions.api.deps import CallContext, CatalogService, Context, FairnessService, Policies
 from functions.api.openapi import problem_responses
 from functions.api.responses import json_response
 from functions.api.schemas import (
@@ -53,19 +53,19 @@ def _administered(context: CallContext, tenant: str, reason: str) -> None:
 # --- privacy policies ------------------------------------------------------------------------
 
 
-def _policies(context: CallContext, plane: Gateway, tenant: str) -> PolicyBook:
+def _policies(context: CallContext, book: PolicyBook, tenant: str) -> PolicyBook:
     _administered(context, tenant, "admin.policies")
-    return plane.privacy.policies
+    return book
 
 
-def _registered(context: CallContext, plane: Gateway, model: str | None) -> str | None:
+def _registered(context: CallContext, catalog: Catalog, model: str | None) -> str | None:
     """The policy's model key, only when it names a registered model this admin may govern."""
     if model is None:
         return None
     caller = context.principal
     if PLATFORM_ADMIN_SCOPE not in caller.scopes and not caller.may_use(model):
         raise ModelNotFound()
-    if not plane.registry.is_registered(model):
+    if not catalog.is_registered(model):
         raise ModelNotFound()
     return model
 
@@ -80,7 +80,8 @@ def _view(policy: Any) -> dict[str, Any]:
 async def put_policy(
     tenant: Tenant,
     context: Context,
-    plane: DataPlane,
+    policies: Policies,
+    catalog: CatalogService,
     document: Annotated[
         dict[str, Any],
         Body(description="A privacy policy document."),
@@ -89,18 +90,18 @@ async def put_policy(
     model: ModelQuery = None,
 ) -> Response:
     """Store ``document`` as the next version of the tenant's policy (or of one model's)."""
-    book = _policies(context, plane, tenant)
+    book = _policies(context, policies, tenant)
     author = context.principal.key_id
     saved = await context.value(
-        lambda: _view(book.save(tenant, _registered(context, plane, model), document, author=author))
+        lambda: _view(book.save(tenant, _registered(context, catalog, model), document, author=author))
     )
     return json_response(saved, status=201)
 
 
 @policies_router.get("/policies/{tenant}", response_model=PolicyList)
-async def list_policies(tenant: Tenant, context: Context, plane: DataPlane) -> Response:
+async def list_policies(tenant: Tenant, context: Context, policies: Policies) -> Response:
     """Every stored version of the tenant's policies, newest first per scope."""
-    book = _policies(context, plane, tenant)
+    book = _policies(context, policies, tenant)
     versions = await context.value(lambda: {"data": [_view(p) for p in book.history(tenant)]})
     return json_response({"object": "list", "tenant_id": tenant, **versions})
 
@@ -108,11 +109,10 @@ async def list_policies(tenant: Tenant, context: Context, plane: DataPlane) -> R
 # --- fairness group labels -------------------------------------------------------------------
 
 
-def _monitor(context: CallContext, plane: Gateway, tenant: str) -> FairnessMonitor:
+def _monitored(context: CallContext, fairness: Fairness, tenant: str) -> None:
+    """403 for a key that may not administer ``tenant``, then 501 without monitoring."""
     _administered(context, tenant, "admin.fairness_groups")
-    if plane.fairness is None:
-        raise FeatureNotConfigured("Fairness monitoring is not configured on this deployment.")
-    return plane.fairness
+    fairness.require_configured()
 
 
 @fairness_router.put(
@@ -121,7 +121,7 @@ def _monitor(context: CallContext, plane: Gateway, tenant: str) -> FairnessMonit
 async def put_groups(
     tenant: Tenant,
     context: Context,
-    plane: DataPlane,
+    fairness: FairnessService,
     document: Annotated[
         dict[str, Any],
         Body(
@@ -135,12 +135,12 @@ async def put_groups(
         WithJsonSchema(group_declaration_schema()),
     ],
 ) -> Response:
-    monitor = _monitor(context, plane, tenant)
+    _monitored(context, fairness, tenant)
     author = context.principal.key_id
-    return await context.run(lambda: monitor.declare_groups(tenant, document, author=author).view())
+    return await context.run(fairness.declare_groups, tenant, document, author)
 
 
 @fairness_router.get("/{tenant}/groups", response_model=GroupLabelsView, responses=problem_responses(501))
-async def get_groups(tenant: Tenant, context: Context, plane: DataPlane) -> Response:
-    monitor = _monitor(context, plane, tenant)
-    return await context.run(lambda: (monitor.store.group_labels(tenant) or GroupLabels(tenant)).view())
+async def get_groups(tenant: Tenant, context: Context, fairness: FairnessService) -> Response:
+    _monitored(context, fairness, tenant)
+    return await context.run(fairness.group_labels, tenant)

@@ -1,6 +1,6 @@
 """Governance routes: the audit trail, explanations, model cards, ground-truth feedback and redaction.
 
-Each parses, calls the data plane, and maps the answer; nothing else.
+Each parses, calls its use case, and maps the answer; nothing else.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from steward.audit.reader import CURSOR_PATTERN
 from steward.catalog.cards import render_card_html
 from steward.inference.charts import waterfall_from_explanation
 
-from functions.api.deps import Context, DataPlane
+from functions.api.deps import AuditTrail, CatalogService, Context, FairnessService, Inference, Redaction
 from functions.api.openapi import BACKEND_PROBLEMS, MODEL_PROBLEMS, PROBLEMS, problem_responses
 from functions.api.responses import accepts, json_response
 from functions.api.schemas import (
@@ -34,7 +34,7 @@ Version = Annotated[str | None, Query(max_length=32)]
 @router.get("/v1/audit", response_model=AuditList, tags=["governance"])
 async def list_audit(
     context: Context,
-    plane: DataPlane,
+    audit: AuditTrail,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     cursor: Annotated[
         str | None,
@@ -45,7 +45,7 @@ async def list_audit(
         WithJsonSchema({"type": "string", "pattern": CURSOR_PATTERN}),  # a query value is never null
     ] = None,
 ) -> Response:
-    return await context.run(plane.audit_page, context.principal, limit, cursor)
+    return await context.run(audit.page, context.request_context, limit, cursor)
 
 
 @router.post(
@@ -58,14 +58,14 @@ async def explain(
     model: str,
     body: InferRequest,
     context: Context,
-    plane: DataPlane,
+    inference: Inference,
     version: Version = None,
     row: Annotated[int, Query(ge=0, le=4095)] = 0,
 ) -> Response:
     """Attributions (OIP outputs ``attributions``, ``base_value``); ``Accept: image/svg+xml``
     answers with a waterfall chart of row ``row``."""
     payload = body.model_dump(exclude_none=True)
-    result = await context.value(plane.explain, context.principal, model, version, payload, context.draft)
+    result = await context.value(inference.explain, context.request_context, model, version, payload)
     if accepts(context.request, "image/svg+xml"):
         return Response(waterfall_from_explanation(result, row), media_type="image/svg+xml")
     return json_response(result)
@@ -77,9 +77,11 @@ async def explain(
     tags=["governance"],
     responses={200: {"content": {"text/html": {}}}, **MODEL_PROBLEMS},
 )
-async def model_card(model: str, context: Context, plane: DataPlane, version: Version = None) -> Response:
+async def model_card(
+    model: str, context: Context, catalog: CatalogService, version: Version = None
+) -> Response:
     """The model card as JSON, or as an HTML page with ``Accept: text/html``."""
-    document = await context.value(plane.model_card, context.principal, model, version, context.draft)
+    document = await context.value(catalog.model_card, context.request_context, model, version)
     if accepts(context.request, "text/html"):
         return Response(render_card_html(document), media_type="text/html; charset=utf-8")
     return json_response(document)
@@ -91,17 +93,15 @@ async def model_card(model: str, context: Context, plane: DataPlane, version: Ve
     tags=["governance"],
     responses=problem_responses(404, 409, 501),
 )
-async def feedback(body: FeedbackRequest, context: Context, plane: DataPlane) -> Response:
+async def feedback(body: FeedbackRequest, context: Context, fairness: FairnessService) -> Response:
     """Ground truth for a prediction made with ``parameters.group`` (fairness monitoring)."""
     return await context.run(
-        plane.feedback, context.principal, body.request_id, body.label, body.labels, context.draft
+        fairness.feedback, context.request_context, body.request_id, body.label, body.labels
     )
 
 
 @router.post("/v1/redact", response_model=RedactResponse, tags=["governance"], responses=MODEL_PROBLEMS)
-async def redact(body: RedactRequest, context: Context, plane: DataPlane) -> Response:
+async def redact(body: RedactRequest, context: Context, redaction: Redaction) -> Response:
     """The privacy policy in force applied to text: redacted text and findings (types and spans,
     never values). A ``block`` rule answers 400 ``pii.blocked``, as the model routes would."""
-    return await context.run(
-        plane.redact, context.principal, body.text, body.model, body.direction, context.draft
-    )
+    return await context.run(redaction.redact, context.request_context, body.text, body.model, body.direction)

@@ -13,9 +13,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
-from steward.auth.principal import Principal
+from steward.catalog.service import Catalog
 from steward.errors import UnsupportedMediaType
-from steward.gateway import Gateway
 from steward.inference.oip_binary import (
     BINARY_MEDIA_TYPE,
     EXTENSION,
@@ -26,7 +25,15 @@ from steward.inference.oip_binary import (
     split_body,
 )
 
-from functions.api.deps import AUTHENTICATED, PLANE, SCOPE_BODY, CallContext, Context, DataPlane
+from functions.api.deps import (
+    AUTHENTICATED,
+    PLANE,
+    SCOPE_BODY,
+    CallContext,
+    CatalogService,
+    Context,
+    Inference,
+)
 from functions.api.json_guard import check_json
 from functions.api.openapi import MODEL_PROBLEMS, PROBLEMS, problem_responses
 from functions.api.responses import json_response
@@ -152,58 +159,54 @@ async def server_metadata(request: Request) -> Response:
 
 
 @router.get("/v2/models/{model}", response_model=ModelMetadata, responses=MODEL_PROBLEMS)
-async def model_metadata(model: str, context: Context, plane: DataPlane) -> Response:
-    return await context.run(plane.model_metadata, context.principal, model, None, context.draft)
+async def model_metadata(model: str, context: Context, catalog: CatalogService) -> Response:
+    return await context.run(catalog.model_metadata, context.request_context, model, None)
 
 
 @router.get("/v2/models/{model}/versions/{version}", response_model=ModelMetadata, responses=MODEL_PROBLEMS)
-async def model_version_metadata(model: str, version: str, context: Context, plane: DataPlane) -> Response:
-    return await context.run(plane.model_metadata, context.principal, model, version, context.draft)
+async def model_version_metadata(
+    model: str, version: str, context: Context, catalog: CatalogService
+) -> Response:
+    return await context.run(catalog.model_metadata, context.request_context, model, version)
 
 
 @router.get("/v2/models/{model}/ready", response_model=ModelReadiness, responses=MODEL_PROBLEMS)
-async def model_ready(model: str, context: Context, plane: DataPlane) -> Response:
+async def model_ready(model: str, context: Context, catalog: CatalogService) -> Response:
     """200 for a model this key may call now; the same 404 for one that is absent or not yours."""
-    return await _ready(context, plane, model, None)
+    return await _ready(context, catalog, model, None)
 
 
 @router.get(
     "/v2/models/{model}/versions/{version}/ready", response_model=ModelReadiness, responses=MODEL_PROBLEMS
 )
-async def model_version_ready(model: str, version: str, context: Context, plane: DataPlane) -> Response:
-    return await _ready(context, plane, model, version)
+async def model_version_ready(
+    model: str, version: str, context: Context, catalog: CatalogService
+) -> Response:
+    return await _ready(context, catalog, model, version)
 
 
-async def _ready(context: CallContext, plane: Gateway, model: str, version: str | None) -> Response:
-    meta = await context.value(plane.model_metadata, context.principal, model, version, context.draft)
+async def _ready(context: CallContext, catalog: Catalog, model: str, version: str | None) -> Response:
+    meta = await context.value(catalog.model_metadata, context.request_context, model, version)
     return json_response({"name": meta["name"], "ready": True})
 
 
 @router.post("/v2/repository/index", response_model=list[RepositoryModel])
-async def repository_index(context: Context, plane: DataPlane) -> Response:
+async def repository_index(context: Context, catalog: CatalogService) -> Response:
     """The models this key may call now (each ready, at its default version); a body such as
     ``{"ready": true}`` is accepted and changes nothing, since only ready models are listed."""
-    listing = await context.value(_index, plane, context.principal)
+    listing = await context.value(lambda: {"models": catalog.repository_index(context.request_context)})
     return json_response(listing["models"])
 
 
-def _index(plane: Gateway, caller: Principal) -> dict[str, Any]:
-    models = [
-        {"name": r.entry.model, "version": r.version.version, "state": "READY"}
-        for r in plane.registry.list_for(caller)
-    ]
-    return {"models": models}
-
-
 @infer_router.post("/v2/models/{model}/infer", response_model=InferResponse, responses=_INFER_RESPONSES)
-async def infer(model: str, body: InferRequest, context: Context, plane: DataPlane) -> Response:
+async def infer(model: str, body: InferRequest, context: Context, inference: Inference) -> Response:
     """Inference. Also takes the binary tensor data extension: the first
     ``Inference-Header-Content-Length`` bytes are this JSON document, each input with
     ``parameters.binary_data_size`` takes its raw bytes from the rest, in input order;
     ``parameters.binary_data_output`` (or an output's ``parameters.binary_data``) asks for
     binary outputs."""
     payload = body.model_dump(exclude_none=True)
-    answer = await context.value(plane.infer, context.principal, model, None, payload, context.draft)
+    answer = await context.value(inference.infer, context.request_context, model, None, payload)
     return oip_answer(context.request, answer)
 
 
@@ -211,9 +214,9 @@ async def infer(model: str, body: InferRequest, context: Context, plane: DataPla
     "/v2/models/{model}/versions/{version}/infer", response_model=InferResponse, responses=_INFER_RESPONSES
 )
 async def infer_version(
-    model: str, version: str, body: InferRequest, context: Context, plane: DataPlane
+    model: str, version: str, body: InferRequest, context: Context, inference: Inference
 ) -> Response:
     """Inference on one version (binary tensor data extension as for the default version)."""
     payload = body.model_dump(exclude_none=True)
-    answer = await context.value(plane.infer, context.principal, model, version, payload, context.draft)
+    answer = await context.value(inference.infer, context.request_context, model, version, payload)
     return oip_answer(context.request, answer)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from functions.api.deps import Context, DataPlane
+from functions.api.deps import CatalogService, Context, Inference
 from functions.api.openapi import BACKEND_PROBLEMS, MODEL_PROBLEMS, PROBLEMS
 from functions.api.schemas import EmbeddingsRequest, EmbeddingsResponse, ModelItem, ModelList
 
@@ -15,24 +15,23 @@ router = APIRouter(responses=PROBLEMS, tags=["openai"])
 
 
 @router.get("/v1/models", response_model=ModelList)
-async def list_models(context: Context, plane: DataPlane) -> Response:
-    return await context.run(plane.list_models, context.principal)
+async def list_models(context: Context, catalog: CatalogService) -> Response:
+    return await context.run(catalog.list_models, context.request_context)
 
 
 @router.get("/v1/models/{model}", response_model=ModelItem, responses=MODEL_PROBLEMS)
-async def retrieve_model(model: str, context: Context, plane: DataPlane) -> Response:
+async def retrieve_model(model: str, context: Context, catalog: CatalogService) -> Response:
     """OpenAI ``models.retrieve``: a model this key may call (``name`` or ``name@version``)."""
-    return await context.run(plane.retrieve_model, context.principal, model, context.draft)
+    return await context.run(catalog.retrieve_model, context.request_context, model)
 
 
 @router.post("/v1/embeddings", response_model=EmbeddingsResponse, responses=BACKEND_PROBLEMS)
-async def create_embeddings(body: EmbeddingsRequest, context: Context, plane: DataPlane) -> Response:
+async def create_embeddings(body: EmbeddingsRequest, context: Context, inference: Inference) -> Response:
     return await context.run(
-        plane.embed,
-        context.principal,
+        inference.embed,
+        context.request_context,
         body.model,
         body.input,
         body.encoding_format,
         body.dimensions,
-        context.draft,
     )

@@ -2,7 +2,7 @@
 
 Each function takes optional ``settings`` and store/pepper arguments: explicit argument >
 ``STEWARD_*`` environment > defaults, so tests inject in-memory stores and the local stack points
-the same code at moto.
+the same code at moto. Stores not passed come from `steward.bootstrap.build_admin`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
+from steward.auth.authorize import KeyWriter
 from steward.auth.keys import (
     ADMIN_SCOPE,
     DEFAULT_POLICY_VERSION,
@@ -19,6 +20,7 @@ from steward.auth.keys import (
     KeyRecord,
     generate_key,
 )
+from steward.bootstrap import build_admin
 from steward.catalog import approval as rules
 from steward.catalog.approval import RegistryWriter
 from steward.catalog.cards import clean_card
@@ -28,24 +30,6 @@ from steward.settings import StewardSettings, get_settings
 
 #: Longest key lifetime ``create_api_key`` accepts (ten years): rotate keys rather than keep them.
 MAX_KEY_DAYS = 3650
-
-
-class KeyWriter(Protocol):
-    def put(self, record: KeyRecord) -> None: ...
-
-    def revoke(self, key_id: str, *, now: float | None = None) -> None: ...
-
-
-def _key_store(settings: StewardSettings) -> KeyWriter:
-    from steward.adapters.key_store import DynamoKeyStore
-
-    return DynamoKeyStore(settings.api_keys_table, region=settings.region)
-
-
-def _registry_store(settings: StewardSettings) -> RegistryWriter:
-    from steward.adapters.registry_store import DynamoRegistryStore
-
-    return DynamoRegistryStore(settings.models_table, region=settings.region)
 
 
 def create_api_key(
@@ -76,9 +60,7 @@ def create_api_key(
         raise ValueError("tenant_id is required")
     settings = settings or get_settings()
     if pepper is None:
-        from steward.wiring import pepper_source
-
-        pepper = pepper_source(settings)
+        pepper = build_admin(settings).pepper
     issued = now if now is not None else time.time()
     expires_at = int(issued + expires_days * 86_400) if expires_days is not None else None
     token, record = generate_key(
@@ -91,7 +73,7 @@ def create_api_key(
         policy_version=policy_version,
     )
     record = replace(record, created_at=int(issued))
-    (store or _key_store(settings)).put(record)
+    (store or build_admin(settings).keys).put(record)
     return token, record
 
 
@@ -102,7 +84,7 @@ def revoke_api_key(
     ``auth_cache_ttl_s``."""
     settings = settings or get_settings()
     try:
-        (store or _key_store(settings)).revoke(key_id)
+        (store or build_admin(settings).keys).revoke(key_id)
     except LookupError:  # the stores' own not-found errors (KeyNotFoundError, KeyError)
         raise KeyNotFound() from None
 
@@ -142,7 +124,7 @@ def register_model(
     if not model or not version or version.startswith("#") or "@" in model:
         raise ValueError("invalid model or version name")
     settings = settings or get_settings()
-    store = store or _registry_store(settings)
+    store = store or build_admin(settings).registry
     created = int(now if now is not None else time.time())
     mv = ModelVersion(
         model=model,
@@ -216,7 +198,7 @@ def set_approval(
     """Change a version's approval state under the card and default-version rules
     (`steward.catalog.approval.set_approval`: `CardIncomplete`, `DefaultVersionConflict`,
     `VersionNotFound`)."""
-    store = store or _registry_store(settings or get_settings())
+    store = store or build_admin(settings or get_settings()).registry
     return rules.set_approval(
         store,
         model,
@@ -232,6 +214,6 @@ def default_version(
     model: str, *, settings: StewardSettings | None = None, store: RegistryWriter | None = None
 ) -> str | None:
     """The version serving requests that name none (`steward.catalog.registry.serving_default`)."""
-    store = store or _registry_store(settings or get_settings())
+    store = store or build_admin(settings or get_settings()).registry
     serving = serving_default(store.get_model(model))
     return serving.version if serving is not None else None

@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from steward.audit.record import AuditStore
+from steward.context import RequestContext
 from steward.errors import InvalidInput
 
 #: Fields shown to callers of ``GET /v1/audit`` (storage keys stay internal).
@@ -60,3 +62,26 @@ def decode_cursor(cursor: str | None) -> str | None:
     if not _CURSOR.fullmatch(cursor):  # also keeps non-ASCII text away from the base64 decoder
         raise InvalidInput("The cursor is not valid.")
     return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("latin-1")
+
+
+class AuditReader:
+    """``GET /v1/audit``: the caller's own records, newest first. An admin key sees its tenant,
+    other keys see themselves; the tenant always comes from the key, never from the request."""
+
+    def __init__(self, store: AuditStore, max_page: int = 100) -> None:
+        self.store = store
+        self.max_page = max_page
+
+    def page(self, ctx: RequestContext, limit: int, cursor: str | None) -> dict[str, Any]:
+        principal = ctx.principal
+        records, next_sk = self.store.query(
+            principal.tenant_id,
+            limit=max(1, min(limit, self.max_page)),
+            after_sk=decode_cursor(cursor),
+            key_id=None if principal.is_admin else principal.key_id,
+        )
+        return {
+            "object": "list",
+            "data": [public_view(r) for r in records],
+            "next_cursor": encode_cursor(next_sk),
+        }

@@ -22,6 +22,14 @@ class KeyStore(Protocol):
     def get(self, key_id: str) -> KeyRecord | None: ...
 
 
+class KeyWriter(Protocol):
+    """The key store's write side (`steward.admin`: create and revoke keys)."""
+
+    def put(self, record: KeyRecord) -> None: ...
+
+    def revoke(self, key_id: str, *, now: float | None = None) -> None: ...
+
+
 def extract_token(headers: Mapping[str, str] | None) -> str | None:
     """The key from ``Authorization: Bearer <key>`` or ``x-api-key`` (header names any case)."""
     if not headers:

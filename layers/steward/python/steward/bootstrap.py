@@ -1,0 +1,271 @@
+"""The one composition root: each function's object graph, built from its settings.
+
+``build_api`` (the api function), ``build_authorizer``, ``build_report`` (the scheduled fairness
+report) and ``build_admin`` (the CLI, the local stack and `steward.admin`) put the AWS adapters
+(`steward.adapters`) behind the feature packages' ports. Nothing else in the layer or in
+``functions/`` constructs an adapter or imports boto3 (tests/unit/test_import_rules.py).
+``compose_api`` wires the use cases from any ports (tests and the local stack pass in-memory ones).
+`Lazy` is the one "build once per process" idiom.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from steward.adapters.audit_store import DynamoAuditStore
+from steward.adapters.aws import client as aws_client
+from steward.adapters.fairness_store import DynamoFairnessStore
+from steward.adapters.key_store import DynamoKeyStore
+from steward.adapters.pepper import SecretsManagerPepper, static_pepper
+from steward.adapters.policy_store import DynamoPolicyStore
+from steward.adapters.registry_store import DynamoRegistryStore
+from steward.adapters.report_store import S3ReportSink
+from steward.audit.reader import AuditReader
+from steward.audit.record import AuditStore
+from steward.auth.authorize import Authorizer, KeyWriter
+from steward.catalog.approval import RegistryWriter
+from steward.catalog.registry import Registry, RegistryStore
+from steward.catalog.service import Catalog
+from steward.errors import UnsupportedInput
+from steward.fairness.monitor import FairnessMonitor, FairnessStore
+from steward.fairness.service import Fairness
+from steward.inference.limits import Limits
+from steward.inference.service import InferenceService
+from steward.privacy.guard import PrivacyGuard
+from steward.privacy.policies import PolicyBook
+from steward.privacy.redaction_service import RedactionService
+from steward.routing.http_transport import HttpTransport
+from steward.routing.router import Router, RouterPolicy
+from steward.routing.sagemaker_transport import SageMakerTransport
+from steward.routing.transport import Transport
+from steward.settings import StewardSettings
+
+if TYPE_CHECKING:
+    from steward.fairness.report_publisher import ReportSink
+    from steward.privacy import Encryptor
+    from steward.privacy.detectors import Detector
+
+T = TypeVar("T")
+
+
+class Lazy(Generic[T]):
+    """Build on first use, exactly once per process, thread-safe (a uvicorn worker pool may race
+    to the first request). Keeps AWS clients and secrets off the Lambda import path."""
+
+    __slots__ = ("_built", "_factory", "_lock")
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._built: list[T] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> T:
+        if not self._built:
+            with self._lock:
+                if not self._built:
+                    self._built.append(self._factory())
+        return self._built[0]
+
+
+# --- shared pieces -------------------------------------------------------------------------------
+
+
+def pepper_source(settings: StewardSettings) -> Callable[[], bytes]:
+    """The stage's pepper: the settings' own on local/test stages, else Secrets Manager (read once)."""
+    if settings.pepper is not None:
+        return static_pepper(settings.pepper.get_secret_value())
+    return SecretsManagerPepper(settings.pepper_secret_name, region=settings.region)
+
+
+def build_registry(settings: StewardSettings) -> Registry:
+    return Registry(
+        DynamoRegistryStore(settings.models_table, region=settings.region),
+        ttl_s=settings.registry_cache_ttl_s,
+    )
+
+
+def build_router(settings: StewardSettings) -> Router:
+    sagemaker = partial(
+        aws_client,
+        "sagemaker-runtime",
+        settings.region,
+        connect_timeout=settings.backend_connect_timeout_s,
+        read_timeout=settings.backend_try_timeout_s,
+        max_attempts=1,
+    )
+    transports: dict[str, Transport] = {
+        "http": HttpTransport(settings.backend_url, connect_timeout_s=settings.backend_connect_timeout_s),
+        "sagemaker": SageMakerTransport(sagemaker),
+    }
+    policy = RouterPolicy(
+        deadline_s=settings.backend_deadline_s,
+        try_timeout_s=settings.backend_try_timeout_s,
+        max_attempts=settings.backend_max_attempts,
+        backoff_base_s=settings.backend_backoff_base_s,
+        backoff_cap_s=settings.backend_backoff_cap_s,
+        breaker_threshold=settings.breaker_failure_threshold,
+        breaker_cooldown_s=settings.breaker_cooldown_s,
+    )
+    return Router(transports, policy)
+
+
+def build_deep_detector(settings: StewardSettings) -> Detector | None:
+    """The DEEP detection path's `Detector` (backend token-classification model), or None.
+
+    ``settings.privacy_deep_model`` names the registry model (``pii-ner`` or ``pii-ner@1``); it is
+    called through its own router (same transports and policy as the data plane's). Unset: None,
+    and a policy with ``detection_path: deep`` is refused with ``pii.detector_error`` (fail closed).
+    """
+    if not settings.privacy_deep_model:
+        return None
+    from steward.privacy.detectors.deep import DeepPiiDetector, registry_resolver
+
+    registry = build_registry(settings)
+    return DeepPiiDetector(build_router(settings), registry_resolver(registry, settings.privacy_deep_model))
+
+
+def build_encryptor_factory(settings: StewardSettings) -> Callable[[str], Encryptor]:
+    """One KMS envelope encryptor per request and tenant (data key generated on first use)."""
+    from steward.adapters.kms_encryptor import KmsEnvelopeEncryptor
+
+    key_id = settings.kms_key_id or settings.names.kms_alias
+
+    def for_tenant(tenant_id: str) -> Encryptor:
+        return KmsEnvelopeEncryptor(key_id, tenant_id, region=settings.region)
+
+    return for_tenant
+
+
+def build_privacy(settings: StewardSettings, pepper: Callable[[], bytes] | None = None) -> PrivacyGuard:
+    policies = PolicyBook(
+        DynamoPolicyStore(settings.policies_table, region=settings.region), ttl_s=settings.policy_cache_ttl_s
+    )
+    return PrivacyGuard(
+        policies,
+        pepper=pepper or pepper_source(settings),
+        encryptor_for=build_encryptor_factory(settings),
+        deep_detector=build_deep_detector(settings),
+    )
+
+
+# --- the api function --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Api:
+    """The api function's use cases (handed to routes by `functions.api.deps`), and what the
+    governance envelope needs: the audit store it writes to and the pepper its MACs are keyed by."""
+
+    catalog: Catalog
+    inference: InferenceService
+    fairness: Fairness
+    redaction: RedactionService
+    audit: AuditReader
+    policies: PolicyBook
+    audit_store: AuditStore
+    pepper: Callable[[], bytes] | None = None
+
+
+class _NoStoredPolicies:
+    """A policy store with nothing in it: every tenant gets the built-in default policy."""
+
+    def list_policies(self, tenant_id: str) -> list[Any]:
+        return []
+
+    def put_policy(self, policy: Any, *, author: str) -> None:
+        raise UnsupportedInput("Privacy policies can't be stored on this deployment.")
+
+
+def compose_api(
+    registry: Registry,
+    router: Router,
+    audit_store: AuditStore,
+    limits: Limits | None = None,
+    fairness: FairnessMonitor | None = None,
+    privacy: PrivacyGuard | None = None,
+) -> Api:
+    """The api's use cases over the given ports. Never "no privacy": without a guard, the
+    built-in default policy applies; without a monitor, fairness routes answer 501."""
+    limits = limits or Limits()
+    privacy = privacy or PrivacyGuard(PolicyBook(_NoStoredPolicies()))
+    catalog = Catalog(registry, fairness.store if fairness is not None else None)
+    monitoring = Fairness(fairness)
+    return Api(
+        catalog=catalog,
+        inference=InferenceService(catalog, router, privacy, monitoring, limits),
+        fairness=monitoring,
+        redaction=RedactionService(catalog, privacy, limits),
+        audit=AuditReader(audit_store, limits.max_audit_page),
+        policies=privacy.policies,
+        audit_store=audit_store,
+        pepper=privacy.pepper,
+    )
+
+
+def build_api(settings: StewardSettings) -> Api:
+    """The api function's graph over DynamoDB, KMS, Secrets Manager and the routed backends."""
+    pepper = pepper_source(settings)  # one secret read per process: privacy, fairness and audit MACs
+    limits = Limits(
+        max_embedding_inputs=settings.max_embedding_inputs, max_input_chars=settings.max_input_chars
+    )
+    fairness = FairnessMonitor(
+        DynamoFairnessStore(settings.fairness_table, region=settings.region),
+        pepper=pepper,  # group tokens are keyed per tenant (steward.fairness.groups)
+        join_ttl_days=settings.fairness_join_ttl_days,
+    )
+    return compose_api(
+        build_registry(settings),
+        build_router(settings),
+        DynamoAuditStore(settings.audit_table, region=settings.region),
+        limits,
+        fairness,
+        build_privacy(settings, pepper),
+    )
+
+
+# --- the other functions -------------------------------------------------------------------------
+
+
+def build_authorizer(settings: StewardSettings) -> Authorizer:
+    store = DynamoKeyStore(settings.api_keys_table, region=settings.region)
+    return Authorizer(store, pepper_source(settings), ttl_s=settings.auth_cache_ttl_s)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The scheduled fairness report's ports: the registry it lists, the counters it reads, where
+    reports go. It never needs the pepper: groups are named from the declared labels."""
+
+    registry: RegistryStore
+    counters: FairnessStore
+    sink: ReportSink
+
+
+def build_report(settings: StewardSettings) -> Report:
+    return Report(
+        registry=DynamoRegistryStore(settings.models_table, region=settings.region),
+        counters=DynamoFairnessStore(settings.fairness_table, region=settings.region),
+        sink=S3ReportSink(settings.results_bucket, region=settings.region, kms_key_id=settings.kms_key_id),
+    )
+
+
+@dataclass(frozen=True)
+class AdminPorts:
+    """What `steward.admin` writes to: API keys, the registry, and the pepper new keys are hashed with."""
+
+    keys: KeyWriter
+    registry: RegistryWriter
+    pepper: Callable[[], bytes]
+
+
+def build_admin(settings: StewardSettings) -> AdminPorts:
+    """Clients and the secret are reached on first use only, so building this costs nothing."""
+    return AdminPorts(
+        keys=DynamoKeyStore(settings.api_keys_table, region=settings.region),
+        registry=DynamoRegistryStore(settings.models_table, region=settings.region),
+        pepper=pepper_source(settings),
+    )

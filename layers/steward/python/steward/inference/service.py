@@ -1,0 +1,188 @@
+"""Inference use cases: OpenAI embeddings, OIP v2 inference and explanations.
+
+All three reach a backend through `InferenceService._call`, the one guarded way out: every text is
+redacted before it leaves and every text of the answer filtered before it returns (fail closed,
+`steward.privacy.guard`). Entitlement and model state are decided by `steward.catalog.service.Catalog`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from steward.catalog.registry import ResolvedModel, split_model_ref
+from steward.catalog.service import Catalog
+from steward.catalog.signature import declared_names, tensor_name
+from steward.context import RequestContext
+from steward.errors import InvalidInput, TaskMismatch, UnsupportedInput
+from steward.fairness.service import Fairness
+from steward.inference import embeddings as emb
+from steward.inference import oip_tensors as oip
+from steward.inference.limits import Limits, caller_texts
+from steward.privacy.guard import PrivacyGuard, RequestPrivacy
+from steward.routing.router import Router
+from steward.routing.transport import BackendRequest
+
+
+class InferenceService:
+    def __init__(
+        self,
+        catalog: Catalog,
+        router: Router,
+        privacy: PrivacyGuard,
+        fairness: Fairness,
+        limits: Limits | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.router = router
+        self.privacy = privacy
+        self.fairness = fairness
+        self.limits = limits or Limits()
+
+    def embed(
+        self,
+        ctx: RequestContext,
+        model_ref: str,
+        inputs: str | Sequence[Any],
+        encoding_format: str,
+        dimensions: int | None,
+    ) -> dict[str, Any]:
+        """OpenAI embeddings. ``dimensions`` is accepted only as the model's own size (refused
+        before any backend call when the registry knows it): the served sentence encoders are not
+        trained for truncation. More inputs than the backend's batch limit are split."""
+        texts = caller_texts(inputs, self.limits)
+        ctx.draft.n_inputs = len(texts)
+        resolved = self.catalog.resolve(ctx, *split_model_ref(model_ref))
+        if resolved.version.task and resolved.version.task not in emb.EMBEDDING_TASKS:
+            raise TaskMismatch(f"Model '{resolved.entry.model}' does not produce embeddings.")
+        mv = resolved.version
+        native = emb.native_dimensions(mv.outputs, tensor_name(mv.outputs, emb.DEFAULT_OUTPUT))
+        if dimensions is not None and native is not None and dimensions != native:
+            raise UnsupportedInput(emb.dimensions_message(resolved.entry.model, native))
+        vectors = self._embed_batches(ctx, resolved, texts)
+        got = len(vectors.vectors[0]) if vectors.vectors else None
+        if dimensions is not None and got is not None and dimensions != got:
+            raise UnsupportedInput(emb.dimensions_message(resolved.entry.model, got))
+        return emb.openai_response(resolved.entry.model, vectors, encoding_format)
+
+    def _embed_batches(
+        self, ctx: RequestContext, resolved: ResolvedModel, texts: Sequence[str]
+    ) -> emb.Embeddings:
+        """One backend call per ``max_batch_size`` texts (the backend refuses bigger batches), in
+        order, under one privacy guard (a placeholder means one value across the request) and one
+        audit draft (attempts and backend latency summed over the calls)."""
+        draft = ctx.draft
+        mv = resolved.version
+        input_name = tensor_name(mv.inputs, emb.DEFAULT_INPUT)
+        output_name = tensor_name(mv.outputs, emb.DEFAULT_OUTPUT)
+        guard = self.privacy.begin(draft.tenant_id, resolved.entry.model, draft)
+        parts: list[emb.Embeddings] = []
+        attempts, latency_ms = 0, None
+        try:
+            for batch in emb.batches(texts, mv.max_batch_size):
+                draft.backend_attempts, draft.backend_latency_ms = 0, None
+                try:
+                    result = self._call(ctx, resolved, emb.build_request(batch, input_name), guard=guard)
+                finally:
+                    attempts += draft.backend_attempts
+                    if draft.backend_latency_ms is not None:
+                        latency_ms = (latency_ms or 0.0) + draft.backend_latency_ms
+                parts.append(emb.parse_response(result, len(batch), batch, output_name))
+        finally:
+            draft.backend_attempts, draft.backend_latency_ms = attempts, latency_ms
+        return emb.merge(parts)
+
+    def infer(
+        self, ctx: RequestContext, model: str, version: str | None, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """OIP v2 pass-through: the caller's tensors go to the routed backend model version.
+
+        With ``parameters.group`` on a classifier, the outcome is counted for fairness monitoring
+        (`steward.fairness.service`); the group itself never reaches the backend.
+        """
+        resolved = self.catalog.resolve(ctx, model, version)
+        inputs = payload.get("inputs")
+        ctx.draft.n_inputs = len(inputs) if isinstance(inputs, list) else 0
+        self._check_tensors(resolved, payload)
+        payload, groups = self.fairness.take_groups(ctx, resolved, payload)
+        result = self._call(ctx, resolved, payload)
+        answer: dict[str, Any] = {
+            "model_name": resolved.entry.model,
+            "model_version": resolved.version.version,
+            "outputs": result.get("outputs", []),
+        }
+        if "id" in result:
+            answer["id"] = result["id"]
+        if isinstance(result.get("parameters"), dict):
+            answer["parameters"] = result["parameters"]
+        if groups is not None:
+            recorded = self.fairness.record_outcomes(ctx, resolved, groups, result)
+            answer["parameters"] = {**answer.get("parameters", {}), "fairness_recorded": recorded}
+        return answer
+
+    def explain(
+        self, ctx: RequestContext, model: str, version: str | None, payload: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Attributions from the backend's explainer (Shapley for tabular, occlusion for text)."""
+        resolved = self.catalog.resolve(ctx, model, version)
+        inputs = payload.get("inputs")
+        ctx.draft.n_inputs = len(inputs) if isinstance(inputs, list) else 0
+        self._check_tensors(resolved, payload)
+        if isinstance(inputs, list) and inputs:
+            shape = inputs[0].get("shape") if isinstance(inputs[0], Mapping) else None
+            rows = shape[0] if isinstance(shape, list) and shape else 0
+            if isinstance(rows, int) and rows > self.limits.max_explain_rows:
+                raise InvalidInput(
+                    f"Explain at most {self.limits.max_explain_rows} rows per request; split the request."
+                )
+        result = self._call(ctx, resolved, payload, operation="explain")
+        answer: dict[str, Any] = {
+            "model_name": resolved.entry.model,
+            "model_version": resolved.version.version,
+            "outputs": result.get("outputs", []),
+            "parameters": result.get("parameters") if isinstance(result.get("parameters"), dict) else {},
+        }
+        if "id" in result:
+            answer["id"] = result["id"]
+        return answer
+
+    def _check_tensors(self, resolved: ResolvedModel, payload: Mapping[str, Any]) -> None:
+        """OIP rules before any backend call (`steward.inference.oip_tensors`): text travels only
+        in BYTES tensors and parameter values, where the privacy guard sees it."""
+        mv = resolved.version
+        oip.check_request(
+            payload,
+            inputs=declared_names(mv.inputs) or None,  # None: the registry doesn't know them
+            outputs=declared_names(mv.outputs) or None,
+            max_elements=self.limits.max_tensor_elements,
+        )
+
+    def _call(
+        self,
+        ctx: RequestContext,
+        resolved: ResolvedModel,
+        payload: Mapping[str, Any],
+        operation: str = "infer",
+        guard: RequestPrivacy | None = None,
+    ) -> dict[str, Any]:
+        """The one way to a backend: every text is redacted before it leaves, every text of the
+        answer is filtered and unmasked before it returns (fail closed, see `steward.privacy.guard`).
+        ``guard``: the request's guard when one request makes several calls (embedding batches)."""
+        draft = ctx.draft
+        mv = resolved.version
+        guard = guard or self.privacy.begin(draft.tenant_id, resolved.entry.model, draft)
+        request = BackendRequest(
+            model=mv.backend_model,
+            version=mv.backend_version,
+            # The binary extension's flags never reach the backend: it always answers JSON.
+            payload=guard.redact_request(oip.without_binary_parameters(payload)),
+            operation=operation,
+        )
+        try:
+            result = self.router.call(mv.target, request)
+        except Exception:
+            draft.backend_attempts = max(draft.backend_attempts, 1)
+            raise
+        draft.backend_attempts = result.attempts
+        draft.backend_latency_ms = result.latency_ms
+        return guard.filter_response(result.payload)
