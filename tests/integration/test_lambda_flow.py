@@ -57,8 +57,8 @@ def lambdas(
     import functions.api.handler as api
     import functions.authorizer.handler as authorizer
 
-    authorizer._authorizer.cache_clear()
-    api = importlib.reload(api)  # a fresh cold start with this environment
+    authorizer = importlib.reload(authorizer)  # fresh cold starts with this environment
+    api = importlib.reload(api)
     yield authorizer, api, token
     get_settings.cache_clear()
 

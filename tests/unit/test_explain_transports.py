@@ -12,7 +12,7 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 from steward.catalog.registry import Target
 from steward.routing.http_transport import infer_path
-from steward.routing.sagemaker_transport import EXPLAIN_ATTRIBUTE, SageMakerTransport
+from steward.adapters.sagemaker_transport import EXPLAIN_ATTRIBUTE, SageMakerTransport
 from steward.routing.transport import BackendRequest
 
 REQUEST = BackendRequest("credit-risk", "1", {"inputs": []}, operation="explain")

@@ -11,7 +11,7 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from steward.catalog.registry import Target
-from steward.routing.sagemaker_transport import SageMakerTransport
+from steward.adapters.sagemaker_transport import SageMakerTransport
 from steward.routing.transport import BackendRequest
 
 TARGET = Target(

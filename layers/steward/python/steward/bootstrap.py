@@ -40,7 +40,7 @@ from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
 from steward.routing.http_transport import HttpTransport
 from steward.routing.router import Router, RouterPolicy
-from steward.routing.sagemaker_transport import SageMakerTransport
+from steward.adapters.sagemaker_transport import SageMakerTransport
 from steward.routing.transport import Transport
 from steward.settings import StewardSettings
 

@@ -297,33 +297,11 @@ def _as_cli_error(error: Exception) -> CliError | None:
 
 
 def _aws_error(error: Exception) -> CliError | None:
-    """botocore failures: say what to check, with AWS's error code (never its full message)."""
-    if "botocore" not in sys.modules:
-        return None
-    from botocore.exceptions import (
-        BotoCoreError,
-        ClientError,
-        EndpointConnectionError,
-        NoCredentialsError,
-    )
+    """AWS failures: say what to check, with AWS's error code (never its full message)."""
+    from steward.adapters.aws import describe_failure
 
-    if isinstance(error, NoCredentialsError):
-        return CliError(
-            "aws.no_credentials",
-            "no AWS credentials (set AWS_PROFILE, or run `make up` locally)",
-            EXIT_REFUSED,
-        )
-    if isinstance(error, EndpointConnectionError):
-        return CliError(
-            "aws.unreachable", "cannot reach the AWS endpoint (is the local stack up?)", EXIT_REFUSED
-        )
-    if isinstance(error, ClientError):
-        code = str(error.response.get("Error", {}).get("Code") or "Unknown")
-        hint = " (wrong STEWARD_STAGE or region, or the stack is not deployed?)" if "NotFound" in code else ""
-        return CliError("aws.error", f"AWS {error.operation_name} failed: {code}{hint}", EXIT_REFUSED)
-    if isinstance(error, BotoCoreError):
-        return CliError("aws.error", f"AWS call failed: {type(error).__name__}", EXIT_REFUSED)
-    return None
+    described = describe_failure(error)
+    return CliError(*described, EXIT_REFUSED) if described is not None else None
 
 
 def _report(error: CliError, as_json: bool) -> int:

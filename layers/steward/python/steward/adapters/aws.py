@@ -11,6 +11,7 @@ Gateway's 29 s. botocore's own default (4 tries x 60 s) would hold a request for
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
@@ -48,6 +49,26 @@ def client(
             found = session.client(service, region_name=region, config=config)
             _clients[key] = found
     return found
+
+
+def describe_failure(error: Exception) -> tuple[str, str] | None:
+    """A botocore failure as ``(code, what to check)``, with AWS's error code but never its full
+    message (the CLI's one-line errors); None for anything else."""
+    if "botocore" not in sys.modules:
+        return None
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
+    if isinstance(error, NoCredentialsError):
+        return "aws.no_credentials", "no AWS credentials (set AWS_PROFILE, or run `make up` locally)"
+    if isinstance(error, EndpointConnectionError):
+        return "aws.unreachable", "cannot reach the AWS endpoint (is the local stack up?)"
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code") or "Unknown")
+        hint = " (wrong STEWARD_STAGE or region, or the stack is not deployed?)" if "NotFound" in code else ""
+        return "aws.error", f"AWS {error.operation_name} failed: {code}{hint}"
+    if isinstance(error, BotoCoreError):
+        return "aws.error", f"AWS call failed: {type(error).__name__}"
+    return None
 
 
 def reset_clients() -> None:
