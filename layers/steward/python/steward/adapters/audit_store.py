@@ -65,14 +65,13 @@ class DynamoAuditStore(DynamoTable):
             kwargs["FilterExpression"] = "key_id = :k"
             kwargs["ExpressionAttributeValues"][":k"] = {"S": key_id}
         records: list[dict[str, Any]] = []
+        last = None
         # A filter may thin pages out; keep reading until the page is full or the data ends.
-        while True:
-            page = self.client.query(**kwargs)
+        for page in self._pages("query", kwargs):
             records.extend(from_item(item) for item in page.get("Items", []))
             last = page.get("LastEvaluatedKey")
-            if not last or len(records) >= limit:
+            if len(records) >= limit:
                 break
-            kwargs["ExclusiveStartKey"] = last
             kwargs["Limit"] = limit - len(records)
         records = records[:limit]
         next_sk = records[-1]["sk"] if records and last else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 _lock = threading.Lock()
@@ -99,6 +100,19 @@ class DynamoTable:
         if self._client is None:
             self._client = self._bounded_client(self.MAX_ATTEMPTS)
         return self._client
+
+    def _pages(self, operation: str, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every page of a ``query`` or ``scan``, following ``LastEvaluatedKey`` until the data
+        ends or the caller stops iterating. ``request`` is sent again for each page, so a caller
+        may change it between pages (a shrinking ``Limit``)."""
+        call = getattr(self.client, operation)
+        while True:
+            page: dict[str, Any] = call(**request)
+            yield page
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            request["ExclusiveStartKey"] = last
 
     def _bounded_client(self, max_attempts: int) -> Any:
         return client(

@@ -184,8 +184,7 @@ class DynamoFairnessStore(DynamoTable):
             "ExpressionAttributeValues": {":pk": {"S": counts_pk(model, version)}},
             "ConsistentRead": True,
         }
-        while True:
-            page = self.client.query(**kwargs)
+        for page in self._pages("query", kwargs):
             for item in page.get("Items", []):
                 data = from_item(item)
                 window, _, rest = str(data["sk"]).partition("#")
@@ -201,9 +200,6 @@ class DynamoFairnessStore(DynamoTable):
                     n = int(data.get(attr) or 0)
                     if n > 0:
                         counters.add(token, prediction, label, n)
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return tenants
 
     def put_latest_report(self, tenant_id: str, model: str, version: str, summary: Mapping[str, Any]) -> None:

@@ -28,14 +28,10 @@ class DynamoPolicyStore(DynamoTable):
             "ExpressionAttributeValues": {":t": {"S": tenant_id}},
             "ConsistentRead": True,
         }
-        while True:
-            page = self.client.query(**kwargs)
+        for page in self._pages("query", kwargs):
             for item in page.get("Items", []):
                 policies.append(PrivacyPolicy.model_validate_json(item["document"]["S"]))
-            last = page.get("LastEvaluatedKey")
-            if not last:
-                return policies
-            kwargs["ExclusiveStartKey"] = last
+        return policies
 
     def put_policy(self, policy: PrivacyPolicy, *, author: str) -> None:
         assert policy.tenant_id, "stored policies always name their tenant"

@@ -103,24 +103,15 @@ class DynamoRegistryStore(DynamoTable):
             "ExpressionAttributeNames": {"#m": "model"},
             "ExpressionAttributeValues": {":m": {"S": model}},
         }
-        while True:
-            page = self.client.query(**kwargs)
+        for page in self._pages("query", kwargs):
             items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return document_from_items(items)
 
     def list_models(self) -> list[ModelDocument]:
         grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        kwargs: dict[str, Any] = {"TableName": self._table}
-        while True:
-            page = self.client.scan(**kwargs)
+        for page in self._pages("scan", {"TableName": self._table}):
             for item in page.get("Items", []):
                 grouped[item["model"]["S"]].append(item)
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return [document_from_items(items) for _, items in sorted(grouped.items())]
 
     def put_entry(self, entry: ModelEntry) -> None:
