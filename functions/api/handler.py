@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
+from steward.bootstrap import Lazy
 from steward.settings import get_settings
 
 from functions.api.app import create_app
@@ -25,30 +26,28 @@ _asgi = Mangum(
     lifespan="off",
     text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json", "image/svg+xml"],
 )
-_traced: list[bool] = []
-_warmed: list[bool] = []
 
 
-def _warm_privacy() -> None:
-    """Compile the PII patterns and load the name lists once, on the first invocation.
+def _warm() -> None:
+    """Compile the PII patterns and load the name lists, on the first invocation.
 
     Not at import: ``privacy.warm()`` costs ~1 s of CPU, which would break the handler's import
     budget (``scripts/bench_gateway.py``); the first request pays it instead of a later one.
     """
-    if not _warmed:
-        _warmed.append(True)
-        from steward import privacy
+    from steward import privacy
 
-        privacy.warm()
+    privacy.warm()
 
 
-def _start_tracing() -> None:
+def _tracer() -> Any:
     """Opt-in X-Ray: patches botocore/urllib3 so backend and DynamoDB calls become subsegments."""
-    if not _traced:
-        _traced.append(True)
-        from aws_lambda_powertools import Tracer
+    from aws_lambda_powertools import Tracer
 
-        Tracer(service=SERVICE, patch_modules=("botocore", "urllib3"))
+    return Tracer(service=SERVICE, patch_modules=("botocore", "urllib3"))
+
+
+_warm_privacy = Lazy(_warm)
+_start_tracing = Lazy(_tracer)
 
 
 @metrics.log_metrics
