@@ -10,9 +10,9 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
+from steward.adapters.sagemaker_transport import EXPLAIN_ATTRIBUTE, SageMakerTransport
 from steward.catalog.registry import Target
 from steward.routing.http_transport import infer_path
-from steward.adapters.sagemaker_transport import EXPLAIN_ATTRIBUTE, SageMakerTransport
 from steward.routing.transport import BackendRequest
 
 REQUEST = BackendRequest("credit-risk", "1", {"inputs": []}, operation="explain")

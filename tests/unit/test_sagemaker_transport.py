@@ -10,8 +10,8 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from steward.catalog.registry import Target
 from steward.adapters.sagemaker_transport import SageMakerTransport
+from steward.catalog.registry import Target
 from steward.routing.transport import BackendRequest
 
 TARGET = Target(

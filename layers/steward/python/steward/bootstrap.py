@@ -24,6 +24,7 @@ from steward.adapters.pepper import SecretsManagerPepper, static_pepper
 from steward.adapters.policy_store import DynamoPolicyStore
 from steward.adapters.registry_store import DynamoRegistryStore
 from steward.adapters.report_store import S3ReportSink
+from steward.adapters.sagemaker_transport import SageMakerTransport
 from steward.audit.reader import AuditReader
 from steward.audit.record import AuditStore
 from steward.auth.authorize import Authorizer, KeyWriter
@@ -40,7 +41,6 @@ from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
 from steward.routing.http_transport import HttpTransport
 from steward.routing.router import Router, RouterPolicy
-from steward.adapters.sagemaker_transport import SageMakerTransport
 from steward.routing.transport import Transport
 from steward.settings import StewardSettings
 
