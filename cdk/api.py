@@ -119,23 +119,23 @@ class ApiConstruct(Construct):
         self._data = data
         retention = settings.log_retention
         removal = settings.cdk_removal_policy
-        # What steward.settings.StewardSettings reads (STEWARD_ prefix), derived from ResourceNames.
-        environment = {
+        # Each function gets what its settings model reads (STEWARD_ prefix; steward.settings).
+        common = {
             "STEWARD_STAGE": names.stage,
             "STEWARD_ACCOUNT": Stack.of(self).account,
             "STEWARD_REGION": Stack.of(self).region,
-            **{_env_name(spec.name, names.prefix, "TABLE"): spec.name for spec in names.tables},
             "STEWARD_PEPPER_SECRET_NAME": names.pepper_secret,
-            "STEWARD_RESULTS_BUCKET": data.results_bucket.bucket_name,
+        }
+        api_tables = (names.models_table, names.audit_table, names.fairness_table, names.policies_table)
+        environment = {  # steward.settings.ApiSettings
+            **common,
+            **{_env_name(spec.name, names.prefix, "TABLE"): spec.name for spec in api_tables},
             "STEWARD_KMS_KEY_ID": data.key.key_arn,
         }
         if settings.backend_url:
             environment["STEWARD_BACKEND_URL"] = settings.backend_url
         if settings.privacy_deep_model:
             environment["STEWARD_PRIVACY_DEEP_MODEL"] = settings.privacy_deep_model
-        if inference_endpoint_name:
-            # Registry targets of kind "sagemaker" name this endpoint; IAM allows only this one.
-            environment["STEWARD_SAGEMAKER_ENDPOINT"] = inference_endpoint_name
 
         self.authorizer_function = StewardFunction(
             self,
@@ -145,8 +145,9 @@ class ApiConstruct(Construct):
             description="Steward API key authorizer (REQUEST)",
             layers=layers.all,
             # Its key cache and API Gateway's result cache share the freshness budget (5 s).
-            environment={
-                **environment,
+            environment={  # steward.settings.AuthorizerSettings
+                **common,
+                _env_name(names.api_keys_table.name, names.prefix, "TABLE"): names.api_keys_table.name,
                 "STEWARD_AUTH_CACHE_TTL_S": f"{settings.authorizer_function_cache_ttl_s:g}",
             },
             key=data.key,

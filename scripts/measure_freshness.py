@@ -147,9 +147,10 @@ def measure(api_url: str, *, limit_s: float, interval_s: float) -> dict[str, flo
     from steward import admin
     from steward.adapters.policy_store import DynamoPolicyStore
     from steward.privacy.policies import PolicyBook
-    from steward.settings import get_settings
+    from steward.settings import AdminSettings, ApiSettings
 
-    settings = get_settings()
+    settings = AdminSettings()  # what the CLI writes to; the api's policy table from the same env
+    policies_table = ApiSettings().policies_table
     target = {"kind": "http", "url": "http://127.0.0.1:9"}
     suffix = str(int(time.time()))  # versions unique per run: a stack may be measured twice
     v_retire, v_approve = f"r{suffix}", f"a{suffix}"
@@ -188,7 +189,7 @@ def measure(api_url: str, *, limit_s: float, interval_s: float) -> dict[str, flo
 
         # Policy: the built-in policy redacts the address now; a stored one blocks it
         assert redact().status_code == 200, "redact failed before the policy change"
-        book = PolicyBook(DynamoPolicyStore(settings.policies_table, region=settings.region), ttl_s=0)
+        book = PolicyBook(DynamoPolicyStore(policies_table, region=settings.region), ttl_s=0)
         book.save(PROBE, None, {"entities": {"EMAIL_ADDRESS": {"operator": "block"}}}, author="probe")
         results["policy"] = wait_for(lambda: redact().status_code == 400)
 

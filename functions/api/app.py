@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from fastapi import FastAPI, Response
 from steward.audit.record import AuditKeys, AuditStore
-from steward.bootstrap import Api, Lazy
-from steward.settings import StewardSettings, get_settings
+from steward.bootstrap import Api, Lazy, api_settings
+from steward.settings import ApiSettings
 
 from functions.api import problems
 from functions.api.middleware import GovernanceMiddleware
@@ -23,7 +23,7 @@ async def health() -> Response:
 
 
 def create_app(
-    settings: StewardSettings | None = None, api: Api | None = None, *, inline_blocking: bool = False
+    settings: ApiSettings | None = None, api: Api | None = None, *, inline_blocking: bool = False
 ) -> FastAPI:
     """The api app. Without ``api`` the AWS-backed use cases are built on first use from
     ``settings`` (`steward.bootstrap.build_api`), not at import time.
@@ -32,7 +32,7 @@ def create_app(
     process, and no thread hop (Mangum's per-invocation loop run would start a new worker thread
     every time). Long-running servers (uvicorn) keep the default and use the thread pool.
     """
-    settings = settings or get_settings()
+    settings = settings or api_settings()
     if api is not None:
         provided = api
         get_api: Callable[[], Api] = lambda: provided  # noqa: E731

@@ -11,13 +11,12 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
-from steward.bootstrap import Lazy
-from steward.settings import get_settings
+from steward.bootstrap import Lazy, api_settings
 
 from functions.api.app import create_app
 from functions.api.observability import SERVICE, logger, metrics
 
-settings = get_settings()  # validated at cold start: a bad environment fails the init phase
+settings = api_settings()  # validated at cold start: a bad environment fails the init phase
 app = create_app(settings, inline_blocking=True)
 # problem+json and SVG charts go back as text; anything else (the OIP binary tensor extension's
 # application/octet-stream) as base64, which API Gateway decodes (binary media type */*).

@@ -15,7 +15,7 @@ import orjson
 from fastapi import FastAPI
 from pydantic.json_schema import models_json_schema
 from steward.errors import PROBLEM_CONTENT_TYPE
-from steward.settings import StewardSettings
+from steward.settings import ApiSettings
 
 from functions.api.schemas import Problem
 
@@ -83,7 +83,7 @@ MODEL_PROBLEMS = problem_responses(404)
 BACKEND_PROBLEMS = problem_responses(404, 502, 504)
 
 
-def install(app: FastAPI, settings: StewardSettings) -> None:
+def install(app: FastAPI, settings: ApiSettings) -> None:
     """Serve the completed document (FastAPI rebuilds it when routes change; so do we)."""
     build = app.openapi
     completed: list[dict[str, Any]] = []
@@ -98,7 +98,7 @@ def install(app: FastAPI, settings: StewardSettings) -> None:
     setattr(app, "openapi", openapi)  # noqa: B010 - FastAPI's documented way to extend it
 
 
-def complete(document: dict[str, Any], settings: StewardSettings) -> None:
+def complete(document: dict[str, Any], settings: ApiSettings) -> None:
     """Add security, problem responses and the settings' limits to ``document`` (in place)."""
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
@@ -141,7 +141,7 @@ def _drop_unreferenced(schemas: dict[str, Any], document: dict[str, Any], names:
                 schemas[name] = held
 
 
-def _text_limits(schemas: dict[str, Any], settings: StewardSettings) -> None:
+def _text_limits(schemas: dict[str, Any], settings: ApiSettings) -> None:
     """A text or a list of texts: at most ``max_embedding_inputs`` texts of ``max_input_chars``."""
     for schema_name, field in TEXT_FIELDS:
         prop = schemas.get(schema_name, {}).get("properties", {}).get(field, {})

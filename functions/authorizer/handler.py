@@ -12,16 +12,15 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from steward.auth.authorize import Authorizer, extract_token
 from steward.auth.policy import policy, stage_wildcard
-from steward.bootstrap import Lazy, build_authorizer
+from steward.bootstrap import Lazy, authorizer_settings, build_authorizer
 from steward.errors import Unauthenticated
 from steward.privacy.logs import RedactingFormatter
-from steward.settings import get_settings
 
 logger = Logger(service="steward-authorizer", logger_formatter=RedactingFormatter())
 
 
 #: Built on the first invocation (its key cache then lives as long as the process).
-_authorizer = Lazy(lambda: build_authorizer(get_settings()))
+_authorizer = Lazy(lambda: build_authorizer(authorizer_settings()))
 
 
 def authorize_event(event: dict[str, Any], authorizer: Authorizer) -> dict[str, Any]:

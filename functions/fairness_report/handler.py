@@ -9,11 +9,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from steward.bootstrap import build_report
+from steward.bootstrap import build_report, report_settings
 from steward.catalog.registry import RegistryStore
 from steward.fairness.report_publisher import run_reports
 from steward.privacy.logs import RedactingFormatter
-from steward.settings import StewardSettings, get_settings
+from steward.settings import ReportSettings
 
 SERVICE = "steward-fairness-report"
 NAMESPACE = "Steward"
@@ -49,7 +49,7 @@ def targets(store: RegistryStore) -> list[tuple[str, str]]:
     ]
 
 
-def run(settings: StewardSettings, now: float | None = None) -> dict[str, Any]:
+def run(settings: ReportSettings, now: float | None = None) -> dict[str, Any]:
     ports = build_report(settings)
     result = run_reports(
         targets(ports.registry),
@@ -82,4 +82,4 @@ def run(settings: StewardSettings, now: float | None = None) -> dict[str, Any]:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run(get_settings())
+    return run(report_settings())

@@ -22,12 +22,12 @@ def authorize(event: dict[str, Any]) -> dict[str, Any]:
 
 def local_gateway_app() -> Any:
     """An ASGI app behaving like API Gateway (REQUEST authorizer) + the api Lambda."""
-    from steward.settings import get_settings
+    from steward.bootstrap import api_settings
 
     from functions.api.app import create_app
     from scripts.local.api_gateway import with_authorizer
 
-    settings = get_settings()
+    settings = api_settings()
     return with_authorizer(
         create_app(settings),
         authorize,

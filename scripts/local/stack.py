@@ -42,8 +42,8 @@ class LocalStackState:
     demo_admin_key: str
     demo_tenant: str
     models: list[str] = field(default_factory=list)
-    #: The ``StewardSettings`` fields that reach this stack (stage, region, table and secret
-    #: names): with ``aws_endpoint_url``, what the ``steward`` CLI reads when no env is set.
+    #: The `steward.settings.AdminSettings` fields that reach this stack (stage, region, table and
+    #: secret names): with ``aws_endpoint_url``, what the ``steward`` CLI reads when no env is set.
     settings: dict[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aws_cdk.assertions import Match
 from steward.resources import ResourceNames
+from steward.settings import ApiSettings, AuthorizerSettings
 
 from cdk.api import PUBLIC_RESOURCES
 
@@ -175,9 +176,9 @@ def test_the_stage_traces_throttles_and_writes_access_logs_without_bodies(synth:
 
 def test_functions_run_python_312_traced_with_steward_environment(synth: Synth) -> None:
     api = synth.stack.api
-    for function, handler in (
-        (api.api_function.function, "functions.api.handler.handler"),
-        (api.authorizer_function.function, "functions.authorizer.handler.handler"),
+    for function, handler, model in (
+        (api.api_function.function, "functions.api.handler.handler", ApiSettings),
+        (api.authorizer_function.function, "functions.authorizer.handler.handler", AuthorizerSettings),
     ):
         # Given a function of the API / Then its runtime, tracing and environment are Steward's
         props = synth.resources("AWS::Lambda::Function")[synth.logical_id(function)]["Properties"]
@@ -187,10 +188,10 @@ def test_functions_run_python_312_traced_with_steward_environment(synth: Synth) 
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert len(props["Layers"]) == 2
         assert env["STEWARD_STAGE"] == "dev"
-        assert env["STEWARD_API_KEYS_TABLE"] == NAMES.api_keys_table.name
-        assert env["STEWARD_MODELS_TABLE"] == NAMES.models_table.name
-        assert env["STEWARD_AUDIT_TABLE"] == NAMES.audit_table.name
         assert env["STEWARD_PEPPER_SECRET_NAME"] == NAMES.pepper_secret
+        # Each function carries only what its settings model reads
+        steward_env = {name.removeprefix("STEWARD_").lower() for name in env if name.startswith("STEWARD_")}
+        assert steward_env <= set(model.model_fields)
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Steward"
         assert env["POWERTOOLS_SERVICE_NAME"].startswith("steward-")
         assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"

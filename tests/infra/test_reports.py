@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from steward.resources import ResourceNames
+from steward.settings import ReportSettings
 
 from cdk.reports import MIN_DP_RATIO_METRIC, SERVICE
 
@@ -51,6 +52,9 @@ def test_an_eventbridge_schedule_invokes_the_report_function(synth: Synth) -> No
     assert env["STEWARD_FAIRNESS_TABLE"] == NAMES.fairness_table.name
     assert env["POWERTOOLS_SERVICE_NAME"] == SERVICE
     assert env["STEWARD_KMS_KEY_ID"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.data.key), "Arn"]}
+    # Its environment carries only what steward.settings.ReportSettings reads
+    steward_env = {name.removeprefix("STEWARD_").lower() for name in env if name.startswith("STEWARD_")}
+    assert steward_env <= set(ReportSettings.model_fields)
 
 
 def test_the_report_function_may_read_counters_and_write_only_report_objects(synth: Synth) -> None:

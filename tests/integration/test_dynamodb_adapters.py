@@ -15,7 +15,7 @@ from steward.auth.authorize import Authorizer
 from steward.catalog.registry import Registry
 from steward.errors import Unauthenticated
 from steward.resources import ResourceNames
-from steward.settings import StewardSettings
+from steward.settings import AdminSettings
 
 from tests.fakes import complete_card
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 def test_key_lifecycle_create_authorize_revoke(names: ResourceNames) -> None:
     # Given a key created through the admin function (pepper from Secrets Manager)
-    settings = StewardSettings()
+    settings = AdminSettings()
     token, record = admin.create_api_key(
         "acme", models=["m1"], admin=True, expires_days=30, settings=settings
     )
@@ -53,7 +53,7 @@ def test_pepper_comes_from_secrets_manager(names: ResourceNames) -> None:
 
 
 def test_registry_round_trip_and_listing(names: ResourceNames) -> None:
-    settings = StewardSettings()
+    settings = AdminSettings()
     store = DynamoRegistryStore(names.models_table.name, region=REGION)
     manifest = {
         "name": "emb-int",

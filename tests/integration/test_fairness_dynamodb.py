@@ -14,7 +14,7 @@ from steward.adapters.fairness_store import DynamoFairnessStore, counts_pk, coun
 from steward.errors import FeedbackDuplicate, FeedbackNotFound, InvalidInput, UnknownFairnessGroup
 from steward.fairness.monitor import FairnessMonitor, window_of
 from steward.resources import ResourceNames
-from steward.settings import StewardSettings
+from steward.settings import AdminSettings, ReportSettings
 
 from tests.fakes import complete_card
 
@@ -174,10 +174,10 @@ def test_the_report_lambda_writes_kms_encrypted_reports_metrics_and_the_card_sum
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=names.results_bucket)
     model = _model()
-    settings = StewardSettings(kms_key_id=key_arn)
+    settings = ReportSettings(kms_key_id=key_arn)
     admin.register_model(
         model, "1", target={"kind": "http", "url": "http://b"}, task="tabular-classification",
-        card=complete_card(), artifact_digest="sha256:" + "ab" * 32, settings=settings,
+        card=complete_card(), artifact_digest="sha256:" + "ab" * 32, settings=AdminSettings(),
     )  # fmt: skip
     for i, (group, prediction, label) in enumerate(
         [("A", 1, 1), ("A", 1, 0), ("A", 0, 0), ("B", 0, 1), ("B", 0, 0), ("B", 1, 1), ("A", 1, None)]

@@ -13,9 +13,9 @@ import boto3
 import openai
 import pytest
 from starlette.testclient import TestClient
-from steward import admin
+from steward import admin, bootstrap
 from steward.resources import ResourceNames
-from steward.settings import StewardSettings, get_settings
+from steward.settings import AdminSettings, ApiSettings, AuthorizerSettings
 
 from tests.fakes import complete_card
 
@@ -41,8 +41,10 @@ def lambdas(
     names: ResourceNames, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Any, Any, str]:
     monkeypatch.setenv("STEWARD_BACKEND_URL", backend.url)
-    get_settings.cache_clear()
-    settings = StewardSettings()
+    # fresh cold starts: each function reads this environment again
+    monkeypatch.setattr(bootstrap, "api_settings", bootstrap.Lazy(ApiSettings))
+    monkeypatch.setattr(bootstrap, "authorizer_settings", bootstrap.Lazy(AuthorizerSettings))
+    settings = AdminSettings()
     admin.register_model(
         "all-minilm-l6-v2",
         "1",
@@ -60,7 +62,6 @@ def lambdas(
     authorizer = importlib.reload(authorizer)  # fresh cold starts with this environment
     api = importlib.reload(api)
     yield authorizer, api, token
-    get_settings.cache_clear()
 
 
 def test_authorizer_context_drives_the_api_lambda_and_the_audit_lands_in_dynamodb(

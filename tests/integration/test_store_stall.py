@@ -22,7 +22,7 @@ from steward.adapters.registry_store import DynamoRegistryStore
 from steward.bootstrap import compose_api
 from steward.catalog.registry import Registry
 from steward.routing.router import Router, RouterPolicy
-from steward.settings import StewardSettings
+from steward.settings import ApiSettings
 
 from functions.api.app import create_app
 from tests.fakes import FakeTransport, InMemoryRegistryStore, demo_model
@@ -100,7 +100,7 @@ def test_a_stalled_audit_table_answers_the_caller_503_within_the_budget(stalled_
     registry.put_version(version)
     router = Router({"http": FakeTransport()}, RouterPolicy())
     use_cases = compose_api(Registry(registry), router, DynamoAuditStore("steward-test-audit", region=REGION))
-    app = create_app(StewardSettings(stage="test", pepper=PEPPER), use_cases)
+    app = create_app(ApiSettings(stage="test", pepper=PEPPER), use_cases)
     with TestClient(app) as client:
         t0 = time.perf_counter()
         response = client.get("/v1/models")  # no authorizer context: a 401 that must be audited

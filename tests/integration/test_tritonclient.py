@@ -25,7 +25,7 @@ from steward.bootstrap import compose_api
 from steward.catalog.registry import Registry, Target
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
-from steward.settings import StewardSettings
+from steward.settings import ApiSettings
 from tritonclient.utils import InferenceServerException
 
 from functions.api.app import create_app
@@ -104,7 +104,7 @@ def _registry() -> InMemoryRegistryStore:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    settings = StewardSettings(stage="test", pepper=SecretStr(PEPPER.decode()))
+    settings = ApiSettings(stage="test", pepper=SecretStr(PEPPER.decode()))
     keys = InMemoryKeyStore()
     key, _ = admin.create_api_key(
         "acme", models=(TEXT_MODEL, TABULAR_MODEL), settings=settings, store=keys, pepper=lambda: PEPPER

@@ -14,7 +14,7 @@ from steward.auth.authorize import Authorizer
 from steward.bootstrap import Api, compose_api
 from steward.catalog.registry import Registry
 from steward.routing.router import Router, RouterPolicy
-from steward.settings import StewardSettings
+from steward.settings import ApiSettings
 
 from functions.api.app import create_app
 from functions.authorizer.handler import authorize_event
@@ -42,8 +42,8 @@ def load_event(name: str, **replacements: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings() -> StewardSettings:
-    return StewardSettings(stage="test", pepper=PEPPER.decode())
+def settings() -> ApiSettings:
+    return ApiSettings(stage="test", pepper=PEPPER.decode())
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def authorizer(key_store: InMemoryKeyStore) -> Authorizer:
 
 
 @pytest.fixture
-def make_key(key_store: InMemoryKeyStore, settings: StewardSettings) -> Callable[..., str]:
+def make_key(key_store: InMemoryKeyStore, settings: ApiSettings) -> Callable[..., str]:
     def make(tenant: str = "acme", models: tuple[str, ...] = ("*",), **kwargs: Any) -> str:
         token, _ = admin.create_api_key(
             tenant, models=models, settings=settings, store=key_store, pepper=lambda: PEPPER, **kwargs
@@ -108,7 +108,7 @@ def api_key(make_key: Callable[..., str]) -> str:
 
 
 @pytest.fixture
-def client(settings: StewardSettings, use_cases: Api, authorizer: Authorizer) -> Iterator[TestClient]:
+def client(settings: ApiSettings, use_cases: Api, authorizer: Authorizer) -> Iterator[TestClient]:
     app = with_authorizer(create_app(settings, use_cases), lambda event: authorize_event(event, authorizer))
     with TestClient(app) as test_client:
         yield test_client

@@ -22,7 +22,7 @@ from steward.catalog.registry import Registry
 from steward.privacy.guard import PrivacyGuard, tenant_hash_key
 from steward.privacy.policies import PolicyBook
 from steward.routing.router import Router, RouterPolicy
-from steward.settings import StewardSettings
+from steward.settings import ApiSettings
 
 from functions.api.app import create_app
 from functions.authorizer.handler import authorize_event
@@ -79,7 +79,7 @@ def test_audit_keys_differ_from_the_pii_hash_keys() -> None:
 
 
 def test_an_unauthenticated_request_is_audited_under_the_anonymous_key(
-    settings: StewardSettings, use_cases: Api, audit_store: InMemoryAuditStore
+    settings: ApiSettings, use_cases: Api, audit_store: InMemoryAuditStore
 ) -> None:
     from steward.audit.record import tenant_audit_key
 
@@ -118,7 +118,7 @@ def pepper() -> CountingPepper:
 
 @pytest.fixture
 def guarded(
-    settings: StewardSettings,
+    settings: ApiSettings,
     registry_store: InMemoryRegistryStore,
     audit_store: InMemoryAuditStore,
     transport: FakeTransport,

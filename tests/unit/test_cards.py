@@ -11,7 +11,7 @@ from steward.bootstrap import AdminPorts, pepper_source
 from steward.catalog.cards import card_document, missing_fields, render_card_html
 from steward.catalog.registry import ModelEntry
 from steward.errors import CardIncomplete
-from steward.settings import StewardSettings
+from steward.settings import AdminSettings
 
 from tests.fakes import InMemoryKeyStore, InMemoryRegistryStore
 
@@ -38,7 +38,7 @@ def store() -> InMemoryRegistryStore:
 def register(store: InMemoryRegistryStore, card: dict[str, Any], **kwargs: Any) -> None:
     admin.register_model(
         "credit", "1", target=TARGET, task="tabular-classification", card=card,
-        artifact_digest=kwargs.pop("artifact_digest", DIGEST), settings=StewardSettings(stage="test"),
+        artifact_digest=kwargs.pop("artifact_digest", DIGEST), settings=AdminSettings(stage="test"),
         store=store, **kwargs,
     )  # fmt: skip
 
@@ -90,7 +90,7 @@ def test_set_approval_approves_a_complete_card_and_other_states_need_none(
     # A second version with no card at all can still be rejected or retired (the approved default,
     # credit@1, can't be re-registered as pending: that would take the model offline).
     admin.register_model(
-        "credit", "2", target=TARGET, card={}, settings=StewardSettings(stage="test"), store=store
+        "credit", "2", target=TARGET, card={}, settings=AdminSettings(stage="test"), store=store
     )
     assert admin.set_approval("credit", "2", "retired", store=store).approval == "retired"
 

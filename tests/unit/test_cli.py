@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from steward import admin, cli
 from steward.bootstrap import AdminPorts, pepper_source
-from steward.settings import StewardSettings
+from steward.settings import AdminSettings
 
 from tests.fakes import InMemoryKeyStore, InMemoryRegistryStore, complete_card
 
@@ -55,7 +55,7 @@ def registry(
     admin.register_model(
         "emb", "1", target={"kind": "http", "url": "http://b"}, approval="approved",
         task="sentence-embedding", artifact_digest=DIGEST, card=complete_card(),
-        settings=StewardSettings(stage="test"), store=store,
+        settings=AdminSettings(stage="test"), store=store,
     )  # fmt: skip
     return store
 
@@ -168,7 +168,7 @@ def test_approve_with_make_default_and_retire_with_a_new_default(
 def test_an_unexpected_failure_is_still_one_line(
     registry: InMemoryRegistryStore, run: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(settings: StewardSettings) -> Any:
+    def broken(settings: AdminSettings) -> Any:
         raise RuntimeError("secret-ish internals")
 
     monkeypatch.setattr(admin, "build_admin", broken)
@@ -203,7 +203,7 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     found: dict[str, Any] = {}
     store = InMemoryKeyStore()
 
-    def capture(settings: StewardSettings) -> AdminPorts:
+    def capture(settings: AdminSettings) -> AdminPorts:
         found["settings"] = settings
         found["endpoint"] = os.environ.get("AWS_ENDPOINT_URL")
         found["access_key"] = os.environ.get("AWS_ACCESS_KEY_ID")

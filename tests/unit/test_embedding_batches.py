@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from steward import admin
 from steward.catalog.registry import Target
 from steward.routing.transport import BackendRequest, BackendResponse
-from steward.settings import StewardSettings
+from steward.settings import ApiSettings
 
 from tests.fakes import FakeTransport, InMemoryAuditStore, InMemoryRegistryStore, demo_model
 
@@ -127,7 +127,7 @@ def test_a_failing_batch_fails_the_request_with_one_audit_record(
     assert record["backend_attempts"] >= 2
 
 
-def test_register_from_manifest_records_the_backend_batch_limit(settings: StewardSettings) -> None:
+def test_register_from_manifest_records_the_backend_batch_limit(settings: ApiSettings) -> None:
     store = InMemoryRegistryStore()
     manifest = {"name": "m", "version": "1", "task": "sentence-embedding", "batching": {"max_batch_size": 32}}
     mv = admin.register_from_manifest(manifest, target={"kind": "http"}, settings=settings, store=store)

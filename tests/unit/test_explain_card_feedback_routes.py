@@ -16,7 +16,7 @@ from steward.catalog.registry import Registry
 from steward.fairness.monitor import FairnessMonitor
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
-from steward.settings import StewardSettings
+from steward.settings import ApiSettings
 
 from functions.api.app import create_app
 from functions.authorizer.handler import authorize_event
@@ -85,7 +85,7 @@ def credit_registry(registry_store: InMemoryRegistryStore) -> InMemoryRegistrySt
 
 @pytest.fixture
 def fair_client(
-    settings: StewardSettings,
+    settings: ApiSettings,
     credit_registry: InMemoryRegistryStore,
     audit_store: InMemoryAuditStore,
     fairness_store: InMemoryFairnessStore,

@@ -20,7 +20,7 @@ from steward.auth.principal import Principal
 from steward.catalog.registry import ModelDocument, ModelVersion, Registry
 from steward.errors import ModelNotFound, Unauthenticated
 from steward.privacy.policies import BUILTIN_LABEL, PolicyBook
-from steward.settings import StewardSettings
+from steward.settings import ApiSettings, AuthorizerSettings, StewardSettings
 
 from tests.fakes import InMemoryKeyStore, InMemoryPolicyStore, InMemoryRegistryStore, demo_model
 
@@ -28,7 +28,11 @@ BOUND_S = 5.0
 STEP_S = 0.1
 PEPPER = b"f" * 32
 CALLER = Principal("acme", "k1", frozenset(), frozenset({"*"}))
-CACHE_FIELDS = ("auth_cache_ttl_s", "registry_cache_ttl_s", "policy_cache_ttl_s")
+CACHE_FIELDS = (
+    (AuthorizerSettings, "auth_cache_ttl_s"),
+    (ApiSettings, "registry_cache_ttl_s"),
+    (ApiSettings, "policy_cache_ttl_s"),
+)
 
 
 class Clock:
@@ -62,12 +66,14 @@ def raises(fn: Callable[[], object], error: type[Exception]) -> Callable[[], boo
 # -- settings -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("field", CACHE_FIELDS)
-def test_cache_settings_default_within_the_bound_and_refuse_more(field: str) -> None:
-    assert 0 < getattr(StewardSettings(stage="test"), field) <= BOUND_S
-    assert getattr(StewardSettings(stage="test", **{field: 0}), field) == 0
+@pytest.mark.parametrize(("model", "field"), CACHE_FIELDS)
+def test_cache_settings_default_within_the_bound_and_refuse_more(
+    model: type[StewardSettings], field: str
+) -> None:
+    assert 0 < getattr(model(stage="test"), field) <= BOUND_S
+    assert getattr(model(stage="test", **{field: 0}), field) == 0
     with pytest.raises(ValidationError):
-        StewardSettings(stage="test", **{field: BOUND_S + 0.5})
+        model(stage="test", **{field: BOUND_S + 0.5})
 
 
 def test_domain_defaults_are_within_the_bound() -> None:
@@ -103,7 +109,7 @@ def _key_store() -> tuple[InMemoryKeyStore, str, str]:
 
 
 def test_a_revoked_key_is_refused_within_5s_with_the_default_settings() -> None:
-    settings = StewardSettings(stage="test")
+    settings = AuthorizerSettings(stage="test")
     clock = Clock()
     store, token, key_id = _key_store()
     authorizer = Authorizer(
@@ -117,7 +123,7 @@ def test_a_revoked_key_is_refused_within_5s_with_the_default_settings() -> None:
 def test_the_wiring_uses_the_settings_ttl() -> None:
     from steward.bootstrap import build_authorizer
 
-    settings = StewardSettings(stage="test", pepper="p" * 32, auth_cache_ttl_s=1.5)
+    settings = AuthorizerSettings(stage="test", pepper="p" * 32, auth_cache_ttl_s=1.5)
     assert build_authorizer(settings).ttl_s == 1.5
 
 
@@ -208,7 +214,7 @@ def _registry_store() -> tuple[InMemoryRegistryStore, ModelVersion]:
 
 
 def test_a_retired_version_stops_resolving_and_listing_within_5s() -> None:
-    settings = StewardSettings(stage="test")
+    settings = ApiSettings(stage="test")
     clock = Clock()
     store, v1 = _registry_store()
     registry = Registry(store, ttl_s=settings.registry_cache_ttl_s, monotonic=clock)
@@ -222,7 +228,7 @@ def test_a_retired_version_stops_resolving_and_listing_within_5s() -> None:
 
 
 def test_a_newly_approved_version_appears_within_5s() -> None:
-    settings = StewardSettings(stage="test")
+    settings = ApiSettings(stage="test")
     clock = Clock()
     store, v1 = _registry_store()
     registry = Registry(store, ttl_s=settings.registry_cache_ttl_s, monotonic=clock)
@@ -266,7 +272,7 @@ _POLICY = {"entities": {"EMAIL_ADDRESS": {"operator": "mask"}}}
 
 
 def test_a_policy_stored_by_another_process_is_in_force_within_5s() -> None:
-    settings = StewardSettings(stage="test")
+    settings = ApiSettings(stage="test")
     clock = Clock()
     store = InMemoryPolicyStore()
     warm = PolicyBook(store, ttl_s=settings.policy_cache_ttl_s, clock=clock)

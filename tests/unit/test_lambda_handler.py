@@ -20,9 +20,10 @@ from .conftest import PEPPER, load_event
 def handler_module(monkeypatch: pytest.MonkeyPatch, use_cases: Api) -> Any:
     monkeypatch.setenv("STEWARD_STAGE", "test")
     monkeypatch.setenv("STEWARD_PEPPER", PEPPER.decode())
-    from steward.settings import get_settings
+    from steward import bootstrap
+    from steward.settings import ApiSettings
 
-    get_settings.cache_clear()
+    monkeypatch.setattr(bootstrap, "api_settings", bootstrap.Lazy(ApiSettings))  # a fresh cold start
     import functions.api.handler as module
 
     module.app.state.api = lambda: use_cases  # the in-memory data plane instead of AWS

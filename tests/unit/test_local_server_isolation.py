@@ -28,7 +28,7 @@ from steward.catalog.service import Catalog
 from steward.context import RequestContext
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
-from steward.settings import StewardSettings
+from steward.settings import ApiSettings
 
 from functions.api.app import create_app
 from functions.api.observability import logger
@@ -67,7 +67,7 @@ class GatedBackend(FakeTransport):
 
 
 def build(transport: FakeTransport, catalog_type: type[Catalog] = Catalog) -> tuple[Any, str]:
-    settings = StewardSettings(stage="test", pepper=SecretStr(PEPPER.decode()))
+    settings = ApiSettings(stage="test", pepper=SecretStr(PEPPER.decode()))
     keys = InMemoryKeyStore()
     registry_store = InMemoryRegistryStore()
     entry, version = demo_model(MINILM)

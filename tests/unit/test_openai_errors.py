@@ -11,7 +11,7 @@ import openai
 import pytest
 from starlette.testclient import TestClient
 from steward.bootstrap import Api
-from steward.settings import StewardSettings
+from steward.settings import ApiSettings
 
 from functions.api.app import create_app
 
@@ -47,7 +47,7 @@ def test_a_validation_error_shows_the_code(oai: openai.OpenAI) -> None:
     assert caught.value.message == f"Error code: 422 - {body['message']}"
 
 
-def test_an_unauthenticated_call_says_how_to_authenticate(settings: StewardSettings, use_cases: Api) -> None:
+def test_an_unauthenticated_call_says_how_to_authenticate(settings: ApiSettings, use_cases: Api) -> None:
     # The api function's own 401 (no authorizer context); API Gateway's 401s are its responses'
     with TestClient(create_app(settings, use_cases)) as bare:
         bad = openai.OpenAI(api_key="x", base_url="http://testserver/v1", http_client=bare, max_retries=0)

@@ -31,7 +31,7 @@ from steward.inference.limits import Limits
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.routing.router import Router, RouterPolicy
-from steward.settings import StewardSettings
+from steward.settings import ApiSettings
 
 from functions.api.app import create_app
 from functions.api.schemas import Problem
@@ -63,8 +63,8 @@ MAX_EXAMPLES = 25
 class Contract:
     """The app as a deployment wires it, with in-memory stores, and the keys to call it with."""
 
-    def __init__(self, *, fairness: bool = True, settings: StewardSettings | None = None) -> None:
-        self.settings = settings or StewardSettings(stage="test", pepper=SecretStr(PEPPER.decode()))
+    def __init__(self, *, fairness: bool = True, settings: ApiSettings | None = None) -> None:
+        self.settings = settings or ApiSettings(stage="test", pepper=SecretStr(PEPPER.decode()))
         keys, registry = InMemoryKeyStore(), InMemoryRegistryStore()
         for entry, version in (demo_model(MINILM), demo_model(CREDIT, task="tabular-classification")):
             registry.put_entry(entry)
@@ -110,8 +110,8 @@ class Contract:
         return self.platform_admin if path.startswith("/admin/") else self.tenant_admin
 
 
-def _document(settings: StewardSettings | None = None) -> dict[str, Any]:
-    app = create_app(settings or StewardSettings(stage="test", pepper=SecretStr(PEPPER.decode())), api=None)
+def _document(settings: ApiSettings | None = None) -> dict[str, Any]:
+    app = create_app(settings or ApiSettings(stage="test", pepper=SecretStr(PEPPER.decode())), api=None)
     assert isinstance(app, FastAPI)
     return app.openapi()
 
@@ -183,7 +183,7 @@ def test_the_documented_constraints_are_the_ones_enforced(document: dict[str, An
 
 
 def test_the_documented_limits_follow_the_settings() -> None:
-    settings = StewardSettings(
+    settings = ApiSettings(
         stage="test", pepper=SecretStr(PEPPER.decode()), max_embedding_inputs=16, max_input_chars=1000
     )
     schemas = _document(settings)["components"]["schemas"]
@@ -196,7 +196,7 @@ def test_the_documented_limits_follow_the_settings() -> None:
 def test_a_text_over_the_documented_max_length_is_a_422() -> None:
     """maxLength is part of the schema: breaking it is a validation error, like any other."""
     contract = Contract(
-        settings=StewardSettings(stage="test", pepper=SecretStr(PEPPER.decode()), max_input_chars=8)
+        settings=ApiSettings(stage="test", pepper=SecretStr(PEPPER.decode()), max_input_chars=8)
     )
     with TestClient(contract.app) as client:
         for path, body in (

@@ -18,7 +18,7 @@ from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.privacy.policy import DEFAULT_THRESHOLD, layered, parse_policy
 from steward.routing.router import Router, RouterPolicy
-from steward.settings import StewardSettings
+from steward.settings import ApiSettings
 
 from functions.api.app import create_app
 from functions.authorizer.handler import authorize_event
@@ -51,7 +51,7 @@ def policy_store() -> InMemoryPolicyStore:
 
 @pytest.fixture
 def api(
-    settings: StewardSettings,
+    settings: ApiSettings,
     registry_store: Any,
     audit_store: InMemoryAuditStore,
     transport: FakeTransport,

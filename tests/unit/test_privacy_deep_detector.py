@@ -180,12 +180,12 @@ def test_a_model_finding_never_displaces_an_overlapping_pattern_finding() -> Non
 
 def test_wiring_builds_the_deep_detector_only_when_settings_name_a_model() -> None:
     from steward.bootstrap import build_deep_detector
-    from steward.settings import StewardSettings
+    from steward.settings import ApiSettings
 
     # Given settings without and with a deep model
     # When the deep detector is built
     # Then none is built without a model (deep policies fail closed), the adapter with one
-    assert build_deep_detector(StewardSettings(stage="test")) is None
-    detector = build_deep_detector(StewardSettings(stage="test", privacy_deep_model="pii-ner@1"))
+    assert build_deep_detector(ApiSettings(stage="test")) is None
+    detector = build_deep_detector(ApiSettings(stage="test", privacy_deep_model="pii-ner@1"))
     assert isinstance(detector, DeepPiiDetector)
     assert detector.entity_types == frozenset({"PERSON", "LOCATION", "STREET_ADDRESS"})

@@ -18,7 +18,7 @@ from steward.privacy.operators import decrypt_tokens
 from steward.privacy.policies import PolicyBook
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
-from steward.settings import StewardSettings
+from steward.settings import ApiSettings
 
 from functions.api.app import create_app
 from functions.authorizer.handler import authorize_event
@@ -69,7 +69,7 @@ def private_gateway(
 
 
 @pytest.fixture
-def api(settings: StewardSettings, private_gateway: Api, authorizer: Authorizer) -> Iterator[TestClient]:
+def api(settings: ApiSettings, private_gateway: Api, authorizer: Authorizer) -> Iterator[TestClient]:
     app = with_authorizer(create_app(settings, private_gateway), lambda e: authorize_event(e, authorizer))
     with TestClient(app) as test_client:
         yield test_client

@@ -14,13 +14,13 @@ from steward import admin
 from steward.auth.principal import Principal
 from steward.catalog.registry import Registry
 from steward.errors import DefaultVersionConflict, KeyNotFound, ModelNotFound, VersionNotFound
-from steward.settings import StewardSettings
+from steward.settings import AdminSettings
 
 from tests.fakes import InMemoryKeyStore, InMemoryRegistryStore, complete_card
 
 TARGET = {"kind": "http", "url": "http://b"}
 DIGEST = "sha256:" + "ab" * 32
-SETTINGS = StewardSettings(stage="test", pepper=SecretStr("p" * 32))
+SETTINGS = AdminSettings(stage="test", pepper=SecretStr("p" * 32))
 CALLER = Principal("acme", "k1", frozenset(), frozenset({"*"}))
 
 

@@ -30,7 +30,7 @@ from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
-from steward.settings import StewardSettings
+from steward.settings import ApiSettings
 
 from functions.api.app import create_app
 from functions.authorizer.handler import authorize_event
@@ -96,7 +96,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    settings = StewardSettings(stage="test", pepper=SecretStr(PEPPER.decode()))
+    settings = ApiSettings(stage="test", pepper=SecretStr(PEPPER.decode()))
     keys, registry = InMemoryKeyStore(), InMemoryRegistryStore()
     for entry, version in (demo_model(MINILM), demo_model(CREDIT, task="tabular-classification")):
         registry.put_entry(entry)

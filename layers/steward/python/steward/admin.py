@@ -20,13 +20,13 @@ from steward.auth.keys import (
     KeyRecord,
     generate_key,
 )
-from steward.bootstrap import build_admin
+from steward.bootstrap import admin_settings, build_admin
 from steward.catalog import approval as rules
 from steward.catalog.approval import RegistryWriter
 from steward.catalog.cards import clean_card
 from steward.catalog.registry import ModelVersion, Target, serving_default
 from steward.errors import KeyNotFound
-from steward.settings import StewardSettings, get_settings
+from steward.settings import AdminSettings
 
 #: Longest key lifetime ``create_api_key`` accepts (ten years): rotate keys rather than keep them.
 MAX_KEY_DAYS = 3650
@@ -41,7 +41,7 @@ def create_api_key(
     expires_days: float | None = None,
     name: str = "",
     policy_version: str = DEFAULT_POLICY_VERSION,
-    settings: StewardSettings | None = None,
+    settings: AdminSettings | None = None,
     store: KeyWriter | None = None,
     pepper: Callable[[], bytes] | None = None,
     now: float | None = None,
@@ -58,7 +58,7 @@ def create_api_key(
         raise ValueError("models must name at least one model, or '*'")
     if not tenant_id.strip():
         raise ValueError("tenant_id is required")
-    settings = settings or get_settings()
+    settings = settings or admin_settings()
     if pepper is None:
         pepper = build_admin(settings).pepper
     issued = now if now is not None else time.time()
@@ -78,11 +78,11 @@ def create_api_key(
 
 
 def revoke_api_key(
-    key_id: str, *, settings: StewardSettings | None = None, store: KeyWriter | None = None
+    key_id: str, *, settings: AdminSettings | None = None, store: KeyWriter | None = None
 ) -> None:
     """Revoke a key (`KeyNotFound` if no key has this id). Authorizer caches forget it within
     ``auth_cache_ttl_s``."""
-    settings = settings or get_settings()
+    settings = settings or admin_settings()
     try:
         (store or build_admin(settings).keys).revoke(key_id)
     except LookupError:  # the stores' own not-found errors (KeyNotFoundError, KeyError)
@@ -107,7 +107,7 @@ def register_model(
     enabled: bool = True,
     owner: str = "",
     description: str = "",
-    settings: StewardSettings | None = None,
+    settings: AdminSettings | None = None,
     store: RegistryWriter | None = None,
     now: float | None = None,
 ) -> ModelVersion:
@@ -123,7 +123,7 @@ def register_model(
         rules.require_complete_card(stored_card, task, artifact_digest)
     if not model or not version or version.startswith("#") or "@" in model:
         raise ValueError("invalid model or version name")
-    settings = settings or get_settings()
+    settings = settings or admin_settings()
     store = store or build_admin(settings).registry
     created = int(now if now is not None else time.time())
     mv = ModelVersion(
@@ -152,7 +152,7 @@ def register_from_manifest(
     target: Target | Mapping[str, Any],
     approval: str | None = None,
     make_default: bool = True,
-    settings: StewardSettings | None = None,
+    settings: AdminSettings | None = None,
     store: RegistryWriter | None = None,
 ) -> ModelVersion:
     """Register a version from a model repository ``manifest.json`` (see docs/contracts.md)."""
@@ -192,13 +192,13 @@ def set_approval(
     make_default: bool = False,
     new_default: str | None = None,
     take_offline: bool = False,
-    settings: StewardSettings | None = None,
+    settings: AdminSettings | None = None,
     store: RegistryWriter | None = None,
 ) -> ModelVersion:
     """Change a version's approval state under the card and default-version rules
     (`steward.catalog.approval.set_approval`: `CardIncomplete`, `DefaultVersionConflict`,
     `VersionNotFound`)."""
-    store = store or build_admin(settings or get_settings()).registry
+    store = store or build_admin(settings or admin_settings()).registry
     return rules.set_approval(
         store,
         model,
@@ -211,9 +211,9 @@ def set_approval(
 
 
 def default_version(
-    model: str, *, settings: StewardSettings | None = None, store: RegistryWriter | None = None
+    model: str, *, settings: AdminSettings | None = None, store: RegistryWriter | None = None
 ) -> str | None:
     """The version serving requests that name none (`steward.catalog.registry.serving_default`)."""
-    store = store or build_admin(settings or get_settings()).registry
+    store = store or build_admin(settings or admin_settings()).registry
     serving = serving_default(store.get_model(model))
     return serving.version if serving is not None else None

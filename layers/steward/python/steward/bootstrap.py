@@ -42,7 +42,7 @@ from steward.privacy.redaction_service import RedactionService
 from steward.routing.http_transport import HttpTransport
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import Transport
-from steward.settings import StewardSettings
+from steward.settings import AdminSettings, ApiSettings, AuthorizerSettings, ReportSettings, StewardSettings
 
 if TYPE_CHECKING:
     from steward.fairness.report_publisher import ReportSink
@@ -71,6 +71,14 @@ class Lazy(Generic[T]):
         return self._built[0]
 
 
+#: Each function's settings, read from the ``STEWARD_*`` environment and validated once per
+#: process (a bad environment fails the cold start). Tests swap in a fresh ``Lazy`` to re-read it.
+api_settings: Lazy[ApiSettings] = Lazy(ApiSettings)
+authorizer_settings: Lazy[AuthorizerSettings] = Lazy(AuthorizerSettings)
+report_settings: Lazy[ReportSettings] = Lazy(ReportSettings)
+admin_settings: Lazy[AdminSettings] = Lazy(AdminSettings)
+
+
 # --- shared pieces -------------------------------------------------------------------------------
 
 
@@ -81,14 +89,14 @@ def pepper_source(settings: StewardSettings) -> Callable[[], bytes]:
     return SecretsManagerPepper(settings.pepper_secret_name, region=settings.region)
 
 
-def build_registry(settings: StewardSettings) -> Registry:
+def build_registry(settings: ApiSettings) -> Registry:
     return Registry(
         DynamoRegistryStore(settings.models_table, region=settings.region),
         ttl_s=settings.registry_cache_ttl_s,
     )
 
 
-def build_router(settings: StewardSettings) -> Router:
+def build_router(settings: ApiSettings) -> Router:
     sagemaker = partial(
         aws_client,
         "sagemaker-runtime",
@@ -113,7 +121,7 @@ def build_router(settings: StewardSettings) -> Router:
     return Router(transports, policy)
 
 
-def build_deep_detector(settings: StewardSettings) -> Detector | None:
+def build_deep_detector(settings: ApiSettings) -> Detector | None:
     """The DEEP detection path's `Detector` (backend token-classification model), or None.
 
     ``settings.privacy_deep_model`` names the registry model (``pii-ner`` or ``pii-ner@1``); it is
@@ -128,7 +136,7 @@ def build_deep_detector(settings: StewardSettings) -> Detector | None:
     return DeepPiiDetector(build_router(settings), registry_resolver(registry, settings.privacy_deep_model))
 
 
-def build_encryptor_factory(settings: StewardSettings) -> Callable[[str], Encryptor]:
+def build_encryptor_factory(settings: ApiSettings) -> Callable[[str], Encryptor]:
     """One KMS envelope encryptor per request and tenant (data key generated on first use)."""
     from steward.adapters.kms_encryptor import KmsEnvelopeEncryptor
 
@@ -140,7 +148,7 @@ def build_encryptor_factory(settings: StewardSettings) -> Callable[[str], Encryp
     return for_tenant
 
 
-def build_privacy(settings: StewardSettings, pepper: Callable[[], bytes] | None = None) -> PrivacyGuard:
+def build_privacy(settings: ApiSettings, pepper: Callable[[], bytes] | None = None) -> PrivacyGuard:
     policies = PolicyBook(
         DynamoPolicyStore(settings.policies_table, region=settings.region), ttl_s=settings.policy_cache_ttl_s
     )
@@ -206,7 +214,7 @@ def compose_api(
     )
 
 
-def build_api(settings: StewardSettings) -> Api:
+def build_api(settings: ApiSettings) -> Api:
     """The api function's graph over DynamoDB, KMS, Secrets Manager and the routed backends."""
     pepper = pepper_source(settings)  # one secret read per process: privacy, fairness and audit MACs
     limits = Limits(
@@ -230,7 +238,7 @@ def build_api(settings: StewardSettings) -> Api:
 # --- the other functions -------------------------------------------------------------------------
 
 
-def build_authorizer(settings: StewardSettings) -> Authorizer:
+def build_authorizer(settings: AuthorizerSettings) -> Authorizer:
     store = DynamoKeyStore(settings.api_keys_table, region=settings.region)
     return Authorizer(store, pepper_source(settings), ttl_s=settings.auth_cache_ttl_s)
 
@@ -245,7 +253,7 @@ class Report:
     sink: ReportSink
 
 
-def build_report(settings: StewardSettings) -> Report:
+def build_report(settings: ReportSettings) -> Report:
     return Report(
         registry=DynamoRegistryStore(settings.models_table, region=settings.region),
         counters=DynamoFairnessStore(settings.fairness_table, region=settings.region),
@@ -262,7 +270,7 @@ class AdminPorts:
     pepper: Callable[[], bytes]
 
 
-def build_admin(settings: StewardSettings) -> AdminPorts:
+def build_admin(settings: AdminSettings) -> AdminPorts:
     """Clients and the secret are reached on first use only, so building this costs nothing."""
     return AdminPorts(
         keys=DynamoKeyStore(settings.api_keys_table, region=settings.region),

@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 from steward import admin
 from steward.catalog.registry import APPROVALS
 from steward.errors import CardIncomplete, StewardError
-from steward.settings import StewardSettings
+from steward.settings import AdminSettings
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CARD_INCOMPLETE = 0, 1, 2, 3
 DEFAULT_LOCAL_STATE = Path(".steward/local.json")
@@ -122,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
 # -- commands -------------------------------------------------------------------------------------
 
 
-def _keys_create(args: argparse.Namespace, settings: StewardSettings) -> Result:
+def _keys_create(args: argparse.Namespace, settings: AdminSettings) -> Result:
     token, record = admin.create_api_key(
         args.tenant,
         models=args.models.split(","),
@@ -143,13 +143,13 @@ def _keys_create(args: argparse.Namespace, settings: StewardSettings) -> Result:
     return document, f"API key {record.key_id} for tenant {record.tenant_id}:\n{token}"
 
 
-def _keys_revoke(args: argparse.Namespace, settings: StewardSettings) -> Result:
+def _keys_revoke(args: argparse.Namespace, settings: AdminSettings) -> Result:
     admin.revoke_api_key(args.key_id, settings=settings)
     summary = f"revoked {args.key_id} (refused everywhere within {settings.auth_cache_ttl_s:g} s)"
     return {"key_id": args.key_id, "revoked": True}, summary
 
 
-def _models_register(args: argparse.Namespace, settings: StewardSettings) -> Result:
+def _models_register(args: argparse.Namespace, settings: AdminSettings) -> Result:
     target: dict[str, str] = (
         {"kind": "sagemaker", "endpoint_name": args.endpoint, "variant": args.variant,
          "target_model": args.target_model}
@@ -197,7 +197,7 @@ def _models_register(args: argparse.Namespace, settings: StewardSettings) -> Res
     return document, summary
 
 
-def _models_approve(args: argparse.Namespace, settings: StewardSettings) -> Result:
+def _models_approve(args: argparse.Namespace, settings: AdminSettings) -> Result:
     mv = admin.set_approval(
         args.model,
         args.version,
@@ -213,7 +213,7 @@ def _models_approve(args: argparse.Namespace, settings: StewardSettings) -> Resu
     return document, f"{mv.model}@{mv.version} is {mv.approval}; default: {serving}"
 
 
-COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, StewardSettings], Result]] = {
+COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, AdminSettings], Result]] = {
     ("keys", "create"): _keys_create,
     ("keys", "revoke"): _keys_revoke,
     ("models", "register"): _models_register,
@@ -221,7 +221,7 @@ COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, StewardSettings], 
 }
 
 
-def _version_document(model: str, version: str, approval: str, settings: StewardSettings) -> dict[str, Any]:
+def _version_document(model: str, version: str, approval: str, settings: AdminSettings) -> dict[str, Any]:
     default = admin.default_version(model, settings=settings)
     return {
         "model": model,
@@ -250,13 +250,13 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 
 
 @contextmanager
-def _target(local_state: Path) -> Iterator[StewardSettings]:
+def _target(local_state: Path) -> Iterator[AdminSettings]:
     """Settings from the environment, or from the local stack's state file when none is set."""
     from steward import cli_target
 
     config = cli_target.load(local_state, os.environ)
     if config is None:
-        yield StewardSettings()
+        yield AdminSettings()
         return
     from steward.adapters.aws import reset_clients
 
@@ -264,7 +264,7 @@ def _target(local_state: Path) -> Iterator[StewardSettings]:
     os.environ.update(config.environment)
     reset_clients()
     try:
-        yield StewardSettings.model_validate(config.settings)
+        yield AdminSettings.model_validate(config.settings)
     finally:
         for name, value in saved.items():
             if value is None:
@@ -288,7 +288,7 @@ def _as_cli_error(error: Exception) -> CliError | None:
         return CliError(error.code, error.detail, EXIT_USAGE if error.status in (400, 422) else EXIT_REFUSED)
     if isinstance(error, LocalStateError):
         return CliError("config.invalid", str(error), EXIT_USAGE)
-    if isinstance(error, ValidationError):  # StewardSettings from STEWARD_* (name fields, not values)
+    if isinstance(error, ValidationError):  # AdminSettings from STEWARD_* (name fields, not values)
         fields = sorted({".".join(str(p) for p in e["loc"]) or e["msg"] for e in error.errors()})
         return CliError("config.invalid", f"invalid STEWARD_* settings: {', '.join(fields)}", EXIT_USAGE)
     if isinstance(error, ValueError):

@@ -67,7 +67,7 @@ class _StateFile(BaseModel):
 
 @dataclass(frozen=True)
 class ClientConfig:
-    """``StewardSettings`` fields and process environment (endpoint, moto's placeholder
+    """``AdminSettings`` fields and process environment (endpoint, moto's placeholder
     credentials) that point the CLI at the local stack."""
 
     settings: dict[str, str]

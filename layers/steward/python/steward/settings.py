@@ -7,8 +7,7 @@ customer request. Explicit argument > environment variable > default derived fro
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+from typing import Any, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,67 +26,22 @@ LOCAL_BACKEND_URL = "http://127.0.0.1:8080"
 
 
 class StewardSettings(BaseSettings):
-    """Everything the api and authorizer functions need to know about their environment."""
+    """What every function reads: its stage, account and region, and where the pepper comes from.
+
+    Each function reads its own subclass (`ApiSettings`, `AuthorizerSettings`, `ReportSettings`,
+    `AdminSettings`) from the same ``STEWARD_*`` environment, so a deployment passes a function
+    only the variables its model declares; one environment can build every model (local stack).
+    """
 
     model_config = SettingsConfigDict(env_prefix="STEWARD_", extra="ignore", frozen=True)
 
     stage: str = "local"
     region: str = Field(default=DEFAULT_REGION)
     account: str = LOCAL_ACCOUNT
-
-    # Resource names; empty means "derive from ResourceNames(stage)".
-    api_keys_table: str = ""
-    models_table: str = ""
-    audit_table: str = ""
-    fairness_table: str = ""
-    policies_table: str = ""
-    results_bucket: str = ""
+    # Empty means "derive from ResourceNames(stage)" (every resource-name field below too).
     pepper_secret_name: str = ""
     # Only for local/test stages: the pepper itself. Refused elsewhere (secrets live in AWS).
     pepper: SecretStr | None = None
-
-    # Backend used by registry targets of kind ``http`` that carry no URL of their own
-    # (local/test stages default to a backend on localhost:8080).
-    backend_url: str = ""
-
-    # Request limits.
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=6 * 1024 * 1024)
-    max_embedding_inputs: int = Field(default=128, ge=1, le=2048)
-    max_input_chars: int = Field(default=32_768, ge=1)
-
-    # Backend calls: a total deadline below API Gateway's 29 s and a per-attempt timeout.
-    backend_deadline_s: float = Field(default=18.0, gt=0)
-    backend_try_timeout_s: float = Field(default=10.0, gt=0)
-    backend_connect_timeout_s: float = Field(default=2.0, gt=0)
-    backend_max_attempts: int = Field(default=3, ge=1, le=5)
-    backend_backoff_base_s: float = Field(default=0.05, ge=0)
-    backend_backoff_cap_s: float = Field(default=1.0, ge=0)
-    breaker_failure_threshold: int = Field(default=5, ge=1)
-    breaker_cooldown_s: float = Field(default=10.0, gt=0)
-
-    # Caches (seconds), per warm process. A change in a table is in force within the TTL: a
-    # revoked key (``auth``), a retired, approved or re-defaulted version (``registry``), a new
-    # privacy policy version (``policy``). Capped at the 5 s freshness promise (steward.ttl_cache).
-    auth_cache_ttl_s: float = Field(default=DEFAULT_TTL_S, ge=0, le=FRESHNESS_BOUND_S)
-    registry_cache_ttl_s: float = Field(default=DEFAULT_TTL_S, ge=0, le=FRESHNESS_BOUND_S)
-    policy_cache_ttl_s: float = Field(default=DEFAULT_TTL_S, ge=0, le=FRESHNESS_BOUND_S)
-    # Deep privacy path: the registry model (``name`` or ``name@version``) serving PERSON /
-    # LOCATION / STREET_ADDRESS token classification (built as ``pii-ner``). Empty: no deep path,
-    # and a policy asking for it is refused (fail closed).
-    privacy_deep_model: str = ""
-
-    audit_retention_days: int = Field(default=400, ge=1, le=3650)
-    # Fairness monitoring: how long a prediction waits for its ground-truth label (the join item
-    # holding the group expires after this), and the window length of the counters.
-    fairness_join_ttl_days: int = Field(default=7, ge=1, le=90)
-    # Fairness report run: daily windows looked back on, and the alarm threshold it reports against.
-    fairness_lookback_days: int = Field(default=7, ge=1, le=90)
-    fairness_dp_ratio_threshold: float = Field(default=0.8, gt=0, le=1)
-    # The stage's customer-managed key (ARN or id) for objects Steward writes to S3, and for the
-    # privacy ``encrypt`` operator's data keys (empty: the stage's alias, ``alias/steward-<stage>``).
-    kms_key_id: str = ""
-    # Opt-in: Powertools Tracer loads the X-Ray SDK (~0.5 s) so it stays off by default.
-    tracing: bool = False
 
     @property
     def names(self) -> ResourceNames:
@@ -120,12 +74,71 @@ class StewardSettings(BaseSettings):
         if stage in DEV_STAGES:
             defaults["backend_url"] = LOCAL_BACKEND_URL
         for key, value in defaults.items():
-            if not data.get(key):
+            if key in cls.model_fields and not data.get(key):
                 data[key] = value
         return data
 
     @model_validator(mode="after")
-    def _refuse_unsafe(self) -> StewardSettings:
+    def _refuse_env_pepper(self) -> Self:
+        if not self.is_dev and self.pepper is not None:
+            raise ValueError("STEWARD_PEPPER is only allowed in local/test stages; use Secrets Manager")
+        return self
+
+
+def _cache_ttl() -> Any:
+    """A per-warm-process cache TTL, capped at the 5 s freshness promise (steward.ttl_cache)."""
+    return Field(default=DEFAULT_TTL_S, ge=0, le=FRESHNESS_BOUND_S)
+
+
+class ApiSettings(StewardSettings):
+    """The api function: its tables, backend calls, request limits, caches and privacy paths."""
+
+    models_table: str = ""
+    audit_table: str = ""
+    fairness_table: str = ""
+    policies_table: str = ""
+
+    # Backend used by registry targets of kind ``http`` that carry no URL of their own
+    # (local/test stages default to a backend on localhost:8080).
+    backend_url: str = ""
+
+    # Request limits.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=6 * 1024 * 1024)
+    max_embedding_inputs: int = Field(default=128, ge=1, le=2048)
+    max_input_chars: int = Field(default=32_768, ge=1)
+
+    # Backend calls: a total deadline below API Gateway's 29 s and a per-attempt timeout.
+    backend_deadline_s: float = Field(default=18.0, gt=0)
+    backend_try_timeout_s: float = Field(default=10.0, gt=0)
+    backend_connect_timeout_s: float = Field(default=2.0, gt=0)
+    backend_max_attempts: int = Field(default=3, ge=1, le=5)
+    backend_backoff_base_s: float = Field(default=0.05, ge=0)
+    backend_backoff_cap_s: float = Field(default=1.0, ge=0)
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_s: float = Field(default=10.0, gt=0)
+
+    # Caches (seconds), per warm process. A change in a table is in force within the TTL: a
+    # retired, approved or re-defaulted version (``registry``), a new privacy policy version
+    # (``policy``).
+    registry_cache_ttl_s: float = _cache_ttl()
+    policy_cache_ttl_s: float = _cache_ttl()
+    # Deep privacy path: the registry model (``name`` or ``name@version``) serving PERSON /
+    # LOCATION / STREET_ADDRESS token classification (built as ``pii-ner``). Empty: no deep path,
+    # and a policy asking for it is refused (fail closed).
+    privacy_deep_model: str = ""
+
+    audit_retention_days: int = Field(default=400, ge=1, le=3650)
+    # Fairness monitoring: how long a prediction waits for its ground-truth label (the join item
+    # holding the group expires after this), and the window length of the counters.
+    fairness_join_ttl_days: int = Field(default=7, ge=1, le=90)
+    # The stage's customer-managed key (ARN or id) for the privacy ``encrypt`` operator's data
+    # keys (empty: the stage's alias, ``alias/steward-<stage>``).
+    kms_key_id: str = ""
+    # Opt-in: Powertools Tracer loads the X-Ray SDK (~0.5 s) so it stays off by default.
+    tracing: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_backend(self) -> Self:
         if self.backend_deadline_s + STORE_STALL_BUDGET_S > API_GATEWAY_LIMIT_S:
             raise ValueError(
                 f"backend_deadline_s must leave {STORE_STALL_BUDGET_S:.0f} s for store stalls "
@@ -133,22 +146,43 @@ class StewardSettings(BaseSettings):
             )
         if self.backend_try_timeout_s > self.backend_deadline_s:
             raise ValueError("backend_try_timeout_s must not exceed backend_deadline_s")
-        if not self.is_dev:
-            if self.pepper is not None:
-                raise ValueError("STEWARD_PEPPER is only allowed in local/test stages; use Secrets Manager")
-            url = self.backend_url
-            if url and not url.startswith("https://") and not _is_private_http(url):
-                raise ValueError("backend_url must use https outside local/test stages")
+        url = self.backend_url
+        if not self.is_dev and url and not url.startswith("https://") and not _is_private_http(url):
+            raise ValueError("backend_url must use https outside local/test stages")
         return self
+
+
+class AuthorizerSettings(StewardSettings):
+    """The authorizer function: the key table and how long a revoked key may still pass."""
+
+    api_keys_table: str = ""
+    # A revoked key is refused everywhere within this TTL (with API Gateway's result cache).
+    auth_cache_ttl_s: float = _cache_ttl()
+
+
+class ReportSettings(StewardSettings):
+    """The scheduled fairness report: what it reads, where reports go, what it alarms on."""
+
+    models_table: str = ""
+    fairness_table: str = ""
+    results_bucket: str = ""
+    # The stage's customer-managed key (ARN or id) for the report objects written to S3.
+    kms_key_id: str = ""
+    # Daily windows looked back on, and the alarm threshold it reports against.
+    fairness_lookback_days: int = Field(default=7, ge=1, le=90)
+    fairness_dp_ratio_threshold: float = Field(default=0.8, gt=0, le=1)
+
+
+class AdminSettings(StewardSettings):
+    """The ``steward`` CLI and `steward.admin`: the key and model tables they write."""
+
+    api_keys_table: str = ""
+    models_table: str = ""
+    # The authorizers' key cache TTL, stated when a key is revoked (it is not enforced here).
+    auth_cache_ttl_s: float = _cache_ttl()
 
 
 def _is_private_http(url: str) -> bool:
     """Plain HTTP is tolerated only to in-VPC service-discovery names (ECS Service Connect)."""
     host = url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
     return host.endswith(".local") or host.endswith(".internal")
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> StewardSettings:
-    """The process-wide settings, validated on first use (cold start)."""
-    return StewardSettings()
