@@ -6,8 +6,12 @@ hostile caller sends it, or drives the one component the hole was in.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from starlette.testclient import TestClient
+from steward import oip_tensors as oip
+from steward.privacy_guard import RequestPrivacy
 from steward.testing import FakeTransport
 
 from .conftest import MINILM, bearer
@@ -37,3 +41,57 @@ def test_a_repeated_content_type_is_judged_as_the_app_reads_it(
     response = client.post(EXPLAIN, headers=headers, content=SURROGATE_TENSOR)
     assert (response.status_code, response.json()["code"]) == (400, "input.malformed_json")
     assert transport.calls == []
+
+
+# --- one request can't hold the privacy guard for tens of seconds ------------------------------
+# Every string the backend would see costs one detector pass (~0.1 ms even when empty); a 1 MB body
+# of short BYTES elements or parameter lists held ~200k of them (20-30 s of CPU before the fix).
+INFER = f"/v2/models/{MINILM}/infer"
+
+
+def _bytes_tensor(n: int, name: str = "text") -> dict[str, object]:
+    return {"name": name, "datatype": "BYTES", "shape": [n], "data": ["a"] * n}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"inputs": [_bytes_tensor(oip.MAX_STRINGS + 1)]},
+        {"inputs": [_bytes_tensor(8)], "parameters": {f"p{i}": ["a"] * 1024 for i in range(5)}},
+        {
+            "inputs": [{**_bytes_tensor(8), "parameters": {f"p{i}": ["a"] * 1024 for i in range(5)}}],
+        },
+        {
+            "inputs": [_bytes_tensor(8)],
+            "outputs": [{"name": "embedding", "parameters": {f"p{i}": ["a"] * 1024 for i in range(5)}}],
+        },
+    ],
+    ids=["bytes-elements", "request-parameters", "input-parameters", "output-parameters"],
+)
+@pytest.mark.parametrize("path", [INFER, EXPLAIN])
+def test_more_strings_than_the_guard_reads_per_request_is_a_413_before_any_redaction(
+    client: TestClient,
+    api_key: str,
+    transport: FakeTransport,
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+    body: dict[str, object],
+) -> None:
+    read: list[str] = []
+    original = RequestPrivacy.redact_text
+    monkeypatch.setattr(
+        RequestPrivacy, "redact_text", lambda self, text: read.append(text) or original(self, text)
+    )
+    response = client.post(path, headers={**bearer(api_key), **JSON}, content=json.dumps(body))
+    assert (response.status_code, response.json()["code"]) == (413, "input.too_large")
+    assert str(oip.MAX_STRINGS) in response.json()["detail"]
+    assert transport.calls == [] and read == []
+
+
+def test_strings_up_to_the_limit_are_served(
+    client: TestClient, api_key: str, transport: FakeTransport
+) -> None:
+    body = {"inputs": [_bytes_tensor(oip.MAX_STRINGS - 2)], "parameters": {"a": "x", "b": ["y"]}}
+    response = client.post(INFER, headers={**bearer(api_key), **JSON}, content=json.dumps(body))
+    assert response.status_code != 413, response.text
+    assert len(transport.calls) == 1

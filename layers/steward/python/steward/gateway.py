@@ -44,6 +44,7 @@ class Limits:
     max_audit_page: int = 100
     max_explain_rows: int = 64  # the backend's own cap; checked here for a clear message
     max_tensor_elements: int = oip.MAX_ELEMENTS  # all input tensors of one OIP request together
+    max_tensor_strings: int = oip.MAX_STRINGS  # what the privacy guard reads for one OIP request
 
 
 logger = logging.getLogger("steward.gateway")
@@ -313,6 +314,7 @@ class Gateway:
             inputs=oip.declared_names(mv.inputs),
             outputs=oip.declared_names(mv.outputs),
             max_elements=self.limits.max_tensor_elements,
+            max_strings=self.limits.max_tensor_strings,
         )
 
     def _monitored_groups(
