@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from pydantic import WithJsonSchema
 from steward.auth.keys import PLATFORM_ADMIN_SCOPE
-from steward.errors import FeatureNotConfigured, Forbidden, ModelNotFound
+from steward.errors import Forbidden, ModelNotFound
 from steward.privacy_policies import PolicyBook
 
 from functions.api.openapi import problems
@@ -49,7 +49,7 @@ def _view(policy: Any) -> dict[str, Any]:
     return dict(policy.model_dump(mode="json"))
 
 
-@router.put("/policies/{tenant}", response_model=PolicyView, status_code=201, responses=problems(404, 501))
+@router.put("/policies/{tenant}", response_model=PolicyView, status_code=201, responses=problems(404))
 async def put_policy(
     tenant: Tenant,
     request: Request,
@@ -63,9 +63,6 @@ async def put_policy(
     """Store ``document`` as the next version of the tenant's policy (or of one model's)."""
     call = Call(request)
     book = _policies(call, tenant)
-    if document.get("detection_path") == "deep" and call.gateway.privacy.deep_detector is None:
-        # Stored, it would refuse every request of the scope (fail closed); say so now instead.
-        raise FeatureNotConfigured("The deep detection path is not configured on this deployment.")
     saved = await call.value(
         lambda: _view(book.save(tenant, _registered(call, model), document, author=call.caller.key_id))
     )

@@ -299,24 +299,3 @@ def test_an_old_document_that_switched_detection_off_is_read_back_detecting_and_
     # And the name the document let through is still let through, but now counted
     assert PERSON in sent
     assert {"PHONE_NUMBER", "PERSON"} <= set(audit_store.records[-1]["pii_counts"])
-
-
-def test_the_deep_path_is_refused_where_no_deep_detector_is_configured(
-    settings: StewardSettings,
-    registry_store: Any,
-    audit_store: InMemoryAuditStore,
-    transport: FakeTransport,
-    policy_store: InMemoryPolicyStore,
-    authorizer: Authorizer,
-    admin_key: str,
-) -> None:
-    # Stored, it would fail every request of the tenant (fail closed): say so when it is written.
-    guard = PrivacyGuard(PolicyBook(policy_store, ttl_s=0), pepper=lambda: PEPPER)
-    router = Router({"http": transport}, RouterPolicy(breaker_threshold=2), sleep=lambda s: None)
-    gateway = Gateway(Registry(registry_store, ttl_s=0), router, audit_store, privacy=guard)
-    app = with_authorizer(create_app(settings, gateway), lambda e: authorize_event(e, authorizer))
-    with TestClient(app) as client:
-        response = put_policy(client, admin_key, {"detection_path": "deep"})
-        assert (response.status_code, response.json()["code"]) == (501, "feature.not_configured")
-        assert policy_store.items == {}
-        assert put_policy(client, admin_key, {"detection_path": "fast"}).status_code == 201
