@@ -11,10 +11,15 @@ import json
 import pytest
 from starlette.testclient import TestClient
 from steward import oip_tensors as oip
+from steward.auth.authorize import Authorizer
+from steward.auth.keys import format_key, generate_key
+from steward.auth.principal import Principal
+from steward.errors import ModelNotFound, Unauthenticated
 from steward.privacy_guard import RequestPrivacy
-from steward.testing import FakeTransport
+from steward.registry import Registry
+from steward.testing import FakeTransport, InMemoryKeyStore, InMemoryRegistryStore
 
-from .conftest import MINILM, bearer
+from .conftest import MINILM, PEPPER, bearer
 
 JSON = {"content-type": "application/json"}
 EXPLAIN = f"/v1/models/{MINILM}/explain"
@@ -95,3 +100,37 @@ def test_strings_up_to_the_limit_are_served(
     response = client.post(INFER, headers={**bearer(api_key), **JSON}, content=json.dumps(body))
     assert response.status_code != 413, response.text
     assert len(transport.calls) == 1
+
+
+# --- junk keys and model names can't evict what real callers use ---------------------------------
+def test_a_flood_of_unknown_key_ids_does_not_evict_real_keys_from_the_authorizer_cache() -> None:
+    store = InMemoryKeyStore()
+    token, record = generate_key("acme", pepper=PEPPER)
+    store.put(record)
+    clock = [0.0]
+    authorizer = Authorizer(store, lambda: PEPPER, monotonic=lambda: clock[0], max_entries=64)
+    assert authorizer.authorize(token).key_id == record.key_id
+    reads = store.reads
+    # Well-formed keys (the checksum is public) with random ids: each is one read, and cached
+    for i in range(10 * 64):
+        junk = format_key(f"{i:012d}", "0" * 40)
+        with pytest.raises(Unauthenticated):
+            authorizer.authorize(junk)
+    assert store.reads == reads + 10 * 64
+    # The real key is still served from the cache: the flood cost the attacker reads, not the caller
+    assert authorizer.authorize(token).key_id == record.key_id
+    assert store.reads == reads + 10 * 64
+
+
+def test_a_flood_of_unknown_model_names_does_not_evict_real_models_from_the_registry_cache(
+    registry_store: InMemoryRegistryStore,
+) -> None:
+    caller = Principal("acme", "k1", frozenset(), frozenset({"*"}))
+    registry = Registry(registry_store, monotonic=lambda: 0.0)
+    assert registry.resolve(caller, MINILM).entry.model == MINILM
+    reads = registry_store.reads
+    for i in range(2048):
+        with pytest.raises(ModelNotFound):
+            registry.resolve(caller, f"no-such-model-{i}")
+    assert registry.resolve(caller, MINILM).entry.model == MINILM
+    assert registry_store.reads == reads + 2048
