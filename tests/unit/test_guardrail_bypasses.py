@@ -7,6 +7,8 @@ hostile caller sends it, or drives the one component the hole was in.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from starlette.testclient import TestClient
@@ -17,7 +19,13 @@ from steward.auth.principal import Principal
 from steward.errors import ModelNotFound, Unauthenticated
 from steward.privacy_guard import RequestPrivacy
 from steward.registry import Registry
-from steward.testing import FakeTransport, InMemoryKeyStore, InMemoryRegistryStore
+from steward.testing import (
+    FakeTransport,
+    InMemoryAuditStore,
+    InMemoryKeyStore,
+    InMemoryRegistryStore,
+    demo_model,
+)
 
 from .conftest import MINILM, PEPPER, bearer
 
@@ -96,7 +104,10 @@ def test_more_strings_than_the_guard_reads_per_request_is_a_413_before_any_redac
 def test_strings_up_to_the_limit_are_served(
     client: TestClient, api_key: str, transport: FakeTransport
 ) -> None:
-    body = {"inputs": [_bytes_tensor(oip.MAX_STRINGS - 2)], "parameters": {"a": "x", "b": ["y"]}}
+    body = {
+        "inputs": [_bytes_tensor(oip.MAX_STRINGS - 4)],
+        "parameters": {"a": "x", "b": ["y"]},
+    }  # 2 keys, 2 values
     response = client.post(INFER, headers={**bearer(api_key), **JSON}, content=json.dumps(body))
     assert response.status_code != 413, response.text
     assert len(transport.calls) == 1
@@ -134,3 +145,70 @@ def test_a_flood_of_unknown_model_names_does_not_evict_real_models_from_the_regi
             registry.resolve(caller, f"no-such-model-{i}")
     assert registry.resolve(caller, MINILM).entry.model == MINILM
     assert registry_store.reads == reads + 2048
+
+
+# --- identifiers are free text too: a secret can be written as a parameter key or tensor name ----
+AWS_KEY = "AKIAQ3EGRVU6QLVZH6DX"  # an identifier: [A-Z0-9]{20}
+GITHUB_TOKEN = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"  # an identifier too
+UNDECLARED = "undeclared-tensors"
+
+
+@pytest.fixture
+def undeclared(registry_store: InMemoryRegistryStore, make_key: Callable[..., str]) -> str:
+    """A key for a model whose registry entry declares no tensors (any identifier is a name)."""
+    entry, version = demo_model(UNDECLARED)
+    registry_store.put_entry(entry)
+    registry_store.put_version(replace(version, inputs=(), outputs=()))
+    return make_key("acme", (UNDECLARED,))
+
+
+def _infer_body(*, params: dict[str, object] | None = None, name: str = "text", output: str = "") -> bytes:
+    tensor: dict[str, object] = {"name": name, "datatype": "BYTES", "shape": [1], "data": ["hi"]}
+    body: dict[str, object] = {"inputs": [tensor]}
+    if params is not None:
+        body["parameters"] = params
+    if output:
+        body["outputs"] = [{"name": output}]
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _infer_body(params={AWS_KEY: 1}),
+        _infer_body(params={GITHUB_TOKEN: "x"}),
+        _infer_body(name=AWS_KEY),
+        _infer_body(output=GITHUB_TOKEN),
+    ],
+    ids=["request-parameter-key", "parameter-key-token", "input-name", "output-name"],
+)
+def test_a_secret_written_as_an_identifier_never_reaches_the_backend(
+    client: TestClient,
+    undeclared: str,
+    transport: FakeTransport,
+    audit_store: InMemoryAuditStore,
+    body: bytes,
+) -> None:
+    response = client.post(
+        f"/v2/models/{UNDECLARED}/infer", headers={**bearer(undeclared), **JSON}, content=body
+    )
+    assert response.status_code == 400, response.text[:200]
+    assert response.json()["code"] in ("input.invalid_parameter", "input.invalid_tensor_name")
+    assert transport.calls == []
+    assert AWS_KEY not in response.text and GITHUB_TOKEN not in response.text
+    assert AWS_KEY not in json.dumps(audit_store.records) and GITHUB_TOKEN not in json.dumps(
+        audit_store.records
+    )
+
+
+def test_ordinary_identifiers_still_pass(
+    client: TestClient, undeclared: str, transport: FakeTransport
+) -> None:
+    body = _infer_body(
+        params={"priority": 1, "sequence_id": 7, "timeout": 100}, name="input_ids", output="logits"
+    )
+    response = client.post(
+        f"/v2/models/{UNDECLARED}/infer", headers={**bearer(undeclared), **JSON}, content=body
+    )
+    assert response.status_code != 400, response.text[:200]
+    assert len(transport.calls) == 1

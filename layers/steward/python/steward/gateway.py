@@ -395,7 +395,10 @@ class Gateway:
             model=mv.backend_model,
             version=mv.backend_version,
             # The binary extension's flags never reach the backend: it always answers JSON.
-            payload=guard.redact_request(oip.without_binary_parameters(payload)),
+            payload=guard.redact_request(
+                oip.without_binary_parameters(payload),
+                known_names=frozenset(t["name"] for t in (*mv.inputs, *mv.outputs) if "name" in t),
+            ),
             operation=operation,
         )
         try:

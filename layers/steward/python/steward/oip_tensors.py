@@ -52,7 +52,8 @@ MAX_RANK = 8
 MAX_ELEMENTS = 1 << 21
 MAX_PARAMETERS = 64
 MAX_PARAMETER_LIST = 4096
-#: Strings the privacy guard reads per request: BYTES elements, parameter values and ``id``.
+#: Strings the privacy guard reads per request: BYTES elements, parameter keys and values,
+#: tensor names the model does not declare, and ``id``.
 MAX_STRINGS = 4096
 
 #: A tensor name when the registry does not declare the model's tensors (ONNX-style names allowed).
@@ -118,7 +119,7 @@ def check_request(
         if not isinstance(tensor, Mapping):
             raise TensorMismatch(f"{where} must be a tensor object.")
         _check_name(tensor.get("name"), inputs, where, seen)
-        strings.add(_check_parameters(tensor.get("parameters"), f"{where}.parameters"))
+        strings.add((inputs is None) + _check_parameters(tensor.get("parameters"), f"{where}.parameters"))
         if tensor.get("datatype") == BYTES:  # counted before the data is read element by element
             strings.add(_shape_elements(tensor.get("shape"), where))
         total += check_tensor(tensor, where, budget=max_elements - total, limit=max_elements)
@@ -133,7 +134,7 @@ def check_request(
         if not isinstance(output, Mapping):
             raise InvalidTensorName(f"{where} must be an object with a 'name'.")
         _check_name(output.get("name"), outputs, where, seen)
-        strings.add(_check_parameters(output.get("parameters"), f"{where}.parameters"))
+        strings.add((outputs is None) + _check_parameters(output.get("parameters"), f"{where}.parameters"))
 
 
 def check_tensor(
@@ -209,8 +210,8 @@ class _Strings:
         self.count += n
         if self.count > self.limit:
             raise InputTooLarge(
-                f"The request may hold at most {self.limit} strings in all (BYTES elements and "
-                "parameter values); split it into several requests."
+                f"The request may hold at most {self.limit} strings in all (BYTES elements, parameter "
+                "keys and values, undeclared tensor names); split it into several requests."
             )
 
 
@@ -234,14 +235,14 @@ def _check_name(name: Any, declared: Collection[str] | None, where: str, seen: s
 
 def _check_parameters(params: Any, where: str) -> int:
     """Keys are identifiers; values are strings, finite numbers, booleans, or flat lists of them.
-    Returns how many strings the values hold."""
+    Returns how many strings the guard will read: every key, and every string value."""
     if params is None:
         return 0
     if not isinstance(params, Mapping):
         raise InvalidParameter(f"'{where}' must be an object.")
     if len(params) > MAX_PARAMETERS:
         raise InvalidParameter(f"'{where}' may hold at most {MAX_PARAMETERS} entries.")
-    strings = 0
+    strings = len(params)
     for key, value in params.items():
         if not isinstance(key, str) or PARAMETER_KEY.fullmatch(key) is None:
             raise InvalidParameter(
