@@ -10,6 +10,7 @@ UTF-8, no lone surrogates, no NaN) and a depth limit before any route runs, so e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +25,9 @@ DETAIL = (
     f"nested at most {MAX_JSON_DEPTH} levels."
 )
 BINARY_HEADER_LENGTH = b"inference-header-content-length"
+#: The only routes that take the binary tensor data extension (``functions.api.routes.oip``).
+#: Anywhere else the header is ignored: it must never exempt a body from this gate.
+BINARY_ROUTE = re.compile(r"/v2/models/[^/]+(?:/versions/[^/]+)?/infer$")
 
 
 def is_json_media_type(content_type: str | None) -> bool:
@@ -34,24 +38,25 @@ def is_json_media_type(content_type: str | None) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-def json_part(headers: Iterable[tuple[bytes, bytes]], body: bytes) -> bytes | None:
+def json_part(headers: Iterable[tuple[bytes, bytes]], body: bytes, path: str) -> bytes | None:
     """The bytes of ``body`` that the app will parse as JSON, or None where it parses none.
 
-    With the binary tensor extension only the first ``Inference-Header-Content-Length`` bytes are
-    JSON; the rest is raw tensor data.
+    With the binary tensor extension (infer routes only) just the first
+    ``Inference-Header-Content-Length`` bytes are JSON; the rest is raw tensor data. A repeated
+    header counts by its first value, as Starlette (so FastAPI and the OIP routes) reads it.
     """
     content_type: str | None = None
     header_length: bytes | None = None
     for name, value in headers:
-        if name == b"content-type":
+        if name == b"content-type" and content_type is None:
             content_type = value.decode("latin-1")
-        elif name == BINARY_HEADER_LENGTH:
+        elif name == BINARY_HEADER_LENGTH and header_length is None:
             header_length = value
-    if header_length is not None:
+    if header_length is not None and BINARY_ROUTE.search(path):
         try:
             length = int(header_length)
         except ValueError:
-            return None  # the binary extension's own parser refuses it with its own message
+            return None  # the binary extension's own parser refuses it before any JSON is read
         return body[:length] if 0 <= length <= len(body) else None
     return body if is_json_media_type(content_type) else None
 

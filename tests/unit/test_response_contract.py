@@ -194,7 +194,7 @@ CASES: dict[tuple[str, str], Case] = {
         "/admin/policies/acme", {"threshold": 0.5}, params={"model": MINILM}, admin=True
     ),
     ("GET", "/admin/policies/{tenant}"): lambda s: _after(
-        s, "PUT", "/admin/policies/acme", {"threshold": 0.6}, Call("/admin/policies/acme", admin=True)
+        s, "PUT", "/admin/policies/acme", {"threshold": 0.4}, Call("/admin/policies/acme", admin=True)
     ),
     ("PUT", "/admin/fairness/{tenant}/groups"): lambda s: Call(
         "/admin/fairness/acme/groups", {"labels": ["A", "B", "C"]}, admin=True

@@ -16,6 +16,10 @@ part is :data:`DEFAULT_TTL_S`, leaving the rest of the bound to DynamoDB's repli
 Concurrent misses for one key share a single read (single flight): a burst of requests with the
 same key on a cold or expired entry costs one read, and a failed read is handed to every waiter
 and never cached (the next request reads again).
+
+Absences ("no such key", "no such model") are cached too, so junk can't hammer the table, but
+apart from what exists (``is_miss``): callers choose those keys freely, and a flood of them must
+cost the flooder its reads, never evict the entries real callers use.
 """
 
 from __future__ import annotations
@@ -44,19 +48,24 @@ class TtlCache(Generic[K, V]):
         *,
         monotonic: Callable[[], float] = time.monotonic,
         max_entries: int = 1024,
+        is_miss: Callable[[V], bool] | None = None,
     ) -> None:
         self.ttl_s = ttl_s
         self._monotonic = monotonic
         self._max_entries = max_entries
+        self._is_miss = is_miss
         # An entry's age counts from the moment its read *started*: a change made before then
         # is in the value; one made after is picked up at most ``ttl_s`` later.
         self._entries: dict[K, tuple[float, V]] = {}
+        self._misses: dict[K, tuple[float, V]] = {}  # values ``is_miss`` calls absences
         self._flights: dict[K, Future[V]] = {}
         self._lock = threading.Lock()
 
     def get(self, key: K, load: Callable[[], V]) -> V:
         with self._lock:
             cached = self._entries.get(key)
+            if cached is None:
+                cached = self._misses.get(key)
             if cached is not None and self._monotonic() - cached[0] < self.ttl_s:
                 return cached[1]
             flight = self._flights.get(key)
@@ -73,10 +82,13 @@ class TtlCache(Generic[K, V]):
                 del self._flights[key]
             flight.set_exception(error)
             raise
+        miss = self._is_miss is not None and self._is_miss(value)
+        table, other = (self._misses, self._entries) if miss else (self._entries, self._misses)
         with self._lock:
-            if key not in self._entries and len(self._entries) >= self._max_entries:
-                self._entries.clear()  # bounded memory: junk keys can't grow it without limit
-            self._entries[key] = (started, value)
+            other.pop(key, None)
+            if key not in table and len(table) >= self._max_entries:
+                table.clear()  # bounded memory: junk keys can't grow it without limit
+            table[key] = (started, value)
             del self._flights[key]
         flight.set_result(value)
         return value
@@ -84,3 +96,4 @@ class TtlCache(Generic[K, V]):
     def forget(self, key: K) -> None:
         with self._lock:
             self._entries.pop(key, None)
+            self._misses.pop(key, None)

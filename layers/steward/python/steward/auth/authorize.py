@@ -59,7 +59,7 @@ class Authorizer:
         self._pepper = pepper
         self._clock = clock
         self._cache: TtlCache[str, KeyRecord | None] = TtlCache(
-            ttl_s, monotonic=monotonic, max_entries=max_entries
+            ttl_s, monotonic=monotonic, max_entries=max_entries, is_miss=lambda record: record is None
         )
 
     @property

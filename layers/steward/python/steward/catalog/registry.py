@@ -154,7 +154,10 @@ class Registry:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
-        self._docs: TtlCache[str, ModelDocument] = TtlCache(ttl_s, monotonic=monotonic)
+        # Any caller may name any model: unknown names are cached apart, so they can't evict real ones.
+        self._docs: TtlCache[str, ModelDocument] = TtlCache(
+            ttl_s, monotonic=monotonic, is_miss=lambda doc: doc.entry is None
+        )
         self._listing: TtlCache[str, list[ModelDocument]] = TtlCache(ttl_s, monotonic=monotonic)
 
     @property

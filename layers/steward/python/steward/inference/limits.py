@@ -17,6 +17,7 @@ class Limits:
     max_audit_page: int = 100
     max_explain_rows: int = 64  # the backend's own cap; checked here for a clear message
     max_tensor_elements: int = oip.MAX_ELEMENTS  # all input tensors of one OIP request together
+    max_tensor_strings: int = oip.MAX_STRINGS  # what the privacy guard reads for one OIP request
 
 
 def caller_texts(inputs: str | Sequence[Any], limits: Limits, field_name: str = "input") -> list[str]:

@@ -7,7 +7,10 @@ with 400 before it leaves: numbers in range of their type (an integer wider than
 not even be serialised), BOOLs as booleans, strings only in BYTES. Names are caller-chosen text
 that reaches the backend unredacted, so tensor names must be ones the model declares (or, when the
 registry does not know them, a strict identifier) and parameter keys must be identifiers.
-Parameter values may be strings (the guard redacts them), numbers or booleans.
+Parameter values may be strings (the guard redacts them), numbers or booleans. Every string costs
+the guard one detector pass (about 0.1 ms, even when empty), so a request holds at most
+:data:`MAX_STRINGS` of them (BYTES elements and parameter values together): without the bound a
+1 MB body of short strings held one process for tens of seconds.
 
 Error details are written here and never echo a caller's value, name or shape: a position
 (``inputs[1]``, element 5) is enough to find the mistake.
@@ -49,6 +52,9 @@ MAX_RANK = 8
 MAX_ELEMENTS = 1 << 21
 MAX_PARAMETERS = 64
 MAX_PARAMETER_LIST = 4096
+#: Strings the privacy guard reads per request: BYTES elements, parameter keys and values,
+#: tensor names the model does not declare, and ``id``.
+MAX_STRINGS = 4096
 
 #: A tensor name when the registry does not declare the model's tensors (ONNX-style names allowed).
 TENSOR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:/-]{0,127}")
@@ -88,12 +94,15 @@ def check_request(
     inputs: Collection[str] | None = None,
     outputs: Collection[str] | None = None,
     max_elements: int = MAX_ELEMENTS,
+    max_strings: int = MAX_STRINGS,
 ) -> None:
     """Refuse (400/413) an OIP request the backend must not see: see the module docstring.
 
     ``inputs``/``outputs``: the model's declared tensor names (None: any strict identifier).
     """
-    _check_parameters(payload.get("parameters"), "parameters")
+    strings = _Strings(max_strings)
+    strings.add(isinstance(payload.get("id"), str))
+    strings.add(_check_parameters(payload.get("parameters"), "parameters"))
     tensors = payload.get("inputs")
     if not isinstance(tensors, list) or not tensors:
         raise TensorMismatch("'inputs' must be a non-empty list of tensors.")
@@ -104,7 +113,9 @@ def check_request(
         if not isinstance(tensor, Mapping):
             raise TensorMismatch(f"{where} must be a tensor object.")
         _check_name(tensor.get("name"), inputs, where, seen)
-        _check_parameters(tensor.get("parameters"), f"{where}.parameters")
+        strings.add((inputs is None) + _check_parameters(tensor.get("parameters"), f"{where}.parameters"))
+        if tensor.get("datatype") == BYTES:  # counted before the data is read element by element
+            strings.add(_shape_elements(tensor.get("shape"), where))
         total += check_tensor(tensor, where, budget=max_elements - total, limit=max_elements)
     requested = payload.get("outputs")
     if requested is None:
@@ -117,7 +128,7 @@ def check_request(
         if not isinstance(output, Mapping):
             raise InvalidTensorName(f"{where} must be an object with a 'name'.")
         _check_name(output.get("name"), outputs, where, seen)
-        _check_parameters(output.get("parameters"), f"{where}.parameters")
+        strings.add((outputs is None) + _check_parameters(output.get("parameters"), f"{where}.parameters"))
 
 
 def check_tensor(
@@ -182,6 +193,22 @@ def _strip_tensor(tensor: Any) -> Any:
 
 
 # --- helpers --------------------------------------------------------------------------------
+class _Strings:
+    """A running count of the strings the guard will read; 413 past ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+
+    def add(self, n: int) -> None:
+        self.count += n
+        if self.count > self.limit:
+            raise InputTooLarge(
+                f"The request may hold at most {self.limit} strings in all (BYTES elements, parameter "
+                "keys and values, undeclared tensor names); split it into several requests."
+            )
+
+
 def _check_name(name: Any, declared: Collection[str] | None, where: str, seen: set[str]) -> None:
     if not isinstance(name, str):
         raise InvalidTensorName(f"{where}: 'name' must be a string.")
@@ -200,14 +227,16 @@ def _check_name(name: Any, declared: Collection[str] | None, where: str, seen: s
     seen.add(name)
 
 
-def _check_parameters(params: Any, where: str) -> None:
-    """Keys are identifiers; values are strings, finite numbers, booleans, or flat lists of them."""
+def _check_parameters(params: Any, where: str) -> int:
+    """Keys are identifiers; values are strings, finite numbers, booleans, or flat lists of them.
+    Returns how many strings the guard will read: every key, and every string value."""
     if params is None:
-        return
+        return 0
     if not isinstance(params, Mapping):
         raise InvalidParameter(f"'{where}' must be an object.")
     if len(params) > MAX_PARAMETERS:
         raise InvalidParameter(f"'{where}' may hold at most {MAX_PARAMETERS} entries.")
+    strings = len(params)
     for key, value in params.items():
         if not isinstance(key, str) or PARAMETER_KEY.fullmatch(key) is None:
             raise InvalidParameter(
@@ -222,6 +251,8 @@ def _check_parameters(params: Any, where: str) -> None:
                 f"'{where}': every value must be a string, a finite number within 64 bits, a boolean, "
                 "or a list of those."
             )
+        strings += sum(type(item) is str for item in items)
+    return strings
 
 
 def _scalar(value: Any) -> bool:

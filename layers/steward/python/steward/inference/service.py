@@ -155,6 +155,7 @@ class InferenceService:
             inputs=declared_names(mv.inputs) or None,  # None: the registry doesn't know them
             outputs=declared_names(mv.outputs) or None,
             max_elements=self.limits.max_tensor_elements,
+            max_strings=self.limits.max_tensor_strings,
         )
 
     def _call(
@@ -175,7 +176,10 @@ class InferenceService:
             model=mv.backend_model,
             version=mv.backend_version,
             # The binary extension's flags never reach the backend: it always answers JSON.
-            payload=guard.redact_request(oip.without_binary_parameters(payload)),
+            payload=guard.redact_request(
+                oip.without_binary_parameters(payload),
+                known_names=frozenset(t["name"] for t in (*mv.inputs, *mv.outputs) if "name" in t),
+            ),
             operation=operation,
         )
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -118,13 +118,16 @@ class RequestPrivacy:
         return self._counted(RedactionResult(final, result.findings, pseudonyms, self.policy.version))
 
     # --- OIP payloads ------------------------------------------------------------------------
-    def redact_request(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+    def redact_request(self, payload: Mapping[str, Any], known_names: Collection[str] = ()) -> dict[str, Any]:
         """Every string value the backend would see: BYTES tensor elements, the ``parameters`` of
         the request, of each input and of each requested output, and ``id``.
 
-        Names and parameter keys are not rewritten: `steward.inference.oip_tensors` admits only declared
-        names and identifiers, so they can't carry free text.
+        Parameter keys and tensor names the model does not declare (``known_names``) are never
+        rewritten (the backend matches them as written), but they are caller-chosen identifiers,
+        and an identifier can be a secret (an access key ID, a ``ghp_`` token): one in which the
+        policy finds anything it would change refuses the request (400), naming no value.
         """
+        self._check_identifiers(payload, known_names)
         redact_one: Callable[[str], str] = lambda s: self.redact_text(s).text  # noqa: E731
         out = dict(payload)
         for key in ("inputs", "outputs"):
@@ -136,6 +139,27 @@ class RequestPrivacy:
         if isinstance(payload.get("id"), str):
             out["id"] = redact_one(payload["id"])
         return out
+
+    def _check_identifiers(self, payload: Mapping[str, Any], known_names: Collection[str]) -> None:
+        from steward.inference.oip_tensors import InvalidParameter, InvalidTensorName
+
+        tensors = [
+            t for key in ("inputs", "outputs") for t in _list(payload.get(key)) if isinstance(t, Mapping)
+        ]
+        for holder in (payload, *tensors):
+            params = holder.get("parameters")
+            if isinstance(params, Mapping) and any(self._changes(k) for k in params if isinstance(k, str)):
+                raise InvalidParameter(
+                    "A parameter key holds personal data or a secret: keys name settings, values carry data."
+                )
+        for tensor in tensors:
+            name = tensor.get("name")
+            if isinstance(name, str) and name not in known_names and self._changes(name):
+                raise InvalidTensorName("A tensor name holds personal data or a secret.")
+
+    def _changes(self, identifier: str) -> bool:
+        """Whether the policy would rewrite ``identifier`` (counted in the audit like any finding)."""
+        return self.redact_text(identifier).text != identifier
 
     def filter_response(self, result: Mapping[str, Any]) -> dict[str, Any]:
         """Output rules on every string the backend returned, then the caller's placeholders
@@ -160,6 +184,10 @@ def _tensor(tensor: Any, fn: Callable[[str], str]) -> Any:
     if "parameters" in tensor:
         out["parameters"] = _strings(tensor["parameters"], fn)
     return out
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 # Leaves with no text: a list made only of these is returned as it is (embeddings stay cheap).

@@ -8,7 +8,12 @@ every field it leaves out keeps the built-in value, every entity type it does no
 built-in rule. What a tenant may change is bounded:
 
 - PII types: any operator, threshold or direction, but only by naming the type. ``keep`` (detected,
-  counted in the audit, left as is) is the explicit, versioned way to let a type through.
+  counted in the audit, left as is) is the explicit, versioned way to let a type through. So the
+  policy-wide ``threshold`` may only be lowered (raised, it would drop every unnamed type's
+  findings, uncounted: at 1.0 names, phone numbers and addresses passed), and a rule applies to
+  at least one direction (``apply_to: []`` switched a type off uncounted). Such a document is
+  refused (``pii.policy_invalid``); one stored before this rule is read back with the threshold at
+  the default and an empty ``apply_to`` as ``keep`` (the value still passes, now counted).
 - Secret types (:data:`SECRET_TYPES`): only operators that never let the value through
   (:data:`SECRET_OPERATORS`), both directions, threshold at most :data:`DEFAULT_THRESHOLD`. A
   document that asks for less is refused (``pii.policy_invalid``); a stored one read back (written
@@ -157,20 +162,22 @@ def default_policy(tenant_id: str | None = None, model: str | None = None) -> Pr
 
 def layered(policy: PrivacyPolicy) -> PrivacyPolicy:
     """The policy in force for a stored document: the built-in rule for every type it does not
-    name, its own rule for the rest, and a secret rule never weaker than the built-in one.
+    name, its own rule for the rest, a secret rule never weaker than the built-in one, and nothing
+    switched off uncounted (see the module docstring).
 
-    Applied on every read, so documents stored before these rules existed are covered too. A
-    policy-wide ``threshold`` above the default tunes PII only: secrets keep at most the default.
+    Applied on every read, so documents stored before these rules existed are covered too.
     """
     entities = {t: builtin_rule(t) for t in ENTITY_TYPES}
     for entity_type, rule in policy.entities.items():
-        if entity_type not in SECRET_TYPES or not _secret_weakenings(rule):
+        if entity_type in SECRET_TYPES:
+            if not _secret_weakenings(rule):
+                entities[entity_type] = rule
+        elif not rule.apply_to:  # old documents only: the value still passes, but is counted
+            entities[entity_type] = rule.model_copy(update={"operator": Operator.KEEP, "apply_to": _BOTH})
+        else:
             entities[entity_type] = rule
-    if policy.threshold > DEFAULT_THRESHOLD:
-        for secret in SECRET_TYPES:
-            if entities[secret].threshold is None:
-                entities[secret] = entities[secret].model_copy(update={"threshold": DEFAULT_THRESHOLD})
-    return policy.model_copy(update={"entities": entities})
+    threshold = min(policy.threshold, DEFAULT_THRESHOLD)
+    return policy.model_copy(update={"entities": entities, "threshold": threshold})
 
 
 def _secret_weakenings(rule: EntityRule) -> list[str]:
@@ -206,6 +213,15 @@ def parse_policy(document: object) -> PrivacyPolicy:
         raise PolicyError(
             "Secret types must stay removed (operator redact, hash, encrypt or block; both directions; "
             f"threshold at most {DEFAULT_THRESHOLD}): " + ", ".join(weak)
+        )
+    quiet = ["threshold"] if policy.threshold > DEFAULT_THRESHOLD else []
+    quiet += sorted(f"entities.{t}.apply_to" for t, rule in policy.entities.items() if not rule.apply_to)
+    if quiet:
+        raise PolicyError(
+            f"A policy may not switch detection off unnamed or uncounted: the policy-wide threshold is "
+            f"at most {DEFAULT_THRESHOLD} (raise it per type in entities.<TYPE>.threshold), and a rule "
+            "applies to input, output or both (let a type through with operator keep, which is still "
+            "counted): " + ", ".join(quiet)
         )
     return policy
 
