@@ -7,13 +7,29 @@ code is exercised exactly as in production, minus the network.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from steward.audit.chain import AuditChain, ChainHead, ChainWriter, HeadMoved, RecordExists, head_of
 from steward.auth.keys import KeyRecord
 from steward.catalog.registry import MODEL_ITEM_SK, ModelDocument, ModelEntry, ModelVersion, Target
+from steward.controls.model import (
+    KillSwitch,
+    Scope,
+    Tenant,
+    TenantExistsError,
+    TenantMissingError,
+    TenantStatus,
+)
+from steward.limits.counters import Charge, Counted, CounterValue, StoredPlan
+from steward.limits.plan import Plan
+from steward.limits.windows import Window
 from steward.routing.transport import BackendRequest, BackendResponse
+
+#: The fake audit store's pepper (unit tests verify its chains with the store's own ``chain``).
+FAKE_AUDIT_PEPPER = b"fake-audit-chain-pepper-0123456789"
 
 
 class InMemoryKeyStore:
@@ -31,7 +47,19 @@ class InMemoryKeyStore:
         self.records[record.key_id] = record
 
     def revoke(self, key_id: str, *, now: float | None = None) -> None:
-        self.records[key_id] = replace(self.records[key_id], revoked=True)
+        revoked_at = int(now) if now is not None else None
+        self.records[key_id] = replace(self.records[key_id], revoked=True, revoked_at=revoked_at)
+
+    def list_tenant(self, tenant_id: str) -> list[KeyRecord]:
+        return [r for r in self.records.values() if r.tenant_id == tenant_id]
+
+    def rotate(self, old: KeyRecord, successor: KeyRecord, *, old_expires_at: int) -> bool:
+        current = self.records.get(old.key_id)
+        if current is None or current.revoked or current.rotated_to or successor.key_id in self.records:
+            return False
+        self.records[successor.key_id] = successor
+        self.records[old.key_id] = replace(current, rotated_to=successor.key_id, expires_at=old_expires_at)
+        return True
 
 
 class InMemoryRegistryStore:
@@ -58,38 +86,87 @@ class InMemoryRegistryStore:
 
 
 class InMemoryAuditStore:
-    """Create-only ``put`` and overwriting ``correct``, keyed (tenant, sk) as in DynamoDB."""
+    """Chained, create-only ``put`` and chained ``correct``, keyed (tenant, sk) as in DynamoDB.
 
-    def __init__(self) -> None:
+    Chains through `steward.audit.chain.ChainWriter`, the code the DynamoDB adapter runs, over an
+    atomic in-memory ``commit`` (records and heads under one lock), so the two can't diverge.
+    """
+
+    def __init__(self, chain: AuditChain | None = None) -> None:
         self.records: list[dict[str, Any]] = []
+        self.heads: dict[str, dict[str, Any]] = {}
         self.fail = False
         self._where: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+        self.chain = chain or AuditChain(lambda: FAKE_AUDIT_PEPPER)
+        self._writer = ChainWriter(self, self.chain, sleep=lambda _s: None)
 
-    def _find(self, record: Mapping[str, Any]) -> int | None:
-        key = (record["tenant_id"], record["sk"])
+    def _find(self, tenant_id: str, sk: str) -> int | None:
+        key = (tenant_id, sk)
         i = self._where.get(key, len(self.records))  # checked: callers may clear ``records``
         if i < len(self.records) and (self.records[i]["tenant_id"], self.records[i]["sk"]) == key:
             return i
         return None
 
-    def _add(self, record: Mapping[str, Any]) -> None:
-        self._where[(record["tenant_id"], record["sk"])] = len(self.records)
-        self.records.append(dict(record))
+    # -- ChainStorage
+    def read_head(self, tenant_id: str) -> ChainHead | None:
+        item = self.heads.get(tenant_id)
+        return head_of(item) if item is not None else None
 
+    def read_record(self, tenant_id: str, sk: str) -> dict[str, Any] | None:
+        found = self._find(tenant_id, sk)
+        return dict(self.records[found]) if found is not None else None
+
+    def commit(
+        self,
+        record: Mapping[str, Any],
+        head_item: Mapping[str, Any],
+        *,
+        expected: ChainHead | None,
+        replace_mac: str | None,
+    ) -> None:
+        tenant = str(record["tenant_id"])
+        with self._lock:
+            found = self._find(tenant, str(record["sk"]))
+            if (found is None) != (replace_mac is None) or (
+                found is not None and self.records[found].get("mac") != replace_mac
+            ):
+                raise RecordExists()
+            current = self.heads.get(tenant)
+            if (current is None) != (expected is None) or (
+                current is not None and expected is not None and current["seq"] != expected.seq
+            ):
+                raise HeadMoved(head_of(current) if current is not None else None)
+            if found is None:
+                self._where[(tenant, str(record["sk"]))] = len(self.records)
+                self.records.append(dict(record))
+            else:
+                self.records[found] = dict(record)
+            self.heads[tenant] = dict(head_item)
+
+    # -- AuditStore
     def put(self, record: Mapping[str, Any]) -> None:
         if self.fail:
             raise ConnectionError("audit store down")
-        if self._find(record) is None:  # already there: an earlier try landed; keep it
-            self._add(record)
+        self._writer.put(record)
 
     def correct(self, record: Mapping[str, Any]) -> None:
         if self.fail:
             raise ConnectionError("audit store down")
-        found = self._find(record)
-        if found is None:
-            self._add(record)
-        else:
-            self.records[found] = dict(record)
+        self._writer.correct(record)
+
+    # -- AuditTrailSource
+    def head(self, tenant_id: str) -> dict[str, Any] | None:
+        found = self.heads.get(tenant_id)
+        return dict(found) if found is not None else None
+
+    def records_of(self, tenant_id: str) -> list[dict[str, Any]]:
+        return sorted((r for r in self.records if r["tenant_id"] == tenant_id), key=lambda r: r["sk"])
+
+    def trail(self, tenant_id: str, *, since: str | None, until: str | None) -> Iterator[dict[str, Any]]:
+        for r in self.records_of(tenant_id):
+            if (since is None or r["sk"] >= since) and (until is None or r["sk"] <= until):
+                yield dict(r)
 
     def query(
         self, tenant_id: str, *, limit: int, after_sk: str | None, key_id: str | None
@@ -309,3 +386,112 @@ class FakeEncryptor:
         if doc["c"] != dict(context):
             raise ValueError("context mismatch")
         return bytes.fromhex(doc["p"])[::-1]
+
+
+class InMemoryLimitStore:
+    """`steward.limits.counters.LimitStore` in memory: each charge checked and applied under one
+    lock (the atomic conditional ``ADD``), so threads race exactly as on DynamoDB. ``fail_at``:
+    the charge index whose write raises (earlier ones are taken back, as the adapter does)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.values: dict[tuple[str, str], tuple[int, int]] = {}
+        self.plans: dict[str, StoredPlan] = {}
+        self.fail_at: int | None = None
+        self.fail_plans = False
+        self.plan_reads = 0
+        self._lock = threading.Lock()
+
+    def charge(self, charges: list[Charge] | tuple[Charge, ...]) -> list[Counted | None]:
+        results: list[Counted | None] = []
+        for i, charge in enumerate(charges):
+            if self.fail_at == i:
+                self.refund([c for c, r in zip(charges, results, strict=False) if r is not None])
+                raise ConnectionError("limit store down")
+            key = (charge.tenant_id, charge.sort_key)
+            with self._lock:
+                requests, units = self.values.get(key, (0, 0))
+                if not charge.admits(requests, units):
+                    results.append(None)
+                    continue
+                self.values[key] = (requests + charge.requests, units + charge.units)
+            results.append(Counted(*self.values[key]))
+        return results
+
+    def refund(self, charges: list[Charge] | tuple[Charge, ...]) -> None:
+        with self._lock:
+            for charge in charges:
+                key = (charge.tenant_id, charge.sort_key)
+                requests, units = self.values[key]
+                self.values[key] = (requests - charge.requests, units - charge.units)
+
+    def counters(self, tenant_id: str, windows: list[Window] | tuple[Window, ...]) -> list[CounterValue]:
+        out: list[CounterValue] = []
+        for (tenant, sort_key), (requests, units) in sorted(self.values.items()):
+            kind, window_id, scope = sort_key.split("#", 2)
+            if tenant == tenant_id and any(w.kind == kind and w.id == window_id for w in windows):
+                out.append(CounterValue(kind, window_id, scope, requests, units))  # type: ignore[arg-type]
+        return out
+
+    def get_plan(self, tenant_id: str) -> StoredPlan | None:
+        self.plan_reads += 1
+        if self.fail_plans:
+            raise ConnectionError("limit store down")
+        return self.plans.get(tenant_id)
+
+    def put_plan(self, tenant_id: str, plan: Plan, *, author: str, now: int) -> StoredPlan:
+        previous = self.plans.get(tenant_id)
+        stored = StoredPlan(plan, (previous.revision if previous else 0) + 1, now, author)
+        self.plans[tenant_id] = stored
+        return stored
+
+
+class InMemoryControlStore:
+    """`steward.controls.model.ControlStore` in memory: tenants and kill switches; ``reads``
+    counts table reads (the gate's cache is judged by it), ``fail`` makes every read raise."""
+
+    def __init__(self) -> None:
+        self.tenants: dict[str, Tenant] = {}
+        self.switches: dict[str, KillSwitch] = {}
+        self.reads = 0
+        self.fail = False
+
+    def _read(self) -> None:
+        self.reads += 1
+        if self.fail:
+            raise ConnectionError("control table down")
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        self._read()
+        return self.tenants.get(tenant_id)
+
+    def list_tenants(self) -> list[Tenant]:
+        self._read()
+        return list(self.tenants.values())
+
+    def create_tenant(self, tenant: Tenant) -> None:
+        if tenant.tenant_id in self.tenants:
+            raise TenantExistsError(tenant.tenant_id)
+        self.tenants[tenant.tenant_id] = tenant
+
+    def set_tenant_status(
+        self, tenant_id: str, status: TenantStatus, *, reason: str, note: str, at: int, by: str
+    ) -> Tenant:
+        if tenant_id not in self.tenants:
+            raise TenantMissingError(tenant_id)
+        updated = replace(
+            self.tenants[tenant_id], status=status, reason=reason, note=note, updated_at=at, updated_by=by
+        )
+        self.tenants[tenant_id] = updated
+        return updated
+
+    def list_switches(self) -> list[KillSwitch]:
+        self._read()
+        return list(self.switches.values())
+
+    def put_switch(self, switch: KillSwitch) -> None:
+        self.switches[str(switch.scope)] = switch
+
+    def delete_switch(self, scope: Scope) -> bool:
+        return self.switches.pop(str(scope), None) is not None

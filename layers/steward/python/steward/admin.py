@@ -9,27 +9,36 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
-from steward.auth.authorize import KeyWriter
-from steward.auth.keys import (
-    ADMIN_SCOPE,
-    DEFAULT_POLICY_VERSION,
-    PLATFORM_ADMIN_SCOPE,
-    KeyRecord,
-    generate_key,
+from steward.auth.keys import DEFAULT_POLICY_VERSION, KeyLimits, KeyRecord
+from steward.auth.lifecycle import (
+    DEFAULT_OVERLAP_HOURS,
+    KeyLedger,
+    KeyLifecycle,
+    NewKey,
 )
+from steward.auth.lifecycle import MAX_KEY_DAYS as MAX_KEY_DAYS  # the CLI's bound on --expires-days
 from steward.bootstrap import admin_settings, build_admin
 from steward.catalog import approval as rules
 from steward.catalog.approval import RegistryWriter
 from steward.catalog.cards import clean_card
 from steward.catalog.registry import ModelVersion, Target, serving_default
-from steward.errors import KeyNotFound
 from steward.settings import AdminSettings
 
-#: Longest key lifetime ``create_api_key`` accepts (ten years): rotate keys rather than keep them.
-MAX_KEY_DAYS = 3650
+
+def key_lifecycle(
+    *,
+    settings: AdminSettings | None = None,
+    store: KeyLedger | None = None,
+    pepper: Callable[[], bytes] | None = None,
+    now: float | None = None,
+) -> KeyLifecycle:
+    """The key lifecycle acting for the operator (no actor: the CLI runs under AWS credentials)."""
+    if store is None or pepper is None:
+        ports = build_admin(settings or admin_settings())
+        store, pepper = store or ports.keys, pepper or ports.pepper
+    return KeyLifecycle(store, pepper, clock=(lambda: now) if now is not None else time.time)
 
 
 def create_api_key(
@@ -41,52 +50,65 @@ def create_api_key(
     expires_days: float | None = None,
     name: str = "",
     policy_version: str = DEFAULT_POLICY_VERSION,
+    rpm: int | None = None,
+    daily: int | None = None,
+    monthly: int | None = None,
     settings: AdminSettings | None = None,
-    store: KeyWriter | None = None,
+    store: KeyLedger | None = None,
     pepper: Callable[[], bytes] | None = None,
     now: float | None = None,
 ) -> tuple[str, KeyRecord]:
     """Create and store a key; returns ``(plaintext, record)``. Show the plaintext once only.
 
     ``expires_days`` must be a finite number of days in (0, `MAX_KEY_DAYS`]: a key that is born
-    expired, or whose expiry can't be stored, is a mistake. ``None`` means no expiry.
+    expired, or whose expiry can't be stored, is a mistake. ``None`` means no expiry. ``rpm``,
+    ``daily`` and ``monthly`` are the key's own request limits (None: the tenant plan's only).
     """
-    if expires_days is not None and not 0 < expires_days <= MAX_KEY_DAYS:  # NaN fails too
-        raise ValueError(f"expires_days must be more than 0 and at most {MAX_KEY_DAYS}")
-    model_names = tuple(m.strip() for m in models if m.strip())
-    if not model_names:
-        raise ValueError("models must name at least one model, or '*'")
-    if not tenant_id.strip():
-        raise ValueError("tenant_id is required")
-    settings = settings or admin_settings()
-    if pepper is None:
-        pepper = build_admin(settings).pepper
-    issued = now if now is not None else time.time()
-    expires_at = int(issued + expires_days * 86_400) if expires_days is not None else None
-    token, record = generate_key(
-        tenant_id,
-        pepper=pepper(),
-        models=model_names,
-        scopes=(ADMIN_SCOPE, PLATFORM_ADMIN_SCOPE) if platform_admin else (ADMIN_SCOPE,) if admin else (),
-        expires_at=expires_at,
+    request = NewKey(
+        tenant_id=tenant_id,
+        models=tuple(models),
+        admin=admin,
+        platform_admin=platform_admin,
+        limits=KeyLimits(rpm=rpm, daily=daily, monthly=monthly),
+        expires_days=expires_days,
         name=name,
         policy_version=policy_version,
     )
-    record = replace(record, created_at=int(issued))
-    (store or build_admin(settings).keys).put(record)
-    return token, record
+    return key_lifecycle(settings=settings, store=store, pepper=pepper, now=now).create(request)
+
+
+def list_api_keys(
+    tenant_id: str, *, settings: AdminSettings | None = None, store: KeyLedger | None = None
+) -> list[KeyRecord]:
+    """The tenant's keys, oldest first: metadata only (show with `steward.auth.lifecycle.key_view`)."""
+    return key_lifecycle(settings=settings, store=store, pepper=_no_pepper).list(tenant_id)
+
+
+def rotate_api_key(
+    key_id: str,
+    *,
+    overlap_hours: float = DEFAULT_OVERLAP_HOURS,
+    settings: AdminSettings | None = None,
+    store: KeyLedger | None = None,
+    pepper: Callable[[], bytes] | None = None,
+    now: float | None = None,
+) -> tuple[str, KeyRecord, KeyRecord]:
+    """A successor key (same tenant, scopes, models, limits); the old key works ``overlap_hours``
+    more. Returns ``(plaintext, successor, old)``; `KeyNotFound`, `KeyConflict` otherwise."""
+    lifecycle = key_lifecycle(settings=settings, store=store, pepper=pepper, now=now)
+    return lifecycle.rotate(key_id, overlap_hours)
 
 
 def revoke_api_key(
-    key_id: str, *, settings: AdminSettings | None = None, store: KeyWriter | None = None
-) -> None:
+    key_id: str, *, settings: AdminSettings | None = None, store: KeyLedger | None = None
+) -> KeyRecord:
     """Revoke a key (`KeyNotFound` if no key has this id). Authorizer caches forget it within
     ``auth_cache_ttl_s``."""
-    settings = settings or admin_settings()
-    try:
-        (store or build_admin(settings).keys).revoke(key_id)
-    except LookupError:  # the stores' own not-found errors (KeyNotFoundError, KeyError)
-        raise KeyNotFound() from None
+    return key_lifecycle(settings=settings, store=store, pepper=_no_pepper).revoke(key_id)
+
+
+def _no_pepper() -> bytes:
+    raise RuntimeError("listing and revoking keys never hash a key")
 
 
 def register_model(

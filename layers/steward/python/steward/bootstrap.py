@@ -18,24 +18,32 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from steward.adapters.audit_store import DynamoAuditStore
 from steward.adapters.aws import client as aws_client
+from steward.adapters.control_store import DynamoControlStore
 from steward.adapters.fairness_store import DynamoFairnessStore
 from steward.adapters.key_store import DynamoKeyStore
+from steward.adapters.limit_store import DynamoLimitStore
 from steward.adapters.pepper import SecretsManagerPepper, static_pepper
 from steward.adapters.policy_store import DynamoPolicyStore
 from steward.adapters.registry_store import DynamoRegistryStore
 from steward.adapters.report_store import S3ReportSink
 from steward.adapters.sagemaker_transport import SageMakerTransport
+from steward.audit.chain import AuditChain
 from steward.audit.reader import AuditReader
 from steward.audit.record import AuditStore
-from steward.auth.authorize import Authorizer, KeyWriter
+from steward.auth.authorize import Authorizer
+from steward.auth.lifecycle import KeyLedger
 from steward.catalog.approval import RegistryWriter
 from steward.catalog.registry import Registry, RegistryStore
 from steward.catalog.service import Catalog
+from steward.controls.gate import AccessGate
+from steward.controls.model import ControlStore
+from steward.controls.service import ControlService
 from steward.errors import UnsupportedInput
 from steward.fairness.monitor import FairnessMonitor, FairnessStore
 from steward.fairness.service import Fairness
 from steward.inference.limits import Limits
 from steward.inference.service import InferenceService
+from steward.limits.admission import RateLimiter
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
@@ -43,6 +51,7 @@ from steward.routing.http_transport import HttpTransport
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import Transport
 from steward.settings import AdminSettings, ApiSettings, AuthorizerSettings, ReportSettings, StewardSettings
+from steward.ttl_cache import DEFAULT_TTL_S
 
 if TYPE_CHECKING:
     from steward.fairness.report_publisher import ReportSink
@@ -176,6 +185,11 @@ class Api:
     policies: PolicyBook
     audit_store: AuditStore
     pepper: Callable[[], bytes] | None = None
+    #: Rate limits and quotas (`steward.limits`); None: nothing limited (tests, demos).
+    rate_limits: RateLimiter | None = None
+    #: Tenant state and kill switches: checked per request (`gate`), administered (`controls`).
+    gate: AccessGate | None = None
+    controls: ControlService | None = None
 
 
 class _NoStoredPolicies:
@@ -188,6 +202,24 @@ class _NoStoredPolicies:
         raise UnsupportedInput("Privacy policies can't be stored on this deployment.")
 
 
+class _NoControls:
+    """A control store with nothing in it: no tenant suspended, no switch thrown, nothing to change."""
+
+    def get_tenant(self, tenant_id: str) -> Any:
+        return None
+
+    def list_tenants(self) -> list[Any]:
+        return []
+
+    def list_switches(self) -> list[Any]:
+        return []
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise UnsupportedInput("Tenants and kill switches can't be stored on this deployment.")
+
+    create_tenant = set_tenant_status = put_switch = delete_switch = _refuse
+
+
 def compose_api(
     registry: Registry,
     router: Router,
@@ -195,22 +227,30 @@ def compose_api(
     limits: Limits | None = None,
     fairness: FairnessMonitor | None = None,
     privacy: PrivacyGuard | None = None,
+    rate_limiter: RateLimiter | None = None,
+    controls: ControlStore | None = None,
+    controls_ttl_s: float = DEFAULT_TTL_S,
 ) -> Api:
     """The api's use cases over the given ports. Never "no privacy": without a guard, the
     built-in default policy applies; without a monitor, fairness routes answer 501."""
     limits = limits or Limits()
     privacy = privacy or PrivacyGuard(PolicyBook(_NoStoredPolicies()))
-    catalog = Catalog(registry, fairness.store if fairness is not None else None)
+    control_store: ControlStore = controls if controls is not None else _NoControls()
+    gate = AccessGate(control_store, ttl_s=controls_ttl_s)
+    catalog = Catalog(registry, fairness.store if fairness is not None else None, switches=gate)
     monitoring = Fairness(fairness)
     return Api(
         catalog=catalog,
-        inference=InferenceService(catalog, router, privacy, monitoring, limits),
+        inference=InferenceService(catalog, router, privacy, monitoring, limits, rate_limiter),
         fairness=monitoring,
         redaction=RedactionService(catalog, privacy, limits),
         audit=AuditReader(audit_store, limits.max_audit_page),
         policies=privacy.policies,
         audit_store=audit_store,
         pepper=privacy.pepper,
+        rate_limits=rate_limiter,
+        gate=gate,
+        controls=ControlService(control_store),
     )
 
 
@@ -228,14 +268,24 @@ def build_api(settings: ApiSettings) -> Api:
     return compose_api(
         build_registry(settings),
         build_router(settings),
-        DynamoAuditStore(settings.audit_table, region=settings.region),
+        DynamoAuditStore(settings.audit_table, region=settings.region, chain=AuditChain(pepper)),
         limits,
         fairness,
         build_privacy(settings, pepper),
+        rate_limiter=RateLimiter(
+            DynamoLimitStore(settings.limits_table, region=settings.region), ttl_s=settings.limits_cache_ttl_s
+        ),
+        controls=DynamoControlStore(settings.control_table, region=settings.region),
+        controls_ttl_s=settings.control_cache_ttl_s,
     )
 
 
 # --- the other functions -------------------------------------------------------------------------
+
+
+def build_controls(settings: AdminSettings) -> ControlService:
+    """Tenants and kill switches for the CLI (`steward.controls.cli`); the client is made on first use."""
+    return ControlService(DynamoControlStore(settings.control_table, region=settings.region))
 
 
 def build_authorizer(settings: AuthorizerSettings) -> Authorizer:
@@ -265,7 +315,7 @@ def build_report(settings: ReportSettings) -> Report:
 class AdminPorts:
     """What `steward.admin` writes to: API keys, the registry, and the pepper new keys are hashed with."""
 
-    keys: KeyWriter
+    keys: KeyLedger
     registry: RegistryWriter
     pepper: Callable[[], bytes]
 

@@ -14,6 +14,8 @@ DEFAULT_REGION = "us-east-1"
 #: The API's only routes without a key: unauthenticated GETs that hold no tenant data. API Gateway
 #: (CDK), the local emulator and the api function's middleware all read this one tuple.
 PUBLIC_PATHS = ("/health", "/openapi.json")
+#: The key table's index by tenant (`ResourceNames.api_keys_table`).
+KEYS_TENANT_INDEX = "by-tenant"
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,13 @@ class ResourceNames:
     # --- DynamoDB -------------------------------------------------------------------------
     @property
     def api_keys_table(self) -> TableSpec:
-        """API keys: only the keyed hash of the secret is stored, never the secret."""
-        return TableSpec(f"{self.prefix}-api-keys", partition_key="key_id")
+        """API keys: only the keyed hash of the secret is stored, never the secret. The tenant
+        index lists a tenant's keys (``steward keys list``, ``GET /admin/keys``)."""
+        return TableSpec(
+            f"{self.prefix}-api-keys",
+            partition_key="key_id",
+            indexes=(IndexSpec(KEYS_TENANT_INDEX, partition_key="tenant_id"),),
+        )
 
     @property
     def models_table(self) -> TableSpec:
@@ -81,6 +88,19 @@ class ResourceNames:
         return TableSpec(f"{self.prefix}-policies", partition_key="tenant_id", sort_key="policy_key")
 
     @property
+    def control_table(self) -> TableSpec:
+        """Operator controls (`steward.controls`): tenants (``pk = "tenants"``, sk the tenant id)
+        and kill switches (``pk = "switches"``, sk the scope), read by the api function through
+        a short cache, written by the CLI and the platform-admin routes."""
+        return TableSpec(f"{self.prefix}-control", partition_key="pk", sort_key="sk")
+
+    @property
+    def limits_table(self) -> TableSpec:
+        """Rate-limit counters (``usage#<tenant>`` / ``<window>#<scope>``, TTL after the window)
+        and tenant plans (``plan#<tenant>``), `steward.adapters.limit_store`."""
+        return TableSpec(f"{self.prefix}-limits", partition_key="pk", sort_key="sk", ttl_attribute="expires_at")
+
+    @property
     def tables(self) -> tuple[TableSpec, ...]:
         return (
             self.api_keys_table,
@@ -88,6 +108,8 @@ class ResourceNames:
             self.audit_table,
             self.fairness_table,
             self.policies_table,
+            self.control_table,
+            self.limits_table,
         )
 
     # --- S3 / KMS / secrets ---------------------------------------------------------------------

@@ -39,6 +39,27 @@ class ParsedKey:
 
 
 @dataclass(frozen=True)
+class KeyLimits:
+    """A key's own limits (``None``: no per-key limit; the tenant's plan still applies).
+
+    Stored on the key record and carried in the authorizer context (`Principal.limits`), so the
+    rate limiter reads them without another table read: requests per minute, per day, per month.
+    """
+
+    rpm: int | None = None
+    daily: int | None = None
+    monthly: int | None = None
+
+    def within(self, ceiling: KeyLimits) -> bool:
+        """Whether every limit of ``ceiling`` is also held here, no looser (no escalation)."""
+        pairs = ((self.rpm, ceiling.rpm), (self.daily, ceiling.daily), (self.monthly, ceiling.monthly))
+        return all(cap is None or (mine is not None and mine <= cap) for mine, cap in pairs)
+
+
+NO_LIMITS = KeyLimits()
+
+
+@dataclass(frozen=True)
 class KeyRecord:
     """What the key store holds for one key (never the secret itself)."""
 
@@ -52,6 +73,10 @@ class KeyRecord:
     created_at: int = field(default_factory=lambda: int(time.time()))
     name: str = ""
     policy_version: str = DEFAULT_POLICY_VERSION
+    limits: KeyLimits = NO_LIMITS
+    rotated_from: str = ""  # the key this one succeeded (rotation), if any
+    rotated_to: str = ""  # the successor, once rotated: this key then expires at the overlap's end
+    revoked_at: int | None = None
 
     def is_active(self, now: float) -> bool:
         return not self.revoked and (self.expires_at is None or now < self.expires_at)
@@ -101,6 +126,7 @@ def generate_key(
     expires_at: int | None = None,
     name: str = "",
     policy_version: str = DEFAULT_POLICY_VERSION,
+    limits: KeyLimits | None = None,
 ) -> tuple[str, KeyRecord]:
     """A new key: the plaintext (show it once, never store it) and the record to store."""
     if not tenant_id:
@@ -116,5 +142,6 @@ def generate_key(
         expires_at=expires_at,
         name=name,
         policy_version=policy_version,
+        limits=limits or NO_LIMITS,
     )
     return token, record

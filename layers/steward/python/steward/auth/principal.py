@@ -6,7 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from steward.auth.keys import ADMIN_SCOPE, ALL_MODELS, DEFAULT_POLICY_VERSION, PLATFORM_ADMIN_SCOPE, KeyRecord
+from steward.auth.keys import (
+    ADMIN_SCOPE,
+    ALL_MODELS,
+    DEFAULT_POLICY_VERSION,
+    NO_LIMITS,
+    PLATFORM_ADMIN_SCOPE,
+    KeyLimits,
+    KeyRecord,
+)
+
+#: Authorizer context members holding the key's own limits (absent: no per-key limit).
+_LIMIT_FIELDS = (("limit_rpm", "rpm"), ("limit_daily", "daily"), ("limit_monthly", "monthly"))
 
 
 @dataclass(frozen=True)
@@ -16,6 +27,7 @@ class Principal:
     scopes: frozenset[str]
     models: frozenset[str]
     policy_version: str = DEFAULT_POLICY_VERSION
+    limits: KeyLimits = NO_LIMITS
 
     @property
     def is_admin(self) -> bool:
@@ -38,17 +50,23 @@ class Principal:
             scopes=frozenset(record.scopes),
             models=frozenset(record.models),
             policy_version=record.policy_version,
+            limits=record.limits,
         )
 
-    def to_context(self) -> dict[str, str]:
+    def to_context(self) -> dict[str, str | int]:
         """API Gateway authorizer context: values must be strings, numbers or booleans."""
-        return {
+        context: dict[str, str | int] = {
             "tenant_id": self.tenant_id,
             "key_id": self.key_id,
             "scopes": ",".join(sorted(self.scopes)),
             "models": ",".join(sorted(self.models)),
             "policy_version": self.policy_version,
         }
+        for member, attribute in _LIMIT_FIELDS:
+            value = getattr(self.limits, attribute)
+            if value is not None:
+                context[member] = value
+        return context
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Principal | None:
@@ -63,7 +81,19 @@ class Principal:
             scopes=_split(context.get("scopes")),
             models=_split(context.get("models")),
             policy_version=str(context.get("policy_version") or DEFAULT_POLICY_VERSION),
+            limits=KeyLimits(**{name: _count(context.get(member)) for member, name in _LIMIT_FIELDS}),
         )
+
+
+def _count(value: Any) -> int | None:
+    """A limit read back from the context (API Gateway may hand numbers back as strings)."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 else None
 
 
 def _split(value: Any) -> frozenset[str]:
