@@ -168,6 +168,22 @@ class KeyNotFound(StewardError, LookupError):
     default_detail = "No API key has this id."
 
 
+class KeyConflict(StewardError):
+    """Rotation of a key that is revoked, expired or already rotated (perhaps concurrently)."""
+
+    status, code, title = 409, "key.conflict", "API key can't be rotated"
+    default_detail = "The key is revoked, expired or already rotated; rotate its successor instead."
+
+
+class KeyEscalation(StewardError):
+    """A key may not grant (or manage a key holding) more than it holds itself."""
+
+    status, code, title = 403, "key.escalation", "Key escalation refused"
+    default_detail = (
+        "A key can't create or manage a key with more scopes, models or looser limits than its own."
+    )
+
+
 class FeedbackNotFound(StewardError):
     """Same answer for an unknown, expired or another tenant's request id."""
 
