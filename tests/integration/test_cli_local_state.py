@@ -50,7 +50,7 @@ def test_the_cli_works_with_only_the_local_state_file(
     code, created, _ = steward(
         tmp_path, "keys", "create", "--tenant", "cli-int", "--models", "*", "--expires-days", "7"
     )
-    assert code == 0 and created["api_key"].startswith("stw_")
+    assert code == 0 and created["key"].startswith("stw_")
     store = DynamoKeyStore(names.api_keys_table.name, region=REGION)
     record = store.get(created["key_id"])
     assert record is not None and record.tenant_id == "cli-int" and record.expires_at is not None

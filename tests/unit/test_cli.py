@@ -129,11 +129,59 @@ def test_keys_create_prints_the_key_once_human_or_json(
     assert human.code == 0 and human.out.count("stw_") == 1 and "shown only once" in human.err
     scripted = run("keys", "create", "--tenant", "acme", "--models", "*", "--admin", "--json")
     body = scripted.json()
-    assert scripted.code == 0 and body["api_key"].startswith("stw_") and body["tenant_id"] == "acme"
+    assert scripted.code == 0 and body["key"].startswith("stw_") and body["tenant_id"] == "acme"
     assert body["key_id"] in keys.records and body["scopes"] == ["admin"] and body["expires_at"] is None
     revoked = run("keys", "revoke", body["key_id"], "--json")
-    assert revoked.code == 0 and revoked.json() == {"key_id": body["key_id"], "revoked": True}
-    assert keys.records[body["key_id"]].revoked
+    assert revoked.code == 0 and revoked.json()["key_id"] == body["key_id"] and revoked.json()["revoked"]
+    assert keys.records[body["key_id"]].revoked and "key" not in revoked.json()
+
+
+def test_keys_create_with_limits_list_and_rotate(keys: InMemoryKeyStore, run: Any, registry: Any) -> None:
+    created = run(
+        "keys", "create", "--tenant", "acme", "--models", "emb", "--rpm", "60", "--daily", "1000",
+        "--monthly", "20000", "--expires-days", "90", "--name", "ci", "--json",
+    ).json()  # fmt: skip
+    assert created["limits"] == {"rpm": 60, "daily": 1000, "monthly": 20000}
+    record = keys.records[created["key_id"]]
+    assert record.limits.rpm == 60 and record.limits.monthly == 20000
+
+    rotated = run("keys", "rotate", created["key_id"], "--overlap-hours", "2", "--json")
+    assert rotated.code == 0, rotated.err
+    new = rotated.json()
+    assert new["key"].startswith("stw_") and new["key"] != created["key"] and "shown only once" in rotated.err
+    assert new["rotated_from"] == created["key_id"] and new["limits"] == created["limits"]
+    assert new["previous"]["rotated_to"] == new["key_id"] and "key" not in new["previous"]
+
+    listed = run("keys", "list", "--tenant", "acme", "--json")
+    views = listed.json()["data"]
+    assert listed.code == 0 and {v["key_id"] for v in views} == {created["key_id"], new["key_id"]}
+    for secret in (created["key"], new["key"], *(r.secret_hash for r in keys.records.values())):
+        assert secret not in listed.out
+    human = run("keys", "list", "--tenant", "acme")
+    assert human.code == 0 and f"rotated-to={new['key_id']}" in human.out and "stw_" not in human.out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("keys", "create", "--tenant", "acme", "--models", "*", "--rpm", "0"),
+        ("keys", "create", "--tenant", "acme", "--models", "*", "--daily", "ten"),
+        ("keys", "rotate", "abc", "--overlap-hours", "200"),
+        ("keys", "rotate", "abc", "--overlap-hours", "-1"),
+    ],
+)
+def test_key_limits_and_overlap_are_checked_as_usage_errors(
+    keys: InMemoryKeyStore, run: Any, registry: Any, argv: tuple[str, ...]
+) -> None:
+    result = run(*argv, "--json")
+    assert result.code == 2 and result.json()["error"] == "cli.usage" and keys.records == {}
+
+
+def test_rotating_twice_is_refused(keys: InMemoryKeyStore, run: Any, registry: Any) -> None:
+    key_id = run("keys", "create", "--tenant", "acme", "--models", "*", "--json").json()["key_id"]
+    assert run("keys", "rotate", key_id).code == 0
+    again = run("keys", "rotate", key_id, "--json")
+    assert again.code == 1 and again.json()["error"] == "key.conflict"
 
 
 def test_register_keeps_the_approved_default_and_says_so(registry: InMemoryRegistryStore, run: Any) -> None:

@@ -15,12 +15,15 @@ import json
 import math
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
 from steward import admin
+from steward.auth.lifecycle import DEFAULT_OVERLAP_HOURS, MAX_LIMIT, MAX_OVERLAP_HOURS, key_view
 from steward.catalog.registry import APPROVALS
 from steward.errors import CardIncomplete, StewardError
 from steward.settings import AdminSettings
@@ -59,6 +62,26 @@ def _days(text: str) -> float:
     return value
 
 
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_LIMIT}")
+    return value
+
+
+def _hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours") from None
+    if not (math.isfinite(value) and 0 <= value <= MAX_OVERLAP_HOURS):
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_OVERLAP_HOURS:g} hours")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     # SUPPRESS: a subcommand's flag must not reset one given before the subcommand.
@@ -77,9 +100,26 @@ def _parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", parents=[common], help="create a key (printed once)")
     create.add_argument("--tenant", required=True)
     create.add_argument("--models", required=True, help="comma-separated model names, or '*'")
-    create.add_argument("--admin", action="store_true", help="grant the admin scope")
+    create.add_argument("--admin", action="store_true", help="grant the admin scope (its own tenant)")
+    create.add_argument(
+        "--platform-admin", action="store_true", help="grant the platform-admin scope (every tenant)"
+    )
+    create.add_argument("--rpm", type=_limit, default=None, help="the key's own requests per minute")
+    create.add_argument("--daily", type=_limit, default=None, help="the key's own requests per day")
+    create.add_argument("--monthly", type=_limit, default=None, help="the key's own requests per month")
     create.add_argument("--expires-days", type=_days, default=None, help="lifetime in days (default: none)")
     create.add_argument("--name", default="")
+    listing = keys.add_parser("list", parents=[common], help="a tenant's keys (metadata, never secrets)")
+    listing.add_argument("--tenant", required=True)
+    rotate = keys.add_parser("rotate", parents=[common], help="a successor key (printed once)")
+    rotate.add_argument("key_id")
+    rotate.add_argument(
+        "--overlap-hours",
+        type=_hours,
+        default=DEFAULT_OVERLAP_HOURS,
+        help=f"how long the old key keeps working (default {DEFAULT_OVERLAP_HOURS:g}, at most "
+        f"{MAX_OVERLAP_HOURS:g})",
+    )
     revoke = keys.add_parser("revoke", parents=[common], help="revoke a key")
     revoke.add_argument("key_id")
 
@@ -127,26 +167,55 @@ def _keys_create(args: argparse.Namespace, settings: AdminSettings) -> Result:
         args.tenant,
         models=args.models.split(","),
         admin=args.admin,
+        platform_admin=args.platform_admin,
+        rpm=args.rpm,
+        daily=args.daily,
+        monthly=args.monthly,
         expires_days=args.expires_days,
         name=args.name,
         settings=settings,
     )
     print("Store this key now: it is shown only once.", file=sys.stderr)
-    document = {
-        "key_id": record.key_id,
-        "tenant_id": record.tenant_id,
-        "api_key": token,
-        "models": list(record.models),
-        "scopes": list(record.scopes),
-        "expires_at": record.expires_at,
-    }
+    document = {"key": token, **key_view(record, time.time())}
     return document, f"API key {record.key_id} for tenant {record.tenant_id}:\n{token}"
 
 
+def _keys_list(args: argparse.Namespace, settings: AdminSettings) -> Result:
+    now = time.time()
+    views = [key_view(r, now) for r in admin.list_api_keys(args.tenant, settings=settings)]
+    lines = [
+        f"{v['key_id']}  {v['status']:<7}  scopes={','.join(v['scopes']) or '-'}  "
+        f"models={','.join(v['models'])}  expires={_when(v['expires_at'])}"
+        + (f"  rotated-to={v['rotated_to']}" if v["rotated_to"] else "")
+        + (f"  name={v['name']}" if v["name"] else "")
+        for v in views
+    ]
+    summary = "\n".join(lines) if lines else f"no keys for tenant {args.tenant}"
+    return {"object": "list", "tenant_id": args.tenant, "data": views}, summary
+
+
+def _keys_rotate(args: argparse.Namespace, settings: AdminSettings) -> Result:
+    token, successor, old = admin.rotate_api_key(
+        args.key_id, overlap_hours=args.overlap_hours, settings=settings
+    )
+    print("Store this key now: it is shown only once.", file=sys.stderr)
+    now = time.time()
+    document = {"key": token, **key_view(successor, now), "previous": key_view(old, now)}
+    until = _when(old.expires_at)
+    summary = f"API key {successor.key_id} replaces {old.key_id} (which works until {until}):\n{token}"
+    return document, summary
+
+
 def _keys_revoke(args: argparse.Namespace, settings: AdminSettings) -> Result:
-    admin.revoke_api_key(args.key_id, settings=settings)
+    record = admin.revoke_api_key(args.key_id, settings=settings)
     summary = f"revoked {args.key_id} (refused everywhere within {settings.auth_cache_ttl_s:g} s)"
-    return {"key_id": args.key_id, "revoked": True}, summary
+    return key_view(record, time.time()), summary
+
+
+def _when(epoch: int | None) -> str:
+    if epoch is None:
+        return "never"
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _models_register(args: argparse.Namespace, settings: AdminSettings) -> Result:
@@ -215,6 +284,8 @@ def _models_approve(args: argparse.Namespace, settings: AdminSettings) -> Result
 
 COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, AdminSettings], Result]] = {
     ("keys", "create"): _keys_create,
+    ("keys", "list"): _keys_list,
+    ("keys", "rotate"): _keys_rotate,
     ("keys", "revoke"): _keys_revoke,
     ("models", "register"): _models_register,
     ("models", "approve"): _models_approve,
