@@ -25,7 +25,9 @@ class DynamoPolicyStore(DynamoTable):
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "tenant_id = :t",
-            "ExpressionAttributeValues": {":t": {"S": tenant_id}},
+            # Usage policies share the table under their own sort-key prefix (usage_policy_store).
+            "FilterExpression": "NOT begins_with(policy_key, :usage)",
+            "ExpressionAttributeValues": {":t": {"S": tenant_id}, ":usage": {"S": "usage#"}},
             "ConsistentRead": True,
         }
         for page in self._pages("query", kwargs):
