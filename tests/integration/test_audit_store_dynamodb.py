@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from steward.adapters.audit_store import DynamoAuditStore
+from steward.audit.chain import AuditChain
 from steward.resources import ResourceNames
 
-from .conftest import REGION
+from .conftest import PEPPER, REGION
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +25,7 @@ def _stored(store: DynamoAuditStore) -> list[dict[str, object]]:
 def test_a_retry_finds_its_own_record_and_a_late_write_cannot_replace_a_correction(
     names: ResourceNames,
 ) -> None:
-    store = DynamoAuditStore(names.audit_table.name, region=REGION)
+    store = DynamoAuditStore(names.audit_table.name, region=REGION, chain=AuditChain(PEPPER.encode))
     # Given the first write landed (the caller's SDK retried after a timeout)
     store.put(_record(200))
     # When the retry arrives: no error, and nothing replaced

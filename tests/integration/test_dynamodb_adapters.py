@@ -11,6 +11,7 @@ from steward.adapters.audit_store import DynamoAuditStore
 from steward.adapters.key_store import DynamoKeyStore, KeyNotFoundError
 from steward.adapters.pepper import SecretsManagerPepper
 from steward.adapters.registry_store import DynamoRegistryStore
+from steward.audit.chain import AuditChain
 from steward.auth.authorize import Authorizer
 from steward.catalog.registry import Registry
 from steward.errors import Unauthenticated
@@ -89,7 +90,7 @@ def test_registry_round_trip_and_listing(names: ResourceNames) -> None:
 
 
 def test_audit_store_is_tenant_scoped_newest_first_with_ttl_and_paging(names: ResourceNames) -> None:
-    store = DynamoAuditStore(names.audit_table.name, region=REGION)
+    store = DynamoAuditStore(names.audit_table.name, region=REGION, chain=AuditChain(PEPPER.encode))
     base = int(time.time())
     for i in range(3):
         store.put(

@@ -19,6 +19,7 @@ from steward.adapters.fairness_store import DynamoFairnessStore
 from steward.adapters.key_store import DynamoKeyStore
 from steward.adapters.policy_store import DynamoPolicyStore
 from steward.adapters.registry_store import DynamoRegistryStore
+from steward.audit.chain import AuditChain
 from steward.bootstrap import compose_api
 from steward.catalog.registry import Registry
 from steward.routing.router import Router, RouterPolicy
@@ -30,6 +31,7 @@ from tests.fakes import FakeTransport, InMemoryRegistryStore, demo_model
 pytestmark = pytest.mark.integration
 REGION = "us-east-1"
 PEPPER = "stall-test-pepper-0123456789abcdef"
+CHAIN = AuditChain(PEPPER.encode)
 #: API Gateway gives up at 29 s; the audit write (try, retry, correction) must fit well inside.
 AUDIT_BUDGET_S = 5.0
 #: Scheduling slack on a loaded 2-core machine (the bounds themselves are asserted exactly on the
@@ -91,7 +93,7 @@ def _seconds_to_fail(call: object) -> float:
 
 
 def test_a_stalled_audit_table_fails_the_write_and_the_correction_fast(stalled_endpoint: str) -> None:
-    store = DynamoAuditStore("steward-test-audit", region=REGION)
+    store = DynamoAuditStore("steward-test-audit", region=REGION, chain=CHAIN)
     assert store.client is not None
     put_s = _seconds_to_fail(lambda: store.put(_record()))
     correct_s = _seconds_to_fail(lambda: store.correct(_record()))
@@ -105,7 +107,7 @@ def test_a_stalled_audit_table_answers_the_caller_503_within_the_budget(stalled_
     registry.put_entry(entry)
     registry.put_version(version)
     router = Router({"http": FakeTransport()}, RouterPolicy())
-    audit = DynamoAuditStore("steward-test-audit", region=REGION)
+    audit = DynamoAuditStore("steward-test-audit", region=REGION, chain=CHAIN)
     assert audit.client is not None
     use_cases = compose_api(Registry(registry), router, audit)
     app = create_app(ApiSettings(stage="test", pepper=PEPPER), use_cases)
@@ -127,9 +129,11 @@ def test_a_stalled_table_on_the_request_path_fails_within_bounds(stalled_endpoin
 
 
 @pytest.mark.parametrize(
-    "store", [DynamoKeyStore, DynamoRegistryStore, DynamoPolicyStore, DynamoFairnessStore, DynamoAuditStore]
+    "store",
+    [DynamoKeyStore, DynamoRegistryStore, DynamoPolicyStore, DynamoFairnessStore, DynamoAuditStore],
 )
 def test_every_table_client_is_bounded(store: type, stalled_endpoint: str) -> None:
-    config = store("t", region=REGION).client.meta.config
+    extra = {"chain": CHAIN} if store is DynamoAuditStore else {}
+    config = store("t", region=REGION, **extra).client.meta.config
     worst_s = config.retries["total_max_attempts"] * (config.connect_timeout + config.read_timeout)
     assert worst_s <= 6.0, (store.__name__, config.retries, config.connect_timeout, config.read_timeout)

@@ -7,6 +7,9 @@ from typing import Any
 
 from steward.adapters.audit_store import DynamoAuditStore
 from steward.adapters.policy_store import DynamoPolicyStore
+from steward.audit.chain import AuditChain
+
+CHAIN = AuditChain(lambda: b"pages-test-pepper-0123456789abcdef")
 
 
 class PagedClient:
@@ -31,7 +34,7 @@ def audit_item(sk: str) -> dict[str, Any]:
 
 def test_an_audit_page_reads_on_through_thinned_pages_and_asks_only_for_what_is_missing() -> None:
     client = PagedClient([[audit_item("s1")], [], [audit_item("s2"), audit_item("s3")], [audit_item("s4")]])
-    store = DynamoAuditStore("audit", region="us-east-1", client=client)
+    store = DynamoAuditStore("audit", region="us-east-1", chain=CHAIN, client=client)
 
     records, next_sk = store.query("acme", limit=3, after_sk=None, key_id="k1")
 
@@ -43,7 +46,7 @@ def test_an_audit_page_reads_on_through_thinned_pages_and_asks_only_for_what_is_
 
 def test_the_last_page_ends_the_trail_without_a_cursor() -> None:
     client = PagedClient([[audit_item("s1")], [audit_item("s2")]])
-    store = DynamoAuditStore("audit", region="us-east-1", client=client)
+    store = DynamoAuditStore("audit", region="us-east-1", chain=CHAIN, client=client)
 
     records, next_sk = store.query("acme", limit=5, after_sk=None, key_id=None)
 
