@@ -11,6 +11,7 @@ their reads and commits freely, only each transaction is indivisible, as in Dyna
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -191,3 +192,20 @@ def test_tampering_straight_in_the_table_is_named(
         seq,
         request_id,
     )
+
+
+def test_the_cli_verifies_and_exports_against_the_table(
+    names: ResourceNames, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from steward import cli
+
+    tenant = "t-chain-cli"
+    _filled(names, tenant, 4)
+    assert cli.main(["audit", "verify", "--tenant", tenant, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["head_seq"] == 4
+    assert cli.main(["audit", "export", "--tenant", tenant]) == 0
+    assert [json.loads(line)["seq"] for line in capsys.readouterr().out.splitlines()] == [1, 2, 3, 4]
+    second = next(i for i in _items(names, tenant) if i["seq"]["N"] == "2")
+    _delete(boto3.client("dynamodb", region_name=REGION), names.audit_table.name, second)
+    assert cli.main(["audit", "verify", "--tenant", tenant, "--json"]) == 4
+    assert json.loads(capsys.readouterr().out)["finding"]["seq"] == 2

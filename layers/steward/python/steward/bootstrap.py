@@ -320,6 +320,12 @@ class AdminPorts:
     pepper: Callable[[], bytes]
 
 
+def build_audit_trail(settings: AdminSettings) -> DynamoAuditStore:
+    """The audit table read back (``steward audit``), chained under the stage's pepper."""
+    chain = AuditChain(pepper_source(settings))
+    return DynamoAuditStore(settings.audit_table, region=settings.region, chain=chain)
+
+
 def build_admin(settings: AdminSettings) -> AdminPorts:
     """Clients and the secret are reached on first use only, so building this costs nothing."""
     return AdminPorts(

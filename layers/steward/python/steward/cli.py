@@ -5,7 +5,7 @@ stack's ``.steward/local.json`` (written by ``make up``; see ``--local-state``) 
 Output: a short human summary, or with ``--json`` one JSON document on stdout (errors too:
 ``{"error": <stable code>, "detail": ...}``). Every failure is also one line on stderr.
 Exit codes: 0 done; 1 refused (unknown key or version, default-version conflict, AWS error);
-2 usage or invalid input; 3 model card incomplete.
+2 usage or invalid input; 3 model card incomplete; 4 audit chain broken (``audit verify``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from steward import admin
+from steward import admin, cli_audit
 from steward.auth.lifecycle import DEFAULT_OVERLAP_HOURS, MAX_LIMIT, MAX_OVERLAP_HOURS, key_view
 from steward.catalog.registry import APPROVALS
 from steward.errors import CardIncomplete, StewardError
@@ -156,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument(
         "--take-offline", action="store_true", help="withdraw the only approved version (model offline)"
     )
+    cli_audit.add_parsers(groups, common)  # audit export|verify
     return parser
 
 
@@ -290,6 +291,7 @@ COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, AdminSettings], Re
     ("models", "register"): _models_register,
     ("models", "approve"): _models_approve,
 }
+COMMANDS.update(cli_audit.COMMANDS)
 
 
 def _version_document(model: str, version: str, approval: str, settings: AdminSettings) -> dict[str, Any]:
@@ -402,7 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 EXIT_REFUSED,
             )
         return _report(known, as_json)
-    print(json.dumps(document) if as_json else summary)
+    if document or summary:  # a streaming command (``audit export``) has written its own output
+        print(json.dumps(document) if as_json else summary)
     return EXIT_OK
 
 

@@ -178,6 +178,7 @@ class AdminSettings(StewardSettings):
 
     api_keys_table: str = ""
     models_table: str = ""
+    audit_table: str = ""  # the audit trail (`steward audit export|verify`)
     # The authorizers' key cache TTL, stated when a key is revoked (it is not enforced here).
     auth_cache_ttl_s: float = _cache_ttl()
 
