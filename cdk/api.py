@@ -126,7 +126,13 @@ class ApiConstruct(Construct):
             "STEWARD_REGION": Stack.of(self).region,
             "STEWARD_PEPPER_SECRET_NAME": names.pepper_secret,
         }
-        api_tables = (names.models_table, names.audit_table, names.fairness_table, names.policies_table)
+        api_tables = (
+            names.models_table,
+            names.audit_table,
+            names.fairness_table,
+            names.policies_table,
+            names.control_table,
+        )
         environment = {  # steward.settings.ApiSettings
             **common,
             **{_env_name(spec.name, names.prefix, "TABLE"): spec.name for spec in api_tables},
@@ -331,6 +337,10 @@ class ApiConstruct(Construct):
         # Admin routes (admin scope enforced in the app): a new privacy policy version. Keys and
         # models are administered with the CLI under operator credentials, not through the API.
         allow("PrivacyPolicyWrite", ["dynamodb:PutItem"], names.policies_table)
+        # Tenants and kill switches (steward.adapters.control_store): read per request through a
+        # short cache (GetItem, Query); written by the platform-admin routes (and the CLI).
+        control_actions = ["GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"]
+        allow("ControlReadWrite", [f"dynamodb:{a}" for a in control_actions], names.control_table)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="PepperRead",  # audit MAC keys, the ``hash`` operator and fairness group tokens

@@ -11,8 +11,10 @@ on Lambda nothing may hop threads (`CallContext.value`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request, Response
 from steward.audit.reader import AuditReader
 from steward.audit.record import AuditDraft
@@ -20,7 +22,8 @@ from steward.auth.principal import Principal
 from steward.bootstrap import Api
 from steward.catalog.service import Catalog
 from steward.context import RequestContext
-from steward.errors import Unauthenticated
+from steward.controls.service import ControlService
+from steward.errors import FeatureNotConfigured, Unauthenticated
 from steward.fairness.service import Fairness
 from steward.inference.service import InferenceService
 from steward.privacy.policies import PolicyBook
@@ -67,13 +70,29 @@ class CallContext:
         return await run_in_lane(route_lane(self.request.scope), fn, *args)
 
 
+#: Routes the global kill switch leaves open, so operators can still see and clear it by API.
+ADMIN_PREFIX = "/admin/"
+
+
 async def call_context(request: Request) -> CallContext:
-    """The caller and audit draft the middleware left in the scope; none means no key (401)."""
+    """The caller and audit draft the middleware left in the scope; none means no key (401).
+
+    Every keyed route depends on this, so it is where tenant state and kill switches are checked,
+    once per request (FastAPI caches a dependency per request): a suspended tenant is refused
+    (403) and the caller's models are narrowed to its tenant's (`steward.controls.gate`)."""
     principal = request.scope.get(SCOPE_PRINCIPAL)
     draft = request.scope.get(SCOPE_AUDIT)
     if not isinstance(principal, Principal) or not isinstance(draft, AuditDraft):
         raise Unauthenticated()
-    return CallContext(request, principal, draft)
+    gate = request.app.state.api().gate
+    if gate is None:
+        return CallContext(request, principal, draft)
+    admit = partial(gate.admit, principal, draft, admin_route=request.url.path.startswith(ADMIN_PREFIX))
+    if request.app.state.inline_blocking:  # Lambda: no thread hop (`CallContext.value`)
+        admitted: Principal = admit()
+    else:  # a cache miss reads DynamoDB: off the event loop
+        admitted = await anyio.to_thread.run_sync(admit)
+    return CallContext(request, admitted, draft)
 
 
 async def use_cases(request: Request) -> Api:
@@ -106,6 +125,12 @@ async def policies(api: Annotated[Api, Depends(use_cases)]) -> PolicyBook:
     return api.policies
 
 
+async def controls(api: Annotated[Api, Depends(use_cases)]) -> ControlService:
+    if api.controls is None:
+        raise FeatureNotConfigured()
+    return api.controls
+
+
 Context = Annotated[CallContext, Depends(call_context)]
 CatalogService = Annotated[Catalog, Depends(catalog)]
 Inference = Annotated[InferenceService, Depends(inference)]
@@ -113,6 +138,7 @@ FairnessService = Annotated[Fairness, Depends(fairness)]
 Redaction = Annotated[RedactionService, Depends(redaction)]
 AuditTrail = Annotated[AuditReader, Depends(audit_trail)]
 Policies = Annotated[PolicyBook, Depends(policies)]
+Controls = Annotated[ControlService, Depends(controls)]
 #: For a route that needs a caller (and the use cases built) but reads neither
 #: (``dependencies=[AUTHENTICATED, PLANE]``).
 AUTHENTICATED = Depends(call_context)

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+from steward.controls.model import MAX_NOTE_CHARS, MAX_RETENTION_DAYS, REASON_CODES, TENANT_ID
 
 #: Request bodies validate strictly, as JSON Schema reads them: "5" is not an integer, 1 is not a
 #: string. The upper limits of texts (count, length) are the deployment's settings: the gateway
@@ -432,3 +433,79 @@ def group_declaration_schema() -> dict[str, Any]:
     schema = GroupDeclaration.model_json_schema()
     schema["properties"]["labels"]["uniqueItems"] = True
     return schema
+
+
+# --- tenants and kill switches (platform admins; steward.controls) ---------------------------
+
+#: A reason code: the only word of an operator's action a caller is ever shown.
+ReasonCode = Annotated[str, Field(pattern="^(" + "|".join(REASON_CODES) + ")$")]
+#: The operator's own note: kept on the control item for operators, never in logs or answers.
+OperatorNote = Annotated[str, Field(max_length=MAX_NOTE_CHARS)]
+
+
+class TenantCreate(BaseModel):
+    """``POST /admin/tenants``."""
+
+    model_config = STRICT
+    tenant_id: Annotated[str, Field(pattern=TENANT_ID.pattern)]
+    allowed_models: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=1)
+    ] = ["*"]
+    audit_retention_days: Annotated[int, Strict(), Field(ge=1, le=MAX_RETENTION_DAYS), _AS_INT] = 400
+
+
+class StatusChange(BaseModel):
+    """``POST /admin/tenants/{tenant}/suspend`` and ``.../resume``."""
+
+    model_config = STRICT
+    reason: ReasonCode
+    note: OperatorNote = ""
+
+
+class SwitchChange(BaseModel):
+    """``POST /admin/kill-switches`` (throw) and ``POST /admin/kill-switches/clear`` (``note`` unused)."""
+
+    model_config = STRICT
+    scope: Annotated[
+        str, Field(min_length=1, max_length=300, examples=["global", "tenant:acme", "model:m", "version:m@1"])
+    ]
+    reason: ReasonCode
+    note: OperatorNote = ""
+
+
+class TenantView(BaseModel):
+    object: Literal["tenant"] = "tenant"
+    tenant_id: str
+    status: Literal["active", "suspended"]
+    allowed_models: list[str]
+    audit_retention_days: int
+    reason: str | None
+    note: str
+    created_at: int
+    updated_at: int
+    updated_by: str
+
+
+class TenantList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[TenantView]
+
+
+class SwitchView(BaseModel):
+    object: Literal["kill_switch"] = "kill_switch"
+    scope: str
+    reason: str
+    note: str
+    set_at: int
+    set_by: str
+
+
+class SwitchList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[SwitchView]
+
+
+class SwitchCleared(BaseModel):
+    object: Literal["kill_switch.cleared"] = "kill_switch.cleared"
+    scope: str
+    cleared: bool

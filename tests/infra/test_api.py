@@ -255,6 +255,10 @@ def test_the_api_function_touches_only_the_tables_its_code_uses(synth: Synth) ->
     assert granted == {
         arn(NAMES.models_table): {"dynamodb:Query", "dynamodb:Scan"},
         arn(NAMES.policies_table): {"dynamodb:Query", "dynamodb:PutItem"},
+        arn(NAMES.control_table): {
+            "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        },
         arn(NAMES.audit_table): {"dynamodb:PutItem", "dynamodb:Query"},
         arn(NAMES.fairness_table): {
             "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"

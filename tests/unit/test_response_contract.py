@@ -38,6 +38,7 @@ from scripts.local.api_gateway import with_authorizer
 from tests.fakes import (
     FakeTransport,
     InMemoryAuditStore,
+    InMemoryControlStore,
     InMemoryFairnessStore,
     InMemoryKeyStore,
     InMemoryPolicyStore,
@@ -92,6 +93,7 @@ class Stack:
     app: FastAPI
     user: str
     tenant_admin: str
+    platform_admin: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -107,11 +109,18 @@ def stack() -> Iterator[Stack]:
         InMemoryAuditStore(),
         fairness=FairnessMonitor(InMemoryFairnessStore(), pepper=lambda: PEPPER, labels_ttl_s=0),
         privacy=PrivacyGuard(PolicyBook(InMemoryPolicyStore()), pepper=lambda: PEPPER),
+        controls=InMemoryControlStore(),
     )
 
-    def key(*, is_admin: bool) -> str:
+    def key(*, is_admin: bool, platform: bool = False) -> str:
         token, _ = admin.create_api_key(
-            "acme", models=("*",), admin=is_admin, settings=settings, store=keys, pepper=lambda: PEPPER
+            "acme",
+            models=("*",),
+            admin=is_admin,
+            platform_admin=platform,
+            settings=settings,
+            store=keys,
+            pepper=lambda: PEPPER,
         )
         return token
 
@@ -119,7 +128,7 @@ def stack() -> Iterator[Stack]:
     authorizer = Authorizer(keys, lambda: PEPPER)
     wrapped = with_authorizer(app, lambda event: authorize_event(event, authorizer))
     with TestClient(wrapped) as client:
-        yield Stack(client, app, key(is_admin=False), key(is_admin=True))
+        yield Stack(client, app, key(is_admin=False), key(is_admin=True), key(is_admin=True, platform=True))
 
 
 @dataclass(frozen=True)
@@ -130,6 +139,7 @@ class Call:
     json: Any = None
     params: dict[str, str] | None = None
     admin: bool = False
+    platform: bool = False  # a platform-admin key (tenants, kill switches)
 
 
 def _declare_and_predict(stack: Stack) -> str:
@@ -145,10 +155,14 @@ def _declare_and_predict(stack: Stack) -> str:
 
 def _after(stack: Stack, method: str, path: str, body: Any, call: Call) -> Call:
     """``call``, once ``method path`` succeeded: a listing then has an item to check."""
-    key = stack.tenant_admin if call.admin else stack.user
+    key = _key(stack, call)
     done = stack.client.request(method, path, json=body, headers=bearer(key))
     assert done.status_code < 300, done.text
     return call
+
+
+def _key(stack: Stack, call: Call) -> str:
+    return stack.platform_admin if call.platform else stack.tenant_admin if call.admin else stack.user
 
 
 def _rows(**parameters: Any) -> dict[str, Any]:
@@ -195,6 +209,37 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/admin/policies/{tenant}"): lambda s: _after(
         s, "PUT", "/admin/policies/acme", {"threshold": 0.4}, Call("/admin/policies/acme", admin=True)
+    ),
+    ("POST", "/admin/tenants"): lambda s: Call("/admin/tenants", {"tenant_id": "initech"}, platform=True),
+    ("GET", "/admin/tenants"): lambda s: _after(
+        s, "POST", "/admin/tenants", {"tenant_id": "umbrella"}, Call("/admin/tenants", platform=True)
+    ),
+    ("POST", "/admin/tenants/{tenant}/suspend"): lambda s: _after(
+        s,
+        "POST",
+        "/admin/tenants",
+        {"tenant_id": "hooli", "allowed_models": [MINILM]},
+        Call("/admin/tenants/hooli/suspend", {"reason": "abuse", "note": "n"}, platform=True),
+    ),
+    ("POST", "/admin/tenants/{tenant}/resume"): lambda s: _after(
+        s,
+        "POST",
+        "/admin/tenants",
+        {"tenant_id": "vehement"},
+        Call("/admin/tenants/vehement/resume", {"reason": "other"}, platform=True),
+    ),
+    ("POST", "/admin/kill-switches"): lambda s: Call(
+        "/admin/kill-switches", {"scope": "version:no-such-model@9", "reason": "incident"}, platform=True
+    ),
+    ("GET", "/admin/kill-switches"): lambda s: _after(
+        s,
+        "POST",
+        "/admin/kill-switches",
+        {"scope": "model:no-such-model", "reason": "incident", "note": "n"},
+        Call("/admin/kill-switches", platform=True),
+    ),
+    ("POST", "/admin/kill-switches/clear"): lambda s: Call(
+        "/admin/kill-switches/clear", {"scope": "model:no-such-model", "reason": "incident"}, platform=True
     ),
     ("PUT", "/admin/fairness/{tenant}/groups"): lambda s: Call(
         "/admin/fairness/acme/groups", {"labels": ["A", "B", "C"]}, admin=True
@@ -245,7 +290,7 @@ def test_each_json_answer_matches_the_routes_response_model(stack: Stack, route:
         call.path,
         json=call.json,
         params=call.params,
-        headers=bearer(stack.tenant_admin if call.admin else stack.user),
+        headers=bearer(_key(stack, call)),
     )
 
     # Then it succeeds, with a JSON body the declared schema describes exactly

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from steward import admin, cli_audit
+from steward import admin, cli_audit, cli_controls
 from steward.auth.lifecycle import DEFAULT_OVERLAP_HOURS, MAX_LIMIT, MAX_OVERLAP_HOURS, key_view
 from steward.catalog.registry import APPROVALS
 from steward.errors import CardIncomplete, StewardError
@@ -156,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument(
         "--take-offline", action="store_true", help="withdraw the only approved version (model offline)"
     )
+    cli_controls.add_parsers(groups, common)  # tenants, kill
     cli_audit.add_parsers(groups, common)  # audit export|verify
     return parser
 
@@ -291,6 +292,7 @@ COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, AdminSettings], Re
     ("models", "register"): _models_register,
     ("models", "approve"): _models_approve,
 }
+COMMANDS.update(cli_controls.COMMANDS)
 COMMANDS.update(cli_audit.COMMANDS)
 
 

@@ -229,6 +229,57 @@ class FeatureNotConfigured(StewardError):
     default_detail = "This deployment does not have the feature this request needs."
 
 
+class TenantSuspended(StewardError):
+    """Every key of a suspended tenant (or one under a tenant kill switch), on every route. The
+    body names the operator's reason code (`steward.controls.model.REASON_CODES`), never a note."""
+
+    status, code, title = 403, "tenant.suspended", "Tenant suspended"
+    default_detail = "Access for this tenant is suspended."
+
+    def __init__(self, reason: str = "other") -> None:
+        self.reason = reason
+        super().__init__(f"Access for this tenant is suspended (reason: {reason}).")
+
+    def problem_extra(self) -> dict[str, Any]:
+        return {"reason": self.reason}
+
+
+class ServiceDisabled(StewardError):
+    """A kill switch (global, model or model version) is thrown; the reason code, never the note."""
+
+    status, code, title = 503, "service.disabled", "Service disabled"
+    default_detail = "The service is disabled by its operators."
+
+    def __init__(self, reason: str = "other", scope: str = "global") -> None:
+        self.reason, self.scope = reason, scope
+        what = "The service" if scope == "global" else "This model"
+        detail = f"{what} is disabled by its operators (reason: {reason})."
+        super().__init__(detail, headers={"Retry-After": "60"})
+
+    def problem_extra(self) -> dict[str, Any]:
+        return {"reason": self.reason}
+
+
+class ControlUnavailable(StewardError):
+    """The tenant state or kill switches could not be read: refuse rather than guess (fail closed)."""
+
+    status, code, title = 503, "control.unavailable", "Access controls unavailable"
+    default_detail = "The access controls could not be read, so the request was refused. Retry later."
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, headers=headers or {"Retry-After": "1"})
+
+
+class TenantNotFound(StewardError, LookupError):
+    status, code, title = 404, "tenant.not_found", "Tenant not found"
+    default_detail = "No tenant has this id."
+
+
+class TenantExists(StewardError):
+    status, code, title = 409, "tenant.exists", "Tenant already exists"
+    default_detail = "A tenant with this id already exists."
+
+
 class InternalError(StewardError):
     pass
 

@@ -68,6 +68,7 @@ class StewardSettings(BaseSettings):
             "audit_table": names.audit_table.name,
             "fairness_table": names.fairness_table.name,
             "policies_table": names.policies_table.name,
+            "control_table": names.control_table.name,
             "results_bucket": names.results_bucket,
             "pepper_secret_name": names.pepper_secret,
         }
@@ -97,6 +98,7 @@ class ApiSettings(StewardSettings):
     audit_table: str = ""
     fairness_table: str = ""
     policies_table: str = ""
+    control_table: str = ""  # tenants and kill switches (steward.controls)
 
     # Backend used by registry targets of kind ``http`` that carry no URL of their own
     # (local/test stages default to a backend on localhost:8080).
@@ -122,6 +124,8 @@ class ApiSettings(StewardSettings):
     # (``policy``).
     registry_cache_ttl_s: float = _cache_ttl()
     policy_cache_ttl_s: float = _cache_ttl()
+    # A suspended tenant or a thrown kill switch (steward.controls.gate).
+    control_cache_ttl_s: float = _cache_ttl()
     # Deep privacy path: the registry model (``name`` or ``name@version``) serving PERSON /
     # LOCATION / STREET_ADDRESS token classification (built as ``pii-ner``). Empty: no deep path,
     # and a policy asking for it is refused (fail closed).
@@ -178,6 +182,7 @@ class AdminSettings(StewardSettings):
 
     api_keys_table: str = ""
     models_table: str = ""
+    control_table: str = ""  # tenants and kill switches (`steward tenants`, `steward kill`)
     audit_table: str = ""  # the audit trail (`steward audit export|verify`)
     # The authorizers' key cache TTL, stated when a key is revoked (it is not enforced here).
     auth_cache_ttl_s: float = _cache_ttl()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from steward.audit.record import AuditDraft
 from steward.catalog.cards import card_document
 from steward.catalog.registry import Registry, ResolvedModel, split_model_ref
 from steward.context import RequestContext
@@ -22,10 +23,23 @@ class ReportSummaries(Protocol):
     def latest_report(self, tenant_id: str, model: str, version: str) -> dict[str, Any] | None: ...
 
 
+class ModelSwitches(Protocol):
+    """Kill switches on a model or a model version (`steward.controls.gate.AccessGate`)."""
+
+    def check_model(self, draft: AuditDraft, model: str, version: str) -> None: ...
+
+
 class Catalog:
-    def __init__(self, registry: Registry, reports: ReportSummaries | None = None) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        reports: ReportSummaries | None = None,
+        *,
+        switches: ModelSwitches | None = None,
+    ) -> None:
         self.registry = registry
         self._reports = reports
+        self._switches = switches
 
     def resolve(self, ctx: RequestContext, model: str, version: str | None) -> ResolvedModel:
         """The routed version of a model the caller may use now; ``model.not_found`` otherwise."""
@@ -35,6 +49,8 @@ class Catalog:
         draft.model_version = resolved.version.version
         draft.artifact_digest = resolved.version.artifact_digest
         draft.backend_kind = resolved.version.target.kind
+        if self._switches is not None:  # a switched-off model or version: 503, before any backend
+            self._switches.check_model(draft, resolved.entry.model, resolved.version.version)
         return resolved
 
     def is_registered(self, model: str) -> bool:
