@@ -326,7 +326,10 @@ class ApiConstruct(Construct):
         # Inference path: a model's items (Query), the model list (Scan).
         allow("RegistryRead", ["dynamodb:Query", "dynamodb:Scan"], names.models_table)
         allow("PrivacyPolicyRead", ["dynamodb:Query"], names.policies_table)
-        allow("AuditWriteQuery", ["dynamodb:PutItem", "dynamodb:Query"], names.audit_table)
+        # Audit: the chained write (record + chain head in one transaction of Puts, the head read
+        # back with GetItem, steward.audit.chain) and the reads of GET /v1/audit.
+        audit_actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+        allow("AuditWriteQuery", audit_actions, names.audit_table)
         # Fairness monitoring: count outcomes and keep/resolve the feedback join (transactions of
         # Put/Update/Delete), read the latest report summary for model cards.
         allow(

@@ -259,7 +259,7 @@ def test_the_api_function_touches_only_the_tables_its_code_uses(synth: Synth) ->
             "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
         },
-        arn(NAMES.audit_table): {"dynamodb:PutItem", "dynamodb:Query"},
+        arn(NAMES.audit_table): {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
         arn(NAMES.fairness_table): {
             "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
         },
