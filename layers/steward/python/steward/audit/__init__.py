@@ -1,1 +1,3 @@
-"""Audit trail: one record per governed request (`record`) and the paged, public read side (`reader`)."""
+"""Audit trail: one record per governed request (`record`), chained per tenant so edits,
+insertions and deletions show (`chain`), read back page by page (`reader`) or whole for export
+and verification (`trail`)."""
