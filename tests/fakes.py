@@ -495,3 +495,27 @@ class InMemoryControlStore:
 
     def delete_switch(self, scope: Scope) -> bool:
         return self.switches.pop(str(scope), None) is not None
+
+
+class InMemoryUsagePolicyStore:
+    """`steward.usage_policy.ports.UsagePolicyStore` in memory (versions never overwritten)."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], Any] = {}
+        self.reads = 0
+        self.fail = False
+
+    def list_usage_policies(self, tenant_id: str) -> list[Any]:
+        self.reads += 1
+        if self.fail:
+            raise ConnectionError("policy store down")
+        return [p for (tenant, _), p in sorted(self.items.items()) if tenant == tenant_id]
+
+    def put_usage_policy(self, policy: Any, *, author: str) -> None:
+        from steward.usage_policy.book import usage_policy_key
+        from steward.usage_policy.ports import UsagePolicyVersionExists
+
+        key = (policy.tenant_id, usage_policy_key(policy.model, policy.version))
+        if key in self.items:
+            raise UsagePolicyVersionExists(key[1])
+        self.items[key] = policy

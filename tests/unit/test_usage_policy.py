@@ -125,6 +125,10 @@ def test_too_costly_patterns_are_refused() -> None:
         check_pattern(r"(.{100}){10}")
     with pytest.raises(PatternRefused, match="longer than"):
         check_pattern("a" * 1001)
+    with pytest.raises(InvalidInput, match="1000 characters"):
+        UsagePolicyBook(Store()).save(
+            "acme", None, {"patterns": [{"name": "p", "regex": "a" * 1001}]}, author="k"
+        )
 
 
 def test_a_redos_shaped_pattern_is_linear_in_re2() -> None:
@@ -172,16 +176,11 @@ class Store:
         ({"patterns": [{"name": "p", "regex": "(", "action": "block"}]}, "patterns.0.regex"),
         ({"patterns": [{"name": "p", "regex": r"(.{100}){10}", "action": "block"}]}, "too costly"),
         ({"word_lists": [{"name": "w", "words": [], "action": "block"}]}, "word_lists.0.words"),
-        ({"word_lists": [{"name": "w", "words": ["!!"], "action": "block"}]}, "letter or a digit"),
         ({"word_lists": [{"name": "bad name!", "words": ["x"]}]}, "word_lists.0.name"),
         ({"word_lists": [{"name": "w", "words": ["x"], "action": "warn"}]}, "action"),
         ({"apply_to": []}, "apply_to"),
         ({"apply_to": ["sideways"]}, "apply_to"),
         ({"secret_field": 1}, "<unknown field>"),
-        (
-            {"word_lists": [{"name": "a", "words": ["x"]}], "patterns": [{"name": "a", "regex": "y"}]},
-            "unique",
-        ),
     ],
 )
 def test_invalid_documents_are_refused_422_naming_the_field(

@@ -117,3 +117,16 @@ class UsagePolicyBook:
         except Exception as error:  # fail closed: no policy read, no request
             logger.error("usage policy store read failed", extra={"error_type": type(error).__name__})
             raise UsagePolicyUnavailable() from None
+
+
+class NoStoredUsagePolicies:
+    """A store with nothing in it (no usage rules), refusing writes: for a deployment or test
+    wired without the policies table."""
+
+    def list_usage_policies(self, tenant_id: str) -> list[UsagePolicy]:
+        return []
+
+    def put_usage_policy(self, policy: UsagePolicy, *, author: str) -> None:
+        from steward.errors import FeatureNotConfigured
+
+        raise FeatureNotConfigured("Usage policies can't be stored on this deployment.")

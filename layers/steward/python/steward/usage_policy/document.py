@@ -3,8 +3,9 @@
 ``{"denied_topics": [{"name", "definition", "examples", "action"}], "word_lists": [{"name",
 "words", "action"}], "patterns": [{"name", "regex", "action"}], "apply_to": ["input", "output"]}``.
 An absent list means no rule of that kind. Rule names are identifiers (they appear in problem
-documents and audit reason codes), unique across the document. Bounds keep a policy cheap to
-check on every request; a pattern is compiled and costed when saved (`steward.usage_policy.patterns`).
+documents and audit reason codes, with the rule's kind); a word without a letter or digit never
+matches. Bounds keep a policy cheap to check on every request; a pattern is compiled and costed
+when saved (`steward.usage_policy.patterns`: 422 when RE2 refuses it or it is too costly).
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from steward.errors import InvalidInput
-from steward.usage_policy.patterns import PatternRefused, check_pattern
-from steward.usage_policy.words import entry_tokens
+from steward.usage_policy.patterns import MAX_PATTERN_CHARS, PatternRefused, check_pattern
 
 RULE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 MAX_RULES = 50  # of each kind
@@ -59,18 +59,13 @@ class WordList(BaseModel):
     ]
     action: Action = Action.BLOCK
 
-    @field_validator("words")
-    @classmethod
-    def _words_have_letters(cls, words: tuple[str, ...]) -> tuple[str, ...]:
-        if any(not entry_tokens(w) for w in words):
-            raise ValueError("every word must hold a letter or a digit")
-        return words
-
 
 class PatternRule(BaseModel):
     model_config = _STRICT
     name: RuleName
-    regex: Annotated[str, Field(min_length=1)]
+    regex: Annotated[
+        str, Field(min_length=1, max_length=MAX_PATTERN_CHARS, json_schema_extra={"format": "regex"})
+    ]
     action: Action = Action.BLOCK
 
     @field_validator("regex")
@@ -94,17 +89,6 @@ class UsagePolicy(BaseModel):
     word_lists: Annotated[tuple[WordList, ...], Field(max_length=MAX_RULES)] = ()
     patterns: Annotated[tuple[PatternRule, ...], Field(max_length=MAX_RULES)] = ()
     apply_to: Annotated[tuple[Direction, ...], Field(min_length=1, max_length=2)] = (Direction.INPUT,)
-
-    @model_validator(mode="after")
-    def _unique_names(self) -> UsagePolicy:
-        names = [
-            *(r.name for r in self.denied_topics),
-            *(r.name for r in self.word_lists),
-            *(r.name for r in self.patterns),
-        ]
-        if len(names) != len(set(names)):
-            raise ValueError("rule names must be unique across the document")
-        return self
 
     def applies_to(self, direction: Direction) -> bool:
         return direction in self.apply_to
