@@ -38,11 +38,17 @@ _LEET = str.maketrans(
      "@": "a", "$": "s", "!": "i", "|": "i", "+": "t", "l": "i"}
 )  # fmt: skip
 _I_FOLD = str.maketrans({"l": "i", "1": "i", "|": "i", "!": "i"})
+_L_FOLD = str.maketrans({"l": "i"})
+#: Whether a text has anything for step 3 (else every token is taken as it is: the fast path).
+_LEETISH = re.compile(r"[0-9]|[@$!|+][^\W_]")
+_WORD = re.compile(r"[^\W_]+")
 #: A token: letters and digits of any script, with the leet symbols inside it.
 _TOKEN = re.compile(r"(?:[^\W_]|[@$!|+])+")
 _EDGE_PUNCT = "!|+"
 _SPACED_GAP = re.compile(r"(?:[^\w\n]|_){1,3}")
 _MIN_SPACED = 3
+#: Whether a text may hold a spaced-out word (three one-character tokens in a row).
+_SPACED_RUN = re.compile(r"(?:^|[\W_])(?:[^\W_](?:[^\w\n]|_){1,3}){2,}[^\W_](?![^\W_])")
 
 
 def fold(text: str) -> str:
@@ -56,6 +62,8 @@ def fold(text: str) -> str:
 
 def _token(raw: str) -> str:
     """Steps 3 and 4 on one token."""
+    if raw.isalpha():
+        return raw.translate(_L_FOLD)
     if any(c.isalpha() for c in raw):
         return raw.translate(_LEET)
     return raw.translate(_I_FOLD)
@@ -75,8 +83,14 @@ def canonical_tokens(text: str) -> tuple[list[str], list[str] | None]:
     """The text's canonical tokens, and (when letters were spaced out) the same sequence with
     each spaced run read as one token; None when there is no spaced run."""
     folded = fold(text)
+    if _LEETISH.search(folded) is None:  # common case: one C-level fold, no per-token work
+        tokens = _WORD.findall(folded.translate(_L_FOLD))
+        if _SPACED_RUN.search(folded) is None:
+            return tokens, None
     raw = _raw_tokens(folded)
     tokens = [_token(r) for _, _, r in raw]
+    if _SPACED_RUN.search(folded) is None:
+        return tokens, None
     joined: list[str] = []
     run: list[str] = []
     spaced = False
