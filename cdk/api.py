@@ -27,7 +27,7 @@ from steward.errors import (
     Unauthenticated,
     problem_for,
 )
-from steward.resources import PUBLIC_PATHS, ResourceNames, TableSpec
+from steward.resources import KEYS_TENANT_INDEX, PUBLIC_PATHS, ResourceNames, TableSpec
 
 from cdk.data import DataConstruct
 from cdk.function import StewardFunction
@@ -127,6 +127,7 @@ class ApiConstruct(Construct):
             "STEWARD_PEPPER_SECRET_NAME": names.pepper_secret,
         }
         api_tables = (
+            names.api_keys_table,  # the admin key routes
             names.models_table,
             names.audit_table,
             names.fairness_table,
@@ -337,9 +338,22 @@ class ApiConstruct(Construct):
             ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
             names.fairness_table,
         )
-        # Admin routes (admin scope enforced in the app): a new privacy policy version. Keys and
-        # models are administered with the CLI under operator credentials, not through the API.
+        # Admin routes (admin scope enforced in the app): a new privacy policy version. Models are
+        # administered with the CLI under operator credentials, not through the API.
         allow("PrivacyPolicyWrite", ["dynamodb:PutItem"], names.policies_table)
+        # Admin key routes (steward.adapters.key_store): read a key (GetItem), create one
+        # (PutItem), revoke one (UpdateItem); a rotation is a transaction of one Put and one
+        # Update (TransactWriteItems is authorized per item); a tenant's keys by its index (Query).
+        keys_table = data.table(names.api_keys_table)
+        key_actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+        allow("ApiKeyAdmin", key_actions, names.api_keys_table)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ApiKeyList",
+                actions=["dynamodb:Query"],
+                resources=[f"{keys_table.table_arn}/index/{KEYS_TENANT_INDEX}"],
+            )
+        )
         # Tenants and kill switches (steward.adapters.control_store): read per request through a
         # short cache (GetItem, Query); written by the platform-admin routes (and the CLI).
         control_actions = ["GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"]

@@ -18,6 +18,7 @@ import anyio
 from fastapi import Depends, Request, Response
 from steward.audit.reader import AuditReader
 from steward.audit.record import AuditDraft
+from steward.auth.lifecycle import KeyLifecycle
 from steward.auth.principal import Principal
 from steward.bootstrap import Api
 from steward.catalog.service import Catalog
@@ -125,6 +126,11 @@ async def policies(api: Annotated[Api, Depends(use_cases)]) -> PolicyBook:
     return api.policies
 
 
+async def key_admin(api: Annotated[Api, Depends(use_cases)]) -> KeyLifecycle | None:
+    """None without a key table: the key routes answer 501, once the caller is checked."""
+    return api.keys
+
+
 async def controls(api: Annotated[Api, Depends(use_cases)]) -> ControlService:
     if api.controls is None:
         raise FeatureNotConfigured()
@@ -138,6 +144,7 @@ FairnessService = Annotated[Fairness, Depends(fairness)]
 Redaction = Annotated[RedactionService, Depends(redaction)]
 AuditTrail = Annotated[AuditReader, Depends(audit_trail)]
 Policies = Annotated[PolicyBook, Depends(policies)]
+KeyAdmin = Annotated[KeyLifecycle | None, Depends(key_admin)]
 Controls = Annotated[ControlService, Depends(controls)]
 #: For a route that needs a caller (and the use cases built) but reads neither
 #: (``dependencies=[AUTHENTICATED, PLANE]``).

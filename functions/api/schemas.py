@@ -15,6 +15,16 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+from steward.auth.lifecycle import (
+    DEFAULT_OVERLAP_HOURS,
+    MAX_KEY_DAYS,
+    MAX_LIMIT,
+    MAX_MODELS,
+    MAX_OVERLAP_HOURS,
+    MODEL_PATTERN,
+    NAME_PATTERN,
+    TENANT_PATTERN,
+)
 from steward.controls.model import MAX_NOTE_CHARS, MAX_RETENTION_DAYS, REASON_CODES, TENANT_ID
 
 #: Request bodies validate strictly, as JSON Schema reads them: "5" is not an integer, 1 is not a
@@ -509,3 +519,71 @@ class SwitchCleared(BaseModel):
     object: Literal["kill_switch.cleared"] = "kill_switch.cleared"
     scope: str
     cleared: bool
+
+# --- API keys (steward.auth.lifecycle) -----------------------------------------------------------
+
+LimitValue = Annotated[int, Strict(), Field(ge=1, le=MAX_LIMIT), _AS_INT]
+
+
+class KeyCreate(BaseModel):
+    """``POST /admin/keys``: a new key for a tenant. A key never grants more than its creator
+    holds: scopes, models and limits within the caller's own (403 ``key.escalation``)."""
+
+    model_config = STRICT
+    tenant_id: Annotated[str, Field(pattern=TENANT_PATTERN.pattern)]
+    models: Annotated[
+        list[Annotated[str, Field(pattern=MODEL_PATTERN.pattern)]],
+        Field(min_length=1, max_length=MAX_MODELS, description="Model names, or '*' for every model."),
+    ]
+    admin: StrictBool = False
+    platform_admin: StrictBool = False
+    rpm: LimitValue | None = Field(default=None, description="The key's own requests per minute.")
+    daily: LimitValue | None = Field(default=None, description="The key's own requests per day.")
+    monthly: LimitValue | None = Field(default=None, description="The key's own requests per month.")
+    expires_days: Annotated[float, Field(gt=0, le=MAX_KEY_DAYS)] | None = None
+    name: Annotated[str, Field(pattern=NAME_PATTERN.pattern)] = ""
+
+
+class KeyRotate(BaseModel):
+    """``POST /admin/keys/{key_id}/rotate``: how long the old key keeps working."""
+
+    model_config = STRICT
+    overlap_hours: Annotated[float, Field(ge=0, le=MAX_OVERLAP_HOURS)] = DEFAULT_OVERLAP_HOURS
+
+
+class KeyLimitsView(BaseModel):
+    rpm: int | None
+    daily: int | None
+    monthly: int | None
+
+
+class KeyView(BaseModel):
+    """A key's metadata: never its secret or its hash."""
+
+    key_id: str
+    name: str
+    tenant_id: str
+    scopes: list[str]
+    models: list[str]
+    created_at: int
+    expires_at: int | None
+    revoked: bool
+    revoked_at: int | None
+    status: Literal["active", "revoked", "expired"]
+    rotated_from: str | None
+    rotated_to: str | None
+    limits: KeyLimitsView
+
+
+class KeyCreated(KeyView):
+    key: str = Field(description="The new API key: shown in this answer only, never stored.")
+
+
+class KeyRotated(KeyCreated):
+    previous: KeyView = Field(description="The rotated key: it works until its expires_at.")
+
+
+class KeyList(BaseModel):
+    object: Literal["list"] = "list"
+    tenant_id: str
+    data: list[KeyView]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from aws_cdk.assertions import Match
-from steward.resources import ResourceNames
+from steward.resources import KEYS_TENANT_INDEX, ResourceNames
 from steward.settings import ApiSettings, AuthorizerSettings
 
 from cdk.api import PUBLIC_RESOURCES
@@ -252,9 +252,14 @@ def test_the_api_function_touches_only_the_tables_its_code_uses(synth: Synth) ->
     def arn(spec: Any) -> str:
         return json.dumps({"Fn::GetAtt": [synth.logical_id(synth.stack.data.table(spec)), "Arn"]})
 
+    def index(spec: Any, name: str) -> str:
+        return json.dumps({"Fn::Join": ["", [json.loads(arn(spec)), f"/index/{name}"]]})
+
     assert granted == {
         arn(NAMES.models_table): {"dynamodb:Query", "dynamodb:Scan"},
         arn(NAMES.policies_table): {"dynamodb:Query", "dynamodb:PutItem"},
+        arn(NAMES.api_keys_table): {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+        index(NAMES.api_keys_table, KEYS_TENANT_INDEX): {"dynamodb:Query"},
         arn(NAMES.control_table): {
             "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",

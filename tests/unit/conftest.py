@@ -11,6 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 from steward import admin
 from steward.auth.authorize import Authorizer
+from steward.auth.lifecycle import KeyLifecycle
 from steward.bootstrap import Api, compose_api
 from steward.catalog.registry import Registry
 from steward.routing.router import Router, RouterPolicy
@@ -81,9 +82,11 @@ def use_cases(
     audit_store: InMemoryAuditStore,
     transport: FakeTransport,
     sleeps: list[float],
+    key_store: InMemoryKeyStore,
 ) -> Api:
     router = Router({"http": transport}, RouterPolicy(breaker_threshold=2), sleep=sleeps.append)
-    return compose_api(Registry(registry_store), router, audit_store)
+    keys = KeyLifecycle(key_store, lambda: PEPPER)  # the admin key routes, over the authorizer's store
+    return compose_api(Registry(registry_store), router, audit_store, keys=keys)
 
 
 @pytest.fixture

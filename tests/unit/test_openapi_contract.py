@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 from steward import admin
 from steward.audit.reader import CURSOR_PATTERN
 from steward.auth.authorize import Authorizer
+from steward.auth.lifecycle import KeyLifecycle
 from steward.bootstrap import compose_api
 from steward.catalog.registry import Registry
 from steward.fairness.monitor import FairnessMonitor
@@ -83,6 +84,7 @@ class Contract:
             if fairness
             else None,
             privacy=PrivacyGuard(PolicyBook(InMemoryPolicyStore()), pepper=lambda: PEPPER),
+            keys=KeyLifecycle(keys, lambda: PEPPER),
         )
 
         def key(tenant: str, *, platform_admin: bool = False) -> str:

@@ -23,6 +23,7 @@ from pydantic import SecretStr, TypeAdapter
 from starlette.testclient import TestClient
 from steward import admin
 from steward.auth.authorize import Authorizer
+from steward.auth.lifecycle import KeyLifecycle
 from steward.bootstrap import compose_api
 from steward.catalog.registry import Registry
 from steward.fairness.monitor import FairnessMonitor
@@ -109,6 +110,7 @@ def stack() -> Iterator[Stack]:
         InMemoryAuditStore(),
         fairness=FairnessMonitor(InMemoryFairnessStore(), pepper=lambda: PEPPER, labels_ttl_s=0),
         privacy=PrivacyGuard(PolicyBook(InMemoryPolicyStore()), pepper=lambda: PEPPER),
+        keys=KeyLifecycle(keys, lambda: PEPPER),
         controls=InMemoryControlStore(),
     )
 
@@ -172,6 +174,15 @@ def _rows(**parameters: Any) -> dict[str, Any]:
     if parameters:
         body["parameters"] = parameters
     return body
+
+
+def _new_key(stack: Stack) -> str:
+    """A key of the tenant, created through the API: the id to rotate or revoke."""
+    created = stack.client.post(
+        "/admin/keys", json={"tenant_id": "acme", "models": [MINILM]}, headers=bearer(stack.tenant_admin)
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["key_id"])
 
 
 Case = Callable[[Stack], Call]
@@ -251,6 +262,20 @@ CASES: dict[tuple[str, str], Case] = {
         {"labels": ["A"]},
         Call("/admin/fairness/acme/groups", admin=True),
     ),
+    ("POST", "/admin/keys"): lambda s: Call(
+        "/admin/keys", {"tenant_id": "acme", "models": [MINILM], "rpm": 10, "name": "ci"}, admin=True
+    ),
+    ("GET", "/admin/keys"): lambda s: _after(
+        s,
+        "POST",
+        "/admin/keys",
+        {"tenant_id": "acme", "models": ["*"]},
+        Call("/admin/keys", params={"tenant": "acme"}, admin=True),
+    ),
+    ("POST", "/admin/keys/{key_id}/rotate"): lambda s: Call(
+        f"/admin/keys/{_new_key(s)}/rotate", {"overlap_hours": 1}, admin=True
+    ),
+    ("POST", "/admin/keys/{key_id}/revoke"): lambda s: Call(f"/admin/keys/{_new_key(s)}/revoke", admin=True),
 }
 
 

@@ -59,7 +59,7 @@ def test_one_environment_builds_every_function_model(monkeypatch: pytest.MonkeyP
     assert authorizer.auth_cache_ttl_s == 2 and report.fairness_lookback_days == 3
     assert api.backend_url == "https://backend.example" and api.models_table == report.models_table
     assert "backend_url" not in AuthorizerSettings.model_fields
-    assert "api_keys_table" not in ApiSettings.model_fields
+    assert "results_bucket" not in ApiSettings.model_fields  # the api reads no report bucket
 
 
 def test_the_backend_rules_are_the_api_s_alone() -> None:

@@ -31,7 +31,7 @@ from steward.audit.chain import AuditChain
 from steward.audit.reader import AuditReader
 from steward.audit.record import AuditStore
 from steward.auth.authorize import Authorizer
-from steward.auth.lifecycle import KeyLedger
+from steward.auth.lifecycle import KeyLedger, KeyLifecycle
 from steward.catalog.approval import RegistryWriter
 from steward.catalog.registry import Registry, RegistryStore
 from steward.catalog.service import Catalog
@@ -185,6 +185,7 @@ class Api:
     policies: PolicyBook
     audit_store: AuditStore
     pepper: Callable[[], bytes] | None = None
+    keys: KeyLifecycle | None = None  # the admin key routes; None: 501
     #: Rate limits and quotas (`steward.limits`); None: nothing limited (tests, demos).
     rate_limits: RateLimiter | None = None
     #: Tenant state and kill switches: checked per request (`gate`), administered (`controls`).
@@ -230,6 +231,7 @@ def compose_api(
     rate_limiter: RateLimiter | None = None,
     controls: ControlStore | None = None,
     controls_ttl_s: float = DEFAULT_TTL_S,
+    keys: KeyLifecycle | None = None,
 ) -> Api:
     """The api's use cases over the given ports. Never "no privacy": without a guard, the
     built-in default policy applies; without a monitor, fairness routes answer 501."""
@@ -251,6 +253,7 @@ def compose_api(
         rate_limits=rate_limiter,
         gate=gate,
         controls=ControlService(control_store),
+        keys=keys,
     )
 
 
@@ -277,6 +280,7 @@ def build_api(settings: ApiSettings) -> Api:
         ),
         controls=DynamoControlStore(settings.control_table, region=settings.region),
         controls_ttl_s=settings.control_cache_ttl_s,
+        keys=KeyLifecycle(DynamoKeyStore(settings.api_keys_table, region=settings.region), pepper),
     )
 
 

@@ -95,6 +95,7 @@ class ApiSettings(StewardSettings):
     """The api function: its tables, backend calls, request limits, caches and privacy paths."""
 
     models_table: str = ""
+    api_keys_table: str = ""  # the admin key routes (steward.auth.lifecycle)
     audit_table: str = ""
     fairness_table: str = ""
     policies_table: str = ""

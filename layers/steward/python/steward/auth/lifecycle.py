@@ -48,7 +48,9 @@ DEFAULT_OVERLAP_HOURS = 24.0
 MAX_LIMIT = 10**9
 MAX_MODELS = 64
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-_MODEL_PATTERN = re.compile(r"^(?:\*|[A-Za-z0-9._:-]{1,200})$")
+MODEL_PATTERN = re.compile(r"^(?:\*|[A-Za-z0-9._:-]{1,200})$")
+#: A key's label: up to 128 characters, no control characters.
+NAME_PATTERN = re.compile(r"^[^\x00-\x1f\x7f-\x9f]{0,128}$")
 
 
 class KeyRequestInvalid(InvalidInput, ValueError):
@@ -239,8 +241,8 @@ def _validated(request: NewKey) -> NewKey:
                          ("monthly", request.limits.monthly)):  # fmt: skip
         if value is not None and not (isinstance(value, int) and 1 <= value <= MAX_LIMIT):
             raise KeyRequestInvalid(f"{label} must be a whole number from 1 to {MAX_LIMIT}.")
-    if len(request.name) > 128 or not request.name.isprintable():
-        raise KeyRequestInvalid("name must be at most 128 printable characters.")
+    if not NAME_PATTERN.fullmatch(request.name):
+        raise KeyRequestInvalid("name must be at most 128 characters, none of them control characters.")
     return replace(request, tenant_id=request.tenant_id.strip(), models=models)
 
 
@@ -248,6 +250,6 @@ def _models(models: Sequence[str]) -> tuple[str, ...]:
     names = tuple(sorted({m.strip() for m in models if m.strip()}))
     if not names:
         raise KeyRequestInvalid("models must name at least one model, or '*'.")
-    if len(names) > MAX_MODELS or not all(_MODEL_PATTERN.fullmatch(m) for m in names):
+    if len(names) > MAX_MODELS or not all(MODEL_PATTERN.fullmatch(m) for m in names):
         raise KeyRequestInvalid(f"models: at most {MAX_MODELS} model names (or '*').")
     return names
