@@ -55,9 +55,11 @@ def test_the_cli_works_with_only_the_local_state_file(
     record = store.get(created["key_id"])
     assert record is not None and record.tenant_id == "cli-int" and record.expires_at is not None
 
-    assert steward(tmp_path, "keys", "revoke", created["key_id"])[:2] == (
-        0, {"key_id": created["key_id"], "revoked": True},
-    )  # fmt: skip
+    code, revoked_view, _ = steward(tmp_path, "keys", "revoke", created["key_id"])
+    assert code == 0 and revoked_view["key_id"] == created["key_id"] and revoked_view["status"] == "revoked"
+    code, listed, _ = steward(tmp_path, "keys", "list", "--tenant", "cli-int")
+    assert code == 0 and created["key_id"] in {v["key_id"] for v in listed["data"]}
+    assert created["key"] not in json.dumps(listed) and "secret_hash" not in json.dumps(listed)
     revoked = store.get(created["key_id"])
     assert revoked is not None and revoked.revoked
 
