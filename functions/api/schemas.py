@@ -25,7 +25,15 @@ from steward.auth.lifecycle import (
     NAME_PATTERN,
     TENANT_PATTERN,
 )
-from steward.controls.model import MAX_NOTE_CHARS, MAX_RETENTION_DAYS, REASON_CODES, TENANT_ID
+from steward.controls.model import (
+    ALLOWED_MODEL_PATTERN,
+    MAX_ALLOWED_MODELS,
+    MAX_NOTE_CHARS,
+    MAX_RETENTION_DAYS,
+    REASON_CODES,
+    SCOPE_PATTERN,
+    TENANT_ID,
+)
 
 #: Request bodies validate strictly, as JSON Schema reads them: "5" is not an integer, 1 is not a
 #: string. The upper limits of texts (count, length) are the deployment's settings: the gateway
@@ -459,7 +467,8 @@ class TenantCreate(BaseModel):
     model_config = STRICT
     tenant_id: Annotated[str, Field(pattern=TENANT_ID.pattern)]
     allowed_models: Annotated[
-        list[Annotated[str, Field(min_length=1, max_length=200)]], Field(min_length=1)
+        list[Annotated[str, Field(pattern=ALLOWED_MODEL_PATTERN)]],
+        Field(min_length=1, max_length=MAX_ALLOWED_MODELS),
     ] = ["*"]
     audit_retention_days: Annotated[int, Strict(), Field(ge=1, le=MAX_RETENTION_DAYS), _AS_INT] = 400
 
@@ -477,7 +486,7 @@ class SwitchChange(BaseModel):
 
     model_config = STRICT
     scope: Annotated[
-        str, Field(min_length=1, max_length=300, examples=["global", "tenant:acme", "model:m", "version:m@1"])
+        str, Field(pattern=SCOPE_PATTERN, examples=["global", "tenant:acme", "model:m", "version:m@1"])
     ]
     reason: ReasonCode
     note: OperatorNote = ""
@@ -519,6 +528,7 @@ class SwitchCleared(BaseModel):
     object: Literal["kill_switch.cleared"] = "kill_switch.cleared"
     scope: str
     cleared: bool
+
 
 # --- API keys (steward.auth.lifecycle) -----------------------------------------------------------
 

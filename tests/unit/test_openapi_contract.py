@@ -9,6 +9,7 @@ status is excluded.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ from steward.auth.authorize import Authorizer
 from steward.auth.lifecycle import KeyLifecycle
 from steward.bootstrap import compose_api
 from steward.catalog.registry import Registry
+from steward.controls.service import ControlService
 from steward.fairness.monitor import FairnessMonitor
 from steward.inference.limits import Limits
 from steward.privacy.guard import PrivacyGuard
@@ -41,6 +43,7 @@ from scripts.local.api_gateway import with_authorizer
 from tests.fakes import (
     FakeTransport,
     InMemoryAuditStore,
+    InMemoryControlStore,
     InMemoryFairnessStore,
     InMemoryKeyStore,
     InMemoryPolicyStore,
@@ -86,6 +89,9 @@ class Contract:
             privacy=PrivacyGuard(PolicyBook(InMemoryPolicyStore()), pepper=lambda: PEPPER),
             keys=KeyLifecycle(keys, lambda: PEPPER),
         )
+        # Tenants and kill switches the fuzzer writes go to a store the gate never reads: a fuzzed
+        # global switch or suspension must not turn the other operations' answers into 503/403.
+        use_cases = dataclasses.replace(use_cases, controls=ControlService(InMemoryControlStore()))
 
         def key(tenant: str, *, platform_admin: bool = False) -> str:
             token, _ = admin.create_api_key(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from steward.controls.model import (
     ALL_MODELS,
     DEFAULT_RETENTION_DAYS,
+    MAX_ALLOWED_MODELS,
     MAX_RETENTION_DAYS,
     MODEL_NAME,
     ControlStore,
@@ -54,8 +55,12 @@ class ControlService:
     ) -> Tenant:
         models = tuple(dict.fromkeys(m.strip() for m in allowed_models if m.strip()))
         _checked(lambda: check_tenant_id(tenant_id))
-        if not models or not all(m == ALL_MODELS or MODEL_NAME.fullmatch(m) for m in models):
-            raise InvalidInput("allowed_models: one or more model names (A-Z a-z 0-9 . _ -), or '*'")
+        if not 0 < len(models) <= MAX_ALLOWED_MODELS or not all(
+            m == ALL_MODELS or MODEL_NAME.fullmatch(m) for m in models
+        ):
+            raise InvalidInput(
+                f"allowed_models: 1 to {MAX_ALLOWED_MODELS} model names (A-Z a-z 0-9 . _ -), or '*'"
+            )
         if not 1 <= audit_retention_days <= MAX_RETENTION_DAYS:
             raise InvalidInput(f"audit_retention_days must be 1 to {MAX_RETENTION_DAYS}")
         now = int(self._clock())
