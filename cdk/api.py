@@ -133,6 +133,7 @@ class ApiConstruct(Construct):
             names.fairness_table,
             names.policies_table,
             names.control_table,
+            names.limits_table,
         )
         environment = {  # steward.settings.ApiSettings
             **common,
@@ -341,6 +342,11 @@ class ApiConstruct(Construct):
         # Admin routes (admin scope enforced in the app): a new privacy policy version. Models are
         # administered with the CLI under operator credentials, not through the API.
         allow("PrivacyPolicyWrite", ["dynamodb:PutItem"], names.policies_table)
+        # Rate limits (steward.adapters.limit_store): conditional counters and plan writes
+        # (UpdateItem), the plan (GetItem), a tenant's usage (Query).
+        allow(
+            "LimitCounters", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], names.limits_table
+        )
         # Admin key routes (steward.adapters.key_store): read a key (GetItem), create one
         # (PutItem), revoke one (UpdateItem); a rotation is a transaction of one Put and one
         # Update (TransactWriteItems is authorized per item); a tenant's keys by its index (Query).

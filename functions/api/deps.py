@@ -27,6 +27,7 @@ from steward.controls.service import ControlService
 from steward.errors import FeatureNotConfigured, Unauthenticated
 from steward.fairness.service import Fairness
 from steward.inference.service import InferenceService
+from steward.limits.admission import RateLimiter
 from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
 
@@ -137,6 +138,12 @@ async def controls(api: Annotated[Api, Depends(use_cases)]) -> ControlService:
     return api.controls
 
 
+async def rate_limits(api: Annotated[Api, Depends(use_cases)]) -> RateLimiter | None:
+    """None where the deployment has no limits: the route answers 501 once the caller is
+    authorized (a 403 first, so the answer never tells a stranger what is configured)."""
+    return api.rate_limits
+
+
 Context = Annotated[CallContext, Depends(call_context)]
 CatalogService = Annotated[Catalog, Depends(catalog)]
 Inference = Annotated[InferenceService, Depends(inference)]
@@ -144,6 +151,7 @@ FairnessService = Annotated[Fairness, Depends(fairness)]
 Redaction = Annotated[RedactionService, Depends(redaction)]
 AuditTrail = Annotated[AuditReader, Depends(audit_trail)]
 Policies = Annotated[PolicyBook, Depends(policies)]
+RateLimits = Annotated[RateLimiter | None, Depends(rate_limits)]
 KeyAdmin = Annotated[KeyLifecycle | None, Depends(key_admin)]
 Controls = Annotated[ControlService, Depends(controls)]
 #: For a route that needs a caller (and the use cases built) but reads neither

@@ -80,7 +80,9 @@ class _Response:
     def status(self) -> int:
         return int(self.start["status"]) if self.start else 500
 
-    async def flush(self, send: Send) -> None:
+    async def flush(self, send: Send, extra: dict[str, str] | None = None) -> None:
+        """Send the held response; ``extra``: headers the draft asked for (``RateLimit-*``),
+        unless the response already has them (a refusal's own)."""
         assert self.start is not None
         headers = [
             (k, v)
@@ -90,6 +92,10 @@ class _Response:
         body = b"".join(self.chunks)
         headers.append((b"content-length", str(len(body)).encode()))
         headers.append((b"x-request-id", self.request_id.encode()))
+        present = {k.lower() for k, _ in headers}
+        for name, value in (extra or {}).items():
+            if name.lower().encode() not in present:
+                headers.append((name.lower().encode(), value.encode()))
         await send({**self.start, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -164,7 +170,7 @@ class GovernanceMiddleware:
             if draft.model and not draft.model_version:
                 draft.model = opaque_name(key, draft.model)
             await self._audit(draft, key, response, t0)
-        await response.flush(send)
+        await response.flush(send, draft.response_headers)
         self._observe(draft, response.status, (time.perf_counter() - t0) * 1000.0)
 
     async def _audit(self, draft: AuditDraft, key: bytes, response: _Response, t0: float) -> None:

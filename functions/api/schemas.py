@@ -597,3 +597,41 @@ class KeyList(BaseModel):
     object: Literal["list"] = "list"
     tenant_id: str
     data: list[KeyView]
+
+
+# --- rate limits and usage (steward.limits) ----------------------------------------------------
+
+
+class UsageCount(BaseModel):
+    requests: int
+    units: int
+
+
+class UsageWindows(BaseModel):
+    """One scope's counters in the current minute (``m``), day (``d``) and month (``mo``)."""
+
+    m: UsageCount
+    d: UsageCount
+    mo: UsageCount
+
+
+class UsageWindow(BaseModel):
+    id: str
+    reset_s: int
+
+
+class UsageView(BaseModel):
+    tenant_id: str
+    windows: dict[str, UsageWindow]
+    tenant: UsageWindows
+    keys: dict[str, UsageWindows]
+    models: dict[str, UsageWindows]
+
+
+class PlanView(BaseModel):
+    tenant_id: str
+    plan: dict[str, Any]
+    default: bool
+    revision: int
+    updated_at: int | None
+    updated_by: str | None

@@ -268,6 +268,7 @@ def test_the_api_function_touches_only_the_tables_its_code_uses(synth: Synth) ->
         arn(NAMES.fairness_table): {
             "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
         },
+        arn(NAMES.limits_table): {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"},
     }  # fmt: skip
     assert not any(a.startswith("sqs:") for s in statements for a in _actions(s))
 

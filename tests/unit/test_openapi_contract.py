@@ -31,6 +31,8 @@ from steward.catalog.registry import Registry
 from steward.controls.service import ControlService
 from steward.fairness.monitor import FairnessMonitor
 from steward.inference.limits import Limits
+from steward.limits.admission import RateLimiter
+from steward.limits.plan import Plan
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.routing.router import Router, RouterPolicy
@@ -46,6 +48,7 @@ from tests.fakes import (
     InMemoryControlStore,
     InMemoryFairnessStore,
     InMemoryKeyStore,
+    InMemoryLimitStore,
     InMemoryPolicyStore,
     InMemoryRegistryStore,
     demo_model,
@@ -87,6 +90,7 @@ class Contract:
             if fairness
             else None,
             privacy=PrivacyGuard(PolicyBook(InMemoryPolicyStore()), pepper=lambda: PEPPER),
+            rate_limiter=RateLimiter(InMemoryLimitStore(), default_plan=Plan()),  # nothing limited
             keys=KeyLifecycle(keys, lambda: PEPPER),
         )
         # Tenants and kill switches the fuzzer writes go to a store the gate never reads: a fuzzed

@@ -27,6 +27,7 @@ from steward.auth.lifecycle import KeyLifecycle
 from steward.bootstrap import compose_api
 from steward.catalog.registry import Registry
 from steward.fairness.monitor import FairnessMonitor
+from steward.limits.admission import RateLimiter
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.routing.router import Router, RouterPolicy
@@ -42,6 +43,7 @@ from tests.fakes import (
     InMemoryControlStore,
     InMemoryFairnessStore,
     InMemoryKeyStore,
+    InMemoryLimitStore,
     InMemoryPolicyStore,
     InMemoryRegistryStore,
     demo_model,
@@ -110,6 +112,7 @@ def stack() -> Iterator[Stack]:
         InMemoryAuditStore(),
         fairness=FairnessMonitor(InMemoryFairnessStore(), pepper=lambda: PEPPER, labels_ttl_s=0),
         privacy=PrivacyGuard(PolicyBook(InMemoryPolicyStore()), pepper=lambda: PEPPER),
+        rate_limiter=RateLimiter(InMemoryLimitStore()),
         keys=KeyLifecycle(keys, lambda: PEPPER),
         controls=InMemoryControlStore(),
     )
@@ -252,6 +255,14 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/admin/kill-switches/clear"): lambda s: Call(
         "/admin/kill-switches/clear", {"scope": "model:no-such-model", "reason": "incident"}, platform=True
     ),
+    ("GET", "/v1/usage"): lambda s: _after(
+        s, "POST", "/v1/embeddings", {"model": MINILM, "input": "a"}, Call("/v1/usage")
+    ),
+    ("GET", "/admin/usage/{tenant}"): lambda s: Call("/admin/usage/acme", admin=True),
+    ("PUT", "/admin/limits/{tenant}"): lambda s: Call(
+        "/admin/limits/acme", {"key": {"rpm": 1000}, "models": {MINILM: {"daily_units": 10**9}}}, admin=True
+    ),
+    ("GET", "/admin/limits/{tenant}"): lambda s: Call("/admin/limits/acme", admin=True),
     ("PUT", "/admin/fairness/{tenant}/groups"): lambda s: Call(
         "/admin/fairness/acme/groups", {"labels": ["A", "B", "C"]}, admin=True
     ),

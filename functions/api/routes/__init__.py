@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.api.routes import admin, api_keys, controls, governance, oip, openai
+from functions.api.routes import admin, limits, api_keys, controls, governance, oip, openai
 
 #: In the order the OpenAPI document lists them.
 ROUTERS: tuple[APIRouter, ...] = (
@@ -15,6 +15,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     oip.infer_router,
     admin.policies_router,
     admin.fairness_router,
+    limits.usage_router,
+    limits.limits_router,
     api_keys.router,
     controls.tenants_router,
     controls.switches_router,

@@ -98,6 +98,30 @@ class Throttled(StewardError):
     default_detail = "The request rate limit was exceeded; retry later."
 
 
+class RateLimited(StewardError):
+    """A per-minute limit of the tenant's plan (key, tenant or model) is reached (`steward.limits`)."""
+
+    status, code, title = 429, "rate.limited", "Rate limit reached"
+    default_detail = "The per-minute request limit is reached; retry after the time in Retry-After."
+
+
+class QuotaExceeded(StewardError):
+    """A daily or monthly quota (requests or units) of the tenant's plan is used up."""
+
+    status, code, title = 429, "quota.exceeded", "Quota exceeded"
+    default_detail = "The daily or monthly quota is used up; retry after the time in Retry-After."
+
+
+class LimitsUnavailable(StewardError):
+    """The rate-limit counters could not be charged: refuse rather than admit uncounted (fail closed)."""
+
+    status, code, title = 503, "limits.unavailable", "Rate limits unavailable"
+    default_detail = "The request could not be counted against its limits, so it was refused. Retry later."
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, headers=headers or {"Retry-After": "1"})
+
+
 class BackendUnavailable(StewardError):
     status, code, title = 503, "backend.unavailable", "Model backend unavailable"
     default_detail = "The model backend is temporarily unavailable. Retry later."

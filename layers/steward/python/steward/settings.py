@@ -68,6 +68,7 @@ class StewardSettings(BaseSettings):
             "audit_table": names.audit_table.name,
             "fairness_table": names.fairness_table.name,
             "policies_table": names.policies_table.name,
+            "limits_table": names.limits_table.name,
             "control_table": names.control_table.name,
             "results_bucket": names.results_bucket,
             "pepper_secret_name": names.pepper_secret,
@@ -100,6 +101,7 @@ class ApiSettings(StewardSettings):
     fairness_table: str = ""
     policies_table: str = ""
     control_table: str = ""  # tenants and kill switches (steward.controls)
+    limits_table: str = ""  # rate-limit counters and tenant plans (steward.limits)
 
     # Backend used by registry targets of kind ``http`` that carry no URL of their own
     # (local/test stages default to a backend on localhost:8080).
@@ -125,6 +127,8 @@ class ApiSettings(StewardSettings):
     # (``policy``).
     registry_cache_ttl_s: float = _cache_ttl()
     policy_cache_ttl_s: float = _cache_ttl()
+    # A new tenant plan (limits and quotas, steward.limits).
+    limits_cache_ttl_s: float = _cache_ttl()
     # A suspended tenant or a thrown kill switch (steward.controls.gate).
     control_cache_ttl_s: float = _cache_ttl()
     # Deep privacy path: the registry model (``name`` or ``name@version``) serving PERSON /

@@ -59,6 +59,8 @@ class AuditDraft:
     pii_counts: dict[str, int] = field(default_factory=dict)
     input_hmac: str = ""
     input_bytes: int = 0
+    #: Headers the answer carries whatever it is (``RateLimit-*``, `steward.limits`); never stored.
+    response_headers: dict[str, str] = field(default_factory=dict)
 
     def withheld(self, code: str) -> None:
         """The caller gets ``code`` instead of the outcome recorded so far (kept as a reason)."""

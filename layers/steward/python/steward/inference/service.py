@@ -19,6 +19,8 @@ from steward.fairness.service import Fairness
 from steward.inference import embeddings as emb
 from steward.inference import oip_tensors as oip
 from steward.inference.limits import Limits, caller_texts
+from steward.limits.admission import RateLimiter
+from steward.limits.units import payload_units, text_units
 from steward.privacy.guard import PrivacyGuard, RequestPrivacy
 from steward.routing.router import Router
 from steward.routing.transport import BackendRequest
@@ -32,12 +34,14 @@ class InferenceService:
         privacy: PrivacyGuard,
         fairness: Fairness,
         limits: Limits | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.catalog = catalog
         self.router = router
         self.privacy = privacy
         self.fairness = fairness
         self.limits = limits or Limits()
+        self.rate_limiter = rate_limiter
 
     def embed(
         self,
@@ -59,6 +63,7 @@ class InferenceService:
         native = emb.native_dimensions(mv.outputs, tensor_name(mv.outputs, emb.DEFAULT_OUTPUT))
         if dimensions is not None and native is not None and dimensions != native:
             raise UnsupportedInput(emb.dimensions_message(resolved.entry.model, native))
+        self._admit(ctx, resolved, text_units(texts))
         vectors = self._embed_batches(ctx, resolved, texts)
         got = len(vectors.vectors[0]) if vectors.vectors else None
         if dimensions is not None and got is not None and dimensions != got:
@@ -105,6 +110,7 @@ class InferenceService:
         ctx.draft.n_inputs = len(inputs) if isinstance(inputs, list) else 0
         self._check_tensors(resolved, payload)
         payload, groups = self.fairness.take_groups(ctx, resolved, payload)
+        self._admit(ctx, resolved, payload_units(payload))
         result = self._call(ctx, resolved, payload)
         answer: dict[str, Any] = {
             "model_name": resolved.entry.model,
@@ -145,6 +151,13 @@ class InferenceService:
         if "id" in result:
             answer["id"] = result["id"]
         return answer
+
+    def _admit(self, ctx: RequestContext, resolved: ResolvedModel, units: int) -> None:
+        """The rate limits and quotas (`steward.limits`): once per request, after the caller and
+        the model are known and the request's own checks passed, before any backend call (a
+        refused call never reaches the backend and is not charged)."""
+        if self.rate_limiter is not None:
+            self.rate_limiter.admit(ctx, resolved.entry.model, units)
 
     def _check_tensors(self, resolved: ResolvedModel, payload: Mapping[str, Any]) -> None:
         """OIP rules before any backend call (`steward.inference.oip_tensors`): text travels only
