@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.api.routes import admin, limits, api_keys, controls, governance, oip, openai
+from functions.api.routes import admin, api_keys, controls, governance, limits, oip, openai
 
 #: In the order the OpenAPI document lists them.
 ROUTERS: tuple[APIRouter, ...] = (

@@ -287,6 +287,11 @@ def build_api(settings: ApiSettings) -> Api:
 # --- the other functions -------------------------------------------------------------------------
 
 
+def build_limits(settings: AdminSettings) -> RateLimiter:
+    """Tenant plans and usage for the CLI (`steward.cli_limits`); the client is made on first use."""
+    return RateLimiter(DynamoLimitStore(settings.limits_table, region=settings.region))
+
+
 def build_controls(settings: AdminSettings) -> ControlService:
     """Tenants and kill switches for the CLI (`steward.controls.cli`); the client is made on first use."""
     return ControlService(DynamoControlStore(settings.control_table, region=settings.region))

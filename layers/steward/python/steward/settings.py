@@ -188,6 +188,7 @@ class AdminSettings(StewardSettings):
     api_keys_table: str = ""
     models_table: str = ""
     control_table: str = ""  # tenants and kill switches (`steward tenants`, `steward kill`)
+    limits_table: str = ""  # tenant plans and usage (`steward limits`, `steward usage`)
     audit_table: str = ""  # the audit trail (`steward audit export|verify`)
     # The authorizers' key cache TTL, stated when a key is revoked (it is not enforced here).
     auth_cache_ttl_s: float = _cache_ttl()
