@@ -132,8 +132,8 @@ class ApiConstruct(Construct):
             names.audit_table,
             names.fairness_table,
             names.policies_table,
-            names.control_table,
             names.limits_table,
+            names.control_table,
         )
         environment = {  # steward.settings.ApiSettings
             **common,
@@ -342,11 +342,6 @@ class ApiConstruct(Construct):
         # Admin routes (admin scope enforced in the app): a new privacy policy version. Models are
         # administered with the CLI under operator credentials, not through the API.
         allow("PrivacyPolicyWrite", ["dynamodb:PutItem"], names.policies_table)
-        # Rate limits (steward.adapters.limit_store): conditional counters and plan writes
-        # (UpdateItem), the plan (GetItem), a tenant's usage (Query).
-        allow(
-            "LimitCounters", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], names.limits_table
-        )
         # Admin key routes (steward.adapters.key_store): read a key (GetItem), create one
         # (PutItem), revoke one (UpdateItem); a rotation is a transaction of one Put and one
         # Update (TransactWriteItems is authorized per item); a tenant's keys by its index (Query).
@@ -364,6 +359,11 @@ class ApiConstruct(Construct):
         # short cache (GetItem, Query); written by the platform-admin routes (and the CLI).
         control_actions = ["GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"]
         allow("ControlReadWrite", [f"dynamodb:{a}" for a in control_actions], names.control_table)
+        # Rate limits (steward.adapters.limit_store): conditional counters and plan writes
+        # (UpdateItem), the plan (GetItem), a tenant's usage (Query).
+        allow(
+            "LimitCounters", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], names.limits_table
+        )
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="PepperRead",  # audit MAC keys, the ``hash`` operator and fairness group tokens

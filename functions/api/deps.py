@@ -30,6 +30,8 @@ from steward.inference.service import InferenceService
 from steward.limits.admission import RateLimiter
 from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
+from steward.usage_policy.book import UsagePolicyBook
+from steward.usage_policy.service import GuardrailService
 
 from functions.api.lanes import route_lane, run_in_lane
 from functions.api.responses import json_response
@@ -144,6 +146,18 @@ async def rate_limits(api: Annotated[Api, Depends(use_cases)]) -> RateLimiter | 
     return api.rate_limits
 
 
+async def usage_policies(api: Annotated[Api, Depends(use_cases)]) -> UsagePolicyBook:
+    if api.usage_policies is None:
+        raise FeatureNotConfigured()
+    return api.usage_policies
+
+
+async def guardrails(api: Annotated[Api, Depends(use_cases)]) -> GuardrailService:
+    if api.guardrails is None:
+        raise FeatureNotConfigured()
+    return api.guardrails
+
+
 Context = Annotated[CallContext, Depends(call_context)]
 CatalogService = Annotated[Catalog, Depends(catalog)]
 Inference = Annotated[InferenceService, Depends(inference)]
@@ -151,9 +165,11 @@ FairnessService = Annotated[Fairness, Depends(fairness)]
 Redaction = Annotated[RedactionService, Depends(redaction)]
 AuditTrail = Annotated[AuditReader, Depends(audit_trail)]
 Policies = Annotated[PolicyBook, Depends(policies)]
-RateLimits = Annotated[RateLimiter | None, Depends(rate_limits)]
 KeyAdmin = Annotated[KeyLifecycle | None, Depends(key_admin)]
+RateLimits = Annotated[RateLimiter | None, Depends(rate_limits)]
 Controls = Annotated[ControlService, Depends(controls)]
+UsagePolicies = Annotated[UsagePolicyBook, Depends(usage_policies)]
+Guardrails = Annotated[GuardrailService, Depends(guardrails)]
 #: For a route that needs a caller (and the use cases built) but reads neither
 #: (``dependencies=[AUTHENTICATED, PLANE]``).
 AUTHENTICATED = Depends(call_context)

@@ -530,6 +530,44 @@ class SwitchCleared(BaseModel):
     cleared: bool
 
 
+# --- rate limits and usage (steward.limits) ----------------------------------------------------
+
+
+class UsageCount(BaseModel):
+    requests: int
+    units: int
+
+
+class UsageWindows(BaseModel):
+    """One scope's counters in the current minute (``m``), day (``d``) and month (``mo``)."""
+
+    m: UsageCount
+    d: UsageCount
+    mo: UsageCount
+
+
+class UsageWindow(BaseModel):
+    id: str
+    reset_s: int
+
+
+class UsageView(BaseModel):
+    tenant_id: str
+    windows: dict[str, UsageWindow]
+    tenant: UsageWindows
+    keys: dict[str, UsageWindows]
+    models: dict[str, UsageWindows]
+
+
+class PlanView(BaseModel):
+    tenant_id: str
+    plan: dict[str, Any]
+    default: bool
+    revision: int
+    updated_at: int | None
+    updated_by: str | None
+
+
 # --- API keys (steward.auth.lifecycle) -----------------------------------------------------------
 
 LimitValue = Annotated[int, Strict(), Field(ge=1, le=MAX_LIMIT), _AS_INT]
@@ -599,39 +637,78 @@ class KeyList(BaseModel):
     data: list[KeyView]
 
 
-# --- rate limits and usage (steward.limits) ----------------------------------------------------
+# --- usage policy and guardrails ---------------------------------------------------------------
 
 
-class UsageCount(BaseModel):
-    requests: int
-    units: int
+class GuardrailApplyRequest(BaseModel):
+    """``POST /v1/guardrails/apply``: the usage and privacy policies in force, on text, no model call."""
+
+    model_config = STRICT
+
+    text: Text | Annotated[list[Text], Field(min_length=1)] = Field(
+        description="A text or a list of texts, none empty."
+    )
+    model: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Apply this model's policies."
+    )
+    source: Literal["input", "output"] = Field(
+        default="input", description="Check the text as a request to a model, or as a model's answer."
+    )
 
 
-class UsageWindows(BaseModel):
-    """One scope's counters in the current minute (``m``), day (``d``) and month (``mo``)."""
-
-    m: UsageCount
-    d: UsageCount
-    mo: UsageCount
-
-
-class UsageWindow(BaseModel):
-    id: str
-    reset_s: int
+class GuardrailVerdict(BaseModel):
+    index: int = Field(description="Which text of the request (0 for a single text).")
+    kind: Literal["word", "pattern", "topic", "pii"]
+    rule: str = Field(description="The rule's name (for ``pii``: the blocked entity type).")
+    action: Literal["block", "flag"]
 
 
-class UsageView(BaseModel):
+class GuardrailApplyResponse(BaseModel):
+    object: Literal["guardrail.result"] = "guardrail.result"
+    action: Literal["block", "flag", "none"] = Field(description="The strongest verdict.")
+    verdicts: list[GuardrailVerdict]
+    text: str | list[str | None] | None = Field(
+        description="The redacted text (null where the privacy policy blocks it)."
+    )
+    policy_version: str
+    usage_policy_version: str | None
+
+
+class UsagePolicyView(BaseModel):
+    """A stored usage policy version: the document as stored, with its tenant, scope and version."""
+
+    model_config = ConfigDict(extra="allow")
+
     tenant_id: str
-    windows: dict[str, UsageWindow]
-    tenant: UsageWindows
-    keys: dict[str, UsageWindows]
-    models: dict[str, UsageWindows]
+    model: str | None = None
+    version: int
 
 
-class PlanView(BaseModel):
+class UsagePolicyList(BaseModel):
+    object: Literal["list"] = "list"
     tenant_id: str
-    plan: dict[str, Any]
-    default: bool
-    revision: int
-    updated_at: int | None
-    updated_by: str | None
+    data: list[UsagePolicyView]
+
+
+def usage_policy_document_schema() -> dict[str, Any]:
+    """``PUT /admin/usage-policies/{tenant}``: what `steward.usage_policy.document` accepts
+    (``version``, ``tenant_id`` and ``model`` are set by the store and ignored here)."""
+    from steward.usage_policy.document import UsagePolicy
+
+    schema = UsagePolicy.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:  # the body schema stands alone (no $defs in an operation)
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return inline({**defs[ref.removeprefix("#/$defs/")], **rest})
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    for name in ("tenant_id", "model", "version"):
+        schema["properties"].pop(name, None)
+    return dict(inline(schema))

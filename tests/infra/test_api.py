@@ -260,15 +260,15 @@ def test_the_api_function_touches_only_the_tables_its_code_uses(synth: Synth) ->
         arn(NAMES.policies_table): {"dynamodb:Query", "dynamodb:PutItem"},
         arn(NAMES.api_keys_table): {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
         index(NAMES.api_keys_table, KEYS_TENANT_INDEX): {"dynamodb:Query"},
-        arn(NAMES.control_table): {
-            "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
-        },
         arn(NAMES.audit_table): {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
         arn(NAMES.fairness_table): {
             "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
         },
         arn(NAMES.limits_table): {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"},
+        arn(NAMES.control_table): {
+            "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        },
     }  # fmt: skip
     assert not any(a.startswith("sqs:") for s in statements for a in _actions(s))
 

@@ -32,6 +32,7 @@ BODIES: dict[str, Any] = {
     "/v2/models/{model}/versions/{version}/infer": TEXT_TENSOR,
     "/v1/models/{model}/explain": TEXT_TENSOR,
     "/v1/redact": {"text": "hello", "model": "{model}"},
+    "/v1/guardrails/apply": {"text": "hello", "model": "{model}"},
     "/v1/feedback": {"request_id": "00000000-0000-0000-0000-000000000000", "label": 1},
     "/v2/repository/index": {"ready": True},
 }

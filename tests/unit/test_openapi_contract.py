@@ -37,6 +37,8 @@ from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import ApiSettings
+from steward.usage_policy.book import UsagePolicyBook
+from steward.usage_policy.engine import UsageGuard
 
 from functions.api.app import create_app
 from functions.api.schemas import Problem
@@ -51,6 +53,7 @@ from tests.fakes import (
     InMemoryLimitStore,
     InMemoryPolicyStore,
     InMemoryRegistryStore,
+    InMemoryUsagePolicyStore,
     demo_model,
 )
 
@@ -92,6 +95,7 @@ class Contract:
             privacy=PrivacyGuard(PolicyBook(InMemoryPolicyStore()), pepper=lambda: PEPPER),
             rate_limiter=RateLimiter(InMemoryLimitStore(), default_plan=Plan()),  # nothing limited
             keys=KeyLifecycle(keys, lambda: PEPPER),
+            usage=UsageGuard(UsagePolicyBook(InMemoryUsagePolicyStore(), ttl_s=0)),
         )
         # Tenants and kill switches the fuzzer writes go to a store the gate never reads: a fuzzed
         # global switch or suspension must not turn the other operations' answers into 503/403.

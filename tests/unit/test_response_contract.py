@@ -33,6 +33,8 @@ from steward.privacy.policies import PolicyBook
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
 from steward.settings import ApiSettings
+from steward.usage_policy.book import UsagePolicyBook
+from steward.usage_policy.engine import UsageGuard
 
 from functions.api.app import create_app
 from functions.authorizer.handler import authorize_event
@@ -46,6 +48,7 @@ from tests.fakes import (
     InMemoryLimitStore,
     InMemoryPolicyStore,
     InMemoryRegistryStore,
+    InMemoryUsagePolicyStore,
     demo_model,
     embedding_response,
 )
@@ -112,9 +115,10 @@ def stack() -> Iterator[Stack]:
         InMemoryAuditStore(),
         fairness=FairnessMonitor(InMemoryFairnessStore(), pepper=lambda: PEPPER, labels_ttl_s=0),
         privacy=PrivacyGuard(PolicyBook(InMemoryPolicyStore()), pepper=lambda: PEPPER),
-        rate_limiter=RateLimiter(InMemoryLimitStore()),
         keys=KeyLifecycle(keys, lambda: PEPPER),
         controls=InMemoryControlStore(),
+        rate_limiter=RateLimiter(InMemoryLimitStore()),
+        usage=UsageGuard(UsagePolicyBook(InMemoryUsagePolicyStore(), ttl_s=0)),
     )
 
     def key(*, is_admin: bool, platform: bool = False) -> str:
@@ -224,6 +228,14 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/admin/policies/{tenant}"): lambda s: _after(
         s, "PUT", "/admin/policies/acme", {"threshold": 0.4}, Call("/admin/policies/acme", admin=True)
     ),
+    ("GET", "/v1/usage"): lambda s: _after(
+        s, "POST", "/v1/embeddings", {"model": MINILM, "input": "a"}, Call("/v1/usage")
+    ),
+    ("GET", "/admin/usage/{tenant}"): lambda s: Call("/admin/usage/acme", admin=True),
+    ("PUT", "/admin/limits/{tenant}"): lambda s: Call(
+        "/admin/limits/acme", {"key": {"rpm": 1000}, "models": {MINILM: {"daily_units": 10**9}}}, admin=True
+    ),
+    ("GET", "/admin/limits/{tenant}"): lambda s: Call("/admin/limits/acme", admin=True),
     ("POST", "/admin/tenants"): lambda s: Call("/admin/tenants", {"tenant_id": "initech"}, platform=True),
     ("GET", "/admin/tenants"): lambda s: _after(
         s, "POST", "/admin/tenants", {"tenant_id": "umbrella"}, Call("/admin/tenants", platform=True)
@@ -255,14 +267,6 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/admin/kill-switches/clear"): lambda s: Call(
         "/admin/kill-switches/clear", {"scope": "model:no-such-model", "reason": "incident"}, platform=True
     ),
-    ("GET", "/v1/usage"): lambda s: _after(
-        s, "POST", "/v1/embeddings", {"model": MINILM, "input": "a"}, Call("/v1/usage")
-    ),
-    ("GET", "/admin/usage/{tenant}"): lambda s: Call("/admin/usage/acme", admin=True),
-    ("PUT", "/admin/limits/{tenant}"): lambda s: Call(
-        "/admin/limits/acme", {"key": {"rpm": 1000}, "models": {MINILM: {"daily_units": 10**9}}}, admin=True
-    ),
-    ("GET", "/admin/limits/{tenant}"): lambda s: Call("/admin/limits/acme", admin=True),
     ("PUT", "/admin/fairness/{tenant}/groups"): lambda s: Call(
         "/admin/fairness/acme/groups", {"labels": ["A", "B", "C"]}, admin=True
     ),
@@ -287,6 +291,30 @@ CASES: dict[tuple[str, str], Case] = {
         f"/admin/keys/{_new_key(s)}/rotate", {"overlap_hours": 1}, admin=True
     ),
     ("POST", "/admin/keys/{key_id}/revoke"): lambda s: Call(f"/admin/keys/{_new_key(s)}/revoke", admin=True),
+    ("POST", "/v1/guardrails/apply"): lambda s: _after(
+        s,
+        "PUT",
+        "/admin/usage-policies/acme",
+        {"word_lists": [{"name": "w", "words": ["kill"], "action": "flag"}]},
+        Call(
+            "/v1/guardrails/apply",
+            {"text": ["k1ll jane.doe@example.com", "fine"], "model": MINILM},
+            admin=True,
+        ),
+    ),
+    ("PUT", "/admin/usage-policies/{tenant}"): lambda s: Call(
+        "/admin/usage-policies/acme",
+        {"patterns": [{"name": "p", "regex": "ACC-[0-9]+", "action": "block"}], "apply_to": ["input"]},
+        params={"model": MINILM},
+        admin=True,
+    ),
+    ("GET", "/admin/usage-policies/{tenant}"): lambda s: _after(
+        s,
+        "PUT",
+        "/admin/usage-policies/acme",
+        {"word_lists": [{"name": "w", "words": ["x"]}]},
+        Call("/admin/usage-policies/acme", admin=True),
+    ),
 }
 
 

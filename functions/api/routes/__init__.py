@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.api.routes import admin, api_keys, controls, governance, limits, oip, openai
+from functions.api.routes import admin, api_keys, controls, governance, limits, oip, openai, usage_policy
 
 #: In the order the OpenAPI document lists them.
 ROUTERS: tuple[APIRouter, ...] = (
@@ -15,9 +15,11 @@ ROUTERS: tuple[APIRouter, ...] = (
     oip.infer_router,
     admin.policies_router,
     admin.fairness_router,
+    api_keys.router,
     limits.usage_router,
     limits.limits_router,
-    api_keys.router,
     controls.tenants_router,
     controls.switches_router,
+    usage_policy.guardrails_router,
+    usage_policy.usage_policies_router,
 )

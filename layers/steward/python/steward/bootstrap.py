@@ -27,6 +27,7 @@ from steward.adapters.policy_store import DynamoPolicyStore
 from steward.adapters.registry_store import DynamoRegistryStore
 from steward.adapters.report_store import S3ReportSink
 from steward.adapters.sagemaker_transport import SageMakerTransport
+from steward.adapters.usage_policy_store import DynamoUsagePolicyStore
 from steward.audit.chain import AuditChain
 from steward.audit.reader import AuditReader
 from steward.audit.record import AuditStore
@@ -52,6 +53,9 @@ from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import Transport
 from steward.settings import AdminSettings, ApiSettings, AuthorizerSettings, ReportSettings, StewardSettings
 from steward.ttl_cache import DEFAULT_TTL_S
+from steward.usage_policy.book import NoStoredUsagePolicies, UsagePolicyBook
+from steward.usage_policy.engine import UsageGuard
+from steward.usage_policy.service import GuardrailService
 
 if TYPE_CHECKING:
     from steward.fairness.report_publisher import ReportSink
@@ -191,6 +195,9 @@ class Api:
     #: Tenant state and kill switches: checked per request (`gate`), administered (`controls`).
     gate: AccessGate | None = None
     controls: ControlService | None = None
+    #: Usage policies: the versions (admin routes) and ``POST /v1/guardrails/apply``.
+    usage_policies: UsagePolicyBook | None = None
+    guardrails: GuardrailService | None = None
 
 
 class _NoStoredPolicies:
@@ -232,18 +239,20 @@ def compose_api(
     controls: ControlStore | None = None,
     controls_ttl_s: float = DEFAULT_TTL_S,
     keys: KeyLifecycle | None = None,
+    usage: UsageGuard | None = None,
 ) -> Api:
     """The api's use cases over the given ports. Never "no privacy": without a guard, the
     built-in default policy applies; without a monitor, fairness routes answer 501."""
     limits = limits or Limits()
     privacy = privacy or PrivacyGuard(PolicyBook(_NoStoredPolicies()))
+    usage = usage or UsageGuard(UsagePolicyBook(NoStoredUsagePolicies()))
     control_store: ControlStore = controls if controls is not None else _NoControls()
     gate = AccessGate(control_store, ttl_s=controls_ttl_s)
     catalog = Catalog(registry, fairness.store if fairness is not None else None, switches=gate)
     monitoring = Fairness(fairness)
     return Api(
         catalog=catalog,
-        inference=InferenceService(catalog, router, privacy, monitoring, limits, rate_limiter),
+        inference=InferenceService(catalog, router, privacy, monitoring, limits, rate_limiter, usage=usage),
         fairness=monitoring,
         redaction=RedactionService(catalog, privacy, limits),
         audit=AuditReader(audit_store, limits.max_audit_page),
@@ -254,6 +263,8 @@ def compose_api(
         gate=gate,
         controls=ControlService(control_store),
         keys=keys,
+        usage_policies=usage.book,
+        guardrails=GuardrailService(catalog, privacy, usage, limits),
     )
 
 
@@ -281,7 +292,26 @@ def build_api(settings: ApiSettings) -> Api:
         controls=DynamoControlStore(settings.control_table, region=settings.region),
         controls_ttl_s=settings.control_cache_ttl_s,
         keys=KeyLifecycle(DynamoKeyStore(settings.api_keys_table, region=settings.region), pepper),
+        usage=build_usage(settings),
     )
+
+
+def build_usage(settings: ApiSettings) -> UsageGuard:
+    """The usage policy check: versions from the policies table (``usage#`` sort keys), read
+    through a cache of ``usage_policy_cache_ttl_s``; denied topics on the embeddings of
+    ``usage_topic_model`` through its own router (empty: a policy with denied topics refuses
+    requests, fail closed)."""
+    from steward.usage_policy.ports import TopicCheck
+
+    store = DynamoUsagePolicyStore(settings.policies_table, region=settings.region)
+    topics: TopicCheck | None = None
+    if settings.usage_topic_model:
+        from steward.usage_policy.topic_embedder import RouterTopicEmbedder, topic_model_resolver
+        from steward.usage_policy.topics import TopicChecker
+
+        resolve = topic_model_resolver(build_registry(settings), settings.usage_topic_model)
+        topics = TopicChecker(RouterTopicEmbedder(build_router(settings), resolve))
+    return UsageGuard(UsagePolicyBook(store, ttl_s=settings.usage_policy_cache_ttl_s), topics=topics)
 
 
 # --- the other functions -------------------------------------------------------------------------

@@ -98,7 +98,9 @@ class ResourceNames:
     def limits_table(self) -> TableSpec:
         """Rate-limit counters (``usage#<tenant>`` / ``<window>#<scope>``, TTL after the window)
         and tenant plans (``plan#<tenant>``), `steward.adapters.limit_store`."""
-        return TableSpec(f"{self.prefix}-limits", partition_key="pk", sort_key="sk", ttl_attribute="expires_at")
+        return TableSpec(
+            f"{self.prefix}-limits", partition_key="pk", sort_key="sk", ttl_attribute="expires_at"
+        )
 
     @property
     def tables(self) -> tuple[TableSpec, ...]:

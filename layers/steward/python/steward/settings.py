@@ -135,6 +135,10 @@ class ApiSettings(StewardSettings):
     # LOCATION / STREET_ADDRESS token classification (built as ``pii-ner``). Empty: no deep path,
     # and a policy asking for it is refused (fail closed).
     privacy_deep_model: str = ""
+    # Usage policies (``usage#`` items of the policies table): cache TTL, and the registry model
+    # (``name`` or ``name@version``) whose sentence embeddings the denied-topic check compares.
+    usage_policy_cache_ttl_s: float = _cache_ttl()
+    usage_topic_model: str = "all-minilm-l6-v2"
 
     audit_retention_days: int = Field(default=400, ge=1, le=3650)
     # Fairness monitoring: how long a prediction waits for its ground-truth label (the join item

@@ -2,7 +2,9 @@
 
 All three reach a backend through `InferenceService._call`, the one guarded way out: every text is
 redacted before it leaves and every text of the answer filtered before it returns (fail closed,
-`steward.privacy.guard`). Entitlement and model state are decided by `steward.catalog.service.Catalog`.
+`steward.privacy.guard`), and the tenant's usage policy checks both (`steward.usage_policy.engine`:
+a ``block`` never reaches the backend). Entitlement and model state are decided by
+`steward.catalog.service.Catalog`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from steward.limits.units import payload_units, text_units
 from steward.privacy.guard import PrivacyGuard, RequestPrivacy
 from steward.routing.router import Router
 from steward.routing.transport import BackendRequest
+from steward.usage_policy.book import NoStoredUsagePolicies, UsagePolicyBook
+from steward.usage_policy.engine import UsageGuard
 
 
 class InferenceService:
@@ -35,6 +39,7 @@ class InferenceService:
         fairness: Fairness,
         limits: Limits | None = None,
         rate_limiter: RateLimiter | None = None,
+        usage: UsageGuard | None = None,
     ) -> None:
         self.catalog = catalog
         self.router = router
@@ -42,6 +47,7 @@ class InferenceService:
         self.fairness = fairness
         self.limits = limits or Limits()
         self.rate_limiter = rate_limiter
+        self.usage = usage or UsageGuard(UsagePolicyBook(NoStoredUsagePolicies()))
 
     def embed(
         self,
@@ -141,6 +147,7 @@ class InferenceService:
                 raise InvalidInput(
                     f"Explain at most {self.limits.max_explain_rows} rows per request; split the request."
                 )
+        self._admit(ctx, resolved, payload_units(payload))
         result = self._call(ctx, resolved, payload, operation="explain")
         answer: dict[str, Any] = {
             "model_name": resolved.entry.model,
@@ -180,20 +187,22 @@ class InferenceService:
         guard: RequestPrivacy | None = None,
     ) -> dict[str, Any]:
         """The one way to a backend: every text is redacted before it leaves, every text of the
-        answer is filtered and unmasked before it returns (fail closed, see `steward.privacy.guard`).
-        ``guard``: the request's guard when one request makes several calls (embedding batches)."""
+        answer is filtered and unmasked before it returns (fail closed, see `steward.privacy.guard`);
+        the usage policy checks the redacted request before it leaves and the answer before it
+        returns. ``guard``: the request's guard when one request makes several calls (embedding
+        batches)."""
         draft = ctx.draft
         mv = resolved.version
         guard = guard or self.privacy.begin(draft.tenant_id, resolved.entry.model, draft)
+        usage = self.usage.begin(ctx, resolved.entry.model)
+        # The binary extension's flags never reach the backend: it always answers JSON.
+        redacted = guard.redact_request(
+            oip.without_binary_parameters(payload),
+            known_names=frozenset(t["name"] for t in (*mv.inputs, *mv.outputs) if "name" in t),
+        )
+        usage.check_request(redacted)
         request = BackendRequest(
-            model=mv.backend_model,
-            version=mv.backend_version,
-            # The binary extension's flags never reach the backend: it always answers JSON.
-            payload=guard.redact_request(
-                oip.without_binary_parameters(payload),
-                known_names=frozenset(t["name"] for t in (*mv.inputs, *mv.outputs) if "name" in t),
-            ),
-            operation=operation,
+            model=mv.backend_model, version=mv.backend_version, payload=redacted, operation=operation
         )
         try:
             result = self.router.call(mv.target, request)
@@ -202,4 +211,6 @@ class InferenceService:
             raise
         draft.backend_attempts = result.attempts
         draft.backend_latency_ms = result.latency_ms
-        return guard.filter_response(result.payload)
+        answer = guard.filter_response(result.payload)
+        usage.check_response(answer)
+        return answer
