@@ -126,3 +126,24 @@ def backend() -> Iterator[FakeBackend]:
     fake = FakeBackend()
     yield fake
     fake.close()
+
+
+@pytest.fixture
+def serial_moto(names: ResourceNames, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto over the same backend, one request at a time, so each transaction is indivisible as in
+    DynamoDB (moto's threaded server checks transaction conditions without a lock)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    server = make_server(
+        "127.0.0.1", free_port(), DomainDispatcherApplication(create_backend_app), threaded=False
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_port}")
+    reset_clients()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+    monkeypatch.undo()
+    reset_clients()

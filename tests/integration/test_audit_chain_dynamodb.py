@@ -14,20 +14,19 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 from steward.adapters.audit_store import DynamoAuditStore
-from steward.adapters.aws import reset_clients
 from steward.adapters.ddb_codec import to_item
 from steward.audit import chain as chain_module
 from steward.audit.chain import AuditChain
 from steward.audit.trail import verify
 from steward.resources import ResourceNames
 
-from .conftest import PEPPER, REGION, free_port
+from .conftest import PEPPER, REGION
 
 pytestmark = pytest.mark.integration
 CHAIN = AuditChain(PEPPER.encode)
@@ -68,26 +67,6 @@ def _items(names: ResourceNames, tenant: str) -> list[dict[str, Any]]:
         ExpressionAttributeValues={":t": {"S": tenant}, ":h": {"S": "~"}},
     )
     return list(found["Items"])
-
-
-@pytest.fixture
-def serial_moto(names: ResourceNames, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """moto over the same backend, one request at a time (each transaction indivisible)."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-    from werkzeug.serving import make_server
-
-    server = make_server(
-        "127.0.0.1", free_port(), DomainDispatcherApplication(create_backend_app), threaded=False
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_port}")
-    reset_clients()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-    monkeypatch.undo()
-    reset_clients()
 
 
 def test_concurrent_writers_in_separate_processes_never_fork_the_chain(

@@ -43,7 +43,7 @@ def test_list_rotate_and_revoke_round_trip(names: ResourceNames) -> None:
         admin.rotate_api_key(successor.key_id, settings=settings)
 
 
-def test_concurrent_rotations_leave_one_successor(names: ResourceNames) -> None:
+def test_concurrent_rotations_leave_one_successor(names: ResourceNames, serial_moto: str) -> None:
     settings = AdminSettings()
     _, record = admin.create_api_key("lifecycle-race", models=["*"], settings=settings)
     outcomes: list[str] = []

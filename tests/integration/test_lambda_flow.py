@@ -86,6 +86,7 @@ def test_authorizer_context_drives_the_api_lambda_and_the_audit_lands_in_dynamod
         KeyConditionExpression="tenant_id = :t",
         ExpressionAttributeValues={":t": {"S": "flow-tenant"}},
     )["Items"]
+    items = [item for item in items if "request_id" in item]  # the tenant's chain head is not a record
     assert len(items) == 1
     assert items[0]["request_id"]["S"] == proxy["requestContext"]["requestId"]
     assert items[0]["artifact_digest"]["S"] == "sha256:" + "cd" * 32

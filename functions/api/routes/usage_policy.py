@@ -65,15 +65,19 @@ async def put_usage_policy(
     return json_response(saved, status=201)
 
 
-@usage_policies_router.get("/usage-policies/{tenant}", response_model=UsagePolicyList)
+@usage_policies_router.get(
+    "/usage-policies/{tenant}", response_model=UsagePolicyList, responses=problem_responses(404)
+)
 async def list_usage_policies(
-    tenant: Tenant, context: Context, book: UsagePolicies, model: ModelQuery = None
+    tenant: Tenant, context: Context, book: UsagePolicies, catalog: CatalogService, model: ModelQuery = None
 ) -> Response:
-    """Stored versions, newest first per scope (with ``?model=``, that model's scope only)."""
+    """Stored versions, newest first per scope (with ``?model=``, that model's scope only; a model
+    the admin may not govern, or none registered, is the same 404 as on ``PUT``)."""
     _administered(context, tenant, "admin.usage_policies")
 
     def versions() -> dict[str, Any]:
-        found = book.history(tenant, model, all_scopes=model is None)
+        scope = _registered(context, catalog, model)
+        found = book.history(tenant, scope, all_scopes=scope is None)
         return {"object": "list", "tenant_id": tenant, "data": [p.model_dump(mode="json") for p in found]}
 
     return await context.run(versions)
