@@ -34,7 +34,10 @@ def ctx(tenant: str, key_id: str) -> RequestContext:
 
 
 @pytest.fixture
-def limiter(names: ResourceNames) -> MakeLimiter:
+def limiter(names: ResourceNames, serial_moto: str) -> MakeLimiter:
+    """Stores on moto answering one request at a time: like DynamoDB, each conditional update is
+    indivisible (moto's threaded server checks conditions without a lock)."""
+
     def make(plan: dict[str, object]) -> tuple[RateLimiter, str]:
         tenant = f"t-{uuid.uuid4().hex[:8]}"  # a fresh tenant: its own partition of counters
         store = DynamoLimitStore(names.limits_table.name, region=REGION)
