@@ -240,9 +240,9 @@ def test_plans_are_validated_and_cached_for_at_most_the_ttl() -> None:
 
 
 def test_units_are_estimated_tokens_for_text_and_rows_for_tables() -> None:
-    assert text_units(["abcd" * 10]) == 12  # 10 word pieces + [CLS]/[SEP]
-    text = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [2], "data": ["abcd", "abcdefgh"]}]}
-    assert payload_units(text) == 3 + 4
+    assert text_units(["abcd " * 10]) == 12  # 10 word pieces + [CLS]/[SEP]
+    text = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [2], "data": ["abcd", "a b c d"]}]}
+    assert payload_units(text) == 3 + 6
     table = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [7, 3], "data": [0.0] * 21}]}
     assert payload_units(table) == 7
     assert payload_units({}) == 1

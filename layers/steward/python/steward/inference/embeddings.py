@@ -1,8 +1,8 @@
 """OpenAI embeddings <-> Open Inference Protocol v2, without numpy.
 
 Lambda never tokenises (no tokenizer on the light path), so ``usage`` uses the backend's token
-counts when it reports them and otherwise an estimate (about four characters per word piece plus
-the two special tokens), which is what the field is used for: approximate metering.
+counts when it reports them and otherwise `steward.inference.token_estimate.estimate_tokens`
+(the estimate quotas charge).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from steward.errors import BackendError
+from steward.inference.token_estimate import estimate_tokens
 
 EMBEDDING_TASKS = frozenset({"sentence-embedding", "text-embedding", "embedding"})
 DEFAULT_INPUT = "text"
@@ -65,11 +66,6 @@ def dimensions_message(model: str, native: int) -> str:
 
 def build_request(texts: Sequence[str], input_name: str = DEFAULT_INPUT) -> dict[str, Any]:
     return {"inputs": [{"name": input_name, "datatype": "BYTES", "shape": [len(texts)], "data": list(texts)}]}
-
-
-def estimate_tokens(text: str) -> int:
-    """About four characters per word piece, plus the [CLS]/[SEP] tokens."""
-    return (len(text) + 3) // 4 + 2
 
 
 def parse_response(

@@ -1,9 +1,9 @@
 """What a call costs in units, counted in the Lambda before the backend call (no tokenizer there).
 
-Text: input tokens, estimated as `steward.inference.embeddings.estimate_tokens` does for
-``usage`` (about four characters per word piece, plus the two special tokens). The estimate is
-what is charged and never corrected from the backend's count: a quota must be decided before the
-call, and a refused call is never charged. Tabular (no string tensor): rows, the first dimension
+Text: input tokens, estimated from the text as WordPiece would split it
+(`steward.inference.token_estimate`; the same count ``usage`` reports when the backend gives
+none). The estimate is what is charged and never corrected from the backend's count: a quota
+must be decided before the call, and a refused call is never charged. Tabular (no string tensor): rows, the first dimension
 of the inputs.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from steward.inference.embeddings import estimate_tokens
+from steward.inference.token_estimate import estimate_tokens
 
 
 def text_units(texts: Iterable[str]) -> int:
