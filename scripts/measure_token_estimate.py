@@ -7,10 +7,10 @@ Text nobody here wrote, from what the virtual environment already holds (nothing
   headline);
 - *adversarial*: shapes a caller could pick to pay less (single letters, digits, CJK, Cyrillic,
   accented Latin, emoji).
-Prints, per set, the estimate/real ratio (and the old four-characters-per-token baseline's) at p5, p50, p95 and in total (1.0 is exact; below 1
-undercharges).
+Prints, per set, the estimate/real ratio (and the old four-characters-per-token baseline's)
+at p5, p50, p95 and in total (1.0 is exact; below 1 undercharges).
 
-Usage: .venv/bin/python scripts/measure_token_estimate.py [--tokenizer models/all-minilm-l6-v2/1/tokenizer.json]
+Usage: .venv/bin/python scripts/measure_token_estimate.py [--tokenizer PATH/tokenizer.json]
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ ADVERSARIAL = {
     "digits": "1 2 3 4 " * 60,
     "long numbers": "1234567890 " * 40,
     "CJK": "日本語のテキスト" * 50,
-    "Cyrillic": "Привет, как у тебя дела сегодня? " * 20,
+    "Cyrillic": "Привет, как дела сегодня? " * 20,
     "accented Latin": "Grüße aus München, schönes Wetter heute. " * 20,
     "emoji": "🙂 " * 200,
     "long words": "internationalization " * 50,

@@ -51,7 +51,7 @@ def test_base64_is_little_endian_float32() -> None:
 
 def test_usage_prefers_backend_counts_and_falls_back_to_an_estimate() -> None:
     payload = oip(1, 2)
-    assert emb.parse_response(payload, 1, ["hello world!"]).prompt_tokens == 5  # hello, world, !, [CLS], [SEP]
+    assert emb.parse_response(payload, 1, ["hello world!"]).prompt_tokens == 5  # hello world ! + 2
     payload["parameters"] = {"token_counts": [7]}
     assert emb.parse_response(payload, 1, ["hello world!"]).prompt_tokens == 7
 

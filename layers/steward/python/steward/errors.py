@@ -364,3 +364,24 @@ def problem_for(
 
 def problem_bytes(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+class TensorMismatch(StewardError):
+    """A tensor's ``data`` does not match its ``datatype`` and ``shape``."""
+
+    status, code, title = 400, "input.tensor_mismatch", "Tensor does not match its datatype or shape"
+    default_detail = "An input tensor's data does not match its datatype and shape."
+
+
+class InvalidTensorName(StewardError):
+    """A tensor name the model does not declare, or a name that is not an identifier."""
+
+    status, code, title = 400, "input.invalid_tensor_name", "Invalid tensor name"
+    default_detail = "A tensor name is not one the model declares."
+
+
+class InvalidParameter(StewardError):
+    """A ``parameters`` key that is not an identifier, or a value that is not a scalar."""
+
+    status, code, title = 400, "input.invalid_parameter", "Invalid parameter"
+    default_detail = "A parameter is not valid."

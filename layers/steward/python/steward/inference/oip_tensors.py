@@ -23,7 +23,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from steward.errors import InputTooLarge, StewardError
+from steward.errors import InputTooLarge, InvalidParameter, InvalidTensorName, TensorMismatch
 
 BYTES = "BYTES"
 BOOL = "BOOL"
@@ -65,27 +65,6 @@ PARAMETER_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 #: the backend must always answer JSON and never sees them.
 BINARY_REQUEST_PARAMETERS = frozenset({"binary_data_output"})
 BINARY_TENSOR_PARAMETERS = frozenset({"binary_data", "binary_data_size"})
-
-
-class TensorMismatch(StewardError):
-    """A tensor's ``data`` does not match its ``datatype`` and ``shape``."""
-
-    status, code, title = 400, "input.tensor_mismatch", "Tensor does not match its datatype or shape"
-    default_detail = "An input tensor's data does not match its datatype and shape."
-
-
-class InvalidTensorName(StewardError):
-    """A tensor name the model does not declare, or a name that is not an identifier."""
-
-    status, code, title = 400, "input.invalid_tensor_name", "Invalid tensor name"
-    default_detail = "A tensor name is not one the model declares."
-
-
-class InvalidParameter(StewardError):
-    """A ``parameters`` key that is not an identifier, or a value that is not a scalar."""
-
-    status, code, title = 400, "input.invalid_parameter", "Invalid parameter"
-    default_detail = "A parameter is not valid."
 
 
 def check_request(

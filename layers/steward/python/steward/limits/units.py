@@ -3,8 +3,8 @@
 Text: input tokens, estimated from the text as WordPiece would split it
 (`steward.inference.token_estimate`; the same count ``usage`` reports when the backend gives
 none). The estimate is what is charged and never corrected from the backend's count: a quota
-must be decided before the call, and a refused call is never charged. Tabular (no string tensor): rows, the first dimension
-of the inputs.
+must be decided before the call, and a refused call is never charged (accuracy: docs/limits.md).
+Tabular (no string tensor): rows, the first dimension of the inputs.
 """
 
 from __future__ import annotations

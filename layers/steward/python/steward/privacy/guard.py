@@ -141,7 +141,7 @@ class RequestPrivacy:
         return out
 
     def _check_identifiers(self, payload: Mapping[str, Any], known_names: Collection[str]) -> None:
-        from steward.inference.oip_tensors import InvalidParameter, InvalidTensorName
+        from steward.errors import InvalidParameter, InvalidTensorName
 
         tensors = [
             t for key in ("inputs", "outputs") for t in _list(payload.get(key)) if isinstance(t, Mapping)
