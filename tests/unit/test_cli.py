@@ -13,7 +13,7 @@ from steward import admin, cli
 from steward.bootstrap import AdminPorts, pepper_source
 from steward.settings import AdminSettings
 
-from tests.fakes import InMemoryKeyStore, InMemoryRegistryStore, complete_card
+from tests.fakes import InMemoryAuditStore, InMemoryKeyStore, InMemoryRegistryStore, complete_card
 
 DIGEST = "sha256:" + "cd" * 32
 
@@ -43,7 +43,7 @@ def keys() -> InMemoryKeyStore:
 
 @pytest.fixture
 def registry(
-    clean_env: Path, keys: InMemoryKeyStore, monkeypatch: pytest.MonkeyPatch
+    clean_env: Path, keys: InMemoryKeyStore, monkeypatch: pytest.MonkeyPatch, cli_audit: InMemoryAuditStore
 ) -> InMemoryRegistryStore:
     """In-memory stores behind the CLI (test stage, pepper in the environment), emb@1 approved."""
     monkeypatch.setenv("STEWARD_STAGE", "test")
@@ -246,7 +246,7 @@ def write_local_state(directory: Path, **overrides: Any) -> Path:
 
 
 @pytest.fixture
-def seen(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def seen(monkeypatch: pytest.MonkeyPatch, cli_audit: InMemoryAuditStore) -> dict[str, Any]:
     """What the key store was built with, and the endpoint boto3 would use at that moment."""
     found: dict[str, Any] = {}
     store = InMemoryKeyStore()
