@@ -336,3 +336,15 @@ def test_an_unreadable_state_file_is_one_line(clean_env: Path, seen: dict[str, A
     path.write_text("{not json")
     result = run("keys", "revoke", "nokey")
     assert result.code == 2 and "config.invalid" in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_the_local_stack_writes_every_table_the_cli_reads() -> None:
+    from steward.cli_target import STATE_SETTINGS
+    from steward.resources import ResourceNames
+
+    from scripts.local.stack import cli_settings
+
+    written = cli_settings(ResourceNames("local"))
+    tables = {name for name in AdminSettings.model_fields if name.endswith("_table")}
+    assert set(written) <= STATE_SETTINGS <= set(AdminSettings.model_fields)
+    assert tables <= set(written)  # a table the CLI uses is named by the stack, not guessed
