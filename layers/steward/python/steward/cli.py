@@ -46,6 +46,8 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CARD_INCOMPLETE = 0, 1, 2, 3
 DEFAULT_LOCAL_STATE = Path(".steward/local.json")
 
 Result = tuple[dict[str, Any], str]  # (JSON document, human summary)
+#: Commands whose result holds a new key's secret: said on stderr once the result is shown.
+SHOWN_ONCE = frozenset({("keys", "create"), ("keys", "rotate")})
 
 
 class CliError(Exception):
@@ -193,7 +195,6 @@ def _keys_create(args: argparse.Namespace, settings: AdminSettings) -> Result:
         name=args.name,
         settings=settings,
     )
-    print("Store this key now: it is shown only once.", file=sys.stderr)
     document = {"key": token, **key_view(record, time.time())}
     return document, f"API key {record.key_id} for tenant {record.tenant_id}:\n{token}"
 
@@ -216,7 +217,6 @@ def _keys_rotate(args: argparse.Namespace, settings: AdminSettings) -> Result:
     token, successor, old = admin.rotate_api_key(
         args.key_id, overlap_hours=args.overlap_hours, settings=settings
     )
-    print("Store this key now: it is shown only once.", file=sys.stderr)
     now = time.time()
     document = {"key": token, **key_view(successor, now), "previous": key_view(old, now)}
     until = _when(old.expires_at)
@@ -488,6 +488,8 @@ def _audited(args: argparse.Namespace, settings: AdminSettings, as_json: bool, d
     # A streaming command (``audit export``) has written its own output already.
     output = (json.dumps(document) if as_json else summary) if (document or summary) else ""
     recording.done(document, output)
+    if command in SHOWN_ONCE:
+        print("Store this key now: it is shown only once.", file=sys.stderr)
     return output
 
 
