@@ -74,7 +74,6 @@ EXIT_AUDIT_FAILED = 5
 #: Global flags that say how to print or where the stage is, not what to do.
 _PRESENTATION = frozenset({"json", "debug", "local_state"})
 
-Result = tuple[dict[str, Any], str]
 TenantOf = Callable[[argparse.Namespace, AdminSettings], "str | None"]
 Describe = Callable[[AuditDraft, argparse.Namespace, "Mapping[str, Any] | None"], None]
 
