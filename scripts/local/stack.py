@@ -60,6 +60,9 @@ def cli_settings(names: ResourceNames) -> dict[str, str]:
         "api_keys_table": names.api_keys_table.name,
         "models_table": names.models_table.name,
         "policies_table": names.policies_table.name,
+        "control_table": names.control_table.name,
+        "limits_table": names.limits_table.name,
+        "audit_table": names.audit_table.name,
         "pepper_secret_name": names.pepper_secret,
     }
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from steward import admin
+from steward import admin, bootstrap
 from steward.auth.authorize import Authorizer
 from steward.auth.lifecycle import KeyLifecycle
-from steward.bootstrap import Api, compose_api
+from steward.bootstrap import AdminAudit, Api, compose_api
 from steward.catalog.registry import Registry
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import ApiSettings
@@ -21,6 +21,7 @@ from functions.api.app import create_app
 from functions.authorizer.handler import authorize_event
 from scripts.local.api_gateway import with_authorizer
 from tests.fakes import (
+    FAKE_AUDIT_PEPPER,
     FakeTransport,
     InMemoryAuditStore,
     InMemoryKeyStore,
@@ -32,6 +33,8 @@ EVENTS = Path(__file__).resolve().parent.parent / "events"
 PEPPER = b"unit-test-pepper-0123456789abcdef"
 MINILM = "all-minilm-l6-v2"
 CREDIT = "credit-risk"
+#: The AWS identity the CLI runs as in unit tests (an IAM user: it names a person).
+OPERATOR_ARN = "arn:aws:iam::123456789012:user/alice.operator"
 
 
 def load_event(name: str, **replacements: str) -> dict[str, Any]:
@@ -64,6 +67,16 @@ def registry_store() -> InMemoryRegistryStore:
 @pytest.fixture
 def audit_store() -> InMemoryAuditStore:
     return InMemoryAuditStore()
+
+
+@pytest.fixture
+def cli_audit(monkeypatch: pytest.MonkeyPatch) -> InMemoryAuditStore:
+    """Where the ``steward`` CLI writes its own audit records: an in-memory chained table, keyed
+    by the pepper its chain uses (as on a stage, one pepper for both), run as `OPERATOR_ARN`."""
+    store = InMemoryAuditStore()
+    ports = AdminAudit(store, lambda: FAKE_AUDIT_PEPPER, lambda: OPERATOR_ARN, retention_days=400)
+    monkeypatch.setattr(bootstrap, "build_admin_audit", lambda settings: ports)
+    return store
 
 
 @pytest.fixture

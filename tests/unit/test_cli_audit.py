@@ -27,11 +27,11 @@ def _record(i: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch) -> InMemoryAuditStore:
+def store(monkeypatch: pytest.MonkeyPatch, cli_audit: InMemoryAuditStore) -> InMemoryAuditStore:
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STEWARD_STAGE", "test")
-    audit = InMemoryAuditStore()
+    audit = cli_audit  # one table: the trail read back and the CLI's own records
     for i in range(5):
         audit.put(_record(i))
     monkeypatch.setattr(bootstrap, "build_audit_trail", lambda settings: audit)
@@ -53,7 +53,7 @@ def test_verify_exits_0_when_the_chain_holds(
         "tenant_id": "acme", "ok": True, "records": 5, "first_seq": 1, "last_seq": 5, "head_seq": 5
     }  # fmt: skip
     code, out, _ = run(capsys, "audit", "verify", "--tenant", "acme")
-    assert code == 0 and "holds: 5 records" in out
+    assert code == 0 and "holds: 6 records" in out  # the first verify's own record, chained
 
 
 def test_verify_names_the_first_broken_record(

@@ -359,10 +359,40 @@ class AdminPorts:
     pepper: Callable[[], bytes]
 
 
-def build_audit_trail(settings: AdminSettings) -> DynamoAuditStore:
+def build_audit_trail(settings: AdminSettings, pepper: Callable[[], bytes] | None = None) -> DynamoAuditStore:
     """The audit table read back (``steward audit``), chained under the stage's pepper."""
-    chain = AuditChain(pepper_source(settings))
+    chain = AuditChain(pepper or pepper_source(settings))
     return DynamoAuditStore(settings.audit_table, region=settings.region, chain=chain)
+
+
+@dataclass(frozen=True)
+class AdminAudit:
+    """What the CLI's own audit records need (`steward.cli_record`): the chained audit table, the
+    pepper their MACs are keyed by (the api's, so one chain holds both), who is acting (the AWS
+    principal's ARN, MACed before it is stored) and how long records are kept."""
+
+    store: AuditStore
+    pepper: Callable[[], bytes]
+    caller: Callable[[], str]
+    retention_days: int
+
+
+def build_admin_audit(settings: AdminSettings) -> AdminAudit:
+    """The secret and STS are reached on first use only."""
+    from steward.adapters.aws import caller_arn
+
+    pepper = pepper_source(settings)
+    return AdminAudit(
+        store=build_audit_trail(settings, pepper),
+        pepper=pepper,
+        caller=partial(caller_arn, settings.region),
+        retention_days=settings.audit_retention_days,
+    )
+
+
+def build_usage_policies(settings: AdminSettings) -> UsagePolicyBook:
+    """Usage policy versions for the CLI (`steward.cli_policies`), read through (no cache)."""
+    return UsagePolicyBook(DynamoUsagePolicyStore(settings.policies_table, region=settings.region), ttl_s=0)
 
 
 def build_admin(settings: AdminSettings) -> AdminPorts:

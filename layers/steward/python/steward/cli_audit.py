@@ -5,7 +5,8 @@
 id). ``export`` writes the records, oldest first and exactly as stored (chain fields included),
 one JSON object per line on stdout, whatever ``--json`` says; the count goes to stderr. Both need
 the pepper (the chain key is derived from it), read like the other admin commands. Registered in
-`steward.cli`.
+`steward.cli`. Both are audited like every command, in the tenant's own chain and after the walk
+(``verify`` counts the records before its own).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from steward.cli_record import Audited, tenant_arg
 from steward.settings import AdminSettings
 
 Result = tuple[dict[str, Any], str]
@@ -97,4 +99,9 @@ def _export(args: argparse.Namespace, settings: AdminSettings) -> Result:
 COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, AdminSettings], Result]] = {
     ("audit", "verify"): _verify,
     ("audit", "export"): _export,
+}
+
+AUDITED: dict[tuple[str, str], Audited] = {
+    ("audit", "verify"): Audited("admin.audit_verify", tenant_arg),
+    ("audit", "export"): Audited("admin.audit_export", tenant_arg),
 }

@@ -187,13 +187,17 @@ class ReportSettings(StewardSettings):
 
 
 class AdminSettings(StewardSettings):
-    """The ``steward`` CLI and `steward.admin`: the key and model tables they write."""
+    """The ``steward`` CLI and `steward.admin`: the tables they write, and the audit table every
+    command leaves its record in (`steward.cli_record`)."""
 
     api_keys_table: str = ""
     models_table: str = ""
     control_table: str = ""  # tenants and kill switches (`steward tenants`, `steward kill`)
     limits_table: str = ""  # tenant plans and usage (`steward limits`, `steward usage`)
-    audit_table: str = ""  # the audit trail (`steward audit export|verify`)
+    audit_table: str = ""  # the audit trail (`steward audit`) and every command's own record
+    policies_table: str = ""  # usage policies (`steward policies usage`)
+    # How long the CLI's own audit records are kept: the api's setting, same default and bounds.
+    audit_retention_days: int = Field(default=400, ge=1, le=3650)
     # The authorizers' key cache TTL, stated when a key is revoked (it is not enforced here).
     auth_cache_ttl_s: float = _cache_ttl()
 

@@ -34,6 +34,8 @@ SECONDS_PER_DAY = 86_400
 #: the ``hash`` PII operator), and the anonymous label is no tenant's label (no ``:`` suffix).
 AUDIT_KEY_LABEL = b"steward-audit-mac:"
 ANONYMOUS_AUDIT_LABEL = b"steward-audit-mac-anonymous"
+#: Label of the key operator identities are MACed under (`operator_id`); no other label's prefix.
+OPERATOR_LABEL = b"steward-audit-operator"
 
 
 @dataclass
@@ -115,6 +117,18 @@ class AuditKeys:
                     raise AuditUnavailable() from None
             found = self._keys[tenant_id] = tenant_audit_key(self._pepper, tenant_id)
         return found
+
+
+def operator_id(pepper: bytes, principal_arn: str) -> str:
+    """Who ran an operator (CLI) command, as its audit record's ``key_id``: ``cli:`` and 16 hex
+    digits of HMAC(operator key, the AWS principal's ARN).
+
+    An ARN names an IAM user or an SSO session, i.e. often a person, so it is never stored. The
+    digest still links every action of one principal, across tenants and over time, and whoever
+    holds the pepper can test a candidate ARN (one from CloudTrail) against it.
+    """
+    key = hmac.new(pepper, OPERATOR_LABEL, hashlib.sha256).digest()
+    return "cli:" + mac_hex(key, _utf8(principal_arn))[:16]
 
 
 def opaque_name(key: bytes, name: str) -> str:

@@ -14,6 +14,8 @@ operator CLI (no actor: operator credentials act for the platform). Rules:
   window ends. The store does both writes atomically, and only if the old key is still active
   and not rotated yet: two concurrent rotations can't fork a key into two successors.
 - Revocation is in force everywhere within the authorizer's cache TTL (at most 5 s).
+- A key's ``name`` is stored with any personal data in it redacted (``<PERSON>``,
+  `steward.privacy.free_text`): operators label keys with whatever comes to mind.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from steward.auth.keys import (
 )
 from steward.auth.principal import Principal
 from steward.errors import Forbidden, InvalidInput, KeyConflict, KeyEscalation, KeyNotFound
+from steward.privacy.free_text import redact_free_text
 
 #: Longest key lifetime (ten years): rotate keys rather than keep them.
 MAX_KEY_DAYS = 3650
@@ -184,7 +187,7 @@ class KeyLifecycle:
             models=old.models,
             scopes=old.scopes,
             expires_at=int(now + lifetime) if lifetime is not None and lifetime > 0 else None,
-            name=old.name,
+            name=redact_free_text(old.name),  # a name stored before names were checked, too
             policy_version=old.policy_version,
             limits=old.limits,
         )
@@ -243,7 +246,8 @@ def _validated(request: NewKey) -> NewKey:
             raise KeyRequestInvalid(f"{label} must be a whole number from 1 to {MAX_LIMIT}.")
     if not NAME_PATTERN.fullmatch(request.name):
         raise KeyRequestInvalid("name must be at most 128 characters, none of them control characters.")
-    return replace(request, tenant_id=request.tenant_id.strip(), models=models)
+    name = redact_free_text(request.name)
+    return replace(request, tenant_id=request.tenant_id.strip(), models=models, name=name)
 
 
 def _models(models: Sequence[str]) -> tuple[str, ...]:

@@ -3,7 +3,8 @@
 An operator gives a *reason code* (`REASON_CODES`) with every suspension and switch: that code is
 what callers see in the refusal and what the audit record carries. The operator's free-text note
 is kept only on the control item (read back by ``list`` for platform admins), never in a refusal,
-a log line or an audit record: an operator may write anything there.
+a log line or an audit record: an operator may write anything there, so it is stored with any
+personal data in it redacted (`steward.controls.service`).
 """
 
 from __future__ import annotations

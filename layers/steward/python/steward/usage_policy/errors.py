@@ -42,3 +42,10 @@ class UsagePolicyUnavailable(StewardError):
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail, headers={"Retry-After": "1"})
+
+
+class UsagePolicyNotFound(StewardError, LookupError):
+    """No stored usage policy (version) for the scope asked about (``steward policies usage get``)."""
+
+    status, code, title = 404, "policy.not_found", "Usage policy not found"
+    default_detail = "No usage policy is stored for this tenant and scope."
