@@ -23,7 +23,6 @@ from steward.auth.lifecycle import (
     MAX_OVERLAP_HOURS,
     MODEL_PATTERN,
     NAME_PATTERN,
-    TENANT_PATTERN,
 )
 from steward.controls.model import (
     ALLOWED_MODEL_PATTERN,
@@ -578,7 +577,7 @@ class KeyCreate(BaseModel):
     holds: scopes, models and limits within the caller's own (403 ``key.escalation``)."""
 
     model_config = STRICT
-    tenant_id: Annotated[str, Field(pattern=TENANT_PATTERN.pattern)]
+    tenant_id: Annotated[str, Field(pattern=TENANT_ID.pattern)]
     models: Annotated[
         list[Annotated[str, Field(pattern=MODEL_PATTERN.pattern)]],
         Field(min_length=1, max_length=MAX_MODELS, description="Model names, or '*' for every model."),

@@ -39,6 +39,7 @@ from steward.auth.keys import (
     generate_key,
 )
 from steward.auth.principal import Principal
+from steward.controls.model import TENANT_ID
 from steward.errors import Forbidden, InvalidInput, KeyConflict, KeyEscalation, KeyNotFound
 from steward.privacy.free_text import redact_free_text
 
@@ -50,7 +51,6 @@ DEFAULT_OVERLAP_HOURS = 24.0
 #: Highest per-key limit accepted (a typo guard; the tenant's plan caps it anyway).
 MAX_LIMIT = 10**9
 MAX_MODELS = 64
-TENANT_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 MODEL_PATTERN = re.compile(r"^(?:\*|[A-Za-z0-9._:-]{1,200})$")
 #: A key's label: up to 128 characters, no control characters.
 NAME_PATTERN = re.compile(r"^[^\x00-\x1f\x7f-\x9f]{0,128}$")
@@ -147,7 +147,7 @@ class KeyLifecycle:
 
     def list(self, tenant_id: str, actor: Principal | None = None) -> list[KeyRecord]:
         """The tenant's keys, oldest first (metadata: show them with `key_view`)."""
-        if not TENANT_PATTERN.fullmatch(tenant_id):
+        if not TENANT_ID.fullmatch(tenant_id):
             raise KeyRequestInvalid("tenant must be 1 to 128 letters, digits, '.', '_' or '-'.")
         _administers(actor, tenant_id)
         return sorted(self._store.list_tenant(tenant_id), key=lambda r: (r.created_at, r.key_id))
@@ -234,7 +234,7 @@ def _within_actor(actor: Principal | None, request: NewKey) -> None:
 
 
 def _validated(request: NewKey) -> NewKey:
-    if not TENANT_PATTERN.fullmatch(request.tenant_id.strip()):
+    if not TENANT_ID.fullmatch(request.tenant_id.strip()):
         raise KeyRequestInvalid("tenant must be 1 to 128 letters, digits, '.', '_' or '-'.")
     days = request.expires_days
     if days is not None and not 0 < days <= MAX_KEY_DAYS:  # NaN fails too
