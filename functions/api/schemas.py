@@ -712,3 +712,65 @@ def usage_policy_document_schema() -> dict[str, Any]:
     for name in ("tenant_id", "model", "version"):
         schema["properties"].pop(name, None)
     return dict(inline(schema))
+
+
+# --- the human review queue (steward.review) ---------------------------------------------------
+
+ReviewState = Literal["open", "claimed", "resolved"]
+
+
+class ReviewView(BaseModel):
+    """A review item's metadata: never its texts (only ``GET /admin/reviews/{review_id}``)."""
+
+    object: Literal["review"] = "review"
+    review_id: str
+    tenant_id: str
+    state: ReviewState = Field(description="`claimed` while a claim is live; a lapsed claim is `open`.")
+    kind: Literal["word", "pattern", "topic"]
+    rule: str = Field(description="The flag rule's name (with `kind`, as in the usage policy).")
+    direction: Literal["input", "output"]
+    hold: bool = Field(description="The rule holds requests: they are served once a reviewer approves.")
+    model: str | None
+    request_id: str = Field(description="The flagged request's id (its audit record's).")
+    key_id: str = Field(description="The API key that made the request (`suspend_key` revokes it).")
+    policy_version: str
+    created_at: int
+    expires_at: int = Field(description="When the item, its texts and its marks are deleted.")
+    text_count: int
+    texts_omitted: int = Field(description="Matched texts over the item's bounds: counted, not kept.")
+    claimed_by: str | None = Field(description="The key id holding a live claim (`cli`: an operator).")
+    claim_expires_at: int | None
+    decision: Literal["approve", "violation"] | None
+    suspend_key: bool
+    resolved_by: str | None
+    resolved_at: int | None
+
+
+class ReviewDetail(ReviewView):
+    texts: list[str] = Field(
+        description="The texts the rule matched, as the privacy policy left them (redacted), "
+        "opened for the reviewer."
+    )
+    truncated: bool = Field(description="The first text was cut to the item's size bound.")
+
+
+class ReviewList(BaseModel):
+    object: Literal["list"] = "list"
+    tenant_id: str | None
+    state: ReviewState
+    data: list[ReviewView]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
+class ReviewResolve(BaseModel):
+    """``POST /admin/reviews/{review_id}/resolve``. No free text: a note could carry personal
+    data into the queue's table."""
+
+    model_config = STRICT
+    decision: Literal["approve", "violation"] = Field(
+        description="`approve`: a false positive (a held text is then served for a while); "
+        "`violation`: confirmed (never released)."
+    )
+    suspend_key: StrictBool = Field(
+        default=False, description="With `violation`: revoke the API key that made the request."
+    )
