@@ -661,6 +661,9 @@ class GuardrailVerdict(BaseModel):
     kind: Literal["word", "pattern", "topic", "pii"]
     rule: str = Field(description="The rule's name (for ``pii``: the blocked entity type).")
     action: Literal["block", "flag"]
+    hold: bool = Field(
+        description="A `flag` rule that holds requests for human review (a model call would get 403)."
+    )
 
 
 class GuardrailApplyResponse(BaseModel):
