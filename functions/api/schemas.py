@@ -698,10 +698,17 @@ def usage_policy_document_schema() -> dict[str, Any]:
     (``version``, ``tenant_id`` and ``model`` are set by the store and ignored here)."""
     from steward.usage_policy.document import UsagePolicy
 
-    schema = UsagePolicy.model_json_schema()
+    schema = _standalone(UsagePolicy.model_json_schema())
+    for name in ("tenant_id", "model", "version"):
+        schema["properties"].pop(name, None)
+    return schema
+
+
+def _standalone(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` inlined: a body schema stands alone in an operation."""
     defs = schema.pop("$defs", {})
 
-    def inline(node: Any) -> Any:  # the body schema stands alone (no $defs in an operation)
+    def inline(node: Any) -> Any:
         if isinstance(node, dict):
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#/$defs/"):
@@ -712,8 +719,6 @@ def usage_policy_document_schema() -> dict[str, Any]:
             return [inline(v) for v in node]
         return node
 
-    for name in ("tenant_id", "model", "version"):
-        schema["properties"].pop(name, None)
     return dict(inline(schema))
 
 
@@ -765,15 +770,30 @@ class ReviewList(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
 
 
-class ReviewResolve(BaseModel):
-    """``POST /admin/reviews/{review_id}/resolve``. No free text: a note could carry personal
-    data into the queue's table."""
+class ReviewApprove(BaseModel):
+    """A false positive: a held text is then served when sent again, for a while."""
 
     model_config = STRICT
-    decision: Literal["approve", "violation"] = Field(
-        description="`approve`: a false positive (a held text is then served for a while); "
-        "`violation`: confirmed (never released)."
-    )
-    suspend_key: StrictBool = Field(
-        default=False, description="With `violation`: revoke the API key that made the request."
-    )
+    decision: Literal["approve"]
+    suspend_key: Literal[False] = False
+
+
+class ReviewViolation(BaseModel):
+    """A confirmed violation: never released; ``suspend_key`` revokes the key that made the request."""
+
+    model_config = STRICT
+    decision: Literal["violation"]
+    suspend_key: StrictBool = False
+
+
+#: ``POST /admin/reviews/{review_id}/resolve``. No free text: a note could carry personal data
+#: into the queue's table.
+ReviewResolve = Annotated[ReviewApprove | ReviewViolation, Field(discriminator="decision")]
+
+
+def review_resolve_schema() -> dict[str, Any]:
+    from pydantic import TypeAdapter
+
+    schema = _standalone(TypeAdapter(ReviewResolve).json_schema())
+    schema.pop("discriminator", None)  # its mapping names $defs; ``decision``'s consts decide alone
+    return {"type": "object", **schema}

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError, WithJsonSchema
+from pydantic import TypeAdapter, ValidationError, WithJsonSchema
 from steward.auth.lifecycle import TENANT_PATTERN
 from steward.errors import FeatureNotConfigured, Forbidden
 from steward.review.model import CURSOR_PATTERN, DEFAULT_PAGE, MAX_PAGE, REVIEW_ID_PATTERN, Decision, State
@@ -24,7 +24,13 @@ from steward.review.service import ReviewService
 
 from functions.api.deps import CallContext, Context, Reviews
 from functions.api.openapi import problem_responses
-from functions.api.schemas import ReviewDetail, ReviewList, ReviewResolve, ReviewView
+from functions.api.schemas import (
+    ReviewDetail,
+    ReviewList,
+    ReviewResolve,
+    ReviewView,
+    review_resolve_schema,
+)
 
 router = APIRouter(prefix="/admin/reviews", tags=["admin"])
 ReviewId = Annotated[str, Path(pattern=REVIEW_ID_PATTERN, description="A review item's id (`rv_...`).")]
@@ -40,8 +46,9 @@ LimitQuery = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page
 ResolveBody = Annotated[
     dict[str, Any],
     Body(description="The decision, and whether to revoke the key that made the request."),
-    WithJsonSchema(ReviewResolve.model_json_schema()),
+    WithJsonSchema(review_resolve_schema()),
 ]
+_RESOLVE: TypeAdapter[ReviewResolve] = TypeAdapter(ReviewResolve)
 
 
 def _reviewer(context: CallContext, reviews: ReviewService | None, action: str) -> ReviewService:
@@ -106,7 +113,7 @@ async def resolve_review(
     everywhere). Resolving again with the same decision is a no-op."""
     service = _item(context, reviews, "admin.review_resolve", review_id)
     try:
-        body = ReviewResolve.model_validate(document)
+        body = _RESOLVE.validate_python(document)
     except ValidationError as error:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
     context.draft.reason_codes.append(f"review.{body.decision}")
