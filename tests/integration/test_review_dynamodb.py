@@ -14,6 +14,8 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
+from cryptography.exceptions import InvalidTag
 from starlette.testclient import TestClient
 from steward import admin, bootstrap
 from steward.adapters.key_store import DynamoKeyStore
@@ -105,11 +107,12 @@ def test_an_item_keeps_no_text_in_clear_and_opens_only_under_its_own_context(
     # And the reviewer gets it back
     assert queue.get(admin_of(tenant), review_id)["texts"] == [SEEDED]
     # But the blob opens under no other tenant (KMS refuses the data key) and no other item
-    with pytest.raises(Exception):  # noqa: B017 - KMS's InvalidCiphertextException or the context check
+    with pytest.raises(ClientError) as refused:
         KmsEnvelopeEncryptor(kms_key, "globex", region=REGION).decrypt(
             sealed, seal_context("globex", review_id)
         )
-    with pytest.raises(Exception):  # noqa: B017 - AES-GCM's InvalidTag: the item is associated data
+    assert refused.value.response["Error"]["Code"] == "InvalidCiphertextException"
+    with pytest.raises(InvalidTag):  # the item is associated data of the seal
         KmsEnvelopeEncryptor(kms_key, tenant, region=REGION).decrypt(
             sealed, seal_context(tenant, "rv_" + "1" * 24)
         )
