@@ -60,6 +60,7 @@ def cli_settings(names: ResourceNames) -> dict[str, str]:
         "api_keys_table": names.api_keys_table.name,
         "models_table": names.models_table.name,
         "policies_table": names.policies_table.name,
+        "reviews_table": names.reviews_table.name,
         "pepper_secret_name": names.pepper_secret,
     }
 

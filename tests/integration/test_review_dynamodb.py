@@ -43,19 +43,6 @@ SEEDED = "wire the ransom to account 7731-HEIST"
 MINILM = "all-minilm-l6-v2"
 
 
-@pytest.fixture(scope="module")
-def kms_key(moto_endpoint: str) -> str:
-    """The stage's key, under the alias the api function finds it by (as the local stack makes it)."""
-    kms = boto3.client("kms", region_name=REGION)
-    alias = ResourceNames("test").kms_alias
-    known = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
-    if alias not in known:
-        key_id = kms.create_key(Description="stage key")["KeyMetadata"]["KeyId"]
-        kms.create_alias(AliasName=alias, TargetKeyId=key_id)
-        return str(key_id)
-    return str(known[alias])
-
-
 def service(names: ResourceNames, kms_key: str, **kwargs: Any) -> ReviewService:
     keys = KeyLifecycle(DynamoKeyStore(names.api_keys_table.name, region=REGION), lambda: PEPPER.encode())
     return ReviewService(

@@ -3,8 +3,9 @@ any model call (what Bedrock's ApplyGuardrail does, for any model).
 
 The privacy policy runs first (as on the model routes), then the usage policy on the redacted
 text. Nothing is refused here: a ``block`` is a verdict in the answer (and a ``flag`` with
-``hold`` says so), so a caller can decide what to do before it calls a model. Verdicts are recorded in the audit draft like on the model
-routes; nothing goes to the review queue (no model was called, nothing was served).
+``hold`` says so), so a caller can decide what to do before it calls a model. Verdicts are
+recorded in the audit draft like on the model routes; nothing goes to the review queue (no model
+was called, nothing was served).
 """
 
 from __future__ import annotations
