@@ -248,9 +248,7 @@ def test_a_held_answer_is_withheld_and_queued_with_the_callers_values_masked(
         return BackendResponse(200, json.dumps(body).encode())
 
     transport.respond = echo
-    tensor = {
-        "inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": [f"{EMAIL} asks"]}]
-    }
+    tensor = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": [f"{EMAIL} asks"]}]}
     answer = client.post(f"/v2/models/{MINILM}/infer", json=tensor, headers=user)
     assert answer.status_code == 403 and answer.json()["code"] == "policy.held_for_review"
     assert EMAIL not in answer.text and "heist" not in answer.text

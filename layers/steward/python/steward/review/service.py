@@ -150,7 +150,7 @@ class ReviewService:
         size, truncated = 0, False
         for text, mac in fresh[:MAX_ITEM_TEXTS]:
             room = MAX_SEALED_BYTES - size
-            encoded = len(json.dumps(text, ensure_ascii=False).encode())
+            encoded = len(json.dumps(text))
             if encoded > room:
                 if kept:
                     break
@@ -160,7 +160,8 @@ class ReviewService:
             macs.append(mac)
             size += encoded
         review_id = new_review_id()
-        plaintext = json.dumps({"texts": kept, "truncated": truncated}, ensure_ascii=False).encode()
+        # ASCII JSON: any text seals, whatever it holds (a lone surrogate has no UTF-8 form).
+        plaintext = json.dumps({"texts": kept, "truncated": truncated}).encode()
         sealed = self._encryptor_for(ctx.tenant_id).encrypt(plaintext, seal_context(ctx.tenant_id, review_id))
         item = ReviewItem(
             review_id=review_id,
@@ -407,7 +408,7 @@ def _cut(text: str, room: int) -> str:
     low, high = 0, len(text)
     while low < high:
         middle = (low + high + 1) // 2
-        if len(json.dumps(text[:middle], ensure_ascii=False).encode()) <= room:
+        if len(json.dumps(text[:middle])) <= room:
             low = middle
         else:
             high = middle - 1
