@@ -128,6 +128,9 @@ def test_indexes_list_by_state_and_find_by_id_only_for_who_may_see_it(
     with pytest.raises(ReviewNotFound):
         queue.get(admin_of(tenant), theirs)
     assert queue.get(admin_of("ops", platform=True), theirs)["tenant_id"] == other
+    # The operator lists every tenant's queue (a full read, oldest first), then claims
+    everywhere = [i["review_id"] for i in queue.list(None, state=State.OPEN, limit=100)["data"]]
+    assert [i for i in everywhere if i in {*ids, theirs}] == [ids[1], ids[2], theirs]
     assert queue.claim(None, theirs)["claimed_by"] == "cli"
 
 
