@@ -519,3 +519,136 @@ class InMemoryUsagePolicyStore:
         if key in self.items:
             raise UsagePolicyVersionExists(key[1])
         self.items[key] = policy
+
+
+class InMemoryReviewStore:
+    """`steward.review.ports.ReviewStore` in memory: every write checked and applied under one
+    lock, as DynamoDB's conditional writes and transactions are atomic. ``rows`` is the table as
+    stored (key -> the attributes the DynamoDB adapter would write), so tests can look at what is
+    kept in clear; ``fail`` makes every call raise."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from steward.adapters.review_store import item_to_record
+
+        self._encode = item_to_record
+        self.items: dict[tuple[str, str], Any] = {}
+        self.sealed_texts: dict[tuple[str, str], bytes] = {}
+        self.marks_by_mac: dict[tuple[str, str], Any] = {}
+        self.fail = False
+        self.creates = 0
+        self._lock = threading.Lock()
+
+    def _check(self) -> None:
+        if self.fail:
+            raise ConnectionError("review table down")
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """What DynamoDB would hold: items, sealed texts and marks."""
+        rows = [self._encode(item) for item in self.items.values()]
+        rows += [{"sk": f"{rid}#text", "sealed": blob} for (_, rid), blob in self.sealed_texts.items()]
+        rows += [{"sk": f"mark#{mac}", **m.__dict__} for (_, mac), m in self.marks_by_mac.items()]
+        return rows
+
+    def create(self, item: Any, sealed: bytes, marks: Any, *, now: int) -> None:
+        from steward.review.ports import MarkTaken
+
+        self._check()
+        with self._lock:
+            taken = [
+                m
+                for m in marks
+                if (item.tenant_id, m.mac) in self.marks_by_mac
+                and self.marks_by_mac[(item.tenant_id, m.mac)].expires_at > now
+            ]
+            if taken or (item.tenant_id, item.review_id) in self.items:
+                raise MarkTaken()
+            self.items[(item.tenant_id, item.review_id)] = item
+            self.sealed_texts[(item.tenant_id, item.review_id)] = sealed
+            for m in marks:
+                self.marks_by_mac[(item.tenant_id, m.mac)] = m
+            self.creates += 1
+
+    def marks(self, tenant_id: str, macs: Any) -> list[Any]:
+        self._check()
+        return [
+            self.marks_by_mac[(tenant_id, m)]
+            for m in dict.fromkeys(macs)
+            if (tenant_id, m) in self.marks_by_mac
+        ]
+
+    def get(self, tenant_id: str, review_id: str) -> Any:
+        self._check()
+        return self.items.get((tenant_id, review_id))
+
+    def find(self, review_id: str) -> Any:
+        self._check()
+        found = [item for (_, rid), item in self.items.items() if rid == review_id]
+        return found[0] if len(found) == 1 else None
+
+    def sealed(self, tenant_id: str, review_id: str) -> bytes | None:
+        self._check()
+        return self.sealed_texts.get((tenant_id, review_id))
+
+    def queue(
+        self, tenant_id: str, state: Any, *, after: str | None, newest_first: bool, page: int
+    ) -> Iterator[Any]:
+        self._check()
+        items = sorted(
+            (i for (t, _), i in self.items.items() if t == tenant_id and i.state is state),
+            key=lambda i: i.queued_at,
+            reverse=newest_first,
+        )
+        for item in items:
+            if after is None or (item.queued_at < after if newest_first else item.queued_at > after):
+                yield item
+
+    def every_queue(self, states: Any) -> Iterator[Any]:
+        self._check()
+        yield from [i for i in self.items.values() if i.state in states]
+
+    def claim(self, tenant_id: str, review_id: str, *, by: str, until: int, now: int) -> bool:
+        from steward.review.model import State
+
+        self._check()
+        with self._lock:
+            item = self.items.get((tenant_id, review_id))
+            if item is None or item.expires_at <= now:
+                return False
+            free = item.state is State.OPEN or (
+                item.state is State.CLAIMED and (item.claimed_by == by or item.claim_until <= now)
+            )
+            if not free:
+                return False
+            self.items[(tenant_id, review_id)] = replace(
+                item, state=State.CLAIMED, claimed_by=by, claim_until=until
+            )
+            return True
+
+    def resolve(self, item: Any, marks: Any, *, now: int) -> bool:
+        from steward.review.model import State
+
+        self._check()
+        with self._lock:
+            current = self.items.get((item.tenant_id, item.review_id))
+            if (
+                current is None
+                or current.expires_at <= now
+                or current.state is not State.CLAIMED
+                or current.claimed_by != item.resolved_by
+            ):
+                return False
+            self.items[(item.tenant_id, item.review_id)] = replace(
+                current,
+                state=State.RESOLVED,
+                queued_at=item.queued_at,
+                decision=item.decision,
+                suspend_key=item.suspend_key,
+                resolved_by=item.resolved_by,
+                resolved_at=item.resolved_at,
+            )
+            for m in marks:
+                self.marks_by_mac[(item.tenant_id, m.mac)] = m
+            return True

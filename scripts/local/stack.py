@@ -63,6 +63,7 @@ def cli_settings(names: ResourceNames) -> dict[str, str]:
         "control_table": names.control_table.name,
         "limits_table": names.limits_table.name,
         "audit_table": names.audit_table.name,
+        "reviews_table": names.reviews_table.name,
         "pepper_secret_name": names.pepper_secret,
     }
 

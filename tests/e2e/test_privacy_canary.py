@@ -157,6 +157,10 @@ class Probe:
 
 
 OK, REFUSED = (200,), (400, 404, 413, 415, 422)
+ABSENT_REVIEW = "rv_" + "0" * 24
+#: A word of a hold rule the canary sets for its tenant (then removes): a request with it and every
+#: seeded value is held, reviewed, approved and served again.
+HOLD_WORD = "tangerine"
 
 
 def _probes() -> list[Probe]:
@@ -615,6 +619,41 @@ def _probes() -> list[Probe]:
         Probe("kill_list", "GET", "/admin/kill-switches", (403,), key="admin", params=q),
         Probe("kill_set", "POST", "/admin/kill-switches", (403,), key="admin", json={"note": TEXT}),
         Probe("kill_clear", "POST", "/admin/kill-switches/clear", (403,), key="admin", json={"note": TEXT}),
+        # The review queue: personal data in queries, paths, ids and refused bodies (its success
+        # paths, with a held request carrying every seeded value, run after these: `traffic`)
+        Probe("reviews_list", "GET", "/admin/reviews", OK, key="admin", params=q),
+        Probe(
+            "reviews_list_other", "GET", "/admin/reviews", (403,), key="admin", params={**q, "tenant": SSN}
+        ),
+        Probe(
+            "reviews_list_pii_cursor", "GET", "/admin/reviews", (422,), key="admin", params={"cursor": EMAIL}
+        ),
+        Probe("reviews_list_user_key", "GET", "/admin/reviews", (403,), params=q),
+        Probe("review_get_pii", "GET", f"/admin/reviews/{EMAIL}", (422,), key="admin", params=q),
+        Probe(
+            "review_get_absent",
+            "GET",
+            f"/admin/reviews/{ABSENT_REVIEW}",
+            (404,),
+            "review.not_found",
+            key="admin",
+        ),
+        Probe(
+            "review_claim_pii",
+            "POST",
+            f"/admin/reviews/{SSN}/claim",
+            (422,),
+            key="admin",
+            json={"note": TEXT},
+        ),
+        Probe(
+            "review_resolve_note",
+            "POST",
+            f"/admin/reviews/{ABSENT_REVIEW}/resolve",
+            (422,),
+            key="admin",
+            json={"decision": "approve", "note": TEXT},
+        ),
         # Keys: none, personal data as a key, in x-api-key, in Basic credentials
         Probe("no_key", "GET", "/v1/models", (401,), key="none", params=q),
         Probe(
@@ -655,10 +694,41 @@ def _send(http: httpx.Client, stack: RunningStack, probe: Probe) -> httpx.Respon
     )
 
 
+def _review_probes(held: httpx.Response) -> list[Probe]:
+    """The review queue's success paths, on the item a held request (every seeded value in it)
+    opened: listed, shown (its text as redacted), claimed, approved; then the request is served."""
+    review_id = held.json().get("review_id", ABSENT_REVIEW) if held.status_code == 403 else ABSENT_REVIEW
+    q = {"email": EMAIL, "ssn": SSN}
+    item = f"/admin/reviews/{review_id}"
+    return [
+        Probe(
+            "reviews_list_held", "GET", "/admin/reviews", OK, key="admin", params={**q, "tenant": DEMO_TENANT}
+        ),
+        Probe("review_get", "GET", item, OK, key="admin", params=q),
+        Probe("review_claim", "POST", f"{item}/claim", OK, key="admin", json={"note": TEXT}),
+        Probe("review_resolve", "POST", f"{item}/resolve", OK, key="admin", json={"decision": "approve"}),
+        Probe("embeddings_released", "POST", "/v1/embeddings", OK, json=_held_request()),
+        Probe(
+            "usage_policy_cleared",
+            "PUT",
+            f"/admin/usage-policies/{DEMO_TENANT}",
+            (201,),
+            key="admin",
+            json={},
+        ),
+    ]
+
+
+def _held_request() -> dict[str, Any]:
+    return {"model": MINILM, "input": f"{TEXT} {HOLD_WORD}"}
+
+
 @pytest.fixture(scope="module")
 def traffic(stack: RunningStack) -> Iterator[Traffic]:
-    """Send every probe once (then the feedback and audit reads that need earlier answers)."""
+    """Send every probe once (then the feedback and audit reads that need earlier answers, and the
+    review queue's flow, which needs a hold rule in force)."""
     answers: dict[str, tuple[Probe, httpx.Response]] = {}
+    hold = {"word_lists": [{"name": "canary", "words": [HOLD_WORD], "action": "flag", "hold": True}]}
     with httpx.Client(base_url=stack.api_url, timeout=60) as http:
         for probe in _probes():
             answers[probe.name] = (probe, _send(http, stack, probe))
@@ -666,7 +736,25 @@ def traffic(stack: RunningStack) -> Iterator[Traffic]:
         for probe in (
             Probe("feedback", "POST", "/v1/feedback", OK, json={"request_id": predicted, "label": 1}),
             Probe("audit", "GET", "/v1/audit", OK, params={"limit": 100, "q": EMAIL}),
+            Probe(
+                "usage_policy_hold",
+                "PUT",
+                f"/admin/usage-policies/{DEMO_TENANT}",
+                (201,),
+                key="admin",
+                json=hold,
+            ),
+            Probe(
+                "embeddings_held",
+                "POST",
+                "/v1/embeddings",
+                (403,),
+                "policy.held_for_review",
+                json=_held_request(),
+            ),
         ):
+            answers[probe.name] = (probe, _send(http, stack, probe))
+        for probe in _review_probes(answers["embeddings_held"][1]):
             answers[probe.name] = (probe, _send(http, stack, probe))
     ids = {name: r.headers.get("x-request-id", "") for name, (_, r) in answers.items()}
     yield Traffic(answers, ids)
@@ -793,6 +881,7 @@ def test_refused_requests_never_reached_the_backend(stack: RunningStack, traffic
         "infer_features_strings",
         "infer_binary_bad_utf8",
         "policy_pii_model",
+        "embeddings_held",
     ):
         record = records[name]
         assert int(record["status"]["N"]) == traffic.response(name).status_code, name
@@ -873,3 +962,15 @@ def test_the_canary_exercises_every_published_route(stack: RunningStack, traffic
     # Then every published route was reached (an added route must join the canary)
     assert published - hit == set()
     assert len(published) >= 20
+
+
+def test_a_held_request_is_reviewed_on_its_redacted_text_then_served(traffic: Traffic) -> None:
+    # Given a request with every seeded value, held by the canary's hold rule
+    held = traffic.response("embeddings_held").json()
+    # Then the reviewer saw its text as the privacy policy left it (the rule's word, no value)
+    shown = traffic.response("review_get").json()
+    assert (shown["review_id"], shown["hold"], shown["rule"]) == (held["review_id"], True, "canary")
+    assert HOLD_WORD in shown["texts"][0] and _leaks(json.dumps(shown, ensure_ascii=False)) == []
+    # And once approved, the same request was served
+    assert traffic.response("review_resolve").json()["decision"] == "approve"
+    assert traffic.response("embeddings_released").status_code == 200

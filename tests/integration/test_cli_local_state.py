@@ -202,3 +202,48 @@ def test_usage_policies_and_usage_with_only_the_local_state_file(
     assert code == 0 and verdict["records"] == 7, verdict
     reasons = {r["reason_codes"][0] for r in _records(names, tenant)}
     assert reasons == {"admin.usage_policies", "admin.usage", "admin.limits", "admin.audit_verify"}
+
+
+def test_the_review_commands_work_with_only_the_local_state_file(
+    moto_endpoint: str, names: ResourceNames, kms_key: str, tmp_path: Path
+) -> None:
+    # Given a held flag recorded by the api function's code on the stack (sealed with the stage key)
+    from steward.adapters.kms_encryptor import KmsEnvelopeEncryptor
+    from steward.adapters.review_store import DynamoReviewStore
+    from steward.audit.record import AuditDraft
+    from steward.auth.principal import Principal
+    from steward.context import RequestContext
+    from steward.review.service import ReviewService
+    from steward.usage_policy.document import Direction
+    from steward.usage_policy.ports import Flagged
+
+    queue = ReviewService(
+        DynamoReviewStore(names.reviews_table.name, region=REGION),
+        lambda tenant: KmsEnvelopeEncryptor(kms_key, tenant, region=REGION),
+        lambda: b"pepper",
+    )
+    ctx = RequestContext(
+        Principal("cli-review", "k" * 12, frozenset(), frozenset({"*"})),
+        AuditDraft("req-cli", "POST", "/v1/embeddings", 0.0, "cli-review"),
+    )
+    flagged = Flagged(
+        "word", "watch", Direction.INPUT, True, ("a heist, <EMAIL_ADDRESS_1>",), "m", "tenant@v1"
+    )
+    [outcome] = queue.flagged(ctx, [flagged])
+    write_state(tmp_path, moto_endpoint)
+
+    # When an operator reviews it with the CLI and no environment
+    code, listed, _ = steward(tmp_path, "review", "list", "--tenant", "cli-review")
+    assert code == 0 and [i["review_id"] for i in listed["data"]] == [outcome.review_id]
+    code, shown, _ = steward(tmp_path, "review", "show", str(outcome.review_id))
+    assert code == 0 and shown["texts"] == ["a heist, <EMAIL_ADDRESS_1>"]
+    code, claimed, _ = steward(tmp_path, "review", "claim", str(outcome.review_id))
+    assert code == 0 and claimed["claimed_by"] == "cli"
+    code, resolved, _ = steward(
+        tmp_path, "review", "resolve", str(outcome.review_id), "--decision", "approve"
+    )
+
+    # Then the decision is stored, and the text is released for the tenant
+    assert code == 0 and resolved["decision"] == "approve"
+    [again] = queue.flagged(ctx, [flagged])
+    assert (again.review_id, again.held) == (None, False)

@@ -14,6 +14,7 @@ from steward.auth.authorize import Authorizer
 from steward.auth.lifecycle import KeyLifecycle
 from steward.bootstrap import AdminAudit, Api, compose_api
 from steward.catalog.registry import Registry
+from steward.review.service import ReviewService
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import ApiSettings
 
@@ -22,10 +23,12 @@ from functions.authorizer.handler import authorize_event
 from scripts.local.api_gateway import with_authorizer
 from tests.fakes import (
     FAKE_AUDIT_PEPPER,
+    FakeEncryptor,
     FakeTransport,
     InMemoryAuditStore,
     InMemoryKeyStore,
     InMemoryRegistryStore,
+    InMemoryReviewStore,
     demo_model,
 )
 
@@ -90,16 +93,29 @@ def sleeps() -> list[float]:
 
 
 @pytest.fixture
+def review_store() -> InMemoryReviewStore:
+    return InMemoryReviewStore()
+
+
+def review_queue(store: InMemoryReviewStore, keys: KeyLifecycle | None = None) -> ReviewService:
+    """The review queue over ``store``, texts sealed by a fake key service (bound to the context)."""
+    encryptor = FakeEncryptor()
+    return ReviewService(store, lambda _tenant: encryptor, lambda: PEPPER, keys=keys)
+
+
+@pytest.fixture
 def use_cases(
     registry_store: InMemoryRegistryStore,
     audit_store: InMemoryAuditStore,
     transport: FakeTransport,
     sleeps: list[float],
     key_store: InMemoryKeyStore,
+    review_store: InMemoryReviewStore,
 ) -> Api:
     router = Router({"http": transport}, RouterPolicy(breaker_threshold=2), sleep=sleeps.append)
     keys = KeyLifecycle(key_store, lambda: PEPPER)  # the admin key routes, over the authorizer's store
-    return compose_api(Registry(registry_store), router, audit_store, keys=keys)
+    reviews = review_queue(review_store, keys)
+    return compose_api(Registry(registry_store), router, audit_store, keys=keys, reviews=reviews)
 
 
 @pytest.fixture

@@ -53,11 +53,12 @@ from tests.fakes import (
     InMemoryLimitStore,
     InMemoryPolicyStore,
     InMemoryRegistryStore,
+    InMemoryReviewStore,
     InMemoryUsagePolicyStore,
     demo_model,
 )
 
-from .conftest import CREDIT, MINILM, PEPPER, bearer
+from .conftest import CREDIT, MINILM, PEPPER, bearer, review_queue
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -96,6 +97,7 @@ class Contract:
             rate_limiter=RateLimiter(InMemoryLimitStore(), default_plan=Plan()),  # nothing limited
             keys=KeyLifecycle(keys, lambda: PEPPER),
             usage=UsageGuard(UsagePolicyBook(InMemoryUsagePolicyStore(), ttl_s=0)),
+            reviews=review_queue(InMemoryReviewStore(), KeyLifecycle(keys, lambda: PEPPER)),
         )
         # Tenants and kill switches the fuzzer writes go to a store the gate never reads: a fuzzed
         # global switch or suspension must not turn the other operations' answers into 503/403.

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.api.routes import admin, api_keys, controls, governance, limits, oip, openai, usage_policy
+from functions.api.routes import (
+    admin,
+    api_keys,
+    controls,
+    governance,
+    limits,
+    oip,
+    openai,
+    reviews,
+    usage_policy,
+)
 
 #: In the order the OpenAPI document lists them.
 ROUTERS: tuple[APIRouter, ...] = (
@@ -22,4 +32,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     controls.switches_router,
     usage_policy.guardrails_router,
     usage_policy.usage_policies_router,
+    reviews.router,
 )

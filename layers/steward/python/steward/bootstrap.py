@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -26,6 +26,7 @@ from steward.adapters.pepper import SecretsManagerPepper, static_pepper
 from steward.adapters.policy_store import DynamoPolicyStore
 from steward.adapters.registry_store import DynamoRegistryStore
 from steward.adapters.report_store import S3ReportSink
+from steward.adapters.review_store import DynamoReviewStore
 from steward.adapters.sagemaker_transport import SageMakerTransport
 from steward.adapters.usage_policy_store import DynamoUsagePolicyStore
 from steward.audit.chain import AuditChain
@@ -48,6 +49,7 @@ from steward.limits.admission import RateLimiter
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
+from steward.review.service import ReviewService
 from steward.routing.http_transport import HttpTransport
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import Transport
@@ -149,8 +151,9 @@ def build_deep_detector(settings: ApiSettings) -> Detector | None:
     return DeepPiiDetector(build_router(settings), registry_resolver(registry, settings.privacy_deep_model))
 
 
-def build_encryptor_factory(settings: ApiSettings) -> Callable[[str], Encryptor]:
-    """One KMS envelope encryptor per request and tenant (data key generated on first use)."""
+def build_encryptor_factory(settings: ApiSettings | AdminSettings) -> Callable[[str], Encryptor]:
+    """One KMS envelope encryptor per request and tenant (data key generated on first use): the
+    privacy ``encrypt`` operator and the review queue's sealed texts."""
     from steward.adapters.kms_encryptor import KmsEnvelopeEncryptor
 
     key_id = settings.kms_key_id or settings.names.kms_alias
@@ -198,6 +201,8 @@ class Api:
     #: Usage policies: the versions (admin routes) and ``POST /v1/guardrails/apply``.
     usage_policies: UsagePolicyBook | None = None
     guardrails: GuardrailService | None = None
+    #: The human review queue of ``flag`` verdicts (``/admin/reviews``); None: 501.
+    reviews: ReviewService | None = None
 
 
 class _NoStoredPolicies:
@@ -240,12 +245,17 @@ def compose_api(
     controls_ttl_s: float = DEFAULT_TTL_S,
     keys: KeyLifecycle | None = None,
     usage: UsageGuard | None = None,
+    reviews: ReviewService | None = None,
 ) -> Api:
     """The api's use cases over the given ports. Never "no privacy": without a guard, the
-    built-in default policy applies; without a monitor, fairness routes answer 501."""
+    built-in default policy applies; without a monitor, fairness routes answer 501. With a
+    review queue, ``flag`` verdicts go to it (unless the usage guard has its own sink); without
+    one, a ``hold`` rule refuses its requests (fail closed) and the review routes answer 501."""
     limits = limits or Limits()
     privacy = privacy or PrivacyGuard(PolicyBook(_NoStoredPolicies()))
     usage = usage or UsageGuard(UsagePolicyBook(NoStoredUsagePolicies()))
+    if reviews is not None and usage.flag_sink is None:
+        usage = replace(usage, flag_sink=reviews)
     control_store: ControlStore = controls if controls is not None else _NoControls()
     gate = AccessGate(control_store, ttl_s=controls_ttl_s)
     catalog = Catalog(registry, fairness.store if fairness is not None else None, switches=gate)
@@ -265,6 +275,7 @@ def compose_api(
         keys=keys,
         usage_policies=usage.book,
         guardrails=GuardrailService(catalog, privacy, usage, limits),
+        reviews=reviews,
     )
 
 
@@ -279,6 +290,7 @@ def build_api(settings: ApiSettings) -> Api:
         pepper=pepper,  # group tokens are keyed per tenant (steward.fairness.groups)
         join_ttl_days=settings.fairness_join_ttl_days,
     )
+    keys = KeyLifecycle(DynamoKeyStore(settings.api_keys_table, region=settings.region), pepper)
     return compose_api(
         build_registry(settings),
         build_router(settings),
@@ -291,8 +303,34 @@ def build_api(settings: ApiSettings) -> Api:
         ),
         controls=DynamoControlStore(settings.control_table, region=settings.region),
         controls_ttl_s=settings.control_cache_ttl_s,
-        keys=KeyLifecycle(DynamoKeyStore(settings.api_keys_table, region=settings.region), pepper),
+        keys=keys,
         usage=build_usage(settings),
+        reviews=build_reviews(settings, pepper, keys),
+    )
+
+
+def build_reviews(
+    settings: ApiSettings | AdminSettings,
+    pepper: Callable[[], bytes] | None = None,
+    keys: KeyLifecycle | None = None,
+) -> ReviewService:
+    """The review queue over its table and the stage's KMS key (texts sealed per tenant and
+    item); ``keys``: what a confirmed violation's key is revoked with. The api function records
+    flags and serves ``/admin/reviews``; the CLI (`steward.cli_review`) reviews."""
+    from steward.review.service import DEFAULT_RETENTION_S
+
+    # Only the api function creates items; the CLI's retention is never used.
+    retention_s = DEFAULT_RETENTION_S
+    if isinstance(settings, ApiSettings):
+        retention_s = settings.review_retention_days * 86_400
+    return ReviewService(
+        DynamoReviewStore(settings.reviews_table, region=settings.region),
+        build_encryptor_factory(settings),
+        pepper or pepper_source(settings),
+        keys=keys,
+        retention_s=retention_s,
+        claim_s=settings.review_claim_minutes * 60,
+        release_s=settings.review_release_hours * 3600,
     )
 
 

@@ -43,6 +43,7 @@ STATE_SETTINGS = frozenset(
         "control_table",
         "limits_table",
         "audit_table",
+        "reviews_table",
         "pepper_secret_name",
     }
 )

@@ -16,6 +16,10 @@ DEFAULT_REGION = "us-east-1"
 PUBLIC_PATHS = ("/health", "/openapi.json")
 #: The key table's index by tenant (`ResourceNames.api_keys_table`).
 KEYS_TENANT_INDEX = "by-tenant"
+#: The review table's indexes (`ResourceNames.reviews_table`): a tenant's items per state, in
+#: order; an item by id alone.
+REVIEWS_QUEUE_INDEX = "by-queue"
+REVIEWS_ID_INDEX = "by-id"
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,24 @@ class ResourceNames:
         )
 
     @property
+    def reviews_table(self) -> TableSpec:
+        """The human review queue (`steward.adapters.review_store`): per tenant, items (``rv_<id>``),
+        their sealed texts (``rv_<id>#text``) and text marks (``mark#<mac>``), all expiring (TTL).
+        The queue index lists a tenant's items per state in time order (``queue`` is
+        ``<tenant>#<state>``, so no partition is shared across tenants); the id index finds an item
+        for operators and platform admins."""
+        return TableSpec(
+            f"{self.prefix}-reviews",
+            partition_key="tenant_id",
+            sort_key="sk",
+            ttl_attribute="expires_at",
+            indexes=(
+                IndexSpec(REVIEWS_QUEUE_INDEX, partition_key="queue", sort_key="queued_at"),
+                IndexSpec(REVIEWS_ID_INDEX, partition_key="review_id"),
+            ),
+        )
+
+    @property
     def tables(self) -> tuple[TableSpec, ...]:
         return (
             self.api_keys_table,
@@ -112,6 +134,7 @@ class ResourceNames:
             self.policies_table,
             self.control_table,
             self.limits_table,
+            self.reviews_table,
         )
 
     # --- S3 / KMS / secrets ---------------------------------------------------------------------

@@ -70,6 +70,7 @@ class StewardSettings(BaseSettings):
             "policies_table": names.policies_table.name,
             "limits_table": names.limits_table.name,
             "control_table": names.control_table.name,
+            "reviews_table": names.reviews_table.name,
             "results_bucket": names.results_bucket,
             "pepper_secret_name": names.pepper_secret,
         }
@@ -87,6 +88,21 @@ class StewardSettings(BaseSettings):
         return self
 
 
+def _review_retention() -> Any:
+    """How long a review item (its sealed texts, its marks) is kept, in days (the table's TTL)."""
+    return Field(default=30, ge=1, le=365)
+
+
+def _review_claim() -> Any:
+    """How long a claim gives one reviewer an item, in minutes."""
+    return Field(default=15, ge=1, le=240)
+
+
+def _review_release() -> Any:
+    """How long a reviewer's approval releases a held text for its tenant, in hours."""
+    return Field(default=24, ge=1, le=720)
+
+
 def _cache_ttl() -> Any:
     """A per-warm-process cache TTL, capped at the 5 s freshness promise (steward.ttl_cache)."""
     return Field(default=DEFAULT_TTL_S, ge=0, le=FRESHNESS_BOUND_S)
@@ -102,6 +118,7 @@ class ApiSettings(StewardSettings):
     policies_table: str = ""
     control_table: str = ""  # tenants and kill switches (steward.controls)
     limits_table: str = ""  # rate-limit counters and tenant plans (steward.limits)
+    reviews_table: str = ""  # the human review queue of flagged requests (steward.review)
 
     # Backend used by registry targets of kind ``http`` that carry no URL of their own
     # (local/test stages default to a backend on localhost:8080).
@@ -139,6 +156,10 @@ class ApiSettings(StewardSettings):
     # (``name`` or ``name@version``) whose sentence embeddings the denied-topic check compares.
     usage_policy_cache_ttl_s: float = _cache_ttl()
     usage_topic_model: str = "all-minilm-l6-v2"
+    # The review queue of ``flag`` verdicts (steward.review): retention, claims, releases.
+    review_retention_days: int = _review_retention()
+    review_claim_minutes: int = _review_claim()
+    review_release_hours: int = _review_release()
 
     audit_retention_days: int = Field(default=400, ge=1, le=3650)
     # Fairness monitoring: how long a prediction waits for its ground-truth label (the join item
@@ -198,6 +219,13 @@ class AdminSettings(StewardSettings):
     policies_table: str = ""  # usage policies (`steward policies usage`)
     # How long the CLI's own audit records are kept: the api's setting, same default and bounds.
     audit_retention_days: int = Field(default=400, ge=1, le=3650)
+    reviews_table: str = ""  # the review queue (`steward review`)
+    # The stage's customer-managed key (ARN or id) that seals review texts (empty: the stage's
+    # alias); `steward review show` opens them with it.
+    kms_key_id: str = ""
+    # As the api function's: claims and releases made with `steward review` last as long.
+    review_claim_minutes: int = _review_claim()
+    review_release_hours: int = _review_release()
     # The authorizers' key cache TTL, stated when a key is revoked (it is not enforced here).
     auth_cache_ttl_s: float = _cache_ttl()
 
