@@ -147,6 +147,8 @@ class ApiConstruct(Construct):
             **common,
             **{_env_name(spec.name, names.prefix, "TABLE"): spec.name for spec in api_tables},
             "STEWARD_KMS_KEY_ID": data.key.key_arn,
+            # BlockedExcess is emitted against the share the block-rate alarm tolerates.
+            "STEWARD_TENANT_BLOCK_SHARE": f"{settings.tenant_block_share_alarm:g}",
         }
         if settings.backend_url:
             environment["STEWARD_BACKEND_URL"] = settings.backend_url

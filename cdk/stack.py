@@ -66,6 +66,7 @@ class StewardStack(Stack):
             endpoint_name=endpoint_name,
             alarm_email=settings.alarm_email,
             p99_latency_ms=settings.api_p99_latency_ms,
+            tenant_alarms=settings.tenant_alarms,
         )
         self.fairness_reports = FairnessReportsConstruct(
             self,

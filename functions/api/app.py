@@ -76,5 +76,6 @@ def create_app(
         inline_blocking=inline_blocking,
         max_body_bytes=settings.max_body_bytes,
         retention_days=settings.audit_retention_days,
+        block_share=settings.tenant_block_share,
     )
     return app

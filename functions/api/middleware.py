@@ -29,11 +29,14 @@ from steward.audit.record import (
 from steward.auth.principal import Principal
 from steward.errors import AuditUnavailable, InputTooLarge, InternalError, StewardError, Unauthenticated
 from steward.resources import PUBLIC_PATHS
+from steward.settings import DEFAULT_TENANT_BLOCK_SHARE
+from steward.tenant_signals import TenantSignals
 
 from functions.api.deps import SCOPE_AUDIT, SCOPE_BODY, SCOPE_PRINCIPAL, SCOPE_REQUEST_ID
 from functions.api.json_guard import check_json, json_part
 from functions.api.observability import bind_correlation_id, logger, metrics
 from functions.api.problems import render
+from functions.api.tenant_metrics import emit_tenant_signals
 
 UNMATCHED_ROUTE = "<unmatched>"
 T = TypeVar("T")
@@ -110,8 +113,10 @@ class GovernanceMiddleware:
         max_body_bytes: int,
         retention_days: int,
         inline_blocking: bool = False,
+        block_share: float = DEFAULT_TENANT_BLOCK_SHARE,
     ) -> None:
         self.inline_blocking = inline_blocking
+        self.block_share = block_share
         self.app = app
         self.audit_store = audit_store
         self.audit_keys = audit_keys
@@ -140,11 +145,12 @@ class GovernanceMiddleware:
         key: bytes | None = None
         try:
             principal = principal_of(scope)
+            if principal is not None:  # named even if the audit key fails (log line, tenant metrics)
+                draft.tenant_id, draft.key_id = principal.tenant_id, principal.key_id
             # First, so a request that can't be audited never runs (fail closed).
             key = await self._audit_key(principal.tenant_id if principal else None)
             if principal is None:
                 raise Unauthenticated()
-            draft.tenant_id, draft.key_id = principal.tenant_id, principal.key_id
             draft.policy_version = principal.policy_version
             scope[SCOPE_PRINCIPAL] = principal
             body = await self._read_body(scope, receive)
@@ -255,8 +261,7 @@ class GovernanceMiddleware:
                 break
         return b"".join(chunks)
 
-    @staticmethod
-    def _observe(draft: AuditDraft, status: int, latency_ms: float) -> None:
+    def _observe(self, draft: AuditDraft, status: int, latency_ms: float) -> None:
         logger.info(
             "request",
             extra={
@@ -281,6 +286,8 @@ class GovernanceMiddleware:
             metrics.add_metric(
                 name="BackendLatency", unit=MetricUnit.Milliseconds, value=draft.backend_latency_ms
             )
+        signals = TenantSignals.of(draft.tenant_id, draft.error_code, draft.reason_codes)
+        emit_tenant_signals(signals, self.block_share)
 
 
 def _replay(body: bytes) -> Receive:

@@ -23,6 +23,9 @@ API_GATEWAY_LIMIT_S = 29.0
 #: policy read (~3 s each, bounded in `steward.adapters.aws`) and the audit write (~4 s).
 STORE_STALL_BUDGET_S = 8.0
 LOCAL_BACKEND_URL = "http://127.0.0.1:8080"
+#: The share of a tenant's requests that may be blocked before the block-rate alarm counts them
+#: (``BlockedExcess``, `steward.tenant_signals`); the stage's ``tenantBlockShareAlarm``.
+DEFAULT_TENANT_BLOCK_SHARE = 0.2
 
 
 class StewardSettings(BaseSettings):
@@ -162,6 +165,8 @@ class ApiSettings(StewardSettings):
     review_release_hours: int = _review_release()
 
     audit_retention_days: int = Field(default=400, ge=1, le=3650)
+    # The block-rate alarm's tolerated share (``DEFAULT_TENANT_BLOCK_SHARE``), set with the alarm.
+    tenant_block_share: float = Field(default=DEFAULT_TENANT_BLOCK_SHARE, gt=0, lt=1)
     # Fairness monitoring: how long a prediction waits for its ground-truth label (the join item
     # holding the group expires after this), and the window length of the counters.
     fairness_join_ttl_days: int = Field(default=7, ge=1, le=90)
