@@ -11,7 +11,6 @@ the pepper (the chain key is derived from it), read like the other admin command
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -83,11 +82,11 @@ def _verify(args: argparse.Namespace, settings: AdminSettings) -> Result:
 
 
 def _export(args: argparse.Namespace, settings: AdminSettings) -> Result:
-    from steward.audit.trail import export
+    from steward.audit.trail import export, json_line
 
     count = 0
     for record in export(_trail(settings), args.tenant, since=args.since, until=args.until):
-        sys.stdout.write(json.dumps(record, sort_keys=True) + "\n")
+        sys.stdout.write(json_line(record) + "\n")
         count += 1
     sys.stdout.flush()
     print(f"exported {count} audit records of tenant {args.tenant}", file=sys.stderr)
