@@ -194,7 +194,6 @@ class InMemoryAuditStore:
         return page, (page[-1]["sk"] if len(mine) > limit else None)
 
 
-@dataclass
 class InMemoryAuditArchive:
     """`steward.audit.archive.ArchiveSink` and ``ArchiveSource`` as the audit bucket behaves:
     create-only puts, every version of a key kept and read back (versioning under Object Lock);
@@ -232,6 +231,7 @@ class InMemoryAuditArchive:
         ]
 
 
+@dataclass
 class FakeTransport:
     """A backend answering OIP requests from ``respond`` (default: deterministic embeddings)."""
 
