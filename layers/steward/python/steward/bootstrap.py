@@ -387,12 +387,26 @@ def build_audit_trail(settings: AdminSettings) -> DynamoAuditStore:
     return DynamoAuditStore(settings.audit_table, region=settings.region, chain=chain)
 
 
-def build_audit_archive(settings: AdminSettings) -> tuple[ArchivedTrail, AuditArchiver]:
-    """The audit archive for ``steward audit ... --archive`` (read back, with the table's chain
-    head) and ``steward audit archive`` (written, in the bucket's own lock mode)."""
+@dataclass(frozen=True)
+class AuditArchivePorts:
+    """``steward audit ... --archive`` and ``steward audit archive``: the table (its chain head and
+    records), the archive read back and the archiver that writes to it."""
+
+    table: DynamoAuditStore
+    archived: ArchivedTrail
+    archiver: AuditArchiver
+
+
+def build_audit_archive(settings: AdminSettings) -> AuditArchivePorts:
+    """The audit bucket under the stage's pepper; a backfill locks objects in the bucket's own
+    default mode (read from the bucket), never in a weaker one."""
+    table = build_audit_trail(settings)
     archive = S3AuditArchive(settings.audit_bucket, region=settings.region)
-    trail = ArchivedTrail(archive, build_audit_trail(settings))
-    return trail, AuditArchiver(archive, default_retention_days=DEFAULT_RETENTION_DAYS)
+    return AuditArchivePorts(
+        table=table,
+        archived=ArchivedTrail(archive, table),
+        archiver=AuditArchiver(archive, default_retention_days=DEFAULT_RETENTION_DAYS),
+    )
 
 
 def build_admin(settings: AdminSettings) -> AdminPorts:

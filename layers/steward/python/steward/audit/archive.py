@@ -162,10 +162,30 @@ class AuditArchiver:
                 outcome.repeats += 1
         return outcome
 
-    def archive_records(self, records: Iterable[Mapping[str, Any]]) -> ArchiveOutcome:
+    def archive_records(self, records: Iterable[Mapping[str, Any]], *, chunk: int = 1000) -> ArchiveOutcome:
         """Archive records read from the table (``steward audit archive``: records written before
-        the stream was on, or a batch the stream gave up on)."""
-        return self.archive([AuditChange("", "INSERT", record) for record in records])
+        the stream was on, or a batch the stream gave up on), ``chunk`` at a time (bounded
+        objects and memory; the same window cuts the same chunks, so a re-run is a no-op).
+        ``failed`` names records by their place in ``records``."""
+        total = ArchiveOutcome()
+        changes: list[AuditChange] = []
+
+        def flush() -> None:
+            done = self.archive(changes)
+            total.records += done.records
+            total.objects += done.objects
+            total.repeats += done.repeats
+            total.skipped += done.skipped
+            total.failed |= done.failed
+            changes.clear()
+
+        for n, record in enumerate(records):
+            changes.append(AuditChange(str(n), "INSERT", record))
+            if len(changes) >= chunk:
+                flush()
+        if changes:
+            flush()
+        return total
 
     def object_for(self, tenant: str, day: str, records: Sequence[Mapping[str, Any]]) -> ArchiveObject:
         ordered = sorted(records, key=_order)
