@@ -139,6 +139,8 @@ class ApiConstruct(Construct):
             **common,
             **{_env_name(spec.name, names.prefix, "TABLE"): spec.name for spec in api_tables},
             "STEWARD_KMS_KEY_ID": data.key.key_arn,
+            # Records of tenants without a plan (and of unauthenticated callers) expire after this.
+            "STEWARD_AUDIT_RETENTION_DAYS": str(settings.audit_retention_days),
         }
         if settings.backend_url:
             environment["STEWARD_BACKEND_URL"] = settings.backend_url

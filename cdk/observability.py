@@ -3,6 +3,8 @@
 Alarms notify one CMK-encrypted SNS topic (subscribe an email per stage via ``alarmEmail``).
 Thresholds favour paging on user-visible failure: any gateway 5xx burst, p99 latency, any
 authorizer error (it fails closed, so errors are refused calls), and endpoint invocation errors.
+The audit archive pages before a record could be lost: the stream keeps records 24 hours, so an
+archiver that lags (iterator age), fails, or gives a batch up (dead-letter queue) alarms at once.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.inference import VARIANT
 
 PERIOD = Duration.minutes(5)
+#: The archiver's lag that pages (the stream keeps records for 24 h; it normally lags seconds).
+ARCHIVE_LAG_ALARM = Duration.minutes(15)
 
 
 class ObservabilityConstruct(Construct):
@@ -39,6 +44,8 @@ class ObservabilityConstruct(Construct):
         endpoint_name: str | None,
         alarm_email: str | None,
         p99_latency_ms: int,
+        audit_archiver: lambda_.IFunction | None = None,
+        audit_dead_letters: sqs.IQueue | None = None,
     ):
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
@@ -126,6 +133,8 @@ class ObservabilityConstruct(Construct):
                     title="Endpoint model latency p99 (us)", left=[model_latency], width=9
                 ),
             ]
+        if audit_archiver is not None and audit_dead_letters is not None:
+            widgets.append(self._watch_archive(audit_archiver, audit_dead_letters))
         for alarm in self.alarms:
             alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
             alarm.add_ok_action(cw_actions.SnsAction(self.topic))
@@ -133,6 +142,34 @@ class ObservabilityConstruct(Construct):
         self.dashboard.add_widgets(*widgets)
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24)
+        )
+
+    def _watch_archive(self, archiver: lambda_.IFunction, dead_letters: sqs.IQueue) -> cloudwatch.IWidget:
+        lag = archiver.metric("IteratorAge", period=PERIOD, statistic="Maximum")
+        given_up = dead_letters.metric_approximate_number_of_messages_visible(
+            period=PERIOD, statistic="Maximum"
+        )
+        errors = archiver.metric_errors(period=PERIOD)
+        self.alarms += [
+            self._alarm(
+                "AuditArchiveLag",
+                lag,
+                ARCHIVE_LAG_ALARM.to_milliseconds(),
+                "The audit archiver lags its stream (records are lost after 24 h)",
+            ),
+            self._alarm(
+                "AuditArchiveDeadLetters",
+                given_up,
+                1,
+                "Audit records were not archived: copy them with `steward audit archive` within 24 h",
+            ),
+            self._alarm("AuditArchiverErrors", errors, 1, "The audit archiver failed a batch (it retries)"),
+        ]
+        return cloudwatch.GraphWidget(
+            title="Audit archive: iterator age (ms), errors, dead letters",
+            left=[lag],
+            right=[errors, given_up],
+            width=12,
         )
 
     def _alarm(
