@@ -28,7 +28,10 @@ from cdk.nag import acknowledge, logical_id
 from cdk.settings import StageSettings
 
 SERVICE = "steward-audit-archiver"
-BATCH_SIZE = 100
+#: Records per invocation, gathered for up to `BATCH_WINDOW`: more records per object (fewer PUTs)
+#: for a small delay; a batch's objects are written in parallel (`steward.audit.archive`).
+BATCH_SIZE = 500
+BATCH_WINDOW = Duration.seconds(10)
 RETRY_ATTEMPTS = 10
 ARCHIVER_TIMEOUT = Duration.minutes(1)
 
@@ -106,7 +109,7 @@ class AuditArchiveConstruct(Construct):
                 table,
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
                 batch_size=BATCH_SIZE,
-                max_batching_window=Duration.seconds(5),
+                max_batching_window=BATCH_WINDOW,
                 bisect_batch_on_error=True,
                 retry_attempts=RETRY_ATTEMPTS,
                 report_batch_item_failures=True,

@@ -204,16 +204,18 @@ class InMemoryAuditArchive:
         self.retain_until: dict[str, int] = {}
         self.failing: set[str] = set()
         self.puts = 0
+        self._lock = threading.Lock()  # the archiver writes a batch's objects in parallel
 
     def put(self, obj: ArchiveObject) -> bool:
-        self.puts += 1
-        if any(obj.key.startswith(prefix) for prefix in self.failing):
-            raise ConnectionError("audit bucket down")
-        if obj.key in self.versions:
-            return False
-        self.versions[obj.key] = [obj.body]
-        self.retain_until[obj.key] = obj.retain_until
-        return True
+        with self._lock:
+            self.puts += 1
+            if any(obj.key.startswith(prefix) for prefix in self.failing):
+                raise ConnectionError("audit bucket down")
+            if obj.key in self.versions:
+                return False
+            self.versions[obj.key] = [obj.body]
+            self.retain_until[obj.key] = obj.retain_until
+            return True
 
     def write_version(self, key: str, body: bytes) -> None:
         """A new version over ``key`` (what someone with s3:PutObject could do; the old one stays)."""
