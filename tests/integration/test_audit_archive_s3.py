@@ -161,6 +161,17 @@ def test_records_are_archived_from_the_stream_locked_and_outlive_the_table(
     exported = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert exported[0]["request_id"] == "req-00000"  # gone from the table, kept in the archive
 
+    # The backfill copies the table's records (in the bucket's own lock mode); a re-run is a no-op
+    assert cli.main(["audit", "archive", "--tenant", TENANT, "--json"]) == 0
+    copied = json.loads(capsys.readouterr().out)
+    assert copied["records"] == 4 and copied["objects_written"] + copied["objects_present"] == 1
+    assert cli.main(["audit", "archive", "--tenant", TENANT, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["objects_written"] == 0
+    (backfilled,) = [o for o in _objects(bucket) if "-2-6-" in o["Key"]]  # seq 2..6, as the table holds them
+    assert s3.head_object(Bucket=bucket, Key=backfilled["Key"])["ObjectLockMode"] == "GOVERNANCE"
+    assert cli.main(["audit", "verify", "--tenant", TENANT, "--archive", "--json"]) == 0
+    capsys.readouterr()
+
     # A version written over an archived object can't hide the locked original: named
     edited = [{**r, "status": 403} if r["seq"] == 3 else r for r in _lines(bucket, obj)]
     s3.put_object(
