@@ -9,7 +9,7 @@ Prints, per tenant mix: objects written per 1000 records (the PUT cost), bytes p
 record, the handler's time per batch (p50 and max, on moto over loopback), and what a re-delivery
 of every batch writes (nothing).
 
-    .venv/bin/python scripts/measure_archive.py [--records 1000]
+    .venv/bin/python scripts/measure_archive.py [--records 1000] [--parallel 16] [--put-latency-ms 30]
 """
 
 from __future__ import annotations
@@ -59,11 +59,12 @@ def main() -> None:
 
 def run(records: int, tenants: int, parallel: int, latency_s: float) -> None:
     import boto3
+    from steward.adapters.audit_archive import S3AuditArchive
     from steward.adapters.aws import reset_clients
     from steward.adapters.ddb_codec import to_item
     from steward.audit.archive import ArchiveObject, AuditArchiver
     from steward.audit.chain import AuditChain
-    from steward.bootstrap import Lazy, build_archiver
+    from steward.bootstrap import Lazy
     from steward.resources import ResourceNames
     from steward.settings import ArchiverSettings
 
@@ -80,20 +81,21 @@ def run(records: int, tenants: int, parallel: int, latency_s: float) -> None:
     key = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
     create_audit_bucket(s3, names, key)
 
-    def archiver() -> AuditArchiver:
-        built = build_archiver(ArchiverSettings())
-        built._parallel = parallel
-        sink = built._sink
+    settings = ArchiverSettings()
+    sink = S3AuditArchive(settings.audit_bucket, region=settings.region, lock_mode=settings.audit_lock_mode)
 
-        class Slower:
-            def put(self, obj: ArchiveObject) -> bool:
-                time.sleep(latency_s)
-                return sink.put(obj)
+    class Slower:
+        """The bucket with S3's round trip added to each PUT (moto on loopback has none)."""
 
-        built._sink = Slower()
-        return built
+        def put(self, obj: ArchiveObject) -> bool:
+            time.sleep(latency_s)
+            return sink.put(obj)
 
-    archiver_handler.archiver = Lazy(archiver)
+    archiver_handler.archiver = Lazy(
+        lambda: AuditArchiver(
+            Slower(), default_retention_days=settings.audit_retention_days, max_parallel_puts=parallel
+        )
+    )
 
     chained = InMemoryAuditStore(AuditChain(lambda: b"p" * 32))
     start = 1_900_000_000
