@@ -149,6 +149,8 @@ class ApiConstruct(Construct):
             "STEWARD_KMS_KEY_ID": data.key.key_arn,
             # BlockedExcess is emitted against the share the block-rate alarm tolerates.
             "STEWARD_TENANT_BLOCK_SHARE": f"{settings.tenant_block_share_alarm:g}",
+            # Records of tenants without a plan (and of unauthenticated callers) expire after this.
+            "STEWARD_AUDIT_RETENTION_DAYS": str(settings.audit_retention_days),
         }
         if settings.backend_url:
             environment["STEWARD_BACKEND_URL"] = settings.backend_url

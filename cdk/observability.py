@@ -10,6 +10,8 @@ no alarm can name one at deploy time: each is a Metrics Insights query grouped b
 CloudWatch evaluates per returned series (one contributor per tenant, named in the alarm's state
 reason). Static thresholds, not anomaly detection: a detector models one series, not a query's
 changing set of tenants.
+The audit archive pages before a record could be lost: the stream keeps records 24 hours, so an
+archiver that lags (iterator age), fails, or gives a batch up (dead-letter queue) alarms at once.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 from steward import tenant_signals as signals
 
@@ -49,6 +52,10 @@ def tenant_metric(function: str, metric: str, *, limit: int = TOP_TENANTS) -> cl
     return cloudwatch.MathExpression(expression=tenant_query(function, metric, limit=limit), period=PERIOD)
 
 
+#: The archiver's lag that pages (the stream keeps records for 24 h; it normally lags seconds).
+ARCHIVE_LAG_ALARM = Duration.minutes(15)
+
+
 class ObservabilityConstruct(Construct):
     """Alarm topic, alarms and a one-page dashboard."""
 
@@ -66,6 +73,8 @@ class ObservabilityConstruct(Construct):
         alarm_email: str | None,
         p99_latency_ms: int,
         tenant_alarms: TenantAlarmThresholds,
+        audit_archiver: lambda_.IFunction | None = None,
+        audit_dead_letters: sqs.IQueue | None = None,
     ):
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
@@ -171,6 +180,8 @@ class ObservabilityConstruct(Construct):
                     title="Endpoint model latency p99 (us)", left=[model_latency], width=9
                 ),
             ]
+        if audit_archiver is not None and audit_dead_letters is not None:
+            widgets.append(self._watch_archive(audit_archiver, audit_dead_letters))
         for alarm in self.alarms:
             alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
             alarm.add_ok_action(cw_actions.SnsAction(self.topic))
@@ -203,6 +214,34 @@ class ObservabilityConstruct(Construct):
                 f"{thresholds.block_excess} or more beyond that share (BlockedExcess)",
             ),
         ]
+
+    def _watch_archive(self, archiver: lambda_.IFunction, dead_letters: sqs.IQueue) -> cloudwatch.IWidget:
+        lag = archiver.metric("IteratorAge", period=PERIOD, statistic="Maximum")
+        given_up = dead_letters.metric_approximate_number_of_messages_visible(
+            period=PERIOD, statistic="Maximum"
+        )
+        errors = archiver.metric_errors(period=PERIOD)
+        self.alarms += [
+            self._alarm(
+                "AuditArchiveLag",
+                lag,
+                ARCHIVE_LAG_ALARM.to_milliseconds(),
+                "The audit archiver lags its stream (records are lost after 24 h)",
+            ),
+            self._alarm(
+                "AuditArchiveDeadLetters",
+                given_up,
+                1,
+                "Audit records were not archived: copy them with `steward audit archive` within 24 h",
+            ),
+            self._alarm("AuditArchiverErrors", errors, 1, "The audit archiver failed a batch (it retries)"),
+        ]
+        return cloudwatch.GraphWidget(
+            title="Audit archive: iterator age (ms), errors, dead letters",
+            left=[lag],
+            right=[errors, given_up],
+            width=12,
+        )
 
     def _alarm(
         self,

@@ -11,6 +11,7 @@ from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
+from steward.controls.model import MAX_RETENTION_DAYS
 from steward.settings import DEFAULT_TENANT_BLOCK_SHARE
 from steward.ttl_cache import DEFAULT_TTL_S
 
@@ -104,6 +105,12 @@ class StageSettings:
     fairness_report_interval_hours: int = 6
     fairness_lookback_days: int = 7
     fairness_dp_ratio_alarm: float = 0.8
+    # Audit: records of a tenant without a plan (and unauthenticated callers) expire after this,
+    # and it is the audit bucket's default Object Lock retention. The lock mode: GOVERNANCE lets
+    # an operator allowed to bypass it delete locked objects (a dev stage can be torn down);
+    # COMPLIANCE lets no one, not even the root user, until the date passes (prod, cdk.json).
+    audit_retention_days: int = 400
+    audit_lock_mode: str = "GOVERNANCE"
 
     def __post_init__(self) -> None:
         if self.log_retention_days not in LOG_RETENTION_DAYS:
@@ -128,6 +135,12 @@ class StageSettings:
             raise ValueError("tenant request, rate-limited and block-excess alarms must be at least 1")
         if not 0 < self.tenant_block_share_alarm < 1:
             raise ValueError("tenant_block_share_alarm must be within (0, 1)")
+        if not 1 <= self.audit_retention_days <= MAX_RETENTION_DAYS:
+            raise ValueError(f"audit_retention_days must be within 1..{MAX_RETENTION_DAYS}")
+        if self.audit_lock_mode not in {"GOVERNANCE", "COMPLIANCE"}:
+            raise ValueError(
+                f"audit_lock_mode must be GOVERNANCE or COMPLIANCE, got {self.audit_lock_mode!r}"
+            )
         if not self.sagemaker_instance_type.startswith("ml."):
             raise ValueError(
                 f"sagemaker_instance_type must be an ml.* type, got {self.sagemaker_instance_type!r}"

@@ -9,6 +9,7 @@ from constructs import Construct
 from steward.resources import ResourceNames
 
 from cdk.api import ApiConstruct
+from cdk.audit_archive import AuditArchiveConstruct
 from cdk.data import DataConstruct
 from cdk.inference import InferenceEndpointConstruct
 from cdk.layers import LayersConstruct
@@ -19,7 +20,8 @@ from cdk.waf import WafConstruct
 
 
 class StewardStack(Stack):
-    """One stage of Steward: data, layers, inference endpoint, API + WAF, observability, fairness reports."""
+    """One stage of Steward: data, layers, inference endpoint, API + WAF, the audit archive,
+    observability, fairness reports."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any):
         super().__init__(scope, construct_id, **kwargs)
@@ -55,6 +57,9 @@ class StewardStack(Stack):
             log_retention=settings.log_retention,
             removal_policy=settings.cdk_removal_policy,
         )
+        self.audit_archive = AuditArchiveConstruct(
+            self, "AuditArchive", names=self.names, settings=settings, data=self.data, layers=self.layers
+        )
         self.observability = ObservabilityConstruct(
             self,
             "Observability",
@@ -67,6 +72,8 @@ class StewardStack(Stack):
             alarm_email=settings.alarm_email,
             p99_latency_ms=settings.api_p99_latency_ms,
             tenant_alarms=settings.tenant_alarms,
+            audit_archiver=self.audit_archive.function.function,
+            audit_dead_letters=self.audit_archive.dead_letters,
         )
         self.fairness_reports = FairnessReportsConstruct(
             self,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from steward.audit.archive import ArchiveObject, AuditChange
 from steward.audit.chain import AuditChain, ChainHead, ChainWriter, HeadMoved, RecordExists, head_of
 from steward.auth.keys import KeyRecord
 from steward.catalog.registry import MODEL_ITEM_SK, ModelDocument, ModelEntry, ModelVersion, Target
@@ -95,6 +96,8 @@ class InMemoryAuditStore:
     def __init__(self, chain: AuditChain | None = None) -> None:
         self.records: list[dict[str, Any]] = []
         self.heads: dict[str, dict[str, Any]] = {}
+        #: What the table's stream (new images) would show, in commit order.
+        self.stream: list[AuditChange] = []
         self.fail = False
         self._where: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
@@ -142,7 +145,12 @@ class InMemoryAuditStore:
                 self.records.append(dict(record))
             else:
                 self.records[found] = dict(record)
+            self._stream("INSERT" if found is None else "MODIFY", record)
+            self._stream("INSERT" if current is None else "MODIFY", head_item)
             self.heads[tenant] = dict(head_item)
+
+    def _stream(self, event: str, item: Mapping[str, Any]) -> None:
+        self.stream.append(AuditChange(str(1000 + len(self.stream)), event, json.loads(json.dumps(item))))
 
     # -- AuditStore
     def put(self, record: Mapping[str, Any]) -> None:
@@ -184,6 +192,45 @@ class InMemoryAuditStore:
             mine = [r for r in mine if r["sk"] < after_sk]
         page = mine[:limit]
         return page, (page[-1]["sk"] if len(mine) > limit else None)
+
+
+class InMemoryAuditArchive:
+    """`steward.audit.archive.ArchiveSink` and ``ArchiveSource`` as the audit bucket behaves:
+    create-only puts, every version of a key kept and read back (versioning under Object Lock);
+    writes under a prefix in ``failing`` raise."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, list[bytes]] = {}
+        self.retain_until: dict[str, int] = {}
+        self.failing: set[str] = set()
+        self.puts = 0
+        self._lock = threading.Lock()  # the archiver writes a batch's objects in parallel
+
+    def put(self, obj: ArchiveObject) -> bool:
+        with self._lock:
+            self.puts += 1
+            if any(obj.key.startswith(prefix) for prefix in self.failing):
+                raise ConnectionError("audit bucket down")
+            if obj.key in self.versions:
+                return False
+            self.versions[obj.key] = [obj.body]
+            self.retain_until[obj.key] = obj.retain_until
+            return True
+
+    def write_version(self, key: str, body: bytes) -> None:
+        """A new version over ``key`` (what someone with s3:PutObject could do; the old one stays)."""
+        self.versions.setdefault(key, []).append(body)
+
+    def bodies(self, prefix: str, *, start_after: str | None) -> Iterator[tuple[str, bytes]]:
+        for key in sorted(self.versions):
+            if key.startswith(prefix) and (start_after is None or key > start_after):
+                for body in self.versions[key]:
+                    yield key, body
+
+    def records(self) -> list[dict[str, Any]]:
+        return [
+            json.loads(line) for bodies in self.versions.values() for b in bodies for line in b.splitlines()
+        ]
 
 
 @dataclass

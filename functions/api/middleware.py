@@ -4,7 +4,9 @@ For each request it: takes the request id from API Gateway (correlation id), rea
 the authorizer put in ``requestContext.authorizer`` (fail closed: none -> 401), enforces the body
 size limit, MACs input and output under the tenant's audit key, and writes exactly one audit record
 *before* releasing the response - if the record can't be written the result is withheld (503
-``audit.unavailable``) and the record is corrected to say so (``steward.audit``).
+``audit.unavailable``) and the record is corrected to say so (``steward.audit``). The record
+expires after the tenant plan's retention (`steward.controls.gate.AccessGate.note_retention`),
+else the stage default.
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ class GovernanceMiddleware:
         audit_keys: AuditKeys,
         max_body_bytes: int,
         retention_days: int,
+        note_retention: Callable[[AuditDraft], None] | None = None,
         inline_blocking: bool = False,
         block_share: float = DEFAULT_TENANT_BLOCK_SHARE,
     ) -> None:
@@ -122,7 +125,8 @@ class GovernanceMiddleware:
         self.audit_keys = audit_keys
         self.corrections = Corrections()
         self.max_body_bytes = max_body_bytes
-        self.retention_days = retention_days
+        self.retention_days = retention_days  # the stage default
+        self.note_retention = note_retention
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -187,7 +191,7 @@ class GovernanceMiddleware:
         """
         store = self.audit_store()
         try:
-            await self._blocking(store.put, self._record(draft, key, response, t0))
+            await self._blocking(self._put, store, draft, key, response, t0)
         except Exception as error:
             logger.error("audit write failed", extra={"error_type": type(error).__name__})
             metrics.add_metric(name="AuditWriteFailures", unit=MetricUnit.Count, value=1)
@@ -200,6 +204,13 @@ class GovernanceMiddleware:
         else:
             if self.corrections:  # the store answers again: settle what earlier requests left
                 await self._blocking(self.corrections.flush, store)
+
+    def _put(self, store: AuditStore, draft: AuditDraft, key: bytes, response: _Response, t0: float) -> None:
+        """The tenant plan's retention (cached; read only if no route looked), then the write:
+        one blocking call, so both share one thread hop."""
+        if self.note_retention is not None:
+            self.note_retention(draft)
+        store.put(self._record(draft, key, response, t0))
 
     def _record(self, draft: AuditDraft, key: bytes, response: _Response, t0: float) -> dict[str, Any]:
         output = b"".join(response.chunks)

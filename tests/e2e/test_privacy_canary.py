@@ -16,6 +16,7 @@ import base64
 import json
 import math
 import struct
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -927,6 +928,34 @@ def test_no_bucket_holds_the_values(stack: RunningStack, traffic: Traffic) -> No
                 assert _leaks(f"{version['Key']}\n{_text(obj.get('Metadata', {}))}\n{body}") == [], bucket
             for marker in page.get("DeleteMarkers", []):
                 assert _leaks(marker["Key"]) == [], bucket
+
+
+def test_the_audit_archive_holds_the_canarys_records_and_no_values(
+    stack: RunningStack, traffic: Traffic
+) -> None:
+    # Given the audit bucket, fed by the stack's stream poller through the archiver's handler
+    s3 = _aws(stack, "s3")
+    bucket = ResourceNames("local").audit_bucket
+    wanted = {rid for rid in traffic.request_ids.values() if rid}
+    assert len(wanted) > 50
+    archived: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the poller delivers within a poll interval or so
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix="audit/"):
+            for version in page.get("Versions", []):
+                body = s3.get_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+                text = body["Body"].read().decode("utf-8")
+                # Then no seeded value is in an object's name or content
+                assert _leaks(f"{version['Key']}\n{text}") == [], version["Key"]
+                for line in text.splitlines():
+                    record = json.loads(line)
+                    archived[str(record.get("request_id"))] = record
+        if wanted <= set(archived):
+            break
+        time.sleep(1)
+    # And every canary request's record is archived, chain fields included, under its tenant
+    assert wanted - set(archived) == set()
+    assert all({"seq", "prev_mac", "mac", "expires_at"} <= set(archived[rid]) for rid in wanted)
 
 
 def test_no_queue_holds_the_values(stack: RunningStack, traffic: Traffic) -> None:

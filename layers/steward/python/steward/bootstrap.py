@@ -1,7 +1,8 @@
 """The one composition root: each function's object graph, built from its settings.
 
 ``build_api`` (the api function), ``build_authorizer``, ``build_report`` (the scheduled fairness
-report) and ``build_admin`` (the CLI, the local stack and `steward.admin`) put the AWS adapters
+report), ``build_archiver`` (the audit archiver) and ``build_admin`` (the CLI, the local stack and
+`steward.admin`) put the AWS adapters
 (`steward.adapters`) behind the feature packages' ports. Nothing else in the layer or in
 ``functions/`` constructs an adapter or imports boto3 (tests/unit/test_import_rules.py).
 ``compose_api`` wires the use cases from any ports (tests and the local stack pass in-memory ones).
@@ -16,6 +17,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from steward.adapters.audit_archive import S3AuditArchive
 from steward.adapters.audit_store import DynamoAuditStore
 from steward.adapters.aws import client as aws_client
 from steward.adapters.control_store import DynamoControlStore
@@ -29,6 +31,7 @@ from steward.adapters.report_store import S3ReportSink
 from steward.adapters.review_store import DynamoReviewStore
 from steward.adapters.sagemaker_transport import SageMakerTransport
 from steward.adapters.usage_policy_store import DynamoUsagePolicyStore
+from steward.audit.archive import ArchivedTrail, AuditArchiver
 from steward.audit.chain import AuditChain
 from steward.audit.reader import AuditReader
 from steward.audit.record import AuditStore
@@ -38,7 +41,7 @@ from steward.catalog.approval import RegistryWriter
 from steward.catalog.registry import Registry, RegistryStore
 from steward.catalog.service import Catalog
 from steward.controls.gate import AccessGate
-from steward.controls.model import ControlStore
+from steward.controls.model import DEFAULT_RETENTION_DAYS, ControlStore
 from steward.controls.service import ControlService
 from steward.errors import UnsupportedInput
 from steward.fairness.monitor import FairnessMonitor, FairnessStore
@@ -53,7 +56,14 @@ from steward.review.service import ReviewService
 from steward.routing.http_transport import HttpTransport
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import Transport
-from steward.settings import AdminSettings, ApiSettings, AuthorizerSettings, ReportSettings, StewardSettings
+from steward.settings import (
+    AdminSettings,
+    ApiSettings,
+    ArchiverSettings,
+    AuthorizerSettings,
+    ReportSettings,
+    StewardSettings,
+)
 from steward.ttl_cache import DEFAULT_TTL_S
 from steward.usage_policy.book import NoStoredUsagePolicies, UsagePolicyBook
 from steward.usage_policy.engine import UsageGuard
@@ -92,6 +102,7 @@ api_settings: Lazy[ApiSettings] = Lazy(ApiSettings)
 authorizer_settings: Lazy[AuthorizerSettings] = Lazy(AuthorizerSettings)
 report_settings: Lazy[ReportSettings] = Lazy(ReportSettings)
 admin_settings: Lazy[AdminSettings] = Lazy(AdminSettings)
+archiver_settings: Lazy[ArchiverSettings] = Lazy(ArchiverSettings)
 
 
 # --- shared pieces -------------------------------------------------------------------------------
@@ -388,6 +399,17 @@ def build_report(settings: ReportSettings) -> Report:
     )
 
 
+def build_archiver(settings: ArchiverSettings) -> AuditArchiver:
+    """The audit archiver: the stream's records into the audit bucket, under the stage's lock."""
+    sink = S3AuditArchive(
+        settings.audit_bucket,
+        region=settings.region,
+        kms_key_id=settings.kms_key_id,
+        lock_mode=settings.audit_lock_mode,
+    )
+    return AuditArchiver(sink, default_retention_days=settings.audit_retention_days)
+
+
 @dataclass(frozen=True)
 class AdminPorts:
     """What `steward.admin` writes to: API keys, the registry, and the pepper new keys are hashed with."""
@@ -431,6 +453,28 @@ def build_admin_audit(settings: AdminSettings) -> AdminAudit:
 def build_usage_policies(settings: AdminSettings) -> UsagePolicyBook:
     """Usage policy versions for the CLI (`steward.cli_policies`), read through (no cache)."""
     return UsagePolicyBook(DynamoUsagePolicyStore(settings.policies_table, region=settings.region), ttl_s=0)
+
+
+@dataclass(frozen=True)
+class AuditArchivePorts:
+    """``steward audit ... --archive`` and ``steward audit archive``: the table (its chain head and
+    records), the archive read back and the archiver that writes to it."""
+
+    table: DynamoAuditStore
+    archived: ArchivedTrail
+    archiver: AuditArchiver
+
+
+def build_audit_archive(settings: AdminSettings) -> AuditArchivePorts:
+    """The audit bucket under the stage's pepper; a backfill locks objects in the bucket's own
+    default mode (read from the bucket), never in a weaker one."""
+    table = build_audit_trail(settings)
+    archive = S3AuditArchive(settings.audit_bucket, region=settings.region)
+    return AuditArchivePorts(
+        table=table,
+        archived=ArchivedTrail(archive, table),
+        archiver=AuditArchiver(archive, default_retention_days=DEFAULT_RETENTION_DAYS),
+    )
 
 
 def build_admin(settings: AdminSettings) -> AdminPorts:

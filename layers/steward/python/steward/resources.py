@@ -20,17 +20,22 @@ KEYS_TENANT_INDEX = "by-tenant"
 #: order; an item by id alone.
 REVIEWS_QUEUE_INDEX = "by-queue"
 REVIEWS_ID_INDEX = "by-id"
+#: Where archived audit records go in the audit bucket (`steward.audit.archive`): the archiver
+#: may write there and nowhere else.
+AUDIT_ARCHIVE_PREFIX = "audit/"
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A DynamoDB table: partition/sort key names (all string keys) and its TTL attribute."""
+    """A DynamoDB table: partition/sort key names (all string keys), its TTL attribute and its
+    stream's view type (``NEW_IMAGE``), if any."""
 
     name: str
     partition_key: str
     sort_key: str | None = None
     ttl_attribute: str | None = None
     indexes: tuple[IndexSpec, ...] = field(default_factory=tuple)
+    stream: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,9 +77,15 @@ class ResourceNames:
 
     @property
     def audit_table(self) -> TableSpec:
-        """Audit trail, partitioned by tenant so reads are tenant-scoped by construction."""
+        """Audit trail, partitioned by tenant so reads are tenant-scoped by construction. Its
+        stream (new images) feeds the archive (`audit_bucket`) as records are written, so each is
+        archived long before its TTL removes it."""
         return TableSpec(
-            f"{self.prefix}-audit", partition_key="tenant_id", sort_key="sk", ttl_attribute="expires_at"
+            f"{self.prefix}-audit",
+            partition_key="tenant_id",
+            sort_key="sk",
+            ttl_attribute="expires_at",
+            stream="NEW_IMAGE",
         )
 
     @property
@@ -151,6 +162,12 @@ class ResourceNames:
     @property
     def buckets(self) -> tuple[str, ...]:
         return (self.artifacts_bucket, self.results_bucket)
+
+    @property
+    def audit_bucket(self) -> str:
+        """The audit archive: every audit record as written, in JSON lines objects under
+        `AUDIT_ARCHIVE_PREFIX`, versioned and under S3 Object Lock (`steward.audit.archive`)."""
+        return f"{self.prefix}-audit-{self.account}-{self.region}"
 
     @property
     def kms_alias(self) -> str:

@@ -7,7 +7,7 @@ customer request. Explicit argument > environment variable > default derived fro
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +75,7 @@ class StewardSettings(BaseSettings):
             "control_table": names.control_table.name,
             "reviews_table": names.reviews_table.name,
             "results_bucket": names.results_bucket,
+            "audit_bucket": names.audit_bucket,
             "pepper_secret_name": names.pepper_secret,
         }
         if stage in DEV_STAGES:
@@ -212,6 +213,22 @@ class ReportSettings(StewardSettings):
     fairness_dp_ratio_threshold: float = Field(default=0.8, gt=0, le=1)
 
 
+#: S3 Object Lock modes: GOVERNANCE (users allowed to bypass it may shorten or delete) or
+#: COMPLIANCE (no one can, the root user included, until the date passes).
+LockMode = Literal["GOVERNANCE", "COMPLIANCE"]
+
+
+class ArchiverSettings(StewardSettings):
+    """The audit archiver (``functions/audit_archiver``): the bucket, the key and the lock mode."""
+
+    audit_bucket: str = ""
+    # The stage's customer-managed key (ARN or id) for the archived objects (SSE-KMS).
+    kms_key_id: str = ""
+    audit_lock_mode: LockMode = "GOVERNANCE"
+    # Lock for a record without an ``expires_at`` (none is written so): the stage's default.
+    audit_retention_days: int = Field(default=400, ge=1, le=3650)
+
+
 class AdminSettings(StewardSettings):
     """The ``steward`` CLI and `steward.admin`: the tables they write, and the audit table every
     command leaves its record in (`steward.cli_record`)."""
@@ -231,6 +248,7 @@ class AdminSettings(StewardSettings):
     # As the api function's: claims and releases made with `steward review` last as long.
     review_claim_minutes: int = _review_claim()
     review_release_hours: int = _review_release()
+    audit_bucket: str = ""  # the audit archive (``--archive``; `steward.audit.archive`)
     # The authorizers' key cache TTL, stated when a key is revoked (it is not enforced here).
     auth_cache_ttl_s: float = _cache_ttl()
 

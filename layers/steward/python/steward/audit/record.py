@@ -63,6 +63,11 @@ class AuditDraft:
     input_bytes: int = 0
     #: Headers the answer carries whatever it is (``RateLimit-*``, `steward.limits`); never stored.
     response_headers: dict[str, str] = field(default_factory=dict)
+    #: The tenant plan's audit retention (`steward.controls.gate`): None means the stage default
+    #: (no plan item, an unauthenticated caller, or the plan could not be read).
+    retention_days: int | None = None
+    #: The plan was looked up already (successfully or not): the record never costs a second read.
+    retention_looked_up: bool = False
 
     def withheld(self, code: str) -> None:
         """The caller gets ``code`` instead of the outcome recorded so far (kept as a reason)."""
@@ -152,7 +157,10 @@ def build_record(
     latency_ms: float,
     retention_days: int,
 ) -> dict[str, Any]:
-    """The stored record (plain JSON types). ``sk`` sorts by time and is unique per request."""
+    """The stored record (plain JSON types). ``sk`` sorts by time and is unique per request.
+
+    ``retention_days`` is the stage default: the tenant plan's (``draft.retention_days``) wins.
+    """
     when = datetime.fromtimestamp(draft.started_at, tz=UTC)
     timestamp = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
     reasons = list(draft.reason_codes)
@@ -181,7 +189,7 @@ def build_record(
         "output_hmac": output_hmac,
         "output_bytes": output_bytes,
         "latency_ms": round(latency_ms, 3),
-        "expires_at": int(draft.started_at) + retention_days * SECONDS_PER_DAY,
+        "expires_at": int(draft.started_at) + (draft.retention_days or retention_days) * SECONDS_PER_DAY,
     }
     if draft.backend_latency_ms is not None:
         record["backend_latency_ms"] = round(draft.backend_latency_ms, 3)
