@@ -158,6 +158,11 @@ def test_archive_lag_failures_and_dead_letters_alarm(synth: Synth) -> None:
     assert watched["IteratorAge"]["Statistic"] == "Maximum" and watched["IteratorAge"]["Threshold"] == 900_000
     assert watched["Errors"]["Threshold"] == 1
     queue = {"Fn::GetAtt": [synth.logical_id(synth.stack.audit_archive.dead_letters), "QueueName"]}
-    depth = [a for a in alarms if a["MetricName"] == "ApproximateNumberOfMessagesVisible"]
-    assert len(depth) == 1 and depth[0]["Dimensions"] == [{"Name": "QueueName", "Value": queue}]
+    depth = [
+        a
+        for a in alarms
+        if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        and a["Dimensions"] == [{"Name": "QueueName", "Value": queue}]
+    ]
+    assert len(depth) == 1
     assert depth[0]["Threshold"] == 1
