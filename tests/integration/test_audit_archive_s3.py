@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
-from steward import cli
+from steward import bootstrap, cli
 from steward.adapters.audit_store import DynamoAuditStore
 from steward.audit.archive import tenant_prefix
 from steward.audit.chain import AuditChain
@@ -26,6 +26,7 @@ from steward.settings import ArchiverSettings
 from functions.audit_archiver import handler as archiver_handler
 from scripts.local.provision import create_audit_bucket
 from scripts.local.stream_poller import LambdaContext, StreamPoller
+from tests.fakes import InMemoryAuditStore
 
 from .conftest import PEPPER, REGION
 
@@ -48,6 +49,18 @@ def _record(i: int, *, expires_at: int) -> dict[str, Any]:
         "reason_codes": [],
         "expires_at": expires_at,
     }
+
+
+@pytest.fixture(autouse=True)
+def cli_records_elsewhere(monkeypatch: pytest.MonkeyPatch) -> InMemoryAuditStore:
+    """The CLI's own audit records (one per command) go to a table of their own here, so the
+    tenant's chain holds exactly the records this test writes and counts."""
+    store = InMemoryAuditStore()
+    ports = bootstrap.AdminAudit(
+        store, lambda: PEPPER.encode(), lambda: "arn:aws:iam::1:role/ops", retention_days=400
+    )
+    monkeypatch.setattr(bootstrap, "build_admin_audit", lambda settings: ports)
+    return store
 
 
 @pytest.fixture(scope="module")

@@ -57,6 +57,7 @@ def stores(
 @pytest.fixture
 def run(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
     def invoke(*argv: str) -> Run:
+        capsys.readouterr()  # only the command's own output (not an api call's metrics before it)
         code = cli.main(list(argv))
         captured = capsys.readouterr()
         return Run(code, captured.out, captured.err)

@@ -60,7 +60,18 @@ class _Rule(BaseModel):
     rule with ``hold`` is an invalid document rather than silently ignored.
     """
 
-    model_config = _STRICT
+    # The same rule in the published schema, so a schema-valid document is a valid one: an
+    # explicit ``"action": "flag"``, or no ``hold: true``.
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["action"], "properties": {"action": {"const": "flag"}}},
+                {"properties": {"hold": {"const": False}}},
+            ]
+        },
+    )
     action: Action = Action.BLOCK
     hold: StrictBool = False  # ``"true"`` or ``1`` is not a yes to holding requests
 
