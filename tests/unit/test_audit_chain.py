@@ -188,18 +188,25 @@ def test_a_write_landing_after_its_correction_changes_nothing() -> None:
 def test_concurrent_writers_never_fork_the_chain() -> None:
     store = InMemoryAuditStore()
     barrier = threading.Barrier(8)
+    refused: list[int] = []
 
     def writer(w: int) -> None:
         barrier.wait()
         for i in range(25):
-            store.put(record("acme", w * 100 + i))
+            try:
+                store.put(record("acme", w * 100 + i))
+            except ChainContention:  # bounded tries ran out (a loaded machine): the caller gets 503
+                refused.append(w * 100 + i)
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert sorted(r["seq"] for r in store.records) == list(range(1, 201))
+    # Every write either landed or was refused; the landed ones form one chain, no fork, no gap
+    written = len(store.records)
+    assert written + len(refused) == 200 and written >= 100
+    assert sorted(r["seq"] for r in store.records) == list(range(1, written + 1))
     assert check(store).ok
 
 
