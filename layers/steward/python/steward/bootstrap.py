@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from steward.adapters.audit_store import DynamoAuditStore
 from steward.adapters.aws import client as aws_client
+from steward.adapters.batch_store import DynamoBatchStore
 from steward.adapters.control_store import DynamoControlStore
 from steward.adapters.fairness_store import DynamoFairnessStore
+from steward.adapters.job_queue import SqsJobQueue
 from steward.adapters.key_store import DynamoKeyStore
 from steward.adapters.limit_store import DynamoLimitStore
+from steward.adapters.object_store import S3ObjectStore
 from steward.adapters.pepper import SecretsManagerPepper, static_pepper
 from steward.adapters.policy_store import DynamoPolicyStore
 from steward.adapters.registry_store import DynamoRegistryStore
@@ -30,9 +33,13 @@ from steward.adapters.sagemaker_transport import SageMakerTransport
 from steward.adapters.usage_policy_store import DynamoUsagePolicyStore
 from steward.audit.chain import AuditChain
 from steward.audit.reader import AuditReader
-from steward.audit.record import AuditStore
-from steward.auth.authorize import Authorizer
+from steward.audit.record import AuditKeys, AuditStore
+from steward.auth.authorize import Authorizer, KeyStore
 from steward.auth.lifecycle import KeyLedger, KeyLifecycle
+from steward.batches.ports import BatchStore, JobQueue, ObjectStore
+from steward.batches.sealing import Seals
+from steward.batches.service import BatchLimits, BatchService
+from steward.batches.worker import BatchWorker
 from steward.catalog.approval import RegistryWriter
 from steward.catalog.registry import Registry, RegistryStore
 from steward.catalog.service import Catalog
@@ -51,13 +58,22 @@ from steward.privacy.redaction_service import RedactionService
 from steward.routing.http_transport import HttpTransport
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import Transport
-from steward.settings import AdminSettings, ApiSettings, AuthorizerSettings, ReportSettings, StewardSettings
+from steward.settings import (
+    AdminSettings,
+    ApiSettings,
+    AuthorizerSettings,
+    ReportSettings,
+    StewardSettings,
+    WorkerSettings,
+)
 from steward.ttl_cache import DEFAULT_TTL_S
 from steward.usage_policy.book import NoStoredUsagePolicies, UsagePolicyBook
 from steward.usage_policy.engine import UsageGuard
 from steward.usage_policy.service import GuardrailService
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
     from steward.fairness.report_publisher import ReportSink
     from steward.privacy import Encryptor
     from steward.privacy.detectors import Detector
@@ -90,6 +106,7 @@ api_settings: Lazy[ApiSettings] = Lazy(ApiSettings)
 authorizer_settings: Lazy[AuthorizerSettings] = Lazy(AuthorizerSettings)
 report_settings: Lazy[ReportSettings] = Lazy(ReportSettings)
 admin_settings: Lazy[AdminSettings] = Lazy(AdminSettings)
+worker_settings: Lazy[WorkerSettings] = Lazy(WorkerSettings)
 
 
 # --- shared pieces -------------------------------------------------------------------------------
@@ -198,6 +215,19 @@ class Api:
     #: Usage policies: the versions (admin routes) and ``POST /v1/guardrails/apply``.
     usage_policies: UsagePolicyBook | None = None
     guardrails: GuardrailService | None = None
+    #: Files and batches (``/v1/files``, ``/v1/batches``); None: those routes answer 501.
+    batches: BatchService | None = None
+
+
+@dataclass(frozen=True)
+class BatchPorts:
+    """Where the Batch API keeps its files and batches and queues its jobs, and its limits."""
+
+    store: BatchStore
+    objects: ObjectStore
+    seals: Seals
+    queue: JobQueue
+    limits: BatchLimits = field(default_factory=BatchLimits)
 
 
 class _NoStoredPolicies:
@@ -240,6 +270,7 @@ def compose_api(
     controls_ttl_s: float = DEFAULT_TTL_S,
     keys: KeyLifecycle | None = None,
     usage: UsageGuard | None = None,
+    batches: BatchPorts | None = None,
 ) -> Api:
     """The api's use cases over the given ports. Never "no privacy": without a guard, the
     built-in default policy applies; without a monitor, fairness routes answer 501."""
@@ -265,6 +296,13 @@ def compose_api(
         keys=keys,
         usage_policies=usage.book,
         guardrails=GuardrailService(catalog, privacy, usage, limits),
+        batches=(
+            BatchService(
+                batches.store, batches.objects, batches.seals, batches.queue, registry, batches.limits
+            )
+            if batches is not None
+            else None
+        ),
     )
 
 
@@ -293,6 +331,24 @@ def build_api(settings: ApiSettings) -> Api:
         controls_ttl_s=settings.control_cache_ttl_s,
         keys=KeyLifecycle(DynamoKeyStore(settings.api_keys_table, region=settings.region), pepper),
         usage=build_usage(settings),
+        batches=build_batch_ports(settings),
+    )
+
+
+def build_batch_ports(settings: ApiSettings) -> BatchPorts:
+    """The batches table, the batch bucket, the jobs queue and the stage key (sealing)."""
+    return BatchPorts(
+        store=DynamoBatchStore(settings.batches_table, region=settings.region),
+        objects=S3ObjectStore(settings.batch_bucket, region=settings.region),
+        seals=Seals(build_encryptor_factory(settings)),
+        queue=SqsJobQueue(
+            region=settings.region, url=settings.jobs_queue_url, name=settings.names.jobs_queue
+        ),
+        limits=BatchLimits(
+            max_file_bytes=settings.max_file_bytes,
+            max_lines=settings.batch_max_lines,
+            chunk_lines=settings.batch_chunk_lines,
+        ),
     )
 
 
@@ -312,6 +368,69 @@ def build_usage(settings: ApiSettings) -> UsageGuard:
         resolve = topic_model_resolver(build_registry(settings), settings.usage_topic_model)
         topics = TopicChecker(RouterTopicEmbedder(build_router(settings), resolve))
     return UsageGuard(UsagePolicyBook(store, ttl_s=settings.usage_policy_cache_ttl_s), topics=topics)
+
+
+# --- the batch worker ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Worker:
+    """The batch worker function: the worker and where its idempotency records live."""
+
+    worker: BatchWorker
+    idempotency: BasePersistenceLayer
+
+
+def compose_worker(
+    api: Api,
+    ports: BatchPorts,
+    keys: KeyStore,
+    *,
+    audit_retention_days: int = 400,
+    reserve_s: float = 30.0,
+) -> BatchWorker:
+    """The worker over the api's use cases (every line runs the synchronous path's services) and
+    the batch ports; ``keys`` re-checks the batch's key when a chunk runs."""
+    pepper = api.pepper
+    if pepper is None:
+        raise ValueError("the worker needs the pepper: its chunks are audited")
+    return BatchWorker(
+        store=ports.store,
+        objects=ports.objects,
+        seals=ports.seals,
+        queue=ports.queue,
+        inference=api.inference,
+        keys=keys,
+        gate=api.gate,
+        audit_store=api.audit_store,
+        audit_keys=AuditKeys(pepper),
+        limits=ports.limits,
+        audit_retention_days=audit_retention_days,
+        reserve_s=reserve_s,
+    )
+
+
+def build_worker(settings: WorkerSettings) -> Worker:
+    from steward.adapters.idempotency import dynamodb_persistence
+
+    api = build_api(settings)
+    ports = api_batch_ports(api) or build_batch_ports(settings)
+    worker = compose_worker(
+        api,
+        ports,
+        DynamoKeyStore(settings.api_keys_table, region=settings.region),
+        audit_retention_days=settings.audit_retention_days,
+        reserve_s=settings.worker_reserve_s,
+    )
+    return Worker(worker, dynamodb_persistence(settings.idempotency_table, region=settings.region))
+
+
+def api_batch_ports(api: Api) -> BatchPorts | None:
+    """The ports the api's batch use cases were built over (shared, not built twice)."""
+    service = api.batches
+    if service is None:
+        return None
+    return BatchPorts(service.store, service.objects, service.seals, service.queue, service.limits)
 
 
 # --- the other functions -------------------------------------------------------------------------

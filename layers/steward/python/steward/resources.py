@@ -103,6 +103,21 @@ class ResourceNames:
         )
 
     @property
+    def batches_table(self) -> TableSpec:
+        """Files and batches of the Batch API (`steward.batches`): partitioned by the owner tenant,
+        so every read is tenant-scoped by construction; ``sk`` is ``file#<id>`` or ``batch#<id>``
+        (batch ids sort by creation time, so a tenant's batches list newest first by Query)."""
+        return TableSpec(
+            f"{self.prefix}-batches", partition_key="tenant_id", sort_key="sk", ttl_attribute="expires_at"
+        )
+
+    @property
+    def idempotency_table(self) -> TableSpec:
+        """Powertools idempotency records of the batch worker (one per job message, hashed key,
+        expiring after the queue's retention): a redelivered job returns the saved result."""
+        return TableSpec(f"{self.prefix}-idempotency", partition_key="id", ttl_attribute="expiration")
+
+    @property
     def tables(self) -> tuple[TableSpec, ...]:
         return (
             self.api_keys_table,
@@ -112,7 +127,20 @@ class ResourceNames:
             self.policies_table,
             self.control_table,
             self.limits_table,
+            self.batches_table,
+            self.idempotency_table,
         )
+
+    # --- SQS ----------------------------------------------------------------------------------
+    @property
+    def jobs_queue(self) -> str:
+        """Batch jobs (plan a batch, run one chunk): ids only, the lines stay in S3."""
+        return f"{self.prefix}-batch-jobs"
+
+    @property
+    def jobs_dead_letter_queue(self) -> str:
+        """Jobs that failed ``maxReceiveCount`` times (redrive after the cause is fixed)."""
+        return f"{self.prefix}-batch-jobs-dlq"
 
     # --- S3 / KMS / secrets ---------------------------------------------------------------------
     @property
@@ -126,8 +154,14 @@ class ResourceNames:
         return f"{self.prefix}-results-{self.account}-{self.region}"
 
     @property
+    def batch_bucket(self) -> str:
+        """Batch API files (input, chunks, per-chunk results, output and error files), each
+        object sealed under its tenant (`steward.batches`), expiring by lifecycle."""
+        return f"{self.prefix}-batches-{self.account}-{self.region}"
+
+    @property
     def buckets(self) -> tuple[str, ...]:
-        return (self.artifacts_bucket, self.results_bucket)
+        return (self.artifacts_bucket, self.results_bucket, self.batch_bucket)
 
     @property
     def kms_alias(self) -> str:
