@@ -20,6 +20,7 @@ from steward.audit.reader import AuditReader
 from steward.audit.record import AuditDraft
 from steward.auth.lifecycle import KeyLifecycle
 from steward.auth.principal import Principal
+from steward.batches.service import BatchService
 from steward.bootstrap import Api
 from steward.catalog.service import Catalog
 from steward.context import RequestContext
@@ -158,6 +159,12 @@ async def guardrails(api: Annotated[Api, Depends(use_cases)]) -> GuardrailServic
     return api.guardrails
 
 
+async def batches(api: Annotated[Api, Depends(use_cases)]) -> BatchService:
+    if api.batches is None:
+        raise FeatureNotConfigured()
+    return api.batches
+
+
 Context = Annotated[CallContext, Depends(call_context)]
 CatalogService = Annotated[Catalog, Depends(catalog)]
 Inference = Annotated[InferenceService, Depends(inference)]
@@ -170,6 +177,7 @@ RateLimits = Annotated[RateLimiter | None, Depends(rate_limits)]
 Controls = Annotated[ControlService, Depends(controls)]
 UsagePolicies = Annotated[UsagePolicyBook, Depends(usage_policies)]
 Guardrails = Annotated[GuardrailService, Depends(guardrails)]
+Batches = Annotated[BatchService, Depends(batches)]
 #: For a route that needs a caller (and the use cases built) but reads neither
 #: (``dependencies=[AUTHENTICATED, PLANE]``).
 AUTHENTICATED = Depends(call_context)

@@ -5,11 +5,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from functions.api.routes import admin, api_keys, controls, governance, limits, oip, openai, usage_policy
+from functions.api.routes import (
+    admin,
+    api_keys,
+    batches,
+    controls,
+    governance,
+    limits,
+    oip,
+    openai,
+    usage_policy,
+)
 
 #: In the order the OpenAPI document lists them.
 ROUTERS: tuple[APIRouter, ...] = (
     openai.router,
+    batches.router,
     governance.router,
     oip.router,
     oip.infer_router,
