@@ -17,38 +17,21 @@ from pydantic import ValidationError
 
 from steward.batches.endpoints import Endpoint
 from steward.context import RequestContext
-from steward.errors import (
-    AuditUnavailable,
-    BackendTimeout,
-    BackendUnavailable,
-    ControlUnavailable,
-    InvalidInput,
-    LimitsUnavailable,
-    ModelNotReady,
-    PolicyUnavailable,
-    RateLimited,
-    ServiceDisabled,
-    StewardError,
-    problem_for,
-)
+from steward.errors import InvalidInput, RateLimited, StewardError, problem_for
 from steward.inference.requests import EmbeddingsRequest, InferRequest
 from steward.inference.service import InferenceService
 from steward.privacy.logs import scrub_text
 
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-#: Refusals that say "not now" rather than "not this": the chunk is tried again later (and, after
-#: the queue's receive limit, goes to the dead-letter queue) instead of failing the line.
-TRANSIENT: tuple[type[StewardError], ...] = (
-    BackendUnavailable,
-    BackendTimeout,
-    ModelNotReady,
-    ServiceDisabled,
-    ControlUnavailable,
-    LimitsUnavailable,
-    PolicyUnavailable,
-    AuditUnavailable,
-    RateLimited,
-)
+#: Statuses that say "not now" rather than "not this" (backend down or slow, a store of limits,
+#: controls, policies or the audit trail unreachable, a kill switch thrown): the chunk is tried
+#: again later (and after the queue's receive limit goes to the dead-letter queue) instead of
+#: failing the line. A per-minute rate limit (429 ``rate.limited``) is waited out.
+TRANSIENT_STATUSES = frozenset({503, 504})
+
+
+def is_transient(error: StewardError) -> bool:
+    return error.status in TRANSIENT_STATUSES or isinstance(error, RateLimited)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from steward.batches import ids
 from steward.batches.audit import ChunkAudit, LineTrace, chunk_records
 from steward.batches.endpoints import Endpoint, parse_endpoint
 from steward.batches.jsonl import InputLine, decode_chunk, encode_chunk, validate
-from steward.batches.lines import TRANSIENT, Answer, refusal, run_line
+from steward.batches.lines import Answer, is_transient, refusal, run_line
 from steward.batches.model import TERMINAL, BatchRecord, FileRecord, Purpose, Status
 from steward.batches.ports import BatchStore, JobQueue, ObjectStore
 from steward.batches.sealing import Seals, TenantSeal
@@ -280,9 +280,9 @@ class BatchWorker:
         principal: Principal | None = None
         try:
             principal = self._principal(batch, gate_draft)
-        except TRANSIENT as error:
-            raise ChunkDeferred(error.code) from None
         except StewardError as error:
+            if is_transient(error):
+                raise ChunkDeferred(error.code) from None
             refused = error  # revoked key, suspended tenant: every line is refused the same way
         except Exception as error:
             logger.error("key or controls unreadable", extra={"error_type": type(error).__name__})
@@ -312,9 +312,9 @@ class BatchWorker:
                     raise ChunkDeferred(error.code) from None
                 self._sleep(wait)
                 ctx.draft.reason_codes.clear()
-            except TRANSIENT as error:
-                raise ChunkDeferred(error.code) from None
             except StewardError as error:
+                if is_transient(error):
+                    raise ChunkDeferred(error.code) from None
                 return refusal(error, ctx.request_id, endpoint)
             except Exception as error:  # a bug: the line is answered 500, the others still run
                 logger.exception("batch line failed", extra={"error_type": type(error).__name__})
