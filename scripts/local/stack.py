@@ -15,9 +15,13 @@ from typing import Any
 from steward.cli_target import LOCAL_CREDENTIALS
 from steward.resources import ResourceNames
 
+from scripts.local.event_pump import EventPump
 from scripts.local.processes import ChildProcess, free_port, python_module, wait_http_ok
+from scripts.local.provision import ProvisionedResources
 
 DEEP_PII_MODEL = "pii-ner@1"
+#: The batch worker's Lambda timeout (cdk/events.py), as the local event pump's context tells it.
+WORKER_TIMEOUT_S = 300.0
 
 
 @dataclass
@@ -71,6 +75,8 @@ class LocalStack:
         self.config = config
         self.names = ResourceNames(stage=config.stage)
         self._children: list[ChildProcess] = []
+        self._jobs: ProvisionedResources | None = None
+        self._pump: EventPump | None = None
         self.state: LocalStackState | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -108,7 +114,9 @@ class LocalStack:
             from scripts.local.provision import provision
             from scripts.local.seed import seed
 
-            provision(self.names, boto3.session.Session())
+            provisioned = provision(self.names, boto3.session.Session())
+            os.environ["STEWARD_JOBS_QUEUE_URL"] = provisioned.jobs_queue_url
+            self._jobs = provisioned
             wait_http_ok(f"{backend_url}/v2/health/ready", backend, timeout_s=cfg.backend_ready_timeout_s)
             seeded = seed(self.config.model_repository, backend_url)
             self.state = LocalStackState(
@@ -154,8 +162,32 @@ class LocalStack:
         tmp.replace(path)
         return path
 
+    def start_event_pump(self) -> EventPump:
+        """Deliver the jobs queue to the batch worker's handler, as Lambda's SQS event source
+        would (`scripts.local.event_pump`). Call after `start`: the worker reads its settings
+        from the environment `start` set, as a Lambda reads its own at cold start."""
+        assert self._jobs is not None, "start the stack first"
+        import boto3
+
+        from functions.batch_worker.handler import handler
+
+        pump = EventPump(
+            boto3.client("sqs", region_name=self.names.region),
+            self._jobs.jobs_queue_url,
+            self._jobs.jobs_queue_arn,
+            handler,
+            region=self.names.region,
+            timeout_s=WORKER_TIMEOUT_S,
+        )
+        pump.start()
+        self._pump = pump
+        return pump
+
     def stop(self) -> None:
         """Stop every child in reverse start order; remove the state file (it names dead ports)."""
+        if self._pump is not None:
+            self._pump.stop()
+            self._pump = None
         for child in reversed(self._children):
             child.stop()
         self._children.clear()

@@ -16,6 +16,8 @@ DEFAULT_REGION = "us-east-1"
 PUBLIC_PATHS = ("/health", "/openapi.json")
 #: The key table's index by tenant (`ResourceNames.api_keys_table`).
 KEYS_TENANT_INDEX = "by-tenant"
+#: Receives of a batch job before the jobs queue moves it to its dead-letter queue (CDK and local).
+JOBS_MAX_RECEIVES = 5
 
 
 @dataclass(frozen=True)
