@@ -10,6 +10,7 @@ from steward.resources import ResourceNames
 
 from cdk.api import ApiConstruct
 from cdk.data import DataConstruct
+from cdk.events import BatchEventsConstruct
 from cdk.inference import InferenceEndpointConstruct
 from cdk.layers import LayersConstruct
 from cdk.observability import ObservabilityConstruct
@@ -19,7 +20,8 @@ from cdk.waf import WafConstruct
 
 
 class StewardStack(Stack):
-    """One stage of Steward: data, layers, inference endpoint, API + WAF, observability, fairness reports."""
+    """One stage of Steward: data, layers, inference endpoint, API + WAF, observability, batch events,
+    fairness reports."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any):
         super().__init__(scope, construct_id, **kwargs)
@@ -66,6 +68,18 @@ class StewardStack(Stack):
             endpoint_name=endpoint_name,
             alarm_email=settings.alarm_email,
             p99_latency_ms=settings.api_p99_latency_ms,
+        )
+        self.events = BatchEventsConstruct(
+            self,
+            "Events",
+            names=self.names,
+            settings=settings,
+            data=self.data,
+            layers=self.layers,
+            api_function=self.api.api_function,
+            api_environment=self.api.environment,
+            inference_endpoint_name=endpoint_name,
+            alarm_topic=self.observability.topic,
         )
         self.fairness_reports = FairnessReportsConstruct(
             self,
