@@ -236,3 +236,40 @@ def test_the_event_pump_deletes_what_succeeded_and_poison_ends_in_the_dlq(
     assert seen.count("ok-1") == 1 and seen.count("ok-2") == 1 and seen.count("poison") == 2
     left = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     assert left["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_steward_batches_show_and_redrive_as_an_operator_runs_them(
+    moto_endpoint: str, names: ResourceNames, tmp_path: Any
+) -> None:
+    from scripts.local.provision import provision_queues
+    from tests.integration.test_cli_local_state import steward, write_state
+
+    # Given the stage's jobs queue and DLQ, a job waiting in the DLQ and its batch's record
+    kms = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["KeyId"]
+    queues = provision_queues(names, boto3.client("sqs", region_name=REGION), kms)
+    sqs = boto3.client("sqs", region_name=REGION)
+    batch_id = "batch_" + "5" * 32
+    job = {"kind": "chunk", "tenant_id": TENANT, "batch_id": batch_id, "chunk": 0}
+    sqs.send_message(QueueUrl=queues["jobs_dead_letter_queue_url"], MessageBody=json.dumps(job))
+    sqs.send_message(QueueUrl=queues["jobs_dead_letter_queue_url"], MessageBody="not a job")
+    store = DynamoBatchStore(names.batches_table.name, region=REGION)
+    store.put_batch(_batch(batch_id, Status.IN_PROGRESS, chunk_count=1, total=1))
+    store.note_failure(TENANT, batch_id, 0, "backend.unavailable")
+    write_state(tmp_path, moto_endpoint)
+
+    # When an operator looks at the batch
+    code, shown, _ = steward(tmp_path, "batches", "show", "--tenant", TENANT, "--batch", batch_id)
+    assert (
+        code == 0
+        and shown["status"] == "in_progress"
+        and shown["failures"] == {"00000": "backend.unavailable"}
+    )
+    assert shown["chunks"] == {"total": 1, "counted": 0}
+    # And redrives the dead-letter queue
+    code, moved, _ = steward(tmp_path, "batches", "redrive")
+    # Then the job is back on the jobs queue and the stranger stays in the DLQ
+    assert code == 0 and moved == {"moved": 1, "kept": 1, "batches": {batch_id: 1}}
+    back = sqs.receive_message(QueueUrl=queues["jobs_queue_url"], WaitTimeSeconds=1).get("Messages", [])
+    assert [json.loads(m["Body"]) for m in back] == [job]
+    code, missing, _ = steward(tmp_path, "batches", "show", "--tenant", "globex", "--batch", batch_id)
+    assert code == 1 and missing["error"] == "batch.not_found"

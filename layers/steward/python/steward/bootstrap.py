@@ -74,6 +74,7 @@ from steward.usage_policy.service import GuardrailService
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
+    from steward.batches.redrive import DeadLetters
     from steward.fairness.report_publisher import ReportSink
     from steward.privacy import Encryptor
     from steward.privacy.detectors import Detector
@@ -439,6 +440,22 @@ def api_batch_ports(api: Api) -> BatchPorts | None:
 def build_limits(settings: AdminSettings) -> RateLimiter:
     """Tenant plans and usage for the CLI (`steward.cli_limits`); the client is made on first use."""
     return RateLimiter(DynamoLimitStore(settings.limits_table, region=settings.region))
+
+
+def build_dead_letters(settings: AdminSettings) -> DeadLetters:
+    """The jobs dead-letter queue and the jobs queue, by name (`steward batches redrive`)."""
+    from steward.adapters.job_queue import SqsDeadLetters
+
+    return SqsDeadLetters(
+        region=settings.region,
+        dead_letter_queue=settings.names.jobs_dead_letter_queue,
+        jobs_queue=settings.names.jobs_queue,
+    )
+
+
+def build_batch_store(settings: AdminSettings) -> BatchStore:
+    """The batches table, for operators (`steward batches show`)."""
+    return DynamoBatchStore(settings.batches_table, region=settings.region)
 
 
 def build_controls(settings: AdminSettings) -> ControlService:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from steward import admin, cli_audit, cli_controls, cli_limits
+from steward import admin, cli_audit, cli_batches, cli_controls, cli_limits
 from steward.auth.lifecycle import DEFAULT_OVERLAP_HOURS, MAX_LIMIT, MAX_OVERLAP_HOURS, key_view
 from steward.catalog.registry import APPROVALS
 from steward.errors import CardIncomplete, StewardError
@@ -159,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_controls.add_parsers(groups, common)  # tenants, kill
     cli_audit.add_parsers(groups, common)  # audit export|verify
     cli_limits.add_parsers(groups, common)  # limits set|show, usage show
+    cli_batches.add_parsers(groups, common)  # batches show|redrive
     return parser
 
 
@@ -296,6 +297,7 @@ COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, AdminSettings], Re
 COMMANDS.update(cli_controls.COMMANDS)
 COMMANDS.update(cli_audit.COMMANDS)
 COMMANDS.update(cli_limits.COMMANDS)
+COMMANDS.update(cli_batches.COMMANDS)
 
 
 def _version_document(model: str, version: str, approval: str, settings: AdminSettings) -> dict[str, Any]:

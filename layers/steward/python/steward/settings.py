@@ -223,6 +223,7 @@ class AdminSettings(StewardSettings):
     control_table: str = ""  # tenants and kill switches (`steward tenants`, `steward kill`)
     limits_table: str = ""  # tenant plans and usage (`steward limits`, `steward usage`)
     audit_table: str = ""  # the audit trail (`steward audit export|verify`)
+    batches_table: str = ""  # batches (`steward batches show`); the jobs queues go by their names
     # The authorizers' key cache TTL, stated when a key is revoked (it is not enforced here).
     auth_cache_ttl_s: float = _cache_ttl()
 

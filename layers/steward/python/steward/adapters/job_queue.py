@@ -59,3 +59,50 @@ class SqsJobQueue:
                     break
             if entries:
                 raise RuntimeError(f"{len(entries)} jobs not queued")
+
+
+class SqsDeadLetters:
+    """`steward.batches.redrive.DeadLetters` over the jobs dead-letter queue and the jobs queue."""
+
+    #: Long enough that one redrive run never receives the same kept message twice.
+    VISIBILITY_S = 60
+
+    def __init__(self, *, region: str, dead_letter_queue: str, jobs_queue: str, client: Any = None) -> None:
+        self._region = region
+        self._dead = dead_letter_queue
+        self._jobs = SqsJobQueue(region=region, name=jobs_queue, client=client)
+        self._client = client
+        self._dead_url = ""
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = aws_client(
+                "sqs", self._region, connect_timeout=2.0, read_timeout=5.0, max_attempts=3
+            )
+        return self._client
+
+    @property
+    def dead_url(self) -> str:
+        if not self._dead_url:
+            self._dead_url = str(self.client.get_queue_url(QueueName=self._dead)["QueueUrl"])
+        return self._dead_url
+
+    def receive(self, max_messages: int) -> list[tuple[str, str]]:
+        answer = self.client.receive_message(
+            QueueUrl=self.dead_url,
+            MaxNumberOfMessages=max(1, min(max_messages, SQS_BATCH)),
+            VisibilityTimeout=self.VISIBILITY_S,
+            WaitTimeSeconds=1,
+        )
+        return [(m["ReceiptHandle"], m["Body"]) for m in answer.get("Messages", [])]
+
+    def requeue(self, bodies: Sequence[str]) -> None:
+        self._jobs.send([orjson.loads(body) for body in bodies])
+
+    def delete(self, handles: Sequence[str]) -> None:
+        entries = [{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(handles)]
+        for start in range(0, len(entries), SQS_BATCH):
+            self.client.delete_message_batch(
+                QueueUrl=self.dead_url, Entries=entries[start : start + SQS_BATCH]
+            )
