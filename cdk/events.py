@@ -1,4 +1,5 @@
-"""The asynchronous path: the batch jobs queue, its dead-letter queue and the batch worker.
+"""The asynchronous path: the batch jobs queue, its dead-letter queue, the batch worker and the
+expiry schedule.
 
 ``POST /v1/batches`` (api function) queues a plan job; the worker (SQS event source, batches of
 ten, partial batch responses) plans, runs chunks and finalises (`steward.batches.worker`). A job
@@ -19,12 +20,14 @@ from __future__ import annotations
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from steward.resources import JOBS_MAX_RECEIVES, ResourceNames, TableSpec
+from steward.resources import JOBS_MAX_RECEIVES, OPEN_BATCHES_INDEX, ResourceNames, TableSpec
 
 from cdk.data import DataConstruct
 from cdk.function import StewardFunction
@@ -43,6 +46,8 @@ DLQ_RETENTION = Duration.days(14)
 #: An unprocessed job older than this alarms (the worker is stuck, throttled or failing).
 OLDEST_JOB_ALARM_S = 3600
 PERIOD = Duration.minutes(5)
+#: How often the expiry sweep runs: a batch ends at most this long after its 24 h window.
+SWEEP_INTERVAL = Duration.minutes(15)
 #: Prefixes of the batch bucket (`steward.batches`): input and output files, chunks, results.
 FILES, CHUNKS, RESULTS = "files/*", "chunks/*", "results/*"
 
@@ -134,6 +139,29 @@ class BatchEventsConstruct(Construct):
             )
         )
         self._grant_worker(self.worker.role, inference_endpoint_name)
+
+        # The expiry sweep: a job on the same queue (the worker reads the open-batches index and
+        # queues one expire job per batch past its window). ``batch_id`` carries the event's time,
+        # so each run is its own job for idempotency.
+        self.sweep = events.Rule(
+            self,
+            "ExpirySweep",
+            description="Queue the batch expiry sweep (batches past their 24 h window)",
+            schedule=events.Schedule.rate(SWEEP_INTERVAL),
+            targets=[
+                targets.SqsQueue(
+                    self.queue,
+                    message=events.RuleTargetInput.from_object(
+                        {
+                            "kind": "sweep",
+                            "tenant_id": "-",
+                            "batch_id": f"sweep_{events.EventField.time}",
+                            "chunk": 0,
+                        }
+                    ),
+                )
+            ],
+        )
 
         self.alarms = [
             self._alarm(
@@ -233,6 +261,13 @@ class BatchEventsConstruct(Construct):
         self._table(role, "ControlRead", ["GetItem", "Query"], names.control_table)
         self._table(role, "KeyRecheck", ["GetItem"], names.api_keys_table)
         self._table(role, "BatchRecords", ["GetItem", "PutItem", "UpdateItem"], names.batches_table)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="OpenBatchesIndex",  # the expiry sweep (steward.adapters.batch_store.due_batches)
+                actions=["dynamodb:Query"],
+                resources=[f"{data.table(names.batches_table).table_arn}/index/{OPEN_BATCHES_INDEX}"],
+            )
+        )
         self._table(
             role, "Idempotency", ["GetItem", "PutItem", "UpdateItem", "DeleteItem"], names.idempotency_table
         )

@@ -609,6 +609,12 @@ class InMemoryBatchStore:
             self.batches[(tenant_id, batch_id)] = updated
             return updated
 
+    def due_batches(self, now: int, *, limit: int) -> list[Any]:
+        from steward.batches.model import TERMINAL
+
+        due = [b for b in self.batches.values() if b.status not in TERMINAL and b.expires_at < now]
+        return sorted(due, key=lambda b: b.expires_at)[:limit]
+
     def note_failure(self, tenant_id: str, batch_id: str, chunk: int, code: str) -> None:
         with self._lock:
             current = self.batches.get((tenant_id, batch_id))

@@ -11,6 +11,7 @@ queue's ``maxReceiveCount`` receives, moto's redrive policy moves them to the de
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -140,3 +141,31 @@ class EventPump:
             self._sqs.delete_message_batch(QueueUrl=self._url, Entries=entries)
         self.delivered += len(messages)
         return len(messages)
+
+
+class SweepSchedule:
+    """The local stand-in for the EventBridge rule that queues the batch expiry sweep
+    (`cdk.events`): every ``interval_s``, one sweep job named by the time, like the rule's."""
+
+    def __init__(self, sqs: Any, queue_url: str, *, interval_s: float) -> None:
+        self._sqs = sqs
+        self._url = queue_url
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sweep-schedule", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            job = {"kind": "sweep", "tenant_id": "-", "batch_id": f"sweep_{when}", "chunk": 0}
+            try:
+                self._sqs.send_message(QueueUrl=self._url, MessageBody=json.dumps(job))
+            except Exception as error:
+                logger.error("sweep not queued", extra={"error_type": type(error).__name__})

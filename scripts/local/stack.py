@@ -15,13 +15,15 @@ from typing import Any
 from steward.cli_target import LOCAL_CREDENTIALS
 from steward.resources import ResourceNames
 
-from scripts.local.event_pump import EventPump
+from scripts.local.event_pump import EventPump, SweepSchedule
 from scripts.local.processes import ChildProcess, free_port, python_module, wait_http_ok
 from scripts.local.provision import ProvisionedResources
 
 DEEP_PII_MODEL = "pii-ner@1"
 #: The batch worker's Lambda timeout (cdk/events.py), as the local event pump's context tells it.
 WORKER_TIMEOUT_S = 300.0
+#: The expiry sweep's interval locally (AWS: every 15 minutes, `cdk.events.SWEEP_INTERVAL`).
+LOCAL_SWEEP_INTERVAL_S = 60.0
 
 
 @dataclass
@@ -77,6 +79,7 @@ class LocalStack:
         self._children: list[ChildProcess] = []
         self._jobs: ProvisionedResources | None = None
         self._pump: EventPump | None = None
+        self._sweeps: SweepSchedule | None = None
         self.state: LocalStackState | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -181,10 +184,19 @@ class LocalStack:
         )
         pump.start()
         self._pump = pump
+        self._sweeps = SweepSchedule(
+            boto3.client("sqs", region_name=self.names.region),
+            self._jobs.jobs_queue_url,
+            interval_s=LOCAL_SWEEP_INTERVAL_S,
+        )
+        self._sweeps.start()
         return pump
 
     def stop(self) -> None:
         """Stop every child in reverse start order; remove the state file (it names dead ports)."""
+        if self._sweeps is not None:
+            self._sweeps.stop()
+            self._sweeps = None
         if self._pump is not None:
             self._pump.stop()
             self._pump = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -154,3 +155,22 @@ def test_the_batch_bucket_is_encrypted_and_expires_its_objects(synth: Synth) -> 
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
     (lifecycle,) = bucket["LifecycleConfiguration"]["Rules"]
     assert lifecycle["ExpirationInDays"] == 30
+
+
+def test_a_schedule_queues_the_expiry_sweep_and_the_worker_may_read_open_batches(synth: Synth) -> None:
+    queue_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.events.queue), "Arn"]}
+    rules = [
+        r["Properties"]
+        for r in synth.resources("AWS::Events::Rule").values()
+        if any(t["Arn"] == queue_arn for t in r["Properties"]["Targets"])
+    ]
+    assert len(rules) == 1 and rules[0]["ScheduleExpression"] == "rate(15 minutes)"
+    (target,) = rules[0]["Targets"]
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"] == {"time": "$.time"}
+    assert '"kind":"sweep"' in transformer["InputTemplate"].replace(" ", "")
+    assert "sweep_<time>" in transformer["InputTemplate"]
+    statements = _statements(synth, synth.stack.events.worker.role)
+    index = statements["OpenBatchesIndex"]
+    assert _list(index["Action"]) == ["dynamodb:Query"]
+    assert "/index/open-until" in json.dumps(index["Resource"])

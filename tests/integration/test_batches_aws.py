@@ -273,3 +273,27 @@ def test_steward_batches_show_and_redrive_as_an_operator_runs_them(
     assert [json.loads(m["Body"]) for m in back] == [job]
     code, missing, _ = steward(tmp_path, "batches", "show", "--tenant", "globex", "--batch", batch_id)
     assert code == 1 and missing["error"] == "batch.not_found"
+
+
+def test_the_open_batches_index_finds_what_is_due_and_forgets_what_ended(names: ResourceNames) -> None:
+    store = DynamoBatchStore(names.batches_table.name, region=REGION)
+    tenant = f"due-{time.time_ns()}"
+    due_id, later_id = "batch_" + "d" * 32, "batch_" + "e" * 32
+    store.put_batch(BatchRecord(**{**_batch(due_id).__dict__, "tenant_id": tenant, "expires_at": 100}))
+    store.put_batch(BatchRecord(**{**_batch(later_id).__dict__, "tenant_id": tenant, "expires_at": 10**11}))
+    due = [b.batch_id for b in store.due_batches(1_000, limit=1000) if b.tenant_id == tenant]
+    assert due == [due_id]
+    # An ended batch leaves the index (a sweep never sees it again)
+    store.transition(tenant, due_id, from_statuses=[Status.VALIDATING], to=Status.EXPIRED, at=1_000)
+    assert [
+        b for b in store.due_batches(10**12, limit=1000) if b.tenant_id == tenant and b.batch_id == due_id
+    ] == []
+    flagged = store.transition(
+        tenant,
+        later_id,
+        from_statuses=[Status.VALIDATING],
+        to=Status.FINALIZING,
+        at=5,
+        changes={"expiring": True},
+    )
+    assert flagged is not None and flagged.expiring

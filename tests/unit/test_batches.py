@@ -472,3 +472,64 @@ def test_chunk_objects_hold_no_plaintext_and_jobs_hold_ids_only(rig: Rig) -> Non
     jobs = rig.queue.sent
     assert jobs == [{"kind": "chunk", "tenant_id": "acme", "batch_id": batch_id, "chunk": 0}]
     assert SSN.encode() not in rig.objects.objects[chunk_key("acme", batch_id, 0)]
+
+
+# --- the 24 h window -------------------------------------------------------------------------------
+
+
+def _later(rig: Rig, hours: float) -> None:
+    """Move the worker's clock on (the sweep and expiry judge the window by it)."""
+    import time
+
+    rig.worker.worker._clock = lambda: time.time() + hours * 3600
+
+
+def test_a_batch_past_its_window_expires_keeping_what_ran(rig: Rig) -> None:
+    # Given a batch of two chunks, one of which ran
+    key = rig.key()
+    file_id = rig.upload(key, [embed(f"l{i}", f"line {i}") for i in range(4)])
+    batch_id = rig.create(key, file_id)["id"]
+    rig.run_event(rig.queue.take())
+    chunks = rig.queue.take()
+    assert rig.run_event(chunks[:1]) == set()
+    calls = len(rig.transport.calls)
+    # When the scheduled sweep runs after the 24 h window and its expire job follows
+    _later(rig, 25)
+    assert (
+        rig.run_event([{"kind": "sweep", "tenant_id": "-", "batch_id": "sweep_2026-01-01T00:00:00Z"}])
+        == set()
+    )
+    assert rig.queue.sent == [{"kind": "expire", "tenant_id": "acme", "batch_id": batch_id, "chunk": 0}]
+    rig.deliver()
+    # And the chunk still queued arrives late
+    assert rig.run_event(chunks[1:]) == set()
+    # Then the batch is expired: what ran is in the output, the rest is batch_expired, nothing more ran
+    batch = rig.batch(key, batch_id)
+    assert batch["status"] == "expired" and batch["expired_at"]
+    assert batch["request_counts"] == {"total": 4, "completed": 2, "failed": 2}
+    assert [o["custom_id"] for o in rig.content(key, batch["output_file_id"])] == ["l0", "l1"]
+    expired = rig.content(key, batch["error_file_id"])
+    assert [(e["custom_id"], e["response"], e["error"]["code"]) for e in expired] == [
+        ("l2", None, "batch_expired"),
+        ("l3", None, "batch_expired"),
+    ]
+    assert len(rig.transport.calls) == calls
+    # And a later sweep finds nothing left to expire
+    assert (
+        rig.run_event([{"kind": "sweep", "tenant_id": "-", "batch_id": "sweep_2026-01-01T00:15:00Z"}])
+        == set()
+    )
+    assert rig.queue.take() == []
+
+
+def test_a_batch_within_its_window_and_an_unplanned_one_past_it(rig: Rig) -> None:
+    key = rig.key()
+    file_id = rig.upload(key, [embed("a", "one")])
+    fresh = rig.create(key, file_id)["id"]
+    rig.queue.take()  # its plan job is lost in this test: only the sweep can end it
+    assert rig.run_event([{"kind": "sweep", "tenant_id": "-", "batch_id": "sweep_a"}]) == set()
+    assert rig.queue.take() == []  # within the window: nothing due
+    _later(rig, 24.5)
+    rig.run_event([{"kind": "sweep", "tenant_id": "-", "batch_id": "sweep_b"}])
+    rig.deliver()
+    assert rig.batch(key, fresh)["status"] == "expired" and rig.transport.calls == []

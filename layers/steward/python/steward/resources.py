@@ -16,6 +16,8 @@ DEFAULT_REGION = "us-east-1"
 PUBLIC_PATHS = ("/health", "/openapi.json")
 #: The key table's index by tenant (`ResourceNames.api_keys_table`).
 KEYS_TENANT_INDEX = "by-tenant"
+#: The batches table's sparse index of batches not yet ended, by when their window ends.
+OPEN_BATCHES_INDEX = "open-until"
 #: Receives of a batch job before the jobs queue moves it to its dead-letter queue (CDK and local).
 JOBS_MAX_RECEIVES = 5
 
@@ -110,7 +112,13 @@ class ResourceNames:
         so every read is tenant-scoped by construction; ``sk`` is ``file#<id>`` or ``batch#<id>``
         (batch ids sort by creation time, so a tenant's batches list newest first by Query)."""
         return TableSpec(
-            f"{self.prefix}-batches", partition_key="tenant_id", sort_key="sk", ttl_attribute="expires_at"
+            f"{self.prefix}-batches",
+            partition_key="tenant_id",
+            sort_key="sk",
+            ttl_attribute="expires_at",
+            # Only batches that have not ended carry the index's keys (a sparse index): the expiry
+            # sweep reads the ones whose 24 h window is over without scanning the table.
+            indexes=(IndexSpec(OPEN_BATCHES_INDEX, partition_key="open", sort_key="open_until"),),
         )
 
     @property

@@ -17,10 +17,18 @@ from typing import Any
 
 from steward.adapters.aws import DynamoTable
 from steward.adapters.ddb_codec import from_attr, to_attr
-from steward.batches.model import STATUS_TIME, BatchRecord, FileRecord, Purpose, Status
+from steward.batches.model import STATUS_TIME, TERMINAL, BatchRecord, FileRecord, Purpose, Status
+from steward.resources import OPEN_BATCHES_INDEX
 
 CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
 FILE, BATCH = "file#", "batch#"
+#: The open-batches index's one partition value (`OPEN_BATCHES_INDEX`); removed when a batch ends.
+OPEN = "open"
+
+
+def open_until(window_ends_at: int) -> str:
+    """The index's sort key: the window's end, zero-padded so strings sort as numbers."""
+    return f"{window_ends_at:012d}"
 
 
 def _key(tenant_id: str, sk: str) -> dict[str, Any]:
@@ -80,6 +88,9 @@ def batch_item(record: BatchRecord) -> dict[str, Any]:
     }
     if record.sealed is not None:
         item["sealed"] = {"B": record.sealed}
+    if record.status not in TERMINAL:
+        item["open"] = {"S": OPEN}
+        item["open_until"] = {"S": open_until(record.expires_at)}
     return item
 
 
@@ -115,6 +126,7 @@ def batch_record(item: Mapping[str, Any]) -> BatchRecord:
         failures={
             str(k): str(v) for k, v in (from_attr(item["failures"]) if "failures" in item else {}).items()
         },
+        expiring=bool(item.get("expiring", {}).get("BOOL", False)),
     )
 
 
@@ -201,11 +213,15 @@ class DynamoBatchStore(DynamoTable):
             sets.append(f"#c{i} = :c{i}")
         allowed = [f":f{i}" for i in range(len(from_statuses))]
         values.update({f":f{i}": {"S": s.value} for i, s in enumerate(from_statuses)})
+        update = "SET " + ", ".join(sets)
+        if to in TERMINAL:  # an ended batch leaves the open-batches index
+            names.update({"#open": "open", "#until": "open_until"})
+            update += " REMOVE #open, #until"
         try:
             answer = self.client.update_item(
                 TableName=self._table,
                 Key=_key(tenant_id, BATCH + batch_id),
-                UpdateExpression="SET " + ", ".join(sets),
+                UpdateExpression=update,
                 ConditionExpression=f"attribute_exists(sk) AND #s IN ({', '.join(allowed)})",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
@@ -242,6 +258,22 @@ class DynamoBatchStore(DynamoTable):
                 return None
             raise
         return batch_record(answer["Attributes"])
+
+    def due_batches(self, now: int, *, limit: int) -> list[BatchRecord]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": OPEN_BATCHES_INDEX,
+            "KeyConditionExpression": "#open = :open AND open_until < :now",
+            "ExpressionAttributeNames": {"#open": "open"},
+            "ExpressionAttributeValues": {":open": {"S": OPEN}, ":now": {"S": open_until(now)}},
+            "Limit": limit,
+        }
+        records: list[BatchRecord] = []
+        for page in self._pages("query", request):
+            records += [batch_record(item) for item in page.get("Items", [])]
+            if len(records) >= limit:
+                break
+        return records[:limit]
 
     def note_failure(self, tenant_id: str, batch_id: str, chunk: int, code: str) -> None:
         self.client.update_item(

@@ -82,6 +82,9 @@ class BatchRecord:
     output_file_id: str | None = None
     error_file_id: str | None = None
     errors: tuple[dict[str, Any], ...] = ()
+    #: Set when the expiry sweep took the batch to ``finalizing``: its lines that never ran go to
+    #: the error file as ``batch_expired`` and it ends ``expired``.
+    expiring: bool = False
     #: Why a chunk's last attempt failed (stable codes only, by chunk number): what an operator
     #: reads next to a job in the dead-letter queue.
     failures: dict[str, str] = field(default_factory=dict)

@@ -54,6 +54,10 @@ class BatchStore(Protocol):
         chunks, exactly one sees ``len(done) == chunk_count``."""
         ...
 
+    def due_batches(self, now: int, *, limit: int) -> list[BatchRecord]:
+        """Batches of any tenant, not ended, whose completion window ended before ``now``."""
+        ...
+
     def note_failure(self, tenant_id: str, batch_id: str, chunk: int, code: str) -> None:
         """Record why the chunk's latest attempt failed (a stable code, never content)."""
         ...

@@ -47,8 +47,11 @@ from steward.errors import InternalError, RateLimited, StewardError, Unauthentic
 from steward.inference.service import InferenceService
 
 logger = logging.getLogger("steward.batches")
-PLAN, CHUNK = "plan", "chunk"
-_ID = {PLAN, CHUNK}
+PLAN, CHUNK, SWEEP, EXPIRE = "plan", "chunk", "sweep", "expire"
+_KINDS = {PLAN, CHUNK, SWEEP, EXPIRE}
+#: Batches a sweep hands to expire jobs at most (the next sweep takes the rest).
+SWEEP_LIMIT = 500
+EXPIRED_MESSAGE = "This request could not be executed before the completion window expired."
 
 
 @dataclass(frozen=True)
@@ -62,12 +65,17 @@ class Job:
 
     @classmethod
     def parse(cls, body: str | bytes) -> Job:
-        """The job a message holds; ValueError for anything else (it ends in the DLQ)."""
-        doc = orjson.loads(body)
-        if not isinstance(doc, dict) or doc.get("kind") not in _ID:
+        """The job a message holds; ValueError for anything else (it ends in the DLQ). A sweep
+        (the schedule's) names no batch: its ``batch_id`` is ``sweep_<time>``, unique per run."""
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise ValueError("not a batch job") from None
+        if not isinstance(doc, dict) or doc.get("kind") not in _KINDS:
             raise ValueError("not a batch job")
         tenant, batch, chunk = doc.get("tenant_id"), doc.get("batch_id"), doc.get("chunk", 0)
-        if not (isinstance(tenant, str) and tenant and isinstance(batch, str) and batch.startswith("batch_")):
+        prefix = "sweep_" if doc["kind"] == SWEEP else "batch_"
+        if not (isinstance(tenant, str) and tenant and isinstance(batch, str) and batch.startswith(prefix)):
             raise ValueError("not a batch job")
         if type(chunk) is not int or chunk < 0:
             raise ValueError("not a batch job")
@@ -168,6 +176,10 @@ class BatchWorker:
         """Run ``job``; what it returns is what a redelivery of the same job gets back (idempotency)."""
         if job.kind == PLAN:
             return self.plan(job)
+        if job.kind == SWEEP:
+            return self.sweep()
+        if job.kind == EXPIRE:
+            return self.expire(job)
         try:
             return self.run_chunk(job, remaining_s)
         except ChunkDeferred as deferred:
@@ -246,7 +258,7 @@ class BatchWorker:
         if not result.complete:
             t0 = time.perf_counter()
             try:
-                if batch.status != Status.CANCELLING:  # a cancelled batch's chunks run no more lines
+                if batch.status == Status.IN_PROGRESS:  # cancelling or expiring: no more lines run
                     self._run_lines(batch, endpoint, lines, result, remaining_s)
                 result.complete = True
             finally:
@@ -375,6 +387,8 @@ class BatchWorker:
     def _finish_if_complete(self, batch: BatchRecord | None) -> None:
         if batch is None or batch.status in TERMINAL or len(batch.done) < batch.chunk_count:
             return
+        if batch.expiring:  # the expire job finishes it
+            return
         if batch.status == Status.IN_PROGRESS:
             moved = self._move(batch, (Status.IN_PROGRESS,), Status.FINALIZING)
             batch = moved or self.store.get_batch(batch.tenant_id, batch.batch_id)
@@ -400,6 +414,58 @@ class BatchWorker:
         target = Status.CANCELLED if batch.status == Status.CANCELLING else Status.COMPLETED
         self._move(batch, (batch.status,), target, changes)
         logger.info("batch finished", extra={"batch_id": batch.batch_id, "status": target.value})
+
+    # --- expiry --------------------------------------------------------------------------------
+    def sweep(self) -> dict[str, Any]:
+        """The schedule's job: an expire job for each batch whose 24 h window has ended."""
+        due = self.store.due_batches(int(self._clock()), limit=SWEEP_LIMIT)
+        jobs = [Job(EXPIRE, b.tenant_id, b.batch_id).as_message() for b in due]
+        if jobs:
+            self.queue.send(jobs)
+            logger.info("batches due to expire", extra={"count": len(jobs)})
+        return {"kind": SWEEP, "due": len(jobs)}
+
+    def expire(self, job: Job) -> dict[str, Any]:
+        """End a batch whose window is over (OpenAI's ``expired``): its lines that ran keep their
+        answers, the others go to the error file as ``batch_expired``; chunks still queued run
+        no line (the batch is no longer ``in_progress``)."""
+        batch = self.store.get_batch(job.tenant_id, job.batch_id)
+        now = int(self._clock())
+        if batch is None or batch.status in TERMINAL or batch.expires_at > now:
+            return {"kind": EXPIRE, "status": batch.status.value if batch else "absent"}
+        if not batch.planned:
+            self._move(batch, (Status.VALIDATING, Status.CANCELLING), Status.EXPIRED)
+            return {"kind": EXPIRE, "status": Status.EXPIRED.value}
+        if not batch.expiring:
+            moved = self._move(
+                batch, (Status.IN_PROGRESS, Status.CANCELLING), Status.FINALIZING, {"expiring": True}
+            )
+            if moved is None:  # finishing anyway (its last chunk was counted): let it complete
+                return {"kind": EXPIRE, "status": "finishing"}
+            batch = moved
+        seal = self.seals.for_tenant(batch.tenant_id)
+        outputs: list[bytes] = []
+        errors: list[bytes] = []
+        for n in range(batch.chunk_count):
+            rkey = result_key(batch.tenant_id, batch.batch_id, n)
+            stored = self.objects.get(rkey)
+            done = (
+                {e["i"]: e for e in ChunkResult.from_bytes(seal.open(rkey, stored)).lines} if stored else {}
+            )
+            for line in self._lines(seal, batch, n):
+                entry = done.get(line.index)
+                if entry is None:
+                    errors.append(_expired(batch.batch_id, line))
+                else:
+                    (outputs if entry["ok"] else errors).append(str(entry["out"]).encode())
+        changes: dict[str, Any] = {"completed": len(outputs), "failed": len(errors)}
+        if outputs:
+            changes["output_file_id"] = self._write_file(seal, batch, "output", outputs)
+        if errors:
+            changes["error_file_id"] = self._write_file(seal, batch, "error", errors)
+        self._move(batch, (Status.FINALIZING,), Status.EXPIRED, changes)
+        logger.info("batch expired", extra={"batch_id": batch.batch_id})
+        return {"kind": EXPIRE, "status": Status.EXPIRED.value}
 
     def _write_file(self, seal: TenantSeal, batch: BatchRecord, kind: str, lines: list[bytes]) -> str:
         file_id = ids.output_file_id(batch.batch_id, kind)
@@ -450,6 +516,17 @@ def _entry(line: InputLine, answer: Answer, draft: AuditDraft) -> dict[str, Any]
     trace = LineTrace.of(draft, answer.status, answer.code, b"", b"").to_json()
     trace["policy_version"] = draft.policy_version
     return {"i": line.index, "ok": answer.ok, "out": orjson.dumps(out).decode(), "trace": trace}
+
+
+def _expired(batch_id: str, line: InputLine) -> bytes:
+    """OpenAI's error line for a request the window closed on (no response: it never ran)."""
+    out = {
+        "id": ids.request_id(batch_id, line.index),
+        "custom_id": line.custom_id,
+        "response": None,
+        "error": {"code": "batch_expired", "message": EXPIRED_MESSAGE},
+    }
+    return orjson.dumps(out)
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
