@@ -628,12 +628,18 @@ class InMemoryObjectStore:
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
+        self.metadata: dict[str, dict[str, str]] = {}
         self.fail = False
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes, metadata: dict[str, str] | None = None) -> None:
         if self.fail:
             raise ConnectionError("bucket down")
         self.objects[key] = bytes(data)
+        self.metadata[key] = dict(metadata or {})
+
+    def read(self, key: str) -> tuple[bytes, dict[str, str]] | None:
+        found = self.get(key)
+        return None if found is None else (found, dict(self.metadata.get(key, {})))
 
     def get(self, key: str) -> bytes | None:
         if self.fail:

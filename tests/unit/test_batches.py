@@ -533,3 +533,82 @@ def test_a_batch_within_its_window_and_an_unplanned_one_past_it(rig: Rig) -> Non
     rig.run_event([{"kind": "sweep", "tenant_id": "-", "batch_id": "sweep_b"}])
     rig.deliver()
     assert rig.batch(key, fresh)["status"] == "expired" and rig.transport.calls == []
+
+
+# --- the S3 drop-in -----------------------------------------------------------------------------------
+
+
+def s3_event(key: str, when: str = "2026-12-02T01:02:03.456Z", etag: str = "abc") -> str:
+    """S3's notification for ``key`` (URL-encoded, as S3 writes it) in the jobs queue."""
+    from urllib.parse import quote_plus
+
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": "us-east-1",
+        "eventTime": when,
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "bucket"}, "object": {"key": quote_plus(key), "size": 1, "eTag": etag}},
+    }
+    return json.dumps({"Records": [record]})
+
+
+def _drop(rig: Rig, key: str, lines: list[dict[str, Any]], **metadata: str) -> None:
+    content = b"".join(json.dumps(x).encode() + b"\n" for x in lines)
+    rig.objects.put(key, content, metadata)
+
+
+def test_a_file_dropped_under_incoming_becomes_a_batch_and_runs(rig: Rig) -> None:
+    # Given a file dropped under the tenant's prefix, naming one of its keys
+    key = rig.key()
+    key_id = key.split("_")[1]
+    object_key = f"incoming/acme/nightly {SSN}.jsonl"
+    _drop(rig, object_key, [embed("a", f"ssn {SSN}"), embed("b", "two")], **{"steward-key-id": key_id})
+    # When S3's notification reaches the worker, twice (S3 may deliver it again)
+    assert rig.run_event([s3_event(object_key), s3_event(object_key)]) == set()
+    rig.deliver()
+    # Then one batch ran it, listed for the tenant, naming the object in its metadata
+    listed = rig.client.get("/v1/batches", headers=rig.headers(key)).json()["data"]
+    assert len(listed) == 1
+    batch = listed[0]
+    assert batch["status"] == "completed" and batch["request_counts"] == {
+        "total": 2,
+        "completed": 2,
+        "failed": 0,
+    }
+    assert batch["metadata"] == {"source": "s3", "object": object_key}
+    # And the dropped object is gone, its bytes kept sealed as the batch's input file
+    assert object_key not in rig.objects.objects
+    assert all(SSN.encode() not in blob for blob in rig.objects.objects.values())
+    content = rig.client.get(f"/v1/files/{batch['input_file_id']}/content", headers=rig.headers(key))
+    assert f"ssn {SSN}".encode() in content.content
+
+
+@pytest.mark.parametrize(
+    ("metadata", "code"),
+    [
+        ({}, "invalid_key"),
+        ({"steward-key-id": "nokey"}, "invalid_key"),
+        ({"steward-key-id": "<globex>"}, "invalid_key"),
+        ({"steward-key-id": "<acme>", "steward-endpoint": "/v1/chat/completions"}, "invalid_endpoint"),
+        ({"steward-key-id": "<acme>", "steward-endpoint": "/v2/models/no-such/infer"}, "model_not_found"),
+    ],
+)
+def test_a_drop_in_that_cannot_run_is_a_failed_batch_saying_why(
+    rig: Rig, metadata: dict[str, str], code: str
+) -> None:
+    keys = {"<acme>": rig.key("acme").split("_")[1], "<globex>": rig.key("globex").split("_")[1]}
+    filled = {k: keys.get(v, v) for k, v in metadata.items()}
+    _drop(rig, "incoming/acme/x.jsonl", [embed("a", "one")], **filled)
+    assert rig.run_event([s3_event("incoming/acme/x.jsonl")]) == set()
+    (stored,) = rig.store.batches.values()
+    assert stored.status.value == "failed" and stored.errors[0]["code"] == code
+    assert rig.queue.sent == [] and rig.transport.calls == []
+    assert "incoming/acme/x.jsonl" not in rig.objects.objects
+
+
+def test_s3_test_events_are_no_jobs_and_foreign_prefixes_are_poison(rig: Rig) -> None:
+    test_event = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"})
+    assert rig.run_event([test_event]) == set()
+    assert len(rig.run_event([s3_event("files/acme/x"), s3_event("incoming/../x.jsonl")])) == 2
+    assert rig.store.batches == {}

@@ -349,6 +349,7 @@ def build_batch_ports(settings: ApiSettings) -> BatchPorts:
             max_file_bytes=settings.max_file_bytes,
             max_lines=settings.batch_max_lines,
             chunk_lines=settings.batch_chunk_lines,
+            max_dropin_bytes=settings.max_dropin_bytes,
         ),
     )
 

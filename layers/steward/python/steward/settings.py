@@ -164,6 +164,9 @@ class ApiSettings(StewardSettings):
     jobs_queue_url: str = ""
     max_file_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=MAX_FILE_BYTES)
     batch_max_lines: int = Field(default=50_000, ge=1, le=50_000)
+    # A file dropped into ``incoming/<tenant>/`` of the batch bucket (`steward.batches.dropin`):
+    # read whole by the worker, so bounded well inside its memory.
+    max_dropin_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024)
     # Lines per chunk (one SQS message, one S3 object each): small enough that ten chunks (one
     # SQS batch) finish well inside the worker's timeout, large enough to keep messages few.
     batch_chunk_lines: int = Field(default=50, ge=1, le=1000)

@@ -40,12 +40,16 @@ class S3ObjectStore:
         self.client.put_object(Bucket=self._bucket, Key=key, Body=data)
 
     def get(self, key: str) -> bytes | None:
+        found = self.read(key)
+        return found[0] if found is not None else None
+
+    def read(self, key: str) -> tuple[bytes, dict[str, str]] | None:
         try:
             answer = self.client.get_object(Bucket=self._bucket, Key=key)
         except self.client.exceptions.NoSuchKey:
             return None
         body: bytes = answer["Body"].read()
-        return body
+        return body, {str(k).lower(): str(v) for k, v in (answer.get("Metadata") or {}).items()}
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self._bucket, Key=key)

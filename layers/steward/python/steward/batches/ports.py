@@ -74,6 +74,10 @@ class ObjectStore(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def read(self, key: str) -> tuple[bytes, dict[str, str]] | None:
+        """The object and its user metadata (an S3 drop-in's ``x-amz-meta-*``), or None."""
+        ...
+
 
 class JobQueue(Protocol):
     """The jobs queue: each job a small JSON document of ids (never lines)."""

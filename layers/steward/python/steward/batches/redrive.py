@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from steward.batches.worker import Job
+from steward.batches.jobs import Job
 
 RECEIVE_BATCH = 10
 

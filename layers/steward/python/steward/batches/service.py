@@ -60,6 +60,7 @@ class BatchLimits:
     max_lines: int = 50_000
     chunk_lines: int = 50
     retention_days: int = 30
+    max_dropin_bytes: int = 50 * 1024 * 1024  # an S3 drop-in (`steward.batches.dropin`)
 
 
 def file_key(tenant_id: str, file_id: str) -> str:

@@ -34,7 +34,9 @@ from steward.auth.authorize import KeyStore
 from steward.auth.principal import Principal
 from steward.batches import ids
 from steward.batches.audit import ChunkAudit, LineTrace, chunk_records
+from steward.batches.dropin import DropIn
 from steward.batches.endpoints import Endpoint, parse_endpoint
+from steward.batches.jobs import CHUNK, EXPIRE, INGEST, PLAN, SWEEP, Job
 from steward.batches.jsonl import InputLine, decode_chunk, encode_chunk, validate
 from steward.batches.lines import Answer, is_transient, refusal, run_line
 from steward.batches.model import TERMINAL, BatchRecord, FileRecord, Purpose, Status
@@ -47,47 +49,9 @@ from steward.errors import InternalError, RateLimited, StewardError, Unauthentic
 from steward.inference.service import InferenceService
 
 logger = logging.getLogger("steward.batches")
-PLAN, CHUNK, SWEEP, EXPIRE = "plan", "chunk", "sweep", "expire"
-_KINDS = {PLAN, CHUNK, SWEEP, EXPIRE}
 #: Batches a sweep hands to expire jobs at most (the next sweep takes the rest).
 SWEEP_LIMIT = 500
 EXPIRED_MESSAGE = "This request could not be executed before the completion window expired."
-
-
-@dataclass(frozen=True)
-class Job:
-    """One queue message: plan a batch, or run one of its chunks."""
-
-    kind: str
-    tenant_id: str
-    batch_id: str
-    chunk: int = 0
-
-    @classmethod
-    def parse(cls, body: str | bytes) -> Job:
-        """The job a message holds; ValueError for anything else (it ends in the DLQ). A sweep
-        (the schedule's) names no batch: its ``batch_id`` is ``sweep_<time>``, unique per run."""
-        try:
-            doc = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise ValueError("not a batch job") from None
-        if not isinstance(doc, dict) or doc.get("kind") not in _KINDS:
-            raise ValueError("not a batch job")
-        tenant, batch, chunk = doc.get("tenant_id"), doc.get("batch_id"), doc.get("chunk", 0)
-        prefix = "sweep_" if doc["kind"] == SWEEP else "batch_"
-        if not (isinstance(tenant, str) and tenant and isinstance(batch, str) and batch.startswith(prefix)):
-            raise ValueError("not a batch job")
-        if type(chunk) is not int or chunk < 0:
-            raise ValueError("not a batch job")
-        return cls(str(doc["kind"]), tenant, batch, chunk)
-
-    def as_message(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "tenant_id": self.tenant_id,
-            "batch_id": self.batch_id,
-            "chunk": self.chunk,
-        }
 
 
 class ChunkDeferred(Exception):
@@ -171,6 +135,17 @@ class BatchWorker:
         self.reserve_s = reserve_s
         self._clock = clock
         self._sleep = sleep
+        self.dropin = DropIn(
+            store=store,
+            objects=objects,
+            seals=seals,
+            queue=queue,
+            keys=keys,
+            gate=gate,
+            registry=inference.catalog.registry,
+            limits=self.limits,
+            clock=lambda: self._clock(),
+        )
 
     def handle(self, job: Job, remaining_s: Callable[[], float] = lambda: math.inf) -> dict[str, Any]:
         """Run ``job``; what it returns is what a redelivery of the same job gets back (idempotency)."""
@@ -180,6 +155,8 @@ class BatchWorker:
             return self.sweep()
         if job.kind == EXPIRE:
             return self.expire(job)
+        if job.kind == INGEST:
+            return self.dropin.ingest(job)
         try:
             return self.run_chunk(job, remaining_s)
         except ChunkDeferred as deferred:
