@@ -17,6 +17,7 @@ chunks and writes results and output files, and consumes the queue.
 
 from __future__ import annotations
 
+import jsii
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -24,8 +25,10 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.interfaces.aws_s3 import IBucketRef
 from constructs import Construct
 from steward.resources import JOBS_MAX_RECEIVES, OPEN_BATCHES_INDEX, ResourceNames, TableSpec
 
@@ -49,7 +52,7 @@ PERIOD = Duration.minutes(5)
 #: How often the expiry sweep runs: a batch ends at most this long after its 24 h window.
 SWEEP_INTERVAL = Duration.minutes(15)
 #: Prefixes of the batch bucket (`steward.batches`): input and output files, chunks, results.
-FILES, CHUNKS, RESULTS = "files/*", "chunks/*", "results/*"
+FILES, CHUNKS, RESULTS, INCOMING = "files/*", "chunks/*", "results/*", "incoming/*"
 
 
 class BatchEventsConstruct(Construct):
@@ -139,6 +142,30 @@ class BatchEventsConstruct(Construct):
             )
         )
         self._grant_worker(self.worker.role, inference_endpoint_name)
+
+        # The S3 drop-in (`steward.batches.dropin`): a file written under incoming/<tenant>/ notifies
+        # the jobs queue; the worker turns it into a sealed input file and a batch.
+        data.batch_bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            _JobsQueueDestination(self.queue, data, names.batch_bucket),
+            s3.NotificationKeyFilter(prefix=INCOMING.rstrip("*")),
+        )
+        handler = Stack.of(self).node.try_find_child(
+            "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+        )
+        if handler is not None:
+            acknowledge(
+                handler,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+                "CDK's own handler that writes the bucket's notification configuration at deploy time; "
+                "it only needs to write its logs.",
+            )
+            acknowledge(
+                handler,
+                "AwsSolutions-IAM5[Resource::*]",
+                "CDK's bucket-notification handler: s3:PutBucketNotification is granted by CDK on the "
+                "bucket it configures; the wildcard is CDK's, at deploy time only.",
+            )
 
         # The expiry sweep: a job on the same queue (the worker reads the open-batches index and
         # queues one expire job per batch past its window). ``batch_id`` carries the event's time,
@@ -272,6 +299,8 @@ class BatchEventsConstruct(Construct):
             role, "Idempotency", ["GetItem", "PutItem", "UpdateItem", "DeleteItem"], names.idempotency_table
         )
         self._objects(role, "BatchObjectsRead", ["s3:GetObject"], [FILES, CHUNKS, RESULTS])
+        # Drop-ins: read the dropped object, then remove it (its bytes live on sealed in files/).
+        self._objects(role, "DropInConsume", ["s3:GetObject", "s3:DeleteObject"], [INCOMING])
         self._objects(role, "BatchObjectsWrite", ["s3:PutObject"], [FILES, CHUNKS, RESULTS])
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -322,4 +351,46 @@ class BatchEventsConstruct(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=description,
+        )
+
+
+@jsii.implements(s3.IBucketNotificationDestination)
+class _JobsQueueDestination:
+    """The jobs queue as the batch bucket's notification target. CDK's ``SqsDestination`` names
+    the bucket by its ARN token in the key policy, and the bucket is encrypted with that key: a
+    circular dependency. Here S3 is allowed by the bucket's name, which `ResourceNames` fixes."""
+
+    def __init__(self, queue: sqs.Queue, data: DataConstruct, bucket_name: str) -> None:
+        self._queue, self._data, self._bucket_name = queue, data, bucket_name
+
+    def bind(self, scope: Construct, bucket: IBucketRef) -> s3.BucketNotificationDestinationConfig:
+        stack = Stack.of(scope)
+        conditions = {
+            "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:s3:::{self._bucket_name}"},
+            "StringEquals": {"aws:SourceAccount": stack.account},
+        }
+        s3_principal = iam.ServicePrincipal("s3.amazonaws.com")
+        result = self._queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="S3DropInNotifications",
+                principals=[s3_principal],
+                actions=["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+                resources=[self._queue.queue_arn],
+                conditions=conditions,
+            )
+        )
+        self._data.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="S3DropInNotificationsKms",
+                principals=[s3_principal],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],  # in a key policy "*" means this key
+                conditions=conditions,
+            )
+        )
+        dependencies = [result.policy_dependable] if result.policy_dependable is not None else []
+        return s3.BucketNotificationDestinationConfig(
+            arn=self._queue.queue_arn,
+            type=s3.BucketNotificationDestinationType.QUEUE,
+            dependencies=dependencies,
         )

@@ -111,6 +111,19 @@ def provision(names: ResourceNames, session: Any) -> ProvisionedResources:
             )
 
     queues = provision_queues(names, session.client("sqs"), key_id)
+    # The S3 drop-in (`steward.batches.dropin`): objects created under incoming/ notify the jobs queue.
+    s3.put_bucket_notification_configuration(
+        Bucket=names.batch_bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queues["jobs_queue_arn"],
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}},
+                }
+            ]
+        },
+    )
 
     secrets_client = session.client("secretsmanager")
     try:

@@ -113,7 +113,10 @@ def test_the_worker_may_do_what_a_line_needs_and_nothing_more(synth: Synth) -> N
         r["Fn::Join"][1][0] == {"Fn::GetAtt": [bucket, "Arn"]}
         for r in statements["BatchObjectsRead"]["Resource"]
     )
-    assert "s3:DeleteObject" not in str(statements)  # the worker never deletes a caller's file
+    # The worker deletes nothing but a consumed drop-in (never a caller's file, chunk or result)
+    deleting = [sid for sid, st in statements.items() if "s3:DeleteObject" in _list(st["Action"])]
+    assert deleting == ["DropInConsume"]
+    assert [r["Fn::Join"][1][1] for r in _list(statements["DropInConsume"]["Resource"])] == ["/incoming/*"]
     assert "dynamodb:Scan" not in _list(statements["BatchRecords"]["Action"])
     sealing = statements["SealingKeys"]["Condition"]
     assert sealing["ForAllValues:StringEquals"] == {"kms:EncryptionContextKeys": ["steward:tenant"]}
@@ -174,3 +177,19 @@ def test_a_schedule_queues_the_expiry_sweep_and_the_worker_may_read_open_batches
     index = statements["OpenBatchesIndex"]
     assert _list(index["Action"]) == ["dynamodb:Query"]
     assert "/index/open-until" in json.dumps(index["Resource"])
+
+
+def test_drop_ins_under_incoming_notify_the_jobs_queue(synth: Synth) -> None:
+    (notifications,) = synth.resources("Custom::S3BucketNotifications").values()
+    props = notifications["Properties"]
+    assert props["BucketName"] == {"Ref": synth.logical_id(synth.stack.data.batch_bucket)}
+    (config,) = props["NotificationConfiguration"]["QueueConfigurations"]
+    assert config["Events"] == ["s3:ObjectCreated:*"]
+    assert config["Filter"] == {"Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}}
+    assert config["QueueArn"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.events.queue), "Arn"]}
+    key = synth.resources("AWS::KMS::Key")[synth.logical_id(synth.stack.data.key)]["Properties"]
+    (s3_use,) = [st for st in key["KeyPolicy"]["Statement"] if st.get("Sid") == "S3DropInNotificationsKms"]
+    assert s3_use["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert "aws:SourceArn" in json.dumps(s3_use["Condition"]) and "aws:SourceAccount" in json.dumps(
+        s3_use["Condition"]
+    )
