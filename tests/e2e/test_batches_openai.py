@@ -157,3 +157,49 @@ def test_openai_cancel_and_a_malformed_file(stack: RunningStack) -> None:
     assert deleted.deleted is True
     with pytest.raises(openai.NotFoundError):
         client.files.retrieve(good.id)
+
+
+def test_a_file_dropped_into_the_bucket_runs_as_a_batch(stack: RunningStack) -> None:
+    import boto3
+    from steward.resources import ResourceNames
+
+    # Given a file a pipeline writes straight into the batch bucket, naming the demo key
+    client = openai.OpenAI(base_url=f"{stack.api_url}/v1", api_key=stack.key, max_retries=2, timeout=60)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.state["aws_endpoint_url"],
+        region_name="us-east-1",
+        aws_access_key_id="steward-local",
+        aws_secret_access_key="steward-local",
+    )
+    object_key = f"incoming/demo/drop-{time.time_ns()}.jsonl"
+    lines = [_line(f"d{i}", {"model": MINILM, "input": f"Dropped sentence number {i}."}) for i in range(3)]
+    s3.put_object(
+        Bucket=ResourceNames("local").batch_bucket,
+        Key=object_key,
+        Body="".join(json.dumps(line) + "\n" for line in lines).encode(),
+        Metadata={"steward-key-id": stack.key.split("_")[1]},
+    )
+    # When the notification has run through the worker
+    deadline, found = time.monotonic() + 120, None
+    while found is None and time.monotonic() < deadline:
+        found = next(
+            (
+                b
+                for b in client.batches.list(limit=100).data
+                if (b.metadata or {}).get("object") == object_key
+            ),
+            None,
+        )
+        time.sleep(1)
+    assert found is not None, "no batch for the dropped file"
+    batch = _wait(client, found.id)
+    # Then it completed like an uploaded batch, and the dropped object is gone (kept sealed as its input)
+    assert batch.status == "completed" and batch.request_counts is not None
+    assert batch.request_counts.completed == 3
+    outputs = [json.loads(x) for x in client.files.content(batch.output_file_id).text.splitlines()]
+    assert sorted(o["custom_id"] for o in outputs) == ["d0", "d1", "d2"]
+    listed = s3.list_objects_v2(Bucket=ResourceNames("local").batch_bucket, Prefix="incoming/").get(
+        "Contents", []
+    )
+    assert object_key not in {o["Key"] for o in listed}

@@ -797,7 +797,8 @@ def traffic(stack: RunningStack) -> Iterator[Traffic]:
             Probe("files_delete", "DELETE", f"/v1/files/{spare_id}", OK, params=q_pii()),
         ):
             answers[probe.name] = (probe, _send(http, stack, probe))
-        _wait_for_batches(http, stack, [batch_id, to_cancel])
+        dropped = _drop_in(http, stack)
+        _wait_for_batches(http, stack, [batch_id, to_cancel, dropped])
         for probe in (Probe("audit", "GET", "/v1/audit", OK, params={"limit": 100, "q": EMAIL}),):
             answers[probe.name] = (probe, _send(http, stack, probe))
     ids = {name: r.headers.get("x-request-id", "") for name, (_, r) in answers.items()}
@@ -810,6 +811,26 @@ def q_pii() -> dict[str, str]:
 
 def _upload() -> dict[str, Any]:
     return {"files": {"file": ("spare.jsonl", BATCH_FILE)}, "data": {"purpose": "batch"}}
+
+
+def _drop_in(http: httpx.Client, stack: RunningStack, timeout_s: float = 120) -> str:
+    """A batch file with the seeded values dropped into the bucket (S3 drop-in): its batch's id.
+    The object's name is benign: S3's notification carries it through the queue."""
+    object_key = f"incoming/{DEMO_TENANT}/canary-{time.time_ns()}.jsonl"
+    _aws(stack, "s3").put_object(
+        Bucket=ResourceNames("local").batch_bucket,
+        Key=object_key,
+        Body=BATCH_FILE,
+        Metadata={"steward-key-id": stack.key.split("_")[1]},
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        listed = http.get("/v1/batches", params={"limit": 100}, headers=_authorization(stack, "user")).json()
+        for batch in listed.get("data", []):
+            if (batch.get("metadata") or {}).get("object") == object_key:
+                return str(batch["id"])
+        time.sleep(1)
+    raise AssertionError("the drop-in never became a batch")
 
 
 def _wait_for_batches(
