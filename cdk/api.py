@@ -27,7 +27,14 @@ from steward.errors import (
     Unauthenticated,
     problem_for,
 )
-from steward.resources import KEYS_TENANT_INDEX, PUBLIC_PATHS, ResourceNames, TableSpec
+from steward.resources import (
+    KEYS_TENANT_INDEX,
+    PUBLIC_PATHS,
+    REVIEWS_ID_INDEX,
+    REVIEWS_QUEUE_INDEX,
+    ResourceNames,
+    TableSpec,
+)
 
 from cdk.data import DataConstruct
 from cdk.function import StewardFunction
@@ -134,11 +141,16 @@ class ApiConstruct(Construct):
             names.policies_table,
             names.limits_table,
             names.control_table,
+            names.reviews_table,  # the review queue of flagged requests
         )
         environment = {  # steward.settings.ApiSettings
             **common,
             **{_env_name(spec.name, names.prefix, "TABLE"): spec.name for spec in api_tables},
             "STEWARD_KMS_KEY_ID": data.key.key_arn,
+            # BlockedExcess is emitted against the share the block-rate alarm tolerates.
+            "STEWARD_TENANT_BLOCK_SHARE": f"{settings.tenant_block_share_alarm:g}",
+            # Records of tenants without a plan (and of unauthenticated callers) expire after this.
+            "STEWARD_AUDIT_RETENTION_DAYS": str(settings.audit_retention_days),
         }
         if settings.backend_url:
             environment["STEWARD_BACKEND_URL"] = settings.backend_url
@@ -365,6 +377,27 @@ class ApiConstruct(Construct):
         # (UpdateItem), the plan (GetItem), a tenant's usage (Query).
         allow(
             "LimitCounters", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], names.limits_table
+        )
+        # The review queue (steward.adapters.review_store): an item, its sealed texts and marks
+        # created in one transaction of Puts; marks read in batches (BatchGetItem); an item read
+        # (GetItem); claims and resolutions conditional (UpdateItem, in a transaction with mark
+        # Puts); listings and lookups by id on the two indexes (Query). Never a Scan: listing every
+        # tenant's queue at once is the operator CLI's, under its own credentials.
+        allow(
+            "ReviewQueue",
+            ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            names.reviews_table,
+        )
+        reviews_table = data.table(names.reviews_table)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReviewQueueIndexes",
+                actions=["dynamodb:Query"],
+                resources=[
+                    f"{reviews_table.table_arn}/index/{REVIEWS_QUEUE_INDEX}",
+                    f"{reviews_table.table_arn}/index/{REVIEWS_ID_INDEX}",
+                ],
+            )
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(

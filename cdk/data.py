@@ -3,6 +3,10 @@
 Names and key schemas come from ``steward.resources.ResourceNames`` (never re-typed here), so the
 local moto stack and AWS create the same resources. Every store is encrypted with one
 customer-managed key: one key policy to audit and one place to revoke.
+
+The audit bucket (`steward.audit.archive`) is versioned under S3 Object Lock with the stage's
+mode and default retention, and is always retained: audit evidence must outlive the stack (and
+CloudFormation could not empty it while objects are locked).
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ class DataConstruct(Construct):
             removal,
             expiration=Duration.days(settings.batch_file_retention_days),
         )
+        self.audit_bucket = self._audit_bucket(names.audit_bucket, settings)
 
         self.pepper_secret = secretsmanager.Secret(
             self,
@@ -133,6 +138,7 @@ class DataConstruct(Construct):
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute=spec.ttl_attribute,
+            stream=dynamodb.StreamViewType[spec.stream] if spec.stream else None,
             deletion_protection=removal == RemovalPolicy.RETAIN,
             removal_policy=removal,
         )
@@ -170,6 +176,33 @@ class DataConstruct(Construct):
                 )
             ],
             removal_policy=removal,
+        )
+
+    def _audit_bucket(self, name: str, settings: StageSettings) -> s3.Bucket:
+        retention = Duration.days(settings.audit_retention_days)
+        lock = (
+            s3.ObjectLockRetention.compliance(retention)
+            if settings.audit_lock_mode == "COMPLIANCE"
+            else s3.ObjectLockRetention.governance(retention)
+        )
+        return s3.Bucket(
+            self,
+            "AuditBucket",
+            bucket_name=name,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            object_lock_enabled=True,
+            object_lock_default_retention=lock,
+            server_access_logs_bucket=self.access_logs_bucket,
+            server_access_logs_prefix="AuditBucket/",
+            lifecycle_rules=[s3.LifecycleRule(abort_incomplete_multipart_upload_after=Duration.days(7))],
+            removal_policy=RemovalPolicy.RETAIN,
         )
 
 

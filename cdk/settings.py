@@ -11,6 +11,8 @@ from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
+from steward.controls.model import MAX_RETENTION_DAYS
+from steward.settings import DEFAULT_TENANT_BLOCK_SHARE
 from steward.ttl_cache import DEFAULT_TTL_S
 
 STAGES_CONTEXT_KEY = "steward:stages"
@@ -40,6 +42,16 @@ class CustomDomain:
 
     domain_name: str
     certificate_arn: str
+
+
+@dataclass(frozen=True)
+class TenantAlarmThresholds:
+    """Per tenant and 5 minutes: what makes a tenant's traffic an anomaly (`steward.tenant_signals`)."""
+
+    requests: int  # requests (a spike: the default, 6000, is 20/s, 40% of the default stage throttle)
+    rate_limited: int  # 429s of the tenant's plan (a client ignoring Retry-After)
+    block_share: float  # blocked share of its requests tolerated ...
+    block_excess: int  # ... and how many blocked requests beyond that share alarm (minimum volume)
 
 
 @dataclass(frozen=True)
@@ -88,11 +100,24 @@ class StageSettings:
     # Observability.
     alarm_email: str | None = None
     api_p99_latency_ms: int = 5000
+    # Per-tenant anomaly alarms (TenantAlarmThresholds): each tenant is one contributor of a
+    # Metrics Insights alarm. The block share also goes to the api function, which emits
+    # ``BlockedExcess`` against it (STEWARD_TENANT_BLOCK_SHARE).
+    tenant_requests_alarm: int = 6000
+    tenant_rate_limited_alarm: int = 100
+    tenant_block_share_alarm: float = DEFAULT_TENANT_BLOCK_SHARE
+    tenant_block_excess_alarm: int = 10
     # Fairness reports: run interval, daily windows looked back on, and the alarm threshold on the
     # lowest demographic parity ratio across model versions (four-fifths rule by default).
     fairness_report_interval_hours: int = 6
     fairness_lookback_days: int = 7
     fairness_dp_ratio_alarm: float = 0.8
+    # Audit: records of a tenant without a plan (and unauthenticated callers) expire after this,
+    # and it is the audit bucket's default Object Lock retention. The lock mode: GOVERNANCE lets
+    # an operator allowed to bypass it delete locked objects (a dev stage can be torn down);
+    # COMPLIANCE lets no one, not even the root user, until the date passes (prod, cdk.json).
+    audit_retention_days: int = 400
+    audit_lock_mode: str = "GOVERNANCE"
 
     def __post_init__(self) -> None:
         if self.log_retention_days not in LOG_RETENTION_DAYS:
@@ -114,6 +139,19 @@ class StageSettings:
             raise ValueError("batch_worker_concurrency must be within 2..1000 (SQS maximum concurrency)")
         if not 1 <= self.batch_chunk_lines <= 1000:
             raise ValueError("batch_chunk_lines must be within 1..1000")
+        if (
+            min(self.tenant_requests_alarm, self.tenant_rate_limited_alarm, self.tenant_block_excess_alarm)
+            < 1
+        ):
+            raise ValueError("tenant request, rate-limited and block-excess alarms must be at least 1")
+        if not 0 < self.tenant_block_share_alarm < 1:
+            raise ValueError("tenant_block_share_alarm must be within (0, 1)")
+        if not 1 <= self.audit_retention_days <= MAX_RETENTION_DAYS:
+            raise ValueError(f"audit_retention_days must be within 1..{MAX_RETENTION_DAYS}")
+        if self.audit_lock_mode not in {"GOVERNANCE", "COMPLIANCE"}:
+            raise ValueError(
+                f"audit_lock_mode must be GOVERNANCE or COMPLIANCE, got {self.audit_lock_mode!r}"
+            )
         if not self.sagemaker_instance_type.startswith("ml."):
             raise ValueError(
                 f"sagemaker_instance_type must be an ml.* type, got {self.sagemaker_instance_type!r}"
@@ -123,6 +161,15 @@ class StageSettings:
     def authorizer_function_cache_ttl_s(self) -> float:
         """The authorizer function's key cache TTL: what the edge cache leaves of the budget."""
         return DEFAULT_TTL_S - self.authorizer_cache_ttl_s
+
+    @property
+    def tenant_alarms(self) -> TenantAlarmThresholds:
+        return TenantAlarmThresholds(
+            requests=self.tenant_requests_alarm,
+            rate_limited=self.tenant_rate_limited_alarm,
+            block_share=self.tenant_block_share_alarm,
+            block_excess=self.tenant_block_excess_alarm,
+        )
 
     @property
     def log_retention(self) -> logs.RetentionDays:

@@ -9,6 +9,7 @@ from constructs import Construct
 from steward.resources import ResourceNames
 
 from cdk.api import ApiConstruct
+from cdk.audit_archive import AuditArchiveConstruct
 from cdk.data import DataConstruct
 from cdk.events import BatchEventsConstruct
 from cdk.inference import InferenceEndpointConstruct
@@ -20,8 +21,8 @@ from cdk.waf import WafConstruct
 
 
 class StewardStack(Stack):
-    """One stage of Steward: data, layers, inference endpoint, API + WAF, observability, batch events,
-    fairness reports."""
+    """One stage of Steward: data, layers, inference endpoint, API + WAF, the audit archive,
+    observability, batch events, fairness reports."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any):
         super().__init__(scope, construct_id, **kwargs)
@@ -57,6 +58,9 @@ class StewardStack(Stack):
             log_retention=settings.log_retention,
             removal_policy=settings.cdk_removal_policy,
         )
+        self.audit_archive = AuditArchiveConstruct(
+            self, "AuditArchive", names=self.names, settings=settings, data=self.data, layers=self.layers
+        )
         self.observability = ObservabilityConstruct(
             self,
             "Observability",
@@ -68,6 +72,9 @@ class StewardStack(Stack):
             endpoint_name=endpoint_name,
             alarm_email=settings.alarm_email,
             p99_latency_ms=settings.api_p99_latency_ms,
+            tenant_alarms=settings.tenant_alarms,
+            audit_archiver=self.audit_archive.function.function,
+            audit_dead_letters=self.audit_archive.dead_letters,
         )
         self.events = BatchEventsConstruct(
             self,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from steward.audit.archive import ArchiveObject, AuditChange
 from steward.audit.chain import AuditChain, ChainHead, ChainWriter, HeadMoved, RecordExists, head_of
 from steward.auth.keys import KeyRecord
 from steward.catalog.registry import MODEL_ITEM_SK, ModelDocument, ModelEntry, ModelVersion, Target
@@ -95,6 +96,8 @@ class InMemoryAuditStore:
     def __init__(self, chain: AuditChain | None = None) -> None:
         self.records: list[dict[str, Any]] = []
         self.heads: dict[str, dict[str, Any]] = {}
+        #: What the table's stream (new images) would show, in commit order.
+        self.stream: list[AuditChange] = []
         self.fail = False
         self._where: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
@@ -142,7 +145,12 @@ class InMemoryAuditStore:
                 self.records.append(dict(record))
             else:
                 self.records[found] = dict(record)
+            self._stream("INSERT" if found is None else "MODIFY", record)
+            self._stream("INSERT" if current is None else "MODIFY", head_item)
             self.heads[tenant] = dict(head_item)
+
+    def _stream(self, event: str, item: Mapping[str, Any]) -> None:
+        self.stream.append(AuditChange(str(1000 + len(self.stream)), event, json.loads(json.dumps(item))))
 
     # -- AuditStore
     def put(self, record: Mapping[str, Any]) -> None:
@@ -184,6 +192,45 @@ class InMemoryAuditStore:
             mine = [r for r in mine if r["sk"] < after_sk]
         page = mine[:limit]
         return page, (page[-1]["sk"] if len(mine) > limit else None)
+
+
+class InMemoryAuditArchive:
+    """`steward.audit.archive.ArchiveSink` and ``ArchiveSource`` as the audit bucket behaves:
+    create-only puts, every version of a key kept and read back (versioning under Object Lock);
+    writes under a prefix in ``failing`` raise."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, list[bytes]] = {}
+        self.retain_until: dict[str, int] = {}
+        self.failing: set[str] = set()
+        self.puts = 0
+        self._lock = threading.Lock()  # the archiver writes a batch's objects in parallel
+
+    def put(self, obj: ArchiveObject) -> bool:
+        with self._lock:
+            self.puts += 1
+            if any(obj.key.startswith(prefix) for prefix in self.failing):
+                raise ConnectionError("audit bucket down")
+            if obj.key in self.versions:
+                return False
+            self.versions[obj.key] = [obj.body]
+            self.retain_until[obj.key] = obj.retain_until
+            return True
+
+    def write_version(self, key: str, body: bytes) -> None:
+        """A new version over ``key`` (what someone with s3:PutObject could do; the old one stays)."""
+        self.versions.setdefault(key, []).append(body)
+
+    def bodies(self, prefix: str, *, start_after: str | None) -> Iterator[tuple[str, bytes]]:
+        for key in sorted(self.versions):
+            if key.startswith(prefix) and (start_after is None or key > start_after):
+                for body in self.versions[key]:
+                    yield key, body
+
+    def records(self) -> list[dict[str, Any]]:
+        return [
+            json.loads(line) for bodies in self.versions.values() for b in bodies for line in b.splitlines()
+        ]
 
 
 @dataclass
@@ -716,3 +763,136 @@ def in_memory_idempotency() -> Any:
             self.records.pop(data_record.idempotency_key, None)
 
     return InMemoryIdempotency()
+
+
+class InMemoryReviewStore:
+    """`steward.review.ports.ReviewStore` in memory: every write checked and applied under one
+    lock, as DynamoDB's conditional writes and transactions are atomic. ``rows`` is the table as
+    stored (key -> the attributes the DynamoDB adapter would write), so tests can look at what is
+    kept in clear; ``fail`` makes every call raise."""
+
+    def __init__(self) -> None:
+        import threading
+
+        from steward.adapters.review_store import item_to_record
+
+        self._encode = item_to_record
+        self.items: dict[tuple[str, str], Any] = {}
+        self.sealed_texts: dict[tuple[str, str], bytes] = {}
+        self.marks_by_mac: dict[tuple[str, str], Any] = {}
+        self.fail = False
+        self.creates = 0
+        self._lock = threading.Lock()
+
+    def _check(self) -> None:
+        if self.fail:
+            raise ConnectionError("review table down")
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """What DynamoDB would hold: items, sealed texts and marks."""
+        rows = [self._encode(item) for item in self.items.values()]
+        rows += [{"sk": f"{rid}#text", "sealed": blob} for (_, rid), blob in self.sealed_texts.items()]
+        rows += [{"sk": f"mark#{mac}", **m.__dict__} for (_, mac), m in self.marks_by_mac.items()]
+        return rows
+
+    def create(self, item: Any, sealed: bytes, marks: Any, *, now: int) -> None:
+        from steward.review.ports import MarkTaken
+
+        self._check()
+        with self._lock:
+            taken = [
+                m
+                for m in marks
+                if (item.tenant_id, m.mac) in self.marks_by_mac
+                and self.marks_by_mac[(item.tenant_id, m.mac)].expires_at > now
+            ]
+            if taken or (item.tenant_id, item.review_id) in self.items:
+                raise MarkTaken()
+            self.items[(item.tenant_id, item.review_id)] = item
+            self.sealed_texts[(item.tenant_id, item.review_id)] = sealed
+            for m in marks:
+                self.marks_by_mac[(item.tenant_id, m.mac)] = m
+            self.creates += 1
+
+    def marks(self, tenant_id: str, macs: Any) -> list[Any]:
+        self._check()
+        return [
+            self.marks_by_mac[(tenant_id, m)]
+            for m in dict.fromkeys(macs)
+            if (tenant_id, m) in self.marks_by_mac
+        ]
+
+    def get(self, tenant_id: str, review_id: str) -> Any:
+        self._check()
+        return self.items.get((tenant_id, review_id))
+
+    def find(self, review_id: str) -> Any:
+        self._check()
+        found = [item for (_, rid), item in self.items.items() if rid == review_id]
+        return found[0] if len(found) == 1 else None
+
+    def sealed(self, tenant_id: str, review_id: str) -> bytes | None:
+        self._check()
+        return self.sealed_texts.get((tenant_id, review_id))
+
+    def queue(
+        self, tenant_id: str, state: Any, *, after: str | None, newest_first: bool, page: int
+    ) -> Iterator[Any]:
+        self._check()
+        items = sorted(
+            (i for (t, _), i in self.items.items() if t == tenant_id and i.state is state),
+            key=lambda i: i.queued_at,
+            reverse=newest_first,
+        )
+        for item in items:
+            if after is None or (item.queued_at < after if newest_first else item.queued_at > after):
+                yield item
+
+    def every_queue(self, states: Any) -> Iterator[Any]:
+        self._check()
+        yield from [i for i in self.items.values() if i.state in states]
+
+    def claim(self, tenant_id: str, review_id: str, *, by: str, until: int, now: int) -> bool:
+        from steward.review.model import State
+
+        self._check()
+        with self._lock:
+            item = self.items.get((tenant_id, review_id))
+            if item is None or item.expires_at <= now:
+                return False
+            free = item.state is State.OPEN or (
+                item.state is State.CLAIMED and (item.claimed_by == by or item.claim_until <= now)
+            )
+            if not free:
+                return False
+            self.items[(tenant_id, review_id)] = replace(
+                item, state=State.CLAIMED, claimed_by=by, claim_until=until
+            )
+            return True
+
+    def resolve(self, item: Any, marks: Any, *, now: int) -> bool:
+        from steward.review.model import State
+
+        self._check()
+        with self._lock:
+            current = self.items.get((item.tenant_id, item.review_id))
+            if (
+                current is None
+                or current.expires_at <= now
+                or current.state is not State.CLAIMED
+                or current.claimed_by != item.resolved_by
+            ):
+                return False
+            self.items[(item.tenant_id, item.review_id)] = replace(
+                current,
+                state=State.RESOLVED,
+                queued_at=item.queued_at,
+                decision=item.decision,
+                suspend_key=item.suspend_key,
+                resolved_by=item.resolved_by,
+                resolved_at=item.resolved_at,
+            )
+            for m in marks:
+                self.marks_by_mac[(item.tenant_id, m.mac)] = m
+            return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import FastAPI, Response
-from steward.audit.record import AuditKeys, AuditStore
+from steward.audit.record import AuditDraft, AuditKeys, AuditStore
 from steward.bootstrap import Api, Lazy, api_settings
 from steward.settings import ApiSettings
 
@@ -49,6 +49,12 @@ def create_app(
         built: Api = app.state.api()
         return built.audit_store
 
+    def note_retention(draft: AuditDraft) -> None:
+        """The tenant plan's audit retention, through the access gate's tenant cache."""
+        gate = app.state.api().gate
+        if gate is not None:
+            gate.note_retention(draft)
+
     def audit_pepper() -> bytes:
         """The process's one pepper source: the use cases' (shared with the privacy ``hash``
         operator, so one secret read per process), else the one the settings name."""
@@ -83,5 +89,7 @@ def create_app(
         # A batch file upload: the file itself (checked against ``max_file_bytes`` by the route)
         # and its multipart envelope.
         body_limits={FILES_PATH: settings.max_file_bytes + MULTIPART_ALLOWANCE},
+        block_share=settings.tenant_block_share,
+        note_retention=note_retention,
     )
     return app

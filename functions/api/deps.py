@@ -31,6 +31,7 @@ from steward.inference.service import InferenceService
 from steward.limits.admission import RateLimiter
 from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
+from steward.review.service import ReviewService
 from steward.usage_policy.book import UsagePolicyBook
 from steward.usage_policy.service import GuardrailService
 
@@ -153,6 +154,11 @@ async def usage_policies(api: Annotated[Api, Depends(use_cases)]) -> UsagePolicy
     return api.usage_policies
 
 
+async def reviews(api: Annotated[Api, Depends(use_cases)]) -> ReviewService | None:
+    """None without a review queue: the review routes answer 501, once the caller is checked."""
+    return api.reviews
+
+
 async def guardrails(api: Annotated[Api, Depends(use_cases)]) -> GuardrailService:
     if api.guardrails is None:
         raise FeatureNotConfigured()
@@ -178,6 +184,7 @@ Controls = Annotated[ControlService, Depends(controls)]
 UsagePolicies = Annotated[UsagePolicyBook, Depends(usage_policies)]
 Guardrails = Annotated[GuardrailService, Depends(guardrails)]
 Batches = Annotated[BatchService, Depends(batches)]
+Reviews = Annotated[ReviewService | None, Depends(reviews)]
 #: For a route that needs a caller (and the use cases built) but reads neither
 #: (``dependencies=[AUTHENTICATED, PLANE]``).
 AUTHENTICATED = Depends(call_context)

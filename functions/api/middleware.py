@@ -4,7 +4,9 @@ For each request it: takes the request id from API Gateway (correlation id), rea
 the authorizer put in ``requestContext.authorizer`` (fail closed: none -> 401), enforces the body
 size limit, MACs input and output under the tenant's audit key, and writes exactly one audit record
 *before* releasing the response - if the record can't be written the result is withheld (503
-``audit.unavailable``) and the record is corrected to say so (``steward.audit``).
+``audit.unavailable``) and the record is corrected to say so (``steward.audit``). The record
+expires after the tenant plan's retention (`steward.controls.gate.AccessGate.note_retention`),
+else the stage default.
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ from steward.audit.record import (
 from steward.auth.principal import Principal
 from steward.errors import AuditUnavailable, InputTooLarge, InternalError, StewardError, Unauthenticated
 from steward.resources import PUBLIC_PATHS
+from steward.settings import DEFAULT_TENANT_BLOCK_SHARE
+from steward.tenant_signals import TenantSignals
 
 from functions.api.deps import SCOPE_AUDIT, SCOPE_BODY, SCOPE_PRINCIPAL, SCOPE_REQUEST_ID
 from functions.api.json_guard import check_json, json_part
 from functions.api.observability import bind_correlation_id, logger, metrics
 from functions.api.problems import render
+from functions.api.tenant_metrics import emit_tenant_signals
 
 UNMATCHED_ROUTE = "<unmatched>"
 T = TypeVar("T")
@@ -109,10 +114,13 @@ class GovernanceMiddleware:
         audit_keys: AuditKeys,
         max_body_bytes: int,
         retention_days: int,
+        note_retention: Callable[[AuditDraft], None] | None = None,
         inline_blocking: bool = False,
         body_limits: Mapping[str, int] | None = None,
+        block_share: float = DEFAULT_TENANT_BLOCK_SHARE,
     ) -> None:
         self.inline_blocking = inline_blocking
+        self.block_share = block_share
         self.app = app
         self.audit_store = audit_store
         self.audit_keys = audit_keys
@@ -120,7 +128,8 @@ class GovernanceMiddleware:
         self.max_body_bytes = max_body_bytes
         #: Paths whose bodies may be larger than ``max_body_bytes`` (file uploads), by exact path.
         self.body_limits = dict(body_limits or {})
-        self.retention_days = retention_days
+        self.retention_days = retention_days  # the stage default
+        self.note_retention = note_retention
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -143,11 +152,12 @@ class GovernanceMiddleware:
         key: bytes | None = None
         try:
             principal = principal_of(scope)
+            if principal is not None:  # named even if the audit key fails (log line, tenant metrics)
+                draft.tenant_id, draft.key_id = principal.tenant_id, principal.key_id
             # First, so a request that can't be audited never runs (fail closed).
             key = await self._audit_key(principal.tenant_id if principal else None)
             if principal is None:
                 raise Unauthenticated()
-            draft.tenant_id, draft.key_id = principal.tenant_id, principal.key_id
             draft.policy_version = principal.policy_version
             scope[SCOPE_PRINCIPAL] = principal
             body = await self._read_body(scope, receive)
@@ -184,7 +194,7 @@ class GovernanceMiddleware:
         """
         store = self.audit_store()
         try:
-            await self._blocking(store.put, self._record(draft, key, response, t0))
+            await self._blocking(self._put, store, draft, key, response, t0)
         except Exception as error:
             logger.error("audit write failed", extra={"error_type": type(error).__name__})
             metrics.add_metric(name="AuditWriteFailures", unit=MetricUnit.Count, value=1)
@@ -197,6 +207,13 @@ class GovernanceMiddleware:
         else:
             if self.corrections:  # the store answers again: settle what earlier requests left
                 await self._blocking(self.corrections.flush, store)
+
+    def _put(self, store: AuditStore, draft: AuditDraft, key: bytes, response: _Response, t0: float) -> None:
+        """The tenant plan's retention (cached; read only if no route looked), then the write:
+        one blocking call, so both share one thread hop."""
+        if self.note_retention is not None:
+            self.note_retention(draft)
+        store.put(self._record(draft, key, response, t0))
 
     def _record(self, draft: AuditDraft, key: bytes, response: _Response, t0: float) -> dict[str, Any]:
         output = b"".join(response.chunks)
@@ -259,8 +276,7 @@ class GovernanceMiddleware:
                 break
         return b"".join(chunks)
 
-    @staticmethod
-    def _observe(draft: AuditDraft, status: int, latency_ms: float) -> None:
+    def _observe(self, draft: AuditDraft, status: int, latency_ms: float) -> None:
         logger.info(
             "request",
             extra={
@@ -285,6 +301,8 @@ class GovernanceMiddleware:
             metrics.add_metric(
                 name="BackendLatency", unit=MetricUnit.Milliseconds, value=draft.backend_latency_ms
             )
+        signals = TenantSignals.of(draft.tenant_id, draft.error_code, draft.reason_codes)
+        emit_tenant_signals(signals, self.block_share)
 
 
 def _replay(body: bytes) -> Receive:

@@ -46,13 +46,30 @@ STATUS_DESCRIPTIONS: dict[int, str] = {
     413: "Over a size limit (`input.too_large`).",
     415: "A Content-Type the route does not take (`input.unsupported_media_type`).",
     422: "Does not match the documented schema (`input.invalid`, locations in `errors`).",
-    429: "Rate limit exceeded (`rate_limit.exceeded`); retry later.",
+    429: "Too many requests; retry after `Retry-After` seconds. `rate.limited`: a per-minute limit "
+    "of the tenant's plan (key, tenant or model) is reached; `quota.exceeded`: its daily or monthly "
+    "quota is used up; both carry `RateLimit-Limit`/`-Remaining`/`-Reset` for the refusing window "
+    "(model calls only). `rate_limit.exceeded`: the stage's request-rate throttle (API Gateway), "
+    "on any route.",
     501: "This deployment does not have the feature (`feature.not_configured`).",
     502: "The model backend failed (`backend.error`).",
     503: "Temporarily unavailable, retry later: the model backend, the privacy check, or the audit "
     "trail (`audit.unavailable`: results are only released once audited).",
     504: "The model backend did not answer in time (`backend.timeout`).",
 }
+_SECONDS = {"type": "integer", "minimum": 0}
+#: Headers of a 429 (`steward.limits.headers`; API Gateway's throttle sends only ``Retry-After``).
+RATE_LIMIT_HEADERS: dict[str, dict[str, Any]] = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying: until the refusing window resets.",
+        "required": True,
+        "schema": _SECONDS,
+    },
+    "RateLimit-Limit": {"description": "Size of the refusing window's limit.", "schema": _SECONDS},
+    "RateLimit-Remaining": {"description": "Left in that window (0 on a refusal).", "schema": _SECONDS},
+    "RateLimit-Reset": {"description": "Seconds until that window resets.", "schema": _SECONDS},
+}
+STATUS_HEADERS: dict[int, dict[str, dict[str, Any]]] = {429: RATE_LIMIT_HEADERS}
 #: What any operation can answer with, whatever its route: the JSON gate and the body limit (the
 #: body is read before routing), the authorizer, the key's scope, the throttle, the audit trail.
 EVERY_OPERATION = (400, 401, 403, 413, 429, 503)
@@ -69,10 +86,13 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _problem(status: int) -> dict[str, Any]:
-    return {
+    problem: dict[str, Any] = {
         "description": STATUS_DESCRIPTIONS[status],
         "content": {PROBLEM_CONTENT_TYPE: {"schema": dict(PROBLEM_REF)}},
     }
+    if status in STATUS_HEADERS:
+        problem["headers"] = {name: dict(header) for name, header in STATUS_HEADERS[status].items()}
+    return problem
 
 
 #: What every route can answer with (`complete` adds 422 where there is input).

@@ -21,7 +21,6 @@ from steward.auth.lifecycle import (
     MAX_OVERLAP_HOURS,
     MODEL_PATTERN,
     NAME_PATTERN,
-    TENANT_PATTERN,
 )
 from steward.controls.model import (
     ALLOWED_MODEL_PATTERN,
@@ -506,7 +505,7 @@ class KeyCreate(BaseModel):
     holds: scopes, models and limits within the caller's own (403 ``key.escalation``)."""
 
     model_config = STRICT
-    tenant_id: Annotated[str, Field(pattern=TENANT_PATTERN.pattern)]
+    tenant_id: Annotated[str, Field(pattern=TENANT_ID.pattern)]
     models: Annotated[
         list[Annotated[str, Field(pattern=MODEL_PATTERN.pattern)]],
         Field(min_length=1, max_length=MAX_MODELS, description="Model names, or '*' for every model."),
@@ -589,6 +588,9 @@ class GuardrailVerdict(BaseModel):
     kind: Literal["word", "pattern", "topic", "pii"]
     rule: str = Field(description="The rule's name (for ``pii``: the blocked entity type).")
     action: Literal["block", "flag"]
+    hold: bool = Field(
+        description="A `flag` rule that holds requests for human review (a model call would get 403)."
+    )
 
 
 class GuardrailApplyResponse(BaseModel):
@@ -623,10 +625,17 @@ def usage_policy_document_schema() -> dict[str, Any]:
     (``version``, ``tenant_id`` and ``model`` are set by the store and ignored here)."""
     from steward.usage_policy.document import UsagePolicy
 
-    schema = UsagePolicy.model_json_schema()
+    schema = _standalone(UsagePolicy.model_json_schema())
+    for name in ("tenant_id", "model", "version"):
+        schema["properties"].pop(name, None)
+    return schema
+
+
+def _standalone(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$defs`` inlined: a body schema stands alone in an operation."""
     defs = schema.pop("$defs", {})
 
-    def inline(node: Any) -> Any:  # the body schema stands alone (no $defs in an operation)
+    def inline(node: Any) -> Any:
         if isinstance(node, dict):
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#/$defs/"):
@@ -637,6 +646,81 @@ def usage_policy_document_schema() -> dict[str, Any]:
             return [inline(v) for v in node]
         return node
 
-    for name in ("tenant_id", "model", "version"):
-        schema["properties"].pop(name, None)
     return dict(inline(schema))
+
+
+# --- the human review queue (steward.review) ---------------------------------------------------
+
+ReviewState = Literal["open", "claimed", "resolved"]
+
+
+class ReviewView(BaseModel):
+    """A review item's metadata: never its texts (only ``GET /admin/reviews/{review_id}``)."""
+
+    object: Literal["review"] = "review"
+    review_id: str
+    tenant_id: str
+    state: ReviewState = Field(description="`claimed` while a claim is live; a lapsed claim is `open`.")
+    kind: Literal["word", "pattern", "topic"]
+    rule: str = Field(description="The flag rule's name (with `kind`, as in the usage policy).")
+    direction: Literal["input", "output"]
+    hold: bool = Field(description="The rule holds requests: they are served once a reviewer approves.")
+    model: str | None
+    request_id: str = Field(description="The flagged request's id (its audit record's).")
+    key_id: str = Field(description="The API key that made the request (`suspend_key` revokes it).")
+    policy_version: str
+    created_at: int
+    expires_at: int = Field(description="When the item, its texts and its marks are deleted.")
+    text_count: int
+    texts_omitted: int = Field(description="Matched texts over the item's bounds: counted, not kept.")
+    claimed_by: str | None = Field(description="The key id holding a live claim (`cli`: an operator).")
+    claim_expires_at: int | None
+    decision: Literal["approve", "violation"] | None
+    suspend_key: bool
+    resolved_by: str | None
+    resolved_at: int | None
+
+
+class ReviewDetail(ReviewView):
+    texts: list[str] = Field(
+        description="The texts the rule matched, as the privacy policy left them (redacted), "
+        "opened for the reviewer."
+    )
+    truncated: bool = Field(description="The first text was cut to the item's size bound.")
+
+
+class ReviewList(BaseModel):
+    object: Literal["list"] = "list"
+    tenant_id: str | None
+    state: ReviewState
+    data: list[ReviewView]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
+class ReviewApprove(BaseModel):
+    """A false positive: a held text is then served when sent again, for a while."""
+
+    model_config = STRICT
+    decision: Literal["approve"]
+    suspend_key: Literal[False] = False
+
+
+class ReviewViolation(BaseModel):
+    """A confirmed violation: never released; ``suspend_key`` revokes the key that made the request."""
+
+    model_config = STRICT
+    decision: Literal["violation"]
+    suspend_key: StrictBool = False
+
+
+#: ``POST /admin/reviews/{review_id}/resolve``. No free text: a note could carry personal data
+#: into the queue's table.
+ReviewResolve = Annotated[ReviewApprove | ReviewViolation, Field(discriminator="decision")]
+
+
+def review_resolve_schema() -> dict[str, Any]:
+    from pydantic import TypeAdapter
+
+    schema = _standalone(TypeAdapter(ReviewResolve).json_schema())
+    schema.pop("discriminator", None)  # its mapping names $defs; ``decision``'s consts decide alone
+    return {"type": "object", **schema}

@@ -54,7 +54,45 @@ def table_definition(spec: TableSpec) -> dict[str, Any]:
     }
     if indexes:
         definition["GlobalSecondaryIndexes"] = indexes
+    if spec.stream:
+        definition["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream}
     return definition
+
+
+def create_audit_bucket(s3: Any, names: ResourceNames, key_id: str, *, retention_days: int = 400) -> None:
+    """The audit archive's bucket as CDK makes it (non-prod): Object Lock on (which turns
+    versioning on), GOVERNANCE default retention, SSE-KMS under the stage key; idempotent."""
+    bucket = names.audit_bucket
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return
+    except s3.exceptions.ClientError:
+        pass
+    location = (
+        {}
+        if names.region == "us-east-1"
+        else {"CreateBucketConfiguration": {"LocationConstraint": names.region}}
+    )
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True, **location)
+    s3.put_object_lock_configuration(
+        Bucket=bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": retention_days}},
+        },
+    )
+    _encrypt(s3, bucket, key_id)
+
+
+def _encrypt(s3: Any, bucket: str, key_id: str) -> None:
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id}}
+            ]
+        },
+    )
 
 
 def provision(names: ResourceNames, session: Any) -> ProvisionedResources:
@@ -96,19 +134,8 @@ def provision(names: ResourceNames, session: Any) -> ProvisionedResources:
                 s3.create_bucket(
                     Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": names.region}
                 )
-            s3.put_bucket_encryption(
-                Bucket=bucket,
-                ServerSideEncryptionConfiguration={
-                    "Rules": [
-                        {
-                            "ApplyServerSideEncryptionByDefault": {
-                                "SSEAlgorithm": "aws:kms",
-                                "KMSMasterKeyID": key_id,
-                            }
-                        }
-                    ]
-                },
-            )
+            _encrypt(s3, bucket, key_id)
+    create_audit_bucket(s3, names, key_id)
 
     queues = provision_queues(names, session.client("sqs"), key_id)
     # The S3 drop-in (`steward.batches.dropin`): objects created under incoming/ notify the jobs queue.

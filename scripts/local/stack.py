@@ -1,4 +1,6 @@
-"""Start, seed and stop the local stack: moto server, inference backend, gateway.
+"""Start, seed and stop the local stack: moto server, inference backend, gateway, and the audit
+table's stream poller (Lambda's event source mapping, which moto does not run) feeding the audit
+archiver's handler.
 
 ``python -m scripts.local up`` runs it in the foreground until Ctrl-C; tests drive the same
 :class:`LocalStack` so what they exercise is what a newcomer runs.
@@ -18,6 +20,7 @@ from steward.resources import ResourceNames
 from scripts.local.event_pump import EventPump, SweepSchedule
 from scripts.local.processes import ChildProcess, free_port, python_module, wait_http_ok
 from scripts.local.provision import ProvisionedResources
+from scripts.local.stream_poller import LambdaContext, StreamPoller
 
 DEEP_PII_MODEL = "pii-ner@1"
 #: The batch worker's Lambda timeout (cdk/events.py), as the local event pump's context tells it.
@@ -66,6 +69,11 @@ def cli_settings(names: ResourceNames) -> dict[str, str]:
         "api_keys_table": names.api_keys_table.name,
         "models_table": names.models_table.name,
         "policies_table": names.policies_table.name,
+        "control_table": names.control_table.name,
+        "limits_table": names.limits_table.name,
+        "audit_table": names.audit_table.name,
+        "reviews_table": names.reviews_table.name,
+        "batches_table": names.batches_table.name,
         "pepper_secret_name": names.pepper_secret,
     }
 
@@ -81,6 +89,7 @@ class LocalStack:
         self._pump: EventPump | None = None
         self._sweeps: SweepSchedule | None = None
         self.state: LocalStackState | None = None
+        self.audit_stream: StreamPoller | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> LocalStackState:
@@ -117,9 +126,11 @@ class LocalStack:
             from scripts.local.provision import provision
             from scripts.local.seed import seed
 
-            provisioned = provision(self.names, boto3.session.Session())
+            session = boto3.session.Session()
+            provisioned = provision(self.names, session)
             os.environ["STEWARD_JOBS_QUEUE_URL"] = provisioned.jobs_queue_url
             self._jobs = provisioned
+            self.audit_stream = self._archive_audit_stream(session)
             wait_http_ok(f"{backend_url}/v2/health/ready", backend, timeout_s=cfg.backend_ready_timeout_s)
             seeded = seed(self.config.model_repository, backend_url)
             self.state = LocalStackState(
@@ -148,6 +159,8 @@ class LocalStack:
             "POWERTOOLS_METRICS_NAMESPACE": "Steward",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
+            # EMF lines are for CloudWatch: locally the archiver's would print on every batch.
+            "POWERTOOLS_METRICS_DISABLED": "true",
             # The deep PII path, for tenant policies that pick it (the model is in the default build).
             "STEWARD_PRIVACY_DEEP_MODEL": (
                 DEEP_PII_MODEL
@@ -192,6 +205,20 @@ class LocalStack:
         self._sweeps.start()
         return pump
 
+    def _archive_audit_stream(self, session: Any) -> StreamPoller:
+        """The audit archiver's handler on the audit table's stream, as Lambda would run it."""
+        from functions.audit_archiver.handler import handler  # reads the environment set above
+
+        poller = StreamPoller(
+            session.client("dynamodb"),
+            session.client("dynamodbstreams"),
+            self.names.audit_table.name,
+            handler,
+            context=LambdaContext(function_name=f"{self.names.prefix}-audit-archiver"),
+        )
+        poller.start()
+        return poller
+
     def stop(self) -> None:
         """Stop every child in reverse start order; remove the state file (it names dead ports)."""
         if self._sweeps is not None:
@@ -200,6 +227,9 @@ class LocalStack:
         if self._pump is not None:
             self._pump.stop()
             self._pump = None
+        if self.audit_stream is not None:
+            self.audit_stream.stop()
+            self.audit_stream = None
         for child in reversed(self._children):
             child.stop()
         self._children.clear()

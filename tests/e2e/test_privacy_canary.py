@@ -189,6 +189,10 @@ ECHOING = {
     "batches_get",
     "batches_list",
 }
+ABSENT_REVIEW = "rv_" + "0" * 24
+#: A word of a hold rule the canary sets for its tenant (then removes): a request with it and every
+#: seeded value is held, reviewed, approved and served again.
+HOLD_WORD = "tangerine"
 
 
 def _probes() -> list[Probe]:
@@ -703,6 +707,41 @@ def _probes() -> list[Probe]:
         Probe("batches_list_pii_cursor", "GET", "/v1/batches", (422,), params={**q, "after": EMAIL}),
         Probe("batches_get_pii", "GET", f"/v1/batches/{SSN}", (422,), params=q),
         Probe("batches_cancel_pii", "POST", f"/v1/batches/{EMAIL}/cancel", (422,), json={"note": TEXT}),
+        # The review queue: personal data in queries, paths, ids and refused bodies (its success
+        # paths, with a held request carrying every seeded value, run after these: `traffic`)
+        Probe("reviews_list", "GET", "/admin/reviews", OK, key="admin", params=q),
+        Probe(
+            "reviews_list_other", "GET", "/admin/reviews", (403,), key="admin", params={**q, "tenant": SSN}
+        ),
+        Probe(
+            "reviews_list_pii_cursor", "GET", "/admin/reviews", (422,), key="admin", params={"cursor": EMAIL}
+        ),
+        Probe("reviews_list_user_key", "GET", "/admin/reviews", (403,), params=q),
+        Probe("review_get_pii", "GET", f"/admin/reviews/{EMAIL}", (422,), key="admin", params=q),
+        Probe(
+            "review_get_absent",
+            "GET",
+            f"/admin/reviews/{ABSENT_REVIEW}",
+            (404,),
+            "review.not_found",
+            key="admin",
+        ),
+        Probe(
+            "review_claim_pii",
+            "POST",
+            f"/admin/reviews/{SSN}/claim",
+            (422,),
+            key="admin",
+            json={"note": TEXT},
+        ),
+        Probe(
+            "review_resolve_note",
+            "POST",
+            f"/admin/reviews/{ABSENT_REVIEW}/resolve",
+            (422,),
+            key="admin",
+            json={"decision": "approve", "note": TEXT},
+        ),
         # Keys: none, personal data as a key, in x-api-key, in Basic credentials
         Probe("no_key", "GET", "/v1/models", (401,), key="none", params=q),
         Probe(
@@ -750,10 +789,41 @@ def _send(http: httpx.Client, stack: RunningStack, probe: Probe) -> httpx.Respon
     )
 
 
+def _review_probes(held: httpx.Response) -> list[Probe]:
+    """The review queue's success paths, on the item a held request (every seeded value in it)
+    opened: listed, shown (its text as redacted), claimed, approved; then the request is served."""
+    review_id = held.json().get("review_id", ABSENT_REVIEW) if held.status_code == 403 else ABSENT_REVIEW
+    q = {"email": EMAIL, "ssn": SSN}
+    item = f"/admin/reviews/{review_id}"
+    return [
+        Probe(
+            "reviews_list_held", "GET", "/admin/reviews", OK, key="admin", params={**q, "tenant": DEMO_TENANT}
+        ),
+        Probe("review_get", "GET", item, OK, key="admin", params=q),
+        Probe("review_claim", "POST", f"{item}/claim", OK, key="admin", json={"note": TEXT}),
+        Probe("review_resolve", "POST", f"{item}/resolve", OK, key="admin", json={"decision": "approve"}),
+        Probe("embeddings_released", "POST", "/v1/embeddings", OK, json=_held_request()),
+        Probe(
+            "usage_policy_cleared",
+            "PUT",
+            f"/admin/usage-policies/{DEMO_TENANT}",
+            (201,),
+            key="admin",
+            json={},
+        ),
+    ]
+
+
+def _held_request() -> dict[str, Any]:
+    return {"model": MINILM, "input": f"{TEXT} {HOLD_WORD}"}
+
+
 @pytest.fixture(scope="module")
 def traffic(stack: RunningStack) -> Iterator[Traffic]:
-    """Send every probe once (then the feedback and audit reads that need earlier answers)."""
+    """Send every probe once (then the feedback and audit reads that need earlier answers, and the
+    review queue's flow, which needs a hold rule in force)."""
     answers: dict[str, tuple[Probe, httpx.Response]] = {}
+    hold = {"word_lists": [{"name": "canary", "words": [HOLD_WORD], "action": "flag", "hold": True}]}
     with httpx.Client(base_url=stack.api_url, timeout=60) as http:
         for probe in _probes():
             answers[probe.name] = (probe, _send(http, stack, probe))
@@ -795,7 +865,25 @@ def traffic(stack: RunningStack) -> Iterator[Traffic]:
                 "batches_cancel", "POST", f"/v1/batches/{to_cancel}/cancel", (200, 409), json={"note": TEXT}
             ),
             Probe("files_delete", "DELETE", f"/v1/files/{spare_id}", OK, params=q_pii()),
+            Probe(
+                "usage_policy_hold",
+                "PUT",
+                f"/admin/usage-policies/{DEMO_TENANT}",
+                (201,),
+                key="admin",
+                json=hold,
+            ),
+            Probe(
+                "embeddings_held",
+                "POST",
+                "/v1/embeddings",
+                (403,),
+                "policy.held_for_review",
+                json=_held_request(),
+            ),
         ):
+            answers[probe.name] = (probe, _send(http, stack, probe))
+        for probe in _review_probes(answers["embeddings_held"][1]):
             answers[probe.name] = (probe, _send(http, stack, probe))
         dropped = _drop_in(http, stack)
         _wait_for_batches(http, stack, [batch_id, to_cancel, dropped])
@@ -967,6 +1055,7 @@ def test_refused_requests_never_reached_the_backend(stack: RunningStack, traffic
         "infer_features_strings",
         "infer_binary_bad_utf8",
         "policy_pii_model",
+        "embeddings_held",
     ):
         record = records[name]
         assert int(record["status"]["N"]) == traffic.response(name).status_code, name
@@ -1012,6 +1101,34 @@ def test_no_bucket_holds_the_values(stack: RunningStack, traffic: Traffic) -> No
                 assert _leaks(f"{version['Key']}\n{_text(obj.get('Metadata', {}))}\n{body}") == [], bucket
             for marker in page.get("DeleteMarkers", []):
                 assert _leaks(marker["Key"]) == [], bucket
+
+
+def test_the_audit_archive_holds_the_canarys_records_and_no_values(
+    stack: RunningStack, traffic: Traffic
+) -> None:
+    # Given the audit bucket, fed by the stack's stream poller through the archiver's handler
+    s3 = _aws(stack, "s3")
+    bucket = ResourceNames("local").audit_bucket
+    wanted = {rid for rid in traffic.request_ids.values() if rid}
+    assert len(wanted) > 50
+    archived: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the poller delivers within a poll interval or so
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix="audit/"):
+            for version in page.get("Versions", []):
+                body = s3.get_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+                text = body["Body"].read().decode("utf-8")
+                # Then no seeded value is in an object's name or content
+                assert _leaks(f"{version['Key']}\n{text}") == [], version["Key"]
+                for line in text.splitlines():
+                    record = json.loads(line)
+                    archived[str(record.get("request_id"))] = record
+        if wanted <= set(archived):
+            break
+        time.sleep(1)
+    # And every canary request's record is archived, chain fields included, under its tenant
+    assert wanted - set(archived) == set()
+    assert all({"seq", "prev_mac", "mac", "expires_at"} <= set(archived[rid]) for rid in wanted)
 
 
 def test_no_queue_holds_the_values(stack: RunningStack, traffic: Traffic) -> None:
@@ -1067,3 +1184,15 @@ def test_the_canary_exercises_every_published_route(stack: RunningStack, traffic
     # Then every published route was reached (an added route must join the canary)
     assert published - hit == set()
     assert len(published) >= 20
+
+
+def test_a_held_request_is_reviewed_on_its_redacted_text_then_served(traffic: Traffic) -> None:
+    # Given a request with every seeded value, held by the canary's hold rule
+    held = traffic.response("embeddings_held").json()
+    # Then the reviewer saw its text as the privacy policy left it (the rule's word, no value)
+    shown = traffic.response("review_get").json()
+    assert (shown["review_id"], shown["hold"], shown["rule"]) == (held["review_id"], True, "canary")
+    assert HOLD_WORD in shown["texts"][0] and _leaks(json.dumps(shown, ensure_ascii=False)) == []
+    # And once approved, the same request was served
+    assert traffic.response("review_resolve").json()["decision"] == "approve"
+    assert traffic.response("embeddings_released").status_code == 200

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from aws_cdk.assertions import Match
-from steward.resources import KEYS_TENANT_INDEX, ResourceNames
+from steward.resources import KEYS_TENANT_INDEX, REVIEWS_ID_INDEX, REVIEWS_QUEUE_INDEX, ResourceNames
 from steward.settings import ApiSettings, AuthorizerSettings
 
 from cdk.api import PUBLIC_RESOURCES
@@ -192,6 +192,8 @@ def test_functions_run_python_312_traced_with_steward_environment(synth: Synth) 
         # Each function carries only what its settings model reads
         steward_env = {name.removeprefix("STEWARD_").lower() for name in env if name.startswith("STEWARD_")}
         assert steward_env <= set(model.model_fields)
+        if model is ApiSettings:  # the review queue of flagged requests
+            assert env["STEWARD_REVIEWS_TABLE"] == NAMES.reviews_table.name
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Steward"
         assert env["POWERTOOLS_SERVICE_NAME"].startswith("steward-")
         assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
@@ -274,6 +276,11 @@ def test_the_api_function_touches_only_the_tables_its_code_uses(synth: Synth) ->
             "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
             "dynamodb:Query",
         },
+        arn(NAMES.reviews_table): {
+            "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+        },
+        index(NAMES.reviews_table, REVIEWS_QUEUE_INDEX): {"dynamodb:Query"},
+        index(NAMES.reviews_table, REVIEWS_ID_INDEX): {"dynamodb:Query"},
     }  # fmt: skip
     # SQS: sending batch jobs only (the worker consumes them).
     assert {a for s in statements for a in _actions(s) if a.startswith("sqs:")} == {"sqs:SendMessage"}

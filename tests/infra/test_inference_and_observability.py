@@ -9,6 +9,7 @@ import pytest
 from steward.resources import ResourceNames
 
 from cdk.inference import has_local_nvme
+from cdk.settings import StageSettings
 
 if TYPE_CHECKING:
     from tests.infra.conftest import Synth
@@ -99,3 +100,37 @@ def test_alarms_notify_an_encrypted_topic(synth: Synth) -> None:
     } <= metrics
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": topic_id}] for a in alarms)
     synth.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def test_tenant_alarms_query_every_tenant_with_the_stage_thresholds(synth: Synth) -> None:
+    # Given the dev stage's defaults
+    defaults = StageSettings()
+    alarms = {
+        logical_id: resource["Properties"]
+        for logical_id, resource in synth.resources("AWS::CloudWatch::Alarm").items()
+        if "Tenant" in logical_id
+    }
+    schema = 'FROM SCHEMA("Steward/Tenants", Tenant, service) GROUP BY Tenant'
+    expected = {
+        "TenantRequestSpike": (f"SELECT SUM(Requests) {schema}", defaults.tenant_requests_alarm),
+        "TenantRateLimited": (f"SELECT SUM(RateLimited) {schema}", defaults.tenant_rate_limited_alarm),
+        "TenantBlockRate": (f"SELECT SUM(BlockedExcess) {schema}", defaults.tenant_block_excess_alarm),
+    }
+    topic = {"Ref": synth.logical_id(synth.stack.observability.topic)}
+    for name, (query, threshold) in expected.items():
+        (props,) = [p for logical_id, p in alarms.items() if logical_id.startswith(f"Observability{name}")]
+        # Then each is one Metrics Insights query over all tenants (one contributor per tenant)
+        (metric,) = props["Metrics"]
+        assert metric["Expression"] == f"{query} ORDER BY SUM() DESC LIMIT 100"
+        assert metric["Period"] == 300 and metric["ReturnData"] is True
+        assert props["Threshold"] == threshold
+        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert props["TreatMissingData"] == "notBreaching"
+        assert props["AlarmActions"] == [topic] and props["OKActions"] == [topic]
+    # And the api function emits BlockedExcess against the share the block-rate alarm tolerates
+    api = synth.resources("AWS::Lambda::Function")[synth.logical_id(synth.stack.api.api_function.function)]
+    variables = api["Properties"]["Environment"]["Variables"]
+    assert float(variables["STEWARD_TENANT_BLOCK_SHARE"]) == defaults.tenant_block_share_alarm
+    # And the dashboard graphs the tenants with the most traffic, blocks and 429s
+    body = json.dumps(next(iter(synth.resources("AWS::CloudWatch::Dashboard").values())))
+    assert "SELECT AVG(Blocked)" in body and "LIMIT 10" in body

@@ -31,6 +31,7 @@ HANDLERS = {
     "functions/authorizer/handler.py",
     "functions/fairness_report/handler.py",
     "functions/batch_worker/handler.py",
+    "functions/audit_archiver/handler.py",
 }
 
 

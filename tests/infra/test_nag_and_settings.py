@@ -68,7 +68,16 @@ def test_stage_settings_come_from_camel_case_context() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [{"logRetentionDays": 31}, {"removalPolicy": "keep"}, {"unknownThing": 1}, {"minInstanceCount": 3}],
+    [
+        {"logRetentionDays": 31},
+        {"removalPolicy": "keep"},
+        {"unknownThing": 1},
+        {"minInstanceCount": 3},
+        {"tenantRequestsAlarm": 0},
+        {"tenantBlockExcessAlarm": 0},
+        {"tenantBlockShareAlarm": 1.0},
+        {"tenantBlockShareAlarm": 0},
+    ],
 )
 def test_stage_settings_refuse_typos_and_unsafe_values(raw: dict[str, object]) -> None:
     with pytest.raises(ValueError):

@@ -74,6 +74,15 @@ def names(moto_endpoint: str) -> ResourceNames:
     return ResourceNames(STAGE)
 
 
+@pytest.fixture(scope="session")
+def kms_key(moto_endpoint: str) -> str:
+    """The stage's key, under the alias the functions and the CLI find it by (as provisioned)."""
+    kms = boto3.client("kms", region_name=REGION)
+    key_id = kms.create_key(Description="stage key")["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName=ResourceNames(STAGE).kms_alias, TargetKeyId=key_id)
+    return str(key_id)
+
+
 Reply = tuple[int, dict[str, Any] | bytes]
 
 

@@ -183,7 +183,9 @@ def test_the_cli_verifies_and_exports_against_the_table(
     assert cli.main(["audit", "verify", "--tenant", tenant, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["head_seq"] == 4
     assert cli.main(["audit", "export", "--tenant", tenant]) == 0
-    assert [json.loads(line)["seq"] for line in capsys.readouterr().out.splitlines()] == [1, 2, 3, 4]
+    exported = {json.loads(line)["seq"]: json.loads(line) for line in capsys.readouterr().out.splitlines()}
+    # The four records, and the record `audit verify` left of itself (chained after them)
+    assert sorted(exported) == [1, 2, 3, 4, 5] and exported[5]["route"] == "CLI steward audit verify"
     second = next(i for i in _items(names, tenant) if i["seq"]["N"] == "2")
     _delete(boto3.client("dynamodb", region_name=REGION), names.audit_table.name, second)
     assert cli.main(["audit", "verify", "--tenant", tenant, "--json"]) == 4

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from steward import admin
+from steward import admin, bootstrap
 from steward.auth.authorize import Authorizer
 from steward.auth.lifecycle import KeyLifecycle
-from steward.bootstrap import Api, compose_api
+from steward.bootstrap import AdminAudit, Api, compose_api
 from steward.catalog.registry import Registry
+from steward.review.service import ReviewService
 from steward.routing.router import Router, RouterPolicy
 from steward.settings import ApiSettings
 
@@ -21,10 +22,13 @@ from functions.api.app import create_app
 from functions.authorizer.handler import authorize_event
 from scripts.local.api_gateway import with_authorizer
 from tests.fakes import (
+    FAKE_AUDIT_PEPPER,
+    FakeEncryptor,
     FakeTransport,
     InMemoryAuditStore,
     InMemoryKeyStore,
     InMemoryRegistryStore,
+    InMemoryReviewStore,
     demo_model,
 )
 
@@ -32,6 +36,8 @@ EVENTS = Path(__file__).resolve().parent.parent / "events"
 PEPPER = b"unit-test-pepper-0123456789abcdef"
 MINILM = "all-minilm-l6-v2"
 CREDIT = "credit-risk"
+#: The AWS identity the CLI runs as in unit tests (an IAM user: it names a person).
+OPERATOR_ARN = "arn:aws:iam::123456789012:user/alice.operator"
 
 
 def load_event(name: str, **replacements: str) -> dict[str, Any]:
@@ -67,6 +73,16 @@ def audit_store() -> InMemoryAuditStore:
 
 
 @pytest.fixture
+def cli_audit(monkeypatch: pytest.MonkeyPatch) -> InMemoryAuditStore:
+    """Where the ``steward`` CLI writes its own audit records: an in-memory chained table, keyed
+    by the pepper its chain uses (as on a stage, one pepper for both), run as `OPERATOR_ARN`."""
+    store = InMemoryAuditStore()
+    ports = AdminAudit(store, lambda: FAKE_AUDIT_PEPPER, lambda: OPERATOR_ARN, retention_days=400)
+    monkeypatch.setattr(bootstrap, "build_admin_audit", lambda settings: ports)
+    return store
+
+
+@pytest.fixture
 def transport() -> FakeTransport:
     return FakeTransport()
 
@@ -77,16 +93,29 @@ def sleeps() -> list[float]:
 
 
 @pytest.fixture
+def review_store() -> InMemoryReviewStore:
+    return InMemoryReviewStore()
+
+
+def review_queue(store: InMemoryReviewStore, keys: KeyLifecycle | None = None) -> ReviewService:
+    """The review queue over ``store``, texts sealed by a fake key service (bound to the context)."""
+    encryptor = FakeEncryptor()
+    return ReviewService(store, lambda _tenant: encryptor, lambda: PEPPER, keys=keys)
+
+
+@pytest.fixture
 def use_cases(
     registry_store: InMemoryRegistryStore,
     audit_store: InMemoryAuditStore,
     transport: FakeTransport,
     sleeps: list[float],
     key_store: InMemoryKeyStore,
+    review_store: InMemoryReviewStore,
 ) -> Api:
     router = Router({"http": transport}, RouterPolicy(breaker_threshold=2), sleep=sleeps.append)
     keys = KeyLifecycle(key_store, lambda: PEPPER)  # the admin key routes, over the authorizer's store
-    return compose_api(Registry(registry_store), router, audit_store, keys=keys)
+    reviews = review_queue(review_store, keys)
+    return compose_api(Registry(registry_store), router, audit_store, keys=keys, reviews=reviews)
 
 
 @pytest.fixture

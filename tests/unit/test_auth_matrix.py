@@ -5,7 +5,8 @@ Routes are read from the app itself, so a route added later is covered without e
 For each: no key, a malformed key, an unknown key, a revoked key, an expired key -> 401 with
 the same problem body; a key without the model in its scope -> the same 404 body as a model that
 does not exist; another tenant's admin key on an admin route -> the same 403 body whether or not
-the tenant exists. None of these may reach the model backend.
+the tenant exists; on an admin route naming a tenant's item by id (a review item) -> the same 404
+body whether the item is another tenant's or absent. None of these may reach the model backend.
 """
 
 from __future__ import annotations
@@ -17,11 +18,16 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+from steward.audit.record import AuditDraft
 from steward.auth.keys import generate_key
+from steward.auth.principal import Principal
+from steward.context import RequestContext
+from steward.usage_policy.document import Direction
+from steward.usage_policy.ports import Flagged
 
 from functions.api.app import create_app
-from tests.fakes import FakeTransport, InMemoryKeyStore
-from tests.unit.conftest import CREDIT, MINILM, PEPPER, bearer
+from tests.fakes import FakeTransport, InMemoryKeyStore, InMemoryReviewStore
+from tests.unit.conftest import CREDIT, MINILM, PEPPER, bearer, review_queue
 
 TEXT_TENSOR = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["hello"]}]}
 ROW_TENSOR = {"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 2], "data": [0.1, 0.2]}]}
@@ -44,13 +50,17 @@ BODIES: dict[str, Any] = {
         "completion_window": "24h",
     },
     "/v1/batches/{batch_id}/cancel": {},
+    "/admin/reviews/{review_id}/resolve": {"decision": "violation", "suspend_key": True},
 }
 _PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 #: Admin routes that name their tenant in the query or the body rather than the path: what a
 #: valid request sends (``{tenant}`` filled in), so the tenant check is judged, not validation.
 ADMIN_TENANT: dict[str, tuple[str, dict[str, Any]]] = {
     "/admin/keys": ("?tenant={tenant}", {"tenant_id": "{tenant}", "models": ["*"]}),
+    "/admin/reviews": ("?tenant={tenant}", {}),
 }
+#: A review item id of the right form (absent unless a test stores it).
+REVIEW_ID = "rv_" + "0" * 24
 
 
 def _routes() -> list[tuple[str, str]]:
@@ -69,7 +79,7 @@ PUBLIC = {"/health", "/openapi.json"}
 
 
 def _fill(template: str, model: str, tenant: str = "acme") -> str:
-    values = {"model": model, "version": "1", "tenant": tenant}
+    values = {"model": model, "version": "1", "tenant": tenant, "review_id": REVIEW_ID}
     return _PARAM.sub(lambda m: values.get(m.group(1), "x"), template)
 
 
@@ -157,9 +167,11 @@ def test_a_model_outside_the_keys_scope_looks_absent(
 
 
 ADMIN_ROUTES = [r for r in ROUTES if r[1].startswith("/admin/")]
+#: Admin routes naming one tenant's item by id: another tenant's item must look absent.
+ITEM_ROUTES = [r for r in ADMIN_ROUTES if "{review_id}" in r[1]]
 
 
-@pytest.mark.parametrize(("method", "template"), ADMIN_ROUTES)
+@pytest.mark.parametrize(("method", "template"), [r for r in ADMIN_ROUTES if r not in ITEM_ROUTES])
 def test_admin_routes_refuse_other_tenants_and_plain_keys_alike(
     client: TestClient, transport: FakeTransport, make_key: Callable[..., str], method: str, template: str
 ) -> None:
@@ -179,6 +191,40 @@ def test_admin_routes_refuse_other_tenants_and_plain_keys_alike(
     assert transport.calls == []
 
 
+@pytest.mark.parametrize(("method", "template"), ITEM_ROUTES)
+def test_another_tenants_item_looks_absent_and_plain_keys_are_refused(
+    client: TestClient,
+    transport: FakeTransport,
+    review_store: InMemoryReviewStore,
+    key_store: InMemoryKeyStore,
+    make_key: Callable[..., str],
+    method: str,
+    template: str,
+) -> None:
+    # Given an item of "acme" (held, the request made by one of its keys)
+    record = key_store.records[make_key("acme", ("*",)).split("_")[1]]
+    ctx = RequestContext(Principal.from_record(record), AuditDraft("r-1", "POST", "/v1/embeddings", 0.0))
+    flag = Flagged("word", "w", Direction.INPUT, True, ("text",), MINILM, "tenant@v1")
+    [outcome] = review_queue(review_store).flagged(ctx, [flag])
+    other_admin = bearer(make_key("globex", ("*",), admin=True))
+    plain = bearer(make_key("acme", ("*",)))
+    body = _body(template, MINILM)
+
+    # When another tenant's admin names it, or an absent id, and a plain key of the tenant names it
+    path = _fill(template, MINILM)
+    theirs = _send(client, method, path.replace(REVIEW_ID, str(outcome.review_id)), body, other_admin)
+    absent = _send(client, method, path, body, other_admin)
+    refused = _send(client, method, path.replace(REVIEW_ID, str(outcome.review_id)), body, plain)
+
+    # Then the first two are one 404 body, the plain key a 403, and the item is untouched
+    assert theirs.status_code == absent.status_code == 404, (theirs.text, absent.text)
+    assert _stable(theirs) == _stable(absent) and _stable(theirs)["code"] == "review.not_found"
+    assert (refused.status_code, _stable(refused)["code"]) == (403, "auth.forbidden")
+    stored = review_store.get("acme", str(outcome.review_id))
+    assert stored is not None and stored.claimed_by == "" and stored.decision is None
+    assert not key_store.records[record.key_id].revoked and transport.calls == []
+
+
 def test_the_matrix_covers_the_routes_it_should() -> None:
     """A guard against the matrix silently testing nothing (e.g. routes moved out of the app)."""
     paths = {t for _, t in ROUTES}
@@ -187,3 +233,4 @@ def test_the_matrix_covers_the_routes_it_should() -> None:
     posts = {t for m, t in ROUTES if m in ("POST", "PUT") and not t.startswith("/admin/")}
     assert posts <= set(BODIES), f"add a valid body to BODIES for {sorted(posts - set(BODIES))}"
     assert ADMIN_ROUTES
+    assert len(ITEM_ROUTES) == 3

@@ -13,7 +13,7 @@ from steward.catalog.registry import ModelEntry
 from steward.errors import CardIncomplete
 from steward.settings import AdminSettings
 
-from tests.fakes import InMemoryKeyStore, InMemoryRegistryStore
+from tests.fakes import InMemoryAuditStore, InMemoryKeyStore, InMemoryRegistryStore
 
 COMPLETE: dict[str, Any] = {
     "description": "A classifier",
@@ -108,7 +108,10 @@ def test_registering_as_approved_is_gated_too_and_the_full_card_is_stored(
 
 
 def test_cli_approve_reports_missing_fields_and_fails(
-    store: InMemoryRegistryStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    store: InMemoryRegistryStore,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    cli_audit: InMemoryAuditStore,
 ) -> None:
     register(store, {**COMPLETE, "owner": ""})
     monkeypatch.setattr(
@@ -118,6 +121,8 @@ def test_cli_approve_reports_missing_fields_and_fails(
     out = json.loads(capsys.readouterr().out)
     assert code == 3 and out["error"] == "card.incomplete" and out["missing_fields"] == ["owner"]
     assert store.versions["credit"]["1"].approval == "pending"
+    [record] = cli_audit.records_of("@platform")  # a refusal the CLI audits, as the API would
+    assert record["status"] == 409 and "card.incomplete" in record["reason_codes"]
 
 
 def test_card_document_and_html_escape_everything(store: InMemoryRegistryStore) -> None:

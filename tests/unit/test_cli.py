@@ -13,7 +13,7 @@ from steward import admin, cli
 from steward.bootstrap import AdminPorts, pepper_source
 from steward.settings import AdminSettings
 
-from tests.fakes import InMemoryKeyStore, InMemoryRegistryStore, complete_card
+from tests.fakes import InMemoryAuditStore, InMemoryKeyStore, InMemoryRegistryStore, complete_card
 
 DIGEST = "sha256:" + "cd" * 32
 
@@ -43,7 +43,7 @@ def keys() -> InMemoryKeyStore:
 
 @pytest.fixture
 def registry(
-    clean_env: Path, keys: InMemoryKeyStore, monkeypatch: pytest.MonkeyPatch
+    clean_env: Path, keys: InMemoryKeyStore, monkeypatch: pytest.MonkeyPatch, cli_audit: InMemoryAuditStore
 ) -> InMemoryRegistryStore:
     """In-memory stores behind the CLI (test stage, pepper in the environment), emb@1 approved."""
     monkeypatch.setenv("STEWARD_STAGE", "test")
@@ -246,7 +246,7 @@ def write_local_state(directory: Path, **overrides: Any) -> Path:
 
 
 @pytest.fixture
-def seen(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def seen(monkeypatch: pytest.MonkeyPatch, cli_audit: InMemoryAuditStore) -> dict[str, Any]:
     """What the key store was built with, and the endpoint boto3 would use at that moment."""
     found: dict[str, Any] = {}
     store = InMemoryKeyStore()
@@ -336,3 +336,15 @@ def test_an_unreadable_state_file_is_one_line(clean_env: Path, seen: dict[str, A
     path.write_text("{not json")
     result = run("keys", "revoke", "nokey")
     assert result.code == 2 and "config.invalid" in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_the_local_stack_writes_every_table_the_cli_reads() -> None:
+    from steward.cli_target import STATE_SETTINGS
+    from steward.resources import ResourceNames
+
+    from scripts.local.stack import cli_settings
+
+    written = cli_settings(ResourceNames("local"))
+    tables = {name for name in AdminSettings.model_fields if name.endswith("_table")}
+    assert set(written) <= STATE_SETTINGS <= set(AdminSettings.model_fields)
+    assert tables <= set(written)  # a table the CLI uses is named by the stack, not guessed

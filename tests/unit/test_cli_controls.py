@@ -10,11 +10,13 @@ import pytest
 from steward import cli, cli_controls
 from steward.controls.service import ControlService
 
-from tests.fakes import InMemoryControlStore
+from tests.fakes import InMemoryAuditStore, InMemoryControlStore
 
 
 @pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> InMemoryControlStore:
+def store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cli_audit: InMemoryAuditStore
+) -> InMemoryControlStore:
     store = InMemoryControlStore()
     monkeypatch.setattr(cli_controls, "_service", lambda settings: ControlService(store))
     for name in ("STEWARD_STAGE", "STEWARD_CONTROL_TABLE"):

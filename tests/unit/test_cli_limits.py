@@ -12,11 +12,11 @@ from steward.auth.principal import Principal
 from steward.context import RequestContext
 from steward.limits.admission import RateLimiter
 
-from tests.fakes import InMemoryLimitStore
+from tests.fakes import InMemoryAuditStore, InMemoryLimitStore
 
 
 @pytest.fixture
-def limiter(monkeypatch: pytest.MonkeyPatch) -> RateLimiter:
+def limiter(monkeypatch: pytest.MonkeyPatch, cli_audit: InMemoryAuditStore) -> RateLimiter:
     limiter = RateLimiter(InMemoryLimitStore())
     monkeypatch.setattr(cli_limits, "_service", lambda settings: limiter)
     monkeypatch.setenv("STEWARD_STAGE", "test")  # an environment is set: no local state file read

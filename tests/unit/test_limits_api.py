@@ -83,3 +83,18 @@ def test_admin_sets_and_shows_the_plan(client: TestClient, make_key: Callable[..
     assert client.put("/admin/limits/acme", json={}, headers=bearer(user)).status_code == 403
     assert embed(client, user)[0] == 200
     assert embed(client, user)[2]["code"] == "rate.limited"  # the tenant's 1 a minute, at once
+
+
+def test_a_refusal_carries_what_the_document_states_for_429(client: TestClient, api_key: str) -> None:
+    # Given the documented 429 of the embeddings route
+    documented = client.get("/openapi.json").json()["paths"]["/v1/embeddings"]["post"]["responses"]["429"]
+    assert all(f"`{code}`" in documented["description"] for code in ("rate.limited", "quota.exceeded"))
+    # When the key's per-minute limit refuses a call
+    embed(client, api_key)
+    embed(client, api_key)
+    status, headers, _ = embed(client, api_key)
+    # Then every documented header is there, as a whole number of seconds or calls
+    assert status == 429
+    for name in documented["headers"]:
+        assert headers[name.lower()].isdigit(), name
+    assert "Retry-After" in documented["headers"] and documented["headers"]["Retry-After"]["required"]

@@ -58,11 +58,12 @@ from tests.fakes import (
     InMemoryObjectStore,
     InMemoryPolicyStore,
     InMemoryRegistryStore,
+    InMemoryReviewStore,
     InMemoryUsagePolicyStore,
     demo_model,
 )
 
-from .conftest import CREDIT, MINILM, PEPPER, bearer
+from .conftest import CREDIT, MINILM, PEPPER, bearer, review_queue
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -107,6 +108,7 @@ class Contract:
                 Seals(lambda t: FakeEncryptor()),
                 InMemoryJobQueue(),
             ),
+            reviews=review_queue(InMemoryReviewStore(), KeyLifecycle(keys, lambda: PEPPER)),
         )
         # Tenants and kill switches the fuzzer writes go to a store the gate never reads: a fuzzed
         # global switch or suspension must not turn the other operations' answers into 503/403.

@@ -11,6 +11,7 @@ here fails the first test.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,20 +23,26 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import SecretStr, TypeAdapter
 from starlette.testclient import TestClient
 from steward import admin
+from steward.audit.record import AuditDraft
 from steward.auth.authorize import Authorizer
 from steward.auth.lifecycle import KeyLifecycle
+from steward.auth.principal import Principal
 from steward.batches.sealing import Seals
 from steward.bootstrap import BatchPorts, compose_api
 from steward.catalog.registry import Registry
+from steward.context import RequestContext
 from steward.fairness.monitor import FairnessMonitor
 from steward.limits.admission import RateLimiter
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
+from steward.review.service import ReviewService
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
 from steward.settings import ApiSettings
 from steward.usage_policy.book import UsagePolicyBook
+from steward.usage_policy.document import Direction
 from steward.usage_policy.engine import UsageGuard
+from steward.usage_policy.ports import Flagged
 
 from functions.api.app import create_app
 from functions.authorizer.handler import authorize_event
@@ -53,12 +60,13 @@ from tests.fakes import (
     InMemoryObjectStore,
     InMemoryPolicyStore,
     InMemoryRegistryStore,
+    InMemoryReviewStore,
     InMemoryUsagePolicyStore,
     demo_model,
     embedding_response,
 )
 
-from .conftest import CREDIT, MINILM, PEPPER, bearer
+from .conftest import CREDIT, MINILM, PEPPER, bearer, review_queue
 
 #: A card that makes the credit model a decision-maker (threshold), so its predictions are monitored.
 CARD = {
@@ -105,6 +113,7 @@ class Stack:
     user: str
     tenant_admin: str
     platform_admin: str = ""
+    reviews: ReviewService | None = None
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +123,7 @@ def stack() -> Iterator[Stack]:
     for entry, version in (demo_model(MINILM), demo_model(CREDIT, task="tabular-classification")):
         registry.put_entry(entry)
         registry.put_version(replace(version, card=CARD) if version.model == CREDIT else version)
+    reviews = review_queue(InMemoryReviewStore(), KeyLifecycle(keys, lambda: PEPPER))
     use_cases = compose_api(
         Registry(registry),
         Router({"http": FakeTransport(respond=backend)}, RouterPolicy(), sleep=lambda _s: None),
@@ -127,6 +137,7 @@ def stack() -> Iterator[Stack]:
         batches=BatchPorts(
             InMemoryBatchStore(), InMemoryObjectStore(), Seals(lambda t: FakeEncryptor()), InMemoryJobQueue()
         ),
+        reviews=reviews,
     )
 
     def key(*, is_admin: bool, platform: bool = False) -> str:
@@ -145,7 +156,8 @@ def stack() -> Iterator[Stack]:
     authorizer = Authorizer(keys, lambda: PEPPER)
     wrapped = with_authorizer(app, lambda event: authorize_event(event, authorizer))
     with TestClient(wrapped) as client:
-        yield Stack(client, app, key(is_admin=False), key(is_admin=True), key(is_admin=True, platform=True))
+        users = (key(is_admin=False), key(is_admin=True), key(is_admin=True, platform=True))
+        yield Stack(client, app, *users, reviews=reviews)
 
 
 @dataclass(frozen=True)
@@ -230,6 +242,24 @@ def _new_key(stack: Stack) -> str:
     )
     assert created.status_code == 201, created.text
     return str(created.json()["key_id"])
+
+
+def _review(stack: Stack) -> str:
+    """A review item of the tenant (a flag recorded as the request path records it), the request
+    made by a key of its own (a violation's case revokes it)."""
+    assert stack.reviews is not None
+    caller = Principal("acme", _new_key(stack), frozenset(), frozenset({"*"}))
+    ctx = RequestContext(caller, AuditDraft(f"r-{uuid.uuid4()}", "POST", "/v1/embeddings", 0.0, "acme"))
+    flag = Flagged("word", "w", Direction.INPUT, True, (f"text {uuid.uuid4()}",), MINILM, "tenant@v1")
+    [outcome] = stack.reviews.flagged(ctx, [flag])
+    assert outcome.review_id is not None
+    return outcome.review_id
+
+
+def _reviews_listed(stack: Stack) -> Call:
+    """A listing with a next page (two items, one per page)."""
+    _review(stack), _review(stack)
+    return Call("/admin/reviews", params={"tenant": "acme", "limit": "1"}, admin=True)
 
 
 Case = Callable[[Stack], Call]
@@ -364,6 +394,24 @@ CASES: dict[tuple[str, str], Case] = {
         params={"model": MINILM},
         admin=True,
     ),
+    ("GET", "/admin/reviews"): lambda s: _reviews_listed(s),
+    ("GET", "/admin/reviews/{review_id}"): lambda s: Call(f"/admin/reviews/{_review(s)}", admin=True),
+    ("POST", "/admin/reviews/{review_id}/claim"): lambda s: Call(
+        f"/admin/reviews/{_review(s)}/claim", admin=True
+    ),
+    ("POST", "/admin/reviews/{review_id}/resolve"): lambda s: (
+        lambda review_id: _after(
+            s,
+            "POST",
+            f"/admin/reviews/{review_id}/claim",
+            None,
+            Call(
+                f"/admin/reviews/{review_id}/resolve",
+                {"decision": "violation", "suspend_key": True},
+                admin=True,
+            ),
+        )
+    )(_review(s)),
     ("GET", "/admin/usage-policies/{tenant}"): lambda s: _after(
         s,
         "PUT",

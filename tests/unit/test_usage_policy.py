@@ -15,9 +15,15 @@ from steward.errors import InvalidInput
 from steward.usage_policy.book import UsagePolicyBook, usage_policy_key
 from steward.usage_policy.document import DeniedTopic as TopicRule
 from steward.usage_policy.engine import UsageGuard, request_texts, response_texts
-from steward.usage_policy.errors import DeniedPattern, DeniedTopic, DeniedWord, UsagePolicyUnavailable
+from steward.usage_policy.errors import (
+    DeniedPattern,
+    DeniedTopic,
+    DeniedWord,
+    HeldForReview,
+    UsagePolicyUnavailable,
+)
 from steward.usage_policy.patterns import PatternMatcher, PatternRefused, check_pattern
-from steward.usage_policy.ports import UsagePolicyVersionExists
+from steward.usage_policy.ports import Flagged, FlagOutcome, UsagePolicyVersionExists
 from steward.usage_policy.words import WordMatcher
 
 WORDS = ["ass", "kill", "bomb", "shit", "hate crime", "ninja"]
@@ -251,10 +257,24 @@ class FakeTopics:
 
 @dataclass
 class Sink:
-    items: list[tuple[str, str]] = field(default_factory=list)
+    """A review queue that queues everything: one item per flag; ``released`` texts pass."""
 
-    def flagged(self, ctx: RequestContext, verdict: Any, text: str) -> None:
-        self.items.append((verdict.rule, text))
+    flags: list[Flagged] = field(default_factory=list)
+    released: set[str] = field(default_factory=set)
+
+    @property
+    def items(self) -> list[tuple[str, tuple[str, ...]]]:
+        return [(f.rule, f.texts) for f in self.flags]
+
+    def flagged(self, ctx: RequestContext, flags: Sequence[Flagged]) -> list[FlagOutcome]:
+        self.flags.extend(flags)
+        outcomes = []
+        for flag in flags:
+            if set(flag.texts) <= self.released:
+                outcomes.append(FlagOutcome(None))
+            else:
+                outcomes.append(FlagOutcome(f"rv_{len(self.flags):024x}", held=flag.hold))
+        return outcomes
 
 
 def guard(document: dict[str, Any], **kwargs: Any) -> UsageGuard:
@@ -282,7 +302,90 @@ def test_flag_passes_records_the_verdict_and_feeds_the_review_hook() -> None:
     c, sink = ctx(), Sink()
     guard(DOCUMENT, flag_sink=sink).begin(c, None).check_request(tensor("ref ACC-123456"))
     assert "policy.flagged_pattern:accounts" in c.draft.reason_codes
-    assert sink.items == [("accounts", "ref ACC-123456")]
+    assert sink.items == [("accounts", ("ref ACC-123456",))]
+    assert f"review.rv_{1:024x}" in c.draft.reason_codes
+
+
+HOLD = {
+    "word_lists": [
+        {"name": "watch", "words": ["heist"], "action": "flag", "hold": True},
+        {"name": "note", "words": ["vault"], "action": "flag"},
+    ],
+    "apply_to": ["input", "output"],
+}
+
+
+def test_one_flag_per_rule_with_its_distinct_texts_in_order() -> None:
+    c, sink = ctx(), Sink()
+    guard(HOLD, flag_sink=sink).begin(c, "m").check_request(tensor("vault b", "vault a", "vault b", "x"))
+    [flag] = sink.flags
+    assert (flag.kind, flag.rule, flag.hold, flag.texts) == ("word", "note", False, ("vault b", "vault a"))
+    assert (flag.model, flag.policy, flag.direction.value) == ("m", "tenant@v1", "input")
+    assert "vault" not in repr(flag)  # texts stay out of reprs (tracebacks, logs)
+
+
+def test_a_hold_rule_refuses_naming_the_rule_and_the_item_never_the_text() -> None:
+    c, sink = ctx(), Sink()
+    with pytest.raises(HeldForReview) as held:
+        guard(HOLD, flag_sink=sink).begin(c, None).check_request(tensor("the heist and the vault"))
+    assert (held.value.status, held.value.code) == (403, "policy.held_for_review")
+    review_id = held.value.review_id
+    assert held.value.problem_extra() == {"rule": "watch", "review_id": review_id}
+    assert "heist" not in held.value.detail and review_id in held.value.detail
+    assert [f.rule for f in sink.flags] == ["watch", "note"]  # every flag queued before refusing
+    assert {"policy.flagged_word:watch", f"review.{review_id}"} <= set(c.draft.reason_codes)
+
+
+def test_an_approved_text_passes_the_hold_rule_and_is_still_recorded() -> None:
+    c, sink = ctx(), Sink(released={"the heist"})
+    guard(HOLD, flag_sink=sink).begin(c, None).check_request(tensor("the heist"))
+    assert {"policy.flagged_word:watch", "policy.released_word:watch"} <= set(c.draft.reason_codes)
+    assert not any(code.startswith("review.") for code in c.draft.reason_codes)
+
+
+def test_a_hold_rule_without_a_review_queue_refuses_every_hit() -> None:
+    with pytest.raises(UsagePolicyUnavailable):
+        guard(HOLD).begin(ctx(), None).check_request(tensor("heist"))
+    guard({**HOLD, "word_lists": HOLD["word_lists"][1:]}).begin(ctx(), None).check_request(tensor("vault"))
+
+
+def test_an_answer_reaches_the_queue_only_through_the_review_view() -> None:
+    answer = {"outputs": [{"name": "out", "datatype": "BYTES", "shape": [1], "data": ["vault of Jane"]}]}
+    sink = Sink()
+    with pytest.raises(UsagePolicyUnavailable):  # no view: the caller's own values could be in it
+        guard(HOLD, flag_sink=sink).begin(ctx(), None).check_response(answer)
+    assert sink.flags == []
+    masked = guard(HOLD, flag_sink=sink).begin(ctx(), None, review_view=lambda t: t.replace("Jane", "<P_1>"))
+    masked.check_response(answer)
+    assert sink.items == [("note", ("vault of <P_1>",))]
+    held = {"outputs": [{"name": "out", "datatype": "BYTES", "shape": [1], "data": ["a heist"]}]}
+    with pytest.raises(HeldForReview) as refused:
+        masked.check_response(held)
+    assert refused.value.detail.startswith("The model's answer")
+
+
+def test_a_queue_answering_for_other_flags_refuses() -> None:
+    class Wrong(Sink):
+        def flagged(self, ctx: RequestContext, flags: Sequence[Flagged]) -> list[FlagOutcome]:
+            return [FlagOutcome(None, held=True) for _ in flags]
+
+    with pytest.raises(UsagePolicyUnavailable):
+        guard(HOLD, flag_sink=Wrong()).begin(ctx(), None).check_request(tensor("heist"))
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"name": "w", "words": ["x"], "action": "block", "hold": True},
+        {"name": "w", "words": ["x"], "hold": True},  # block by default
+        {"name": "w", "words": ["x"], "action": "flag", "hold": "true"},
+        {"name": "w", "words": ["x"], "action": "flag", "hold": 1},
+    ],
+)
+def test_hold_is_only_for_flag_rules_and_only_a_json_boolean(rule: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        UsagePolicyBook(Store()).save("acme", None, {"word_lists": [rule]}, author="k")
+    assert "word_lists.0" in refused.value.detail
 
 
 def test_block_pattern_and_output_direction() -> None:
@@ -324,7 +427,7 @@ def test_any_check_that_errors_refuses_the_request(broken: str) -> None:
     book.save("acme", None, document, author="k")
 
     class BrokenSink:
-        def flagged(self, *_: Any) -> None:
+        def flagged(self, *_: Any) -> list[FlagOutcome]:
             raise OSError("queue down")
 
     topics = FakeTopics(fail=broken == "topics")

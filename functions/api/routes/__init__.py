@@ -14,6 +14,7 @@ from functions.api.routes import (
     limits,
     oip,
     openai,
+    reviews,
     usage_policy,
 )
 
@@ -33,4 +34,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     controls.switches_router,
     usage_policy.guardrails_router,
     usage_policy.usage_policies_router,
+    reviews.router,
 )

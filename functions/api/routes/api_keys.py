@@ -16,7 +16,8 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError, WithJsonSchema
 from steward.auth.keys import KeyLimits, KeyRecord
-from steward.auth.lifecycle import TENANT_PATTERN, KeyLifecycle, NewKey, key_view
+from steward.auth.lifecycle import KeyLifecycle, NewKey, key_view
+from steward.controls.model import TENANT_ID
 from steward.errors import FeatureNotConfigured, Forbidden
 
 from functions.api.deps import CallContext, Context, KeyAdmin
@@ -26,9 +27,7 @@ from functions.api.schemas import KeyCreate, KeyCreated, KeyList, KeyRotate, Key
 
 router = APIRouter(prefix="/admin/keys", tags=["admin"])
 KeyId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
-TenantQuery = Annotated[
-    str, Query(pattern=TENANT_PATTERN.pattern, description="The tenant whose keys to list.")
-]
+TenantQuery = Annotated[str, Query(pattern=TENANT_ID.pattern, description="The tenant whose keys to list.")]
 M = TypeVar("M", bound=BaseModel)
 
 CreateBody = Annotated[

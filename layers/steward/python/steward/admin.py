@@ -24,6 +24,7 @@ from steward.catalog import approval as rules
 from steward.catalog.approval import RegistryWriter
 from steward.catalog.cards import clean_card
 from steward.catalog.registry import ModelVersion, Target, serving_default
+from steward.errors import KeyNotFound
 from steward.settings import AdminSettings
 
 
@@ -105,6 +106,16 @@ def revoke_api_key(
     """Revoke a key (`KeyNotFound` if no key has this id). Authorizer caches forget it within
     ``auth_cache_ttl_s``."""
     return key_lifecycle(settings=settings, store=store, pepper=_no_pepper).revoke(key_id)
+
+
+def key_tenant(
+    key_id: str, *, settings: AdminSettings | None = None, store: KeyLedger | None = None
+) -> str | None:
+    """The tenant of the key ``key_id`` (None: no such key): the chain a command on it is audited in."""
+    try:
+        return key_lifecycle(settings=settings, store=store, pepper=_no_pepper).get(key_id).tenant_id
+    except KeyNotFound:
+        return None
 
 
 def _no_pepper() -> bytes:
@@ -239,3 +250,11 @@ def default_version(
     store = store or build_admin(settings or admin_settings()).registry
     serving = serving_default(store.get_model(model))
     return serving.version if serving is not None else None
+
+
+def is_registered(
+    model: str, *, settings: AdminSettings | None = None, store: RegistryWriter | None = None
+) -> bool:
+    """Whether ``model`` has a registry entry in any state (what a per-model policy may name)."""
+    store = store or build_admin(settings or admin_settings()).registry
+    return bool(model) and store.get_model(model).entry is not None

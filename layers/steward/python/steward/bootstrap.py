@@ -1,7 +1,8 @@
 """The one composition root: each function's object graph, built from its settings.
 
 ``build_api`` (the api function), ``build_authorizer``, ``build_report`` (the scheduled fairness
-report) and ``build_admin`` (the CLI, the local stack and `steward.admin`) put the AWS adapters
+report), ``build_archiver`` (the audit archiver) and ``build_admin`` (the CLI, the local stack and
+`steward.admin`) put the AWS adapters
 (`steward.adapters`) behind the feature packages' ports. Nothing else in the layer or in
 ``functions/`` constructs an adapter or imports boto3 (tests/unit/test_import_rules.py).
 ``compose_api`` wires the use cases from any ports (tests and the local stack pass in-memory ones).
@@ -12,10 +13,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from steward.adapters.audit_archive import S3AuditArchive
 from steward.adapters.audit_store import DynamoAuditStore
 from steward.adapters.aws import client as aws_client
 from steward.adapters.batch_store import DynamoBatchStore
@@ -29,8 +31,10 @@ from steward.adapters.pepper import SecretsManagerPepper, static_pepper
 from steward.adapters.policy_store import DynamoPolicyStore
 from steward.adapters.registry_store import DynamoRegistryStore
 from steward.adapters.report_store import S3ReportSink
+from steward.adapters.review_store import DynamoReviewStore
 from steward.adapters.sagemaker_transport import SageMakerTransport
 from steward.adapters.usage_policy_store import DynamoUsagePolicyStore
+from steward.audit.archive import ArchivedTrail, AuditArchiver
 from steward.audit.chain import AuditChain
 from steward.audit.reader import AuditReader
 from steward.audit.record import AuditKeys, AuditStore
@@ -44,7 +48,7 @@ from steward.catalog.approval import RegistryWriter
 from steward.catalog.registry import Registry, RegistryStore
 from steward.catalog.service import Catalog
 from steward.controls.gate import AccessGate
-from steward.controls.model import ControlStore
+from steward.controls.model import DEFAULT_RETENTION_DAYS, ControlStore
 from steward.controls.service import ControlService
 from steward.errors import UnsupportedInput
 from steward.fairness.monitor import FairnessMonitor, FairnessStore
@@ -55,12 +59,14 @@ from steward.limits.admission import RateLimiter
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
+from steward.review.service import ReviewService
 from steward.routing.http_transport import HttpTransport
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import Transport
 from steward.settings import (
     AdminSettings,
     ApiSettings,
+    ArchiverSettings,
     AuthorizerSettings,
     ReportSettings,
     StewardSettings,
@@ -108,6 +114,7 @@ authorizer_settings: Lazy[AuthorizerSettings] = Lazy(AuthorizerSettings)
 report_settings: Lazy[ReportSettings] = Lazy(ReportSettings)
 admin_settings: Lazy[AdminSettings] = Lazy(AdminSettings)
 worker_settings: Lazy[WorkerSettings] = Lazy(WorkerSettings)
+archiver_settings: Lazy[ArchiverSettings] = Lazy(ArchiverSettings)
 
 
 # --- shared pieces -------------------------------------------------------------------------------
@@ -167,8 +174,9 @@ def build_deep_detector(settings: ApiSettings) -> Detector | None:
     return DeepPiiDetector(build_router(settings), registry_resolver(registry, settings.privacy_deep_model))
 
 
-def build_encryptor_factory(settings: ApiSettings) -> Callable[[str], Encryptor]:
-    """One KMS envelope encryptor per request and tenant (data key generated on first use)."""
+def build_encryptor_factory(settings: ApiSettings | AdminSettings) -> Callable[[str], Encryptor]:
+    """One KMS envelope encryptor per request and tenant (data key generated on first use): the
+    privacy ``encrypt`` operator and the review queue's sealed texts."""
     from steward.adapters.kms_encryptor import KmsEnvelopeEncryptor
 
     key_id = settings.kms_key_id or settings.names.kms_alias
@@ -216,6 +224,8 @@ class Api:
     #: Usage policies: the versions (admin routes) and ``POST /v1/guardrails/apply``.
     usage_policies: UsagePolicyBook | None = None
     guardrails: GuardrailService | None = None
+    #: The human review queue of ``flag`` verdicts (``/admin/reviews``); None: 501.
+    reviews: ReviewService | None = None
     #: Files and batches (``/v1/files``, ``/v1/batches``); None: those routes answer 501.
     batches: BatchService | None = None
 
@@ -272,12 +282,17 @@ def compose_api(
     keys: KeyLifecycle | None = None,
     usage: UsageGuard | None = None,
     batches: BatchPorts | None = None,
+    reviews: ReviewService | None = None,
 ) -> Api:
     """The api's use cases over the given ports. Never "no privacy": without a guard, the
-    built-in default policy applies; without a monitor, fairness routes answer 501."""
+    built-in default policy applies; without a monitor, fairness routes answer 501. With a
+    review queue, ``flag`` verdicts go to it (unless the usage guard has its own sink); without
+    one, a ``hold`` rule refuses its requests (fail closed) and the review routes answer 501."""
     limits = limits or Limits()
     privacy = privacy or PrivacyGuard(PolicyBook(_NoStoredPolicies()))
     usage = usage or UsageGuard(UsagePolicyBook(NoStoredUsagePolicies()))
+    if reviews is not None and usage.flag_sink is None:
+        usage = replace(usage, flag_sink=reviews)
     control_store: ControlStore = controls if controls is not None else _NoControls()
     gate = AccessGate(control_store, ttl_s=controls_ttl_s)
     catalog = Catalog(registry, fairness.store if fairness is not None else None, switches=gate)
@@ -304,6 +319,7 @@ def compose_api(
             if batches is not None
             else None
         ),
+        reviews=reviews,
     )
 
 
@@ -318,6 +334,7 @@ def build_api(settings: ApiSettings) -> Api:
         pepper=pepper,  # group tokens are keyed per tenant (steward.fairness.groups)
         join_ttl_days=settings.fairness_join_ttl_days,
     )
+    keys = KeyLifecycle(DynamoKeyStore(settings.api_keys_table, region=settings.region), pepper)
     return compose_api(
         build_registry(settings),
         build_router(settings),
@@ -330,9 +347,10 @@ def build_api(settings: ApiSettings) -> Api:
         ),
         controls=DynamoControlStore(settings.control_table, region=settings.region),
         controls_ttl_s=settings.control_cache_ttl_s,
-        keys=KeyLifecycle(DynamoKeyStore(settings.api_keys_table, region=settings.region), pepper),
+        keys=keys,
         usage=build_usage(settings),
         batches=build_batch_ports(settings),
+        reviews=build_reviews(settings, pepper, keys),
     )
 
 
@@ -351,6 +369,31 @@ def build_batch_ports(settings: ApiSettings) -> BatchPorts:
             chunk_lines=settings.batch_chunk_lines,
             max_dropin_bytes=settings.max_dropin_bytes,
         ),
+    )
+
+
+def build_reviews(
+    settings: ApiSettings | AdminSettings,
+    pepper: Callable[[], bytes] | None = None,
+    keys: KeyLifecycle | None = None,
+) -> ReviewService:
+    """The review queue over its table and the stage's KMS key (texts sealed per tenant and
+    item); ``keys``: what a confirmed violation's key is revoked with. The api function records
+    flags and serves ``/admin/reviews``; the CLI (`steward.cli_review`) reviews."""
+    from steward.review.service import DEFAULT_RETENTION_S
+
+    # Only the api function creates items; the CLI's retention is never used.
+    retention_s = DEFAULT_RETENTION_S
+    if isinstance(settings, ApiSettings):
+        retention_s = settings.review_retention_days * 86_400
+    return ReviewService(
+        DynamoReviewStore(settings.reviews_table, region=settings.region),
+        build_encryptor_factory(settings),
+        pepper or pepper_source(settings),
+        keys=keys,
+        retention_s=retention_s,
+        claim_s=settings.review_claim_minutes * 60,
+        release_s=settings.review_release_hours * 3600,
     )
 
 
@@ -487,6 +530,17 @@ def build_report(settings: ReportSettings) -> Report:
     )
 
 
+def build_archiver(settings: ArchiverSettings) -> AuditArchiver:
+    """The audit archiver: the stream's records into the audit bucket, under the stage's lock."""
+    sink = S3AuditArchive(
+        settings.audit_bucket,
+        region=settings.region,
+        kms_key_id=settings.kms_key_id,
+        lock_mode=settings.audit_lock_mode,
+    )
+    return AuditArchiver(sink, default_retention_days=settings.audit_retention_days)
+
+
 @dataclass(frozen=True)
 class AdminPorts:
     """What `steward.admin` writes to: API keys, the registry, and the pepper new keys are hashed with."""
@@ -496,10 +550,62 @@ class AdminPorts:
     pepper: Callable[[], bytes]
 
 
-def build_audit_trail(settings: AdminSettings) -> DynamoAuditStore:
+def build_audit_trail(settings: AdminSettings, pepper: Callable[[], bytes] | None = None) -> DynamoAuditStore:
     """The audit table read back (``steward audit``), chained under the stage's pepper."""
-    chain = AuditChain(pepper_source(settings))
+    chain = AuditChain(pepper or pepper_source(settings))
     return DynamoAuditStore(settings.audit_table, region=settings.region, chain=chain)
+
+
+@dataclass(frozen=True)
+class AdminAudit:
+    """What the CLI's own audit records need (`steward.cli_record`): the chained audit table, the
+    pepper their MACs are keyed by (the api's, so one chain holds both), who is acting (the AWS
+    principal's ARN, MACed before it is stored) and how long records are kept."""
+
+    store: AuditStore
+    pepper: Callable[[], bytes]
+    caller: Callable[[], str]
+    retention_days: int
+
+
+def build_admin_audit(settings: AdminSettings) -> AdminAudit:
+    """The secret and STS are reached on first use only."""
+    from steward.adapters.aws import caller_arn
+
+    pepper = pepper_source(settings)
+    return AdminAudit(
+        store=build_audit_trail(settings, pepper),
+        pepper=pepper,
+        caller=partial(caller_arn, settings.region),
+        retention_days=settings.audit_retention_days,
+    )
+
+
+def build_usage_policies(settings: AdminSettings) -> UsagePolicyBook:
+    """Usage policy versions for the CLI (`steward.cli_policies`), read through (no cache)."""
+    return UsagePolicyBook(DynamoUsagePolicyStore(settings.policies_table, region=settings.region), ttl_s=0)
+
+
+@dataclass(frozen=True)
+class AuditArchivePorts:
+    """``steward audit ... --archive`` and ``steward audit archive``: the table (its chain head and
+    records), the archive read back and the archiver that writes to it."""
+
+    table: DynamoAuditStore
+    archived: ArchivedTrail
+    archiver: AuditArchiver
+
+
+def build_audit_archive(settings: AdminSettings) -> AuditArchivePorts:
+    """The audit bucket under the stage's pepper; a backfill locks objects in the bucket's own
+    default mode (read from the bucket), never in a weaker one."""
+    table = build_audit_trail(settings)
+    archive = S3AuditArchive(settings.audit_bucket, region=settings.region)
+    return AuditArchivePorts(
+        table=table,
+        archived=ArchivedTrail(archive, table),
+        archiver=AuditArchiver(archive, default_retention_days=DEFAULT_RETENTION_DAYS),
+    )
 
 
 def build_admin(settings: AdminSettings) -> AdminPorts:

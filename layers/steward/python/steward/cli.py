@@ -1,11 +1,16 @@
-"""``steward`` command line: manage the API keys and the model registry of a stage.
+"""``steward`` command line: the operator's side of the admin API (keys, models, tenants, kill
+switches, limits, usage policies, the audit trail) for one stage.
 
 Target: the ``STEWARD_*`` / ``AWS_*`` environment the Lambdas get wins; with none set, the local
 stack's ``.steward/local.json`` (written by ``make up``; see ``--local-state``) is used.
+Audit: every command, reads included, leaves one record in the affected tenant's audit chain
+(``@platform`` for actions on no tenant), like an admin API request; the operator is named by a
+keyed digest of their AWS identity, never by it.
 Output: a short human summary, or with ``--json`` one JSON document on stdout (errors too:
 ``{"error": <stable code>, "detail": ...}``). Every failure is also one line on stderr.
 Exit codes: 0 done; 1 refused (unknown key or version, default-version conflict, AWS error);
-2 usage or invalid input; 3 model card incomplete; 4 audit chain broken (``audit verify``).
+2 usage or invalid input; 3 model card incomplete; 4 audit chain broken (``audit verify``);
+5 done, but its audit record could not be written (the change stands, the result is withheld).
 """
 
 from __future__ import annotations
@@ -16,22 +21,33 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from steward import admin, cli_audit, cli_batches, cli_controls, cli_limits
+from steward import admin, cli_audit, cli_batches, cli_controls, cli_limits, cli_policies, cli_review
+from steward.audit.record import AuditDraft
 from steward.auth.lifecycle import DEFAULT_OVERLAP_HOURS, MAX_LIMIT, MAX_OVERLAP_HOURS, key_view
 from steward.catalog.registry import APPROVALS
-from steward.errors import CardIncomplete, StewardError
+from steward.cli_record import (
+    EXIT_AUDIT_FAILED,
+    Audited,
+    AuditNotWritten,
+    Recording,
+    noted_keys,
+    tenant_arg,
+)
+from steward.errors import AuditUnavailable, CardIncomplete, StewardError
 from steward.settings import AdminSettings
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_CARD_INCOMPLETE = 0, 1, 2, 3
 DEFAULT_LOCAL_STATE = Path(".steward/local.json")
 
 Result = tuple[dict[str, Any], str]  # (JSON document, human summary)
+#: Commands whose result holds a new key's secret: said on stderr once the result is shown.
+SHOWN_ONCE = frozenset({("keys", "create"), ("keys", "rotate")})
 
 
 class CliError(Exception):
@@ -160,6 +176,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_audit.add_parsers(groups, common)  # audit export|verify
     cli_limits.add_parsers(groups, common)  # limits set|show, usage show
     cli_batches.add_parsers(groups, common)  # batches show|redrive
+    cli_policies.add_parsers(groups, common)  # policies usage put|get|list
+    cli_review.add_parsers(groups, common)  # review list|show|claim|resolve
     return parser
 
 
@@ -179,7 +197,6 @@ def _keys_create(args: argparse.Namespace, settings: AdminSettings) -> Result:
         name=args.name,
         settings=settings,
     )
-    print("Store this key now: it is shown only once.", file=sys.stderr)
     document = {"key": token, **key_view(record, time.time())}
     return document, f"API key {record.key_id} for tenant {record.tenant_id}:\n{token}"
 
@@ -202,7 +219,6 @@ def _keys_rotate(args: argparse.Namespace, settings: AdminSettings) -> Result:
     token, successor, old = admin.rotate_api_key(
         args.key_id, overlap_hours=args.overlap_hours, settings=settings
     )
-    print("Store this key now: it is shown only once.", file=sys.stderr)
     now = time.time()
     document = {"key": token, **key_view(successor, now), "previous": key_view(old, now)}
     until = _when(old.expires_at)
@@ -231,7 +247,7 @@ def _models_register(args: argparse.Namespace, settings: AdminSettings) -> Resul
     )  # fmt: skip
     approval = "approved" if args.approve else None
     if args.manifest:
-        manifest = _read_json(Path(args.manifest), "manifest")
+        manifest = read_json(Path(args.manifest), "manifest")
         if not isinstance(manifest.get("name"), str) or not isinstance(manifest.get("version"), str):
             raise CliError("input.invalid", f"{args.manifest}: needs string 'name' and 'version'", EXIT_USAGE)
         mv = admin.register_from_manifest(
@@ -249,7 +265,7 @@ def _models_register(args: argparse.Namespace, settings: AdminSettings) -> Resul
             backend_version=args.backend_version,
             artifact_digest=args.digest,
             task=args.task,
-            card=_read_json(args.card, "card") if args.card else None,
+            card=read_json(args.card, "card") if args.card else None,
             make_default=not args.no_default,
             settings=settings,
         )
@@ -298,6 +314,42 @@ COMMANDS.update(cli_controls.COMMANDS)
 COMMANDS.update(cli_audit.COMMANDS)
 COMMANDS.update(cli_limits.COMMANDS)
 COMMANDS.update(cli_batches.COMMANDS)
+COMMANDS.update(cli_policies.COMMANDS)
+COMMANDS.update(cli_review.COMMANDS)
+
+
+def _key_owner(args: argparse.Namespace, settings: AdminSettings) -> str | None:
+    return admin.key_tenant(args.key_id, settings=settings)
+
+
+def _model_version(draft: AuditDraft, args: argparse.Namespace, document: Mapping[str, Any] | None) -> None:
+    """A registered version's name (the registry's, not merely typed) and its approval state."""
+    if document is not None:
+        draft.model, draft.model_version = document["model"], document["version"]
+        draft.reason_codes.append(f"approval.{document['approval']}")
+
+
+#: How each command is audited (`steward.cli_record`): every command in `COMMANDS` has one.
+AUDITED: dict[tuple[str, str], Audited] = {
+    ("keys", "create"): Audited(
+        "admin.key_create", tenant_arg, mutates=True, created=True, describe=noted_keys
+    ),
+    ("keys", "list"): Audited("admin.key_list", tenant_arg),
+    ("keys", "rotate"): Audited(
+        "admin.key_rotate", _key_owner, mutates=True, created=True, describe=noted_keys
+    ),
+    ("keys", "revoke"): Audited("admin.key_revoke", _key_owner, mutates=True, describe=noted_keys),
+    ("models", "register"): Audited(
+        "admin.model_register", mutates=True, created=True, describe=_model_version
+    ),
+    ("models", "approve"): Audited("admin.model_approve", mutates=True, describe=_model_version),
+}
+AUDITED.update(cli_controls.AUDITED)
+AUDITED.update(cli_audit.AUDITED)
+AUDITED.update(cli_limits.AUDITED)
+AUDITED.update(cli_policies.AUDITED)
+AUDITED.update(cli_review.AUDITED)
+AUDITED.update(cli_batches.AUDITED)
 
 
 def _version_document(model: str, version: str, approval: str, settings: AdminSettings) -> dict[str, Any]:
@@ -311,7 +363,8 @@ def _version_document(model: str, version: str, approval: str, settings: AdminSe
     }
 
 
-def _read_json(path: Path, what: str) -> dict[str, Any]:
+def read_json(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from a file the operator names; errors name the file, never its content."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
@@ -361,6 +414,14 @@ def _as_cli_error(error: Exception) -> CliError | None:
 
     if isinstance(error, CliError):
         return error
+    if isinstance(error, AuditNotWritten):
+        return CliError(
+            AuditUnavailable.code,
+            error.message,
+            EXIT_AUDIT_FAILED,
+            done=error.done,
+            request_id=error.request_id,
+        )
     if isinstance(error, CardIncomplete):
         return CliError(error.code, error.detail, EXIT_CARD_INCOMPLETE, missing_fields=error.missing)
     if isinstance(error, StewardError):
@@ -383,11 +444,59 @@ def _aws_error(error: Exception) -> CliError | None:
     return CliError(*described, EXIT_REFUSED) if described is not None else None
 
 
+def _unexpected(error: Exception) -> CliError:
+    return CliError(
+        "cli.internal", f"unexpected {type(error).__name__}; rerun with --debug for details", EXIT_REFUSED
+    )
+
+
+def _status_of(error: Exception, known: CliError) -> int:
+    """The HTTP status the admin API answers for the same failure (the audit record's ``status``)."""
+    if isinstance(error, StewardError):
+        return error.status
+    if isinstance(error, CliError):
+        return 422 if error.exit_code in (EXIT_USAGE, EXIT_CARD_INCOMPLETE) else 409
+    if isinstance(error, ValueError):
+        return 422
+    return 503 if known.code.startswith("aws.") else 500
+
+
+def _document(error: CliError) -> dict[str, Any]:
+    return {"error": error.code, "detail": error.message, **error.extra}
+
+
 def _report(error: CliError, as_json: bool) -> int:
     print(f"steward: {error.message} [{error.code}]", file=sys.stderr)
     if as_json:
-        print(json.dumps({"error": error.code, "detail": error.message, **error.extra}))
+        print(json.dumps(_document(error)))
     return error.exit_code
+
+
+def _audited(args: argparse.Namespace, settings: AdminSettings, as_json: bool, debug: bool) -> str:
+    """Run the command inside its audit record (`steward.cli_record`); the text to print.
+
+    The record is begun first (a failure there refuses the command, nothing done) and written
+    after; the result is printed only once it is written.
+    """
+    command = (args.group, args.action)
+    recording = Recording.begin(args, settings, AUDITED[command])
+    try:
+        with recording.running():
+            document, summary = COMMANDS[command](args, settings)
+    except Exception as error:
+        known = _as_cli_error(error)
+        shown = known or _unexpected(error)
+        if not recording.failed(shown.code, _status_of(error, shown), json.dumps(_document(shown))):
+            shown.message += "; its audit record could not be written either"
+        if known is None and debug:
+            raise
+        raise shown from None
+    # A streaming command (``audit export``) has written its own output already.
+    output = (json.dumps(document) if as_json else summary) if (document or summary) else ""
+    recording.done(document, output)
+    if command in SHOWN_ONCE:
+        print("Store this key now: it is shown only once.", file=sys.stderr)
+    return output
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -398,22 +507,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         as_json = bool(args.json)
         with _target(args.local_state) as settings:
-            document, summary = COMMANDS[(args.group, args.action)](args, settings)
+            output = _audited(args, settings, as_json, debug)
     except Exception as error:
         known = _as_cli_error(error)
         if known is None:
             if debug:
                 raise
-            known = CliError(
-                "cli.internal",
-                f"unexpected {type(error).__name__}; rerun with --debug for details",
-                EXIT_REFUSED,
-            )
+            known = _unexpected(error)
         return _report(known, as_json)
-    if document or summary:  # a streaming command (``audit export``) has written its own output
-        print(json.dumps(document) if as_json else summary)
+    if output:
+        print(output)
     return EXIT_OK
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # ``python -m steward.cli``: run the one ``steward.cli`` module (the command modules import its
+    # errors from there), not this ``__main__`` copy, whose `CliError` would be another class.
+    from steward.cli import main as _main
+
+    raise SystemExit(_main())

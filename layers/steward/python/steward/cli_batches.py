@@ -3,18 +3,28 @@
 ``show`` reads the batch's record (status, counts, chunks counted and the last failure code of each
 chunk that failed: codes only, never content); ``redrive`` moves jobs from the jobs dead-letter
 queue back to the jobs queue (`steward.batches.redrive`), safe at any time since every job is
-idempotent. Registered in `steward.cli`.
+idempotent. Both are audited (`steward.cli_record`): ``show`` in the tenant's chain, ``redrive``
+(jobs of any tenant) in the platform's. Registered in `steward.cli`.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from steward.audit.record import AuditDraft
+from steward.batches.ids import BATCH_ID_PATTERN
+from steward.cli_record import Audited, tenant_arg
+from steward.controls.model import TENANT_ID
 from steward.settings import AdminSettings
 
 Result = tuple[dict[str, Any], str]
+_BATCH_ID = re.compile(BATCH_ID_PATTERN)
+#: The batch ids a redrive's record names at most (one record stays far below DynamoDB's item
+#: size); beyond them it notes ``batch.more``, and the command's output MAC covers them all.
+MAX_NOTED_BATCHES = 100
 
 
 def add_parsers(groups: Any, common: argparse.ArgumentParser) -> None:
@@ -32,7 +42,11 @@ def _show(args: argparse.Namespace, settings: AdminSettings) -> Result:
     from steward.bootstrap import build_batch_store
     from steward.errors import BatchNotFound
 
-    record = build_batch_store(settings).get_batch(args.tenant, args.batch)
+    if not TENANT_ID.fullmatch(str(args.tenant).strip()):
+        raise ValueError("--tenant must be a tenant id (letters, digits, '.', '_', '-')")
+    if not _BATCH_ID.fullmatch(str(args.batch)):
+        raise ValueError("--batch must be a batch id (batch_ and 32 hex digits)")
+    record = build_batch_store(settings).get_batch(str(args.tenant).strip(), args.batch)
     if record is None:
         raise BatchNotFound()
     document = {
@@ -71,4 +85,27 @@ def _redrive(args: argparse.Namespace, settings: AdminSettings) -> Result:
 COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, AdminSettings], Result]] = {
     ("batches", "show"): _show,
     ("batches", "redrive"): _redrive,
+}
+
+
+def _noted_batch(draft: AuditDraft, args: argparse.Namespace, document: Mapping[str, Any] | None) -> None:
+    """The batch looked at, as ``/v1/batches/{id}`` names it: a checked id, never raw text."""
+    if _BATCH_ID.fullmatch(str(args.batch)):
+        draft.reason_codes.append(f"batch.{args.batch}")
+
+
+def _redriven(draft: AuditDraft, args: argparse.Namespace, document: Mapping[str, Any] | None) -> None:
+    """The batches whose jobs moved back (ids the queue held, checked again before noting)."""
+    if document is None:
+        return
+    moved = sorted(b for b in document.get("batches", {}) if _BATCH_ID.fullmatch(str(b)))
+    draft.reason_codes.extend(f"batch.{b}" for b in moved[:MAX_NOTED_BATCHES])
+    if len(moved) > MAX_NOTED_BATCHES:
+        draft.reason_codes.append("batch.more")
+
+
+#: How each command is audited (`steward.cli_record`), as the batch routes are.
+AUDITED: dict[tuple[str, str], Audited] = {
+    ("batches", "show"): Audited("admin.batch_show", tenant_arg, describe=_noted_batch),
+    ("batches", "redrive"): Audited("admin.batch_redrive", mutates=True, describe=_redriven),
 }

@@ -2,7 +2,9 @@
 
 The same operations as the platform-admin routes (`steward.controls.service`), written straight
 to the stage's control table; every warm api process applies a change within 5 s. Registered in
-`steward.cli` (parsers and commands), which handles ``--json``, the target stage and errors.
+`steward.cli` (parsers, commands, how each is audited), which handles ``--json``, the target
+stage, errors and the audit record (`steward.cli_record`): a tenant's changes in its own chain,
+global, model and version switches and the listings in ``@platform``'s.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from steward.cli_record import Audited, scope_kind, scope_tenant, tenant_arg
 from steward.controls.model import DEFAULT_RETENTION_DAYS, REASON_CODES
 from steward.settings import AdminSettings
 from steward.ttl_cache import FRESHNESS_BOUND_S
@@ -109,4 +112,14 @@ COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, AdminSettings], Re
     ("kill", "set"): _kill_set,
     ("kill", "clear"): _kill_clear,
     ("kill", "list"): _kill_list,
+}
+
+AUDITED: dict[tuple[str, str], Audited] = {
+    ("tenants", "create"): Audited("admin.tenant_create", tenant_arg, mutates=True, created=True),
+    ("tenants", "list"): Audited("admin.tenant_list"),
+    ("tenants", "suspend"): Audited("admin.tenant_suspend", tenant_arg, mutates=True),
+    ("tenants", "resume"): Audited("admin.tenant_resume", tenant_arg, mutates=True),
+    ("kill", "set"): Audited("admin.kill_set", scope_tenant, mutates=True, created=True, describe=scope_kind),
+    ("kill", "clear"): Audited("admin.kill_clear", scope_tenant, mutates=True, describe=scope_kind),
+    ("kill", "list"): Audited("admin.kill_list"),
 }

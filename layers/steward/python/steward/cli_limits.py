@@ -2,7 +2,8 @@
 
 The same operations as ``PUT``/``GET /admin/limits/{tenant}`` and ``GET /admin/usage/{tenant}``
 (`steward.limits.admission.RateLimiter`), written straight to the stage's limits table; every
-warm api process applies a new plan within 5 s. Registered in `steward.cli`.
+warm api process applies a new plan within 5 s. Registered in `steward.cli`; audited in the
+tenant's chain with the routes' reason codes (``admin.limits``, ``admin.usage``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from steward.cli_record import Audited, tenant_arg
 from steward.settings import AdminSettings
 from steward.ttl_cache import FRESHNESS_BOUND_S
 
@@ -100,4 +102,10 @@ COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, AdminSettings], Re
     ("limits", "set"): _limits_set,
     ("limits", "show"): _limits_show,
     ("usage", "show"): _usage_show,
+}
+
+AUDITED: dict[tuple[str, str], Audited] = {
+    ("limits", "set"): Audited("admin.limits", tenant_arg, mutates=True),
+    ("limits", "show"): Audited("admin.limits", tenant_arg),
+    ("usage", "show"): Audited("admin.usage", tenant_arg),
 }

@@ -33,7 +33,19 @@ LOCAL_CREDENTIALS = {
 
 #: Only these settings are taken from the file (names of local resources, never behaviour).
 STATE_SETTINGS = frozenset(
-    {"stage", "region", "account", "api_keys_table", "models_table", "policies_table", "pepper_secret_name"}
+    {
+        "stage",
+        "region",
+        "account",
+        "api_keys_table",
+        "models_table",
+        "policies_table",
+        "control_table",
+        "limits_table",
+        "audit_table",
+        "reviews_table",
+        "pepper_secret_name",
+    }
 )
 #: The local stack only ever listens on loopback.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})

@@ -345,6 +345,42 @@ class StorageUnavailable(StewardError):
         super().__init__(detail, headers=headers or {"Retry-After": "1"})
 
 
+class ReviewNotFound(StewardError, LookupError):
+    """Same answer for an unknown, expired or another tenant's review item (no existence oracle)."""
+
+    status, code, title = 404, "review.not_found", "Review item not found"
+    default_detail = "No review item with this id is available to this API key."
+
+
+class ReviewClaimed(StewardError):
+    """Another reviewer holds a live claim on the item."""
+
+    status, code, title = 409, "review.claimed", "Review item claimed"
+    default_detail = "Another reviewer holds this item; retry once their claim lapses."
+
+
+class ReviewNotClaimed(StewardError):
+    """Resolving needs the resolver's own claim (live, or lapsed with nobody claiming since)."""
+
+    status, code, title = 409, "review.not_claimed", "Review item not claimed"
+    default_detail = "Claim the item before resolving it (POST /admin/reviews/{id}/claim)."
+
+
+class ReviewResolved(StewardError):
+    status, code, title = 409, "review.resolved", "Review item resolved"
+    default_detail = "The item is already resolved."
+
+
+class ReviewUnavailable(StewardError):
+    """The review queue (its table or the key service) could not be reached."""
+
+    status, code, title = 503, "review.unavailable", "Review queue unavailable"
+    default_detail = "The review queue could not be reached. Retry later."
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, headers=headers or {"Retry-After": "1"})
+
+
 class InternalError(StewardError):
     pass
 

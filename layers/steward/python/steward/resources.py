@@ -20,17 +20,26 @@ KEYS_TENANT_INDEX = "by-tenant"
 OPEN_BATCHES_INDEX = "open-until"
 #: Receives of a batch job before the jobs queue moves it to its dead-letter queue (CDK and local).
 JOBS_MAX_RECEIVES = 5
+#: The review table's indexes (`ResourceNames.reviews_table`): a tenant's items per state, in
+#: order; an item by id alone.
+REVIEWS_QUEUE_INDEX = "by-queue"
+REVIEWS_ID_INDEX = "by-id"
+#: Where archived audit records go in the audit bucket (`steward.audit.archive`): the archiver
+#: may write there and nowhere else.
+AUDIT_ARCHIVE_PREFIX = "audit/"
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A DynamoDB table: partition/sort key names (all string keys) and its TTL attribute."""
+    """A DynamoDB table: partition/sort key names (all string keys), its TTL attribute and its
+    stream's view type (``NEW_IMAGE``), if any."""
 
     name: str
     partition_key: str
     sort_key: str | None = None
     ttl_attribute: str | None = None
     indexes: tuple[IndexSpec, ...] = field(default_factory=tuple)
+    stream: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,9 +81,15 @@ class ResourceNames:
 
     @property
     def audit_table(self) -> TableSpec:
-        """Audit trail, partitioned by tenant so reads are tenant-scoped by construction."""
+        """Audit trail, partitioned by tenant so reads are tenant-scoped by construction. Its
+        stream (new images) feeds the archive (`audit_bucket`) as records are written, so each is
+        archived long before its TTL removes it."""
         return TableSpec(
-            f"{self.prefix}-audit", partition_key="tenant_id", sort_key="sk", ttl_attribute="expires_at"
+            f"{self.prefix}-audit",
+            partition_key="tenant_id",
+            sort_key="sk",
+            ttl_attribute="expires_at",
+            stream="NEW_IMAGE",
         )
 
     @property
@@ -128,6 +143,24 @@ class ResourceNames:
         return TableSpec(f"{self.prefix}-idempotency", partition_key="id", ttl_attribute="expiration")
 
     @property
+    def reviews_table(self) -> TableSpec:
+        """The human review queue (`steward.adapters.review_store`): per tenant, items (``rv_<id>``),
+        their sealed texts (``rv_<id>#text``) and text marks (``mark#<mac>``), all expiring (TTL).
+        The queue index lists a tenant's items per state in time order (``queue`` is
+        ``<tenant>#<state>``, so no partition is shared across tenants); the id index finds an item
+        for operators and platform admins."""
+        return TableSpec(
+            f"{self.prefix}-reviews",
+            partition_key="tenant_id",
+            sort_key="sk",
+            ttl_attribute="expires_at",
+            indexes=(
+                IndexSpec(REVIEWS_QUEUE_INDEX, partition_key="queue", sort_key="queued_at"),
+                IndexSpec(REVIEWS_ID_INDEX, partition_key="review_id"),
+            ),
+        )
+
+    @property
     def tables(self) -> tuple[TableSpec, ...]:
         return (
             self.api_keys_table,
@@ -139,6 +172,7 @@ class ResourceNames:
             self.limits_table,
             self.batches_table,
             self.idempotency_table,
+            self.reviews_table,
         )
 
     # --- SQS ----------------------------------------------------------------------------------
@@ -172,6 +206,12 @@ class ResourceNames:
     @property
     def buckets(self) -> tuple[str, ...]:
         return (self.artifacts_bucket, self.results_bucket, self.batch_bucket)
+
+    @property
+    def audit_bucket(self) -> str:
+        """The audit archive: every audit record as written, in JSON lines objects under
+        `AUDIT_ARCHIVE_PREFIX`, versioned and under S3 Object Lock (`steward.audit.archive`)."""
+        return f"{self.prefix}-audit-{self.account}-{self.region}"
 
     @property
     def kms_alias(self) -> str:

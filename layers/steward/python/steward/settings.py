@@ -7,7 +7,7 @@ customer request. Explicit argument > environment variable > default derived fro
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +25,9 @@ STORE_STALL_BUDGET_S = 8.0
 #: The largest batch input file: Lambda's 6 MB request limit holds the file base64-encoded.
 MAX_FILE_BYTES = 4_500_000
 LOCAL_BACKEND_URL = "http://127.0.0.1:8080"
+#: The share of a tenant's requests that may be blocked before the block-rate alarm counts them
+#: (``BlockedExcess``, `steward.tenant_signals`); the stage's ``tenantBlockShareAlarm``.
+DEFAULT_TENANT_BLOCK_SHARE = 0.2
 
 
 class StewardSettings(BaseSettings):
@@ -75,7 +78,9 @@ class StewardSettings(BaseSettings):
             "batches_table": names.batches_table.name,
             "idempotency_table": names.idempotency_table.name,
             "batch_bucket": names.batch_bucket,
+            "reviews_table": names.reviews_table.name,
             "results_bucket": names.results_bucket,
+            "audit_bucket": names.audit_bucket,
             "pepper_secret_name": names.pepper_secret,
         }
         if stage in DEV_STAGES:
@@ -90,6 +95,21 @@ class StewardSettings(BaseSettings):
         if not self.is_dev and self.pepper is not None:
             raise ValueError("STEWARD_PEPPER is only allowed in local/test stages; use Secrets Manager")
         return self
+
+
+def _review_retention() -> Any:
+    """How long a review item (its sealed texts, its marks) is kept, in days (the table's TTL)."""
+    return Field(default=30, ge=1, le=365)
+
+
+def _review_claim() -> Any:
+    """How long a claim gives one reviewer an item, in minutes."""
+    return Field(default=15, ge=1, le=240)
+
+
+def _review_release() -> Any:
+    """How long a reviewer's approval releases a held text for its tenant, in hours."""
+    return Field(default=24, ge=1, le=720)
 
 
 def _cache_ttl() -> Any:
@@ -107,6 +127,7 @@ class ApiSettings(StewardSettings):
     policies_table: str = ""
     control_table: str = ""  # tenants and kill switches (steward.controls)
     limits_table: str = ""  # rate-limit counters and tenant plans (steward.limits)
+    reviews_table: str = ""  # the human review queue of flagged requests (steward.review)
 
     # Backend used by registry targets of kind ``http`` that carry no URL of their own
     # (local/test stages default to a backend on localhost:8080).
@@ -144,8 +165,14 @@ class ApiSettings(StewardSettings):
     # (``name`` or ``name@version``) whose sentence embeddings the denied-topic check compares.
     usage_policy_cache_ttl_s: float = _cache_ttl()
     usage_topic_model: str = "all-minilm-l6-v2"
+    # The review queue of ``flag`` verdicts (steward.review): retention, claims, releases.
+    review_retention_days: int = _review_retention()
+    review_claim_minutes: int = _review_claim()
+    review_release_hours: int = _review_release()
 
     audit_retention_days: int = Field(default=400, ge=1, le=3650)
+    # The block-rate alarm's tolerated share (``DEFAULT_TENANT_BLOCK_SHARE``), set with the alarm.
+    tenant_block_share: float = Field(default=DEFAULT_TENANT_BLOCK_SHARE, gt=0, lt=1)
     # Fairness monitoring: how long a prediction waits for its ground-truth label (the join item
     # holding the group expires after this), and the window length of the counters.
     fairness_join_ttl_days: int = Field(default=7, ge=1, le=90)
@@ -218,15 +245,43 @@ class ReportSettings(StewardSettings):
     fairness_dp_ratio_threshold: float = Field(default=0.8, gt=0, le=1)
 
 
+#: S3 Object Lock modes: GOVERNANCE (users allowed to bypass it may shorten or delete) or
+#: COMPLIANCE (no one can, the root user included, until the date passes).
+LockMode = Literal["GOVERNANCE", "COMPLIANCE"]
+
+
+class ArchiverSettings(StewardSettings):
+    """The audit archiver (``functions/audit_archiver``): the bucket, the key and the lock mode."""
+
+    audit_bucket: str = ""
+    # The stage's customer-managed key (ARN or id) for the archived objects (SSE-KMS).
+    kms_key_id: str = ""
+    audit_lock_mode: LockMode = "GOVERNANCE"
+    # Lock for a record without an ``expires_at`` (none is written so): the stage's default.
+    audit_retention_days: int = Field(default=400, ge=1, le=3650)
+
+
 class AdminSettings(StewardSettings):
-    """The ``steward`` CLI and `steward.admin`: the key and model tables they write."""
+    """The ``steward`` CLI and `steward.admin`: the tables they write, and the audit table every
+    command leaves its record in (`steward.cli_record`)."""
 
     api_keys_table: str = ""
     models_table: str = ""
     control_table: str = ""  # tenants and kill switches (`steward tenants`, `steward kill`)
     limits_table: str = ""  # tenant plans and usage (`steward limits`, `steward usage`)
-    audit_table: str = ""  # the audit trail (`steward audit export|verify`)
+    audit_table: str = ""  # the audit trail (`steward audit`) and every command's own record
+    policies_table: str = ""  # usage policies (`steward policies usage`)
     batches_table: str = ""  # batches (`steward batches show`); the jobs queues go by their names
+    # How long the CLI's own audit records are kept: the api's setting, same default and bounds.
+    audit_retention_days: int = Field(default=400, ge=1, le=3650)
+    reviews_table: str = ""  # the review queue (`steward review`)
+    # The stage's customer-managed key (ARN or id) that seals review texts (empty: the stage's
+    # alias); `steward review show` opens them with it.
+    kms_key_id: str = ""
+    # As the api function's: claims and releases made with `steward review` last as long.
+    review_claim_minutes: int = _review_claim()
+    review_release_hours: int = _review_release()
+    audit_bucket: str = ""  # the audit archive (``--archive``; `steward.audit.archive`)
     # The authorizers' key cache TTL, stated when a key is revoked (it is not enforced here).
     auth_cache_ttl_s: float = _cache_ttl()
 

@@ -72,6 +72,12 @@ def describe_failure(error: Exception) -> tuple[str, str] | None:
     return None
 
 
+def caller_arn(region: str) -> str:
+    """The ARN of the AWS principal these credentials act as (STS ``GetCallerIdentity``, which
+    needs no permission). The CLI keys its audit records to it, never storing it as is."""
+    return str(client("sts", region).get_caller_identity()["Arn"])
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests that switch endpoints)."""
     with _lock:

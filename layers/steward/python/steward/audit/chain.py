@@ -27,11 +27,14 @@ next ``seq``); if it replaces an original that did land, it carries that origina
 original's place in the chain from it. It replaces only what it read (the item absent, or the
 same MAC), and the original only creates, so a late-landing original can't undo it.
 
-**Retention.** Records age out by TTL (``expires_at``). A missing record is accepted as expired
-only when its successor's ``prev_expires_at`` (under the successor's MAC) is in the past; the
-head's ``last_expires_at`` does the same for the newest records. What this can't see: someone with
-write access who deletes the newest records *and* puts back an older head item they kept; an
-external anchor (the archive with object lock) is what catches that.
+**Retention.** Records age out by TTL (``expires_at``, the tenant plan's retention). A missing
+record is accepted as expired only when its successor's ``prev_expires_at`` (under the
+successor's MAC) is in the past: so a chain whose oldest records expired still holds, and one
+whose oldest records were deleted early does not. The head's ``last_expires_at`` does the same for
+the newest records. What the table alone can't show: someone with write access who deletes the
+newest records *and* puts back an older head item they kept. The archive
+(`steward.audit.archive`, S3 under Object Lock) is the external anchor that does: it holds every
+record as written, and its walk (``complete``) takes no gap for an expiry.
 """
 
 from __future__ import annotations
@@ -323,11 +326,15 @@ def verify_chain(
     *,
     now: float,
     anchored: bool = False,
+    complete: bool = False,
 ) -> Verdict:
     """Walk the tenant's records in ``seq`` order against the head.
 
     ``anchored``: the records start somewhere after the chain's start (``--since``), so the first
-    one's link backwards is taken as given.
+    one's link backwards is taken as given. ``complete``: the records are the archive's, which
+    keeps every record it was given, so a gap between two of them is a deletion whatever its
+    expiry; records before the first may predate the archive (accepted once expired, as in the
+    table), and the newest may not have arrived yet (the head may run ahead).
     """
     rows = list(records)
     slots: dict[int, _Slot] = {}
@@ -353,6 +360,8 @@ def verify_chain(
         where = after_mac.get(str(r.get("prev_mac")), claimed if isinstance(claimed, int) else None)
         if where is None:
             found("inserted", None, rid, "a record without a chain link")
+        elif where in slots and slots[where].request_id == rid and rid is not None:
+            found("edited", where, rid, "a copy of the record whose content does not match its MAC")
         elif where in slots or (head is not None and where > head.seq):
             found("inserted", where, rid, "a record where the chain has one already")
         else:  # it stands where a valid record is missing: that record was changed
@@ -376,14 +385,17 @@ def verify_chain(
         slot = slots[seq]
         if previous is None:
             if seq > 1 and not anchored and slot.prev_expires_at > now:
+                how = "is not in the archive and had not expired" if complete else "is gone before it expired"
+                found("deleted", seq - 1, None, f"record {seq - 1} {how} (before request {slot.request_id})")
+        elif seq != previous.seq + 1:
+            if complete:
                 found(
                     "deleted",
-                    seq - 1,
+                    previous.seq + 1,
                     None,
-                    f"record {seq - 1} is gone before it expired (before request {slot.request_id})",
+                    f"record {previous.seq + 1} is not in the archive (before request {slot.request_id})",
                 )
-        elif seq != previous.seq + 1:
-            if slot.prev_expires_at > now:
+            elif slot.prev_expires_at > now:
                 found(
                     "deleted",
                     previous.seq + 1,
@@ -401,6 +413,7 @@ def verify_chain(
             found("inserted", last.seq, last.request_id, "the last record is not the one the head names")
         elif (
             (last is None or last.seq < head.seq)
+            and not complete
             and head.last_expires_at > now
             and not (anchored and last is None and not rows)
         ):

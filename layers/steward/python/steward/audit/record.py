@@ -34,6 +34,8 @@ SECONDS_PER_DAY = 86_400
 #: the ``hash`` PII operator), and the anonymous label is no tenant's label (no ``:`` suffix).
 AUDIT_KEY_LABEL = b"steward-audit-mac:"
 ANONYMOUS_AUDIT_LABEL = b"steward-audit-mac-anonymous"
+#: Label of the key operator identities are MACed under (`operator_id`); no other label's prefix.
+OPERATOR_LABEL = b"steward-audit-operator"
 
 
 @dataclass
@@ -61,6 +63,11 @@ class AuditDraft:
     input_bytes: int = 0
     #: Headers the answer carries whatever it is (``RateLimit-*``, `steward.limits`); never stored.
     response_headers: dict[str, str] = field(default_factory=dict)
+    #: The tenant plan's audit retention (`steward.controls.gate`): None means the stage default
+    #: (no plan item, an unauthenticated caller, or the plan could not be read).
+    retention_days: int | None = None
+    #: The plan was looked up already (successfully or not): the record never costs a second read.
+    retention_looked_up: bool = False
 
     def withheld(self, code: str) -> None:
         """The caller gets ``code`` instead of the outcome recorded so far (kept as a reason)."""
@@ -117,6 +124,18 @@ class AuditKeys:
         return found
 
 
+def operator_id(pepper: bytes, principal_arn: str) -> str:
+    """Who ran an operator (CLI) command, as its audit record's ``key_id``: ``cli:`` and 16 hex
+    digits of HMAC(operator key, the AWS principal's ARN).
+
+    An ARN names an IAM user or an SSO session, i.e. often a person, so it is never stored. The
+    digest still links every action of one principal, across tenants and over time, and whoever
+    holds the pepper can test a candidate ARN (one from CloudTrail) against it.
+    """
+    key = hmac.new(pepper, OPERATOR_LABEL, hashlib.sha256).digest()
+    return "cli:" + mac_hex(key, _utf8(principal_arn))[:16]
+
+
 def opaque_name(key: bytes, name: str) -> str:
     """A caller-typed name (an unresolved model) as a short keyed digest: denials stay traceable
     (same name, same digest, per tenant) without storing what was typed."""
@@ -138,7 +157,10 @@ def build_record(
     latency_ms: float,
     retention_days: int,
 ) -> dict[str, Any]:
-    """The stored record (plain JSON types). ``sk`` sorts by time and is unique per request."""
+    """The stored record (plain JSON types). ``sk`` sorts by time and is unique per request.
+
+    ``retention_days`` is the stage default: the tenant plan's (``draft.retention_days``) wins.
+    """
     when = datetime.fromtimestamp(draft.started_at, tz=UTC)
     timestamp = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
     reasons = list(draft.reason_codes)
@@ -167,7 +189,7 @@ def build_record(
         "output_hmac": output_hmac,
         "output_bytes": output_bytes,
         "latency_ms": round(latency_ms, 3),
-        "expires_at": int(draft.started_at) + retention_days * SECONDS_PER_DAY,
+        "expires_at": int(draft.started_at) + (draft.retention_days or retention_days) * SECONDS_PER_DAY,
     }
     if draft.backend_latency_ms is not None:
         record["backend_latency_ms"] = round(draft.backend_latency_ms, 3)

@@ -7,8 +7,9 @@ Used by ``steward audit export|verify``. Records are read oldest first by time a
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -44,6 +45,12 @@ def _window(since: str | None, until: str | None) -> tuple[str | None, str | Non
     if low and high and low > high:
         raise InvalidInput("--since must not be after --until.")
     return low, high
+
+
+def json_line(record: Mapping[str, Any]) -> str:
+    """One record as a JSON line (keys sorted, no newline): what ``export`` writes and what each
+    line of an archive object holds, so the two read the same."""
+    return json.dumps(record, sort_keys=True)
 
 
 def export(

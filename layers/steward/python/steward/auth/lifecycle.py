@@ -14,6 +14,8 @@ operator CLI (no actor: operator credentials act for the platform). Rules:
   window ends. The store does both writes atomically, and only if the old key is still active
   and not rotated yet: two concurrent rotations can't fork a key into two successors.
 - Revocation is in force everywhere within the authorizer's cache TTL (at most 5 s).
+- A key's ``name`` is stored with any personal data in it redacted (``<PERSON>``,
+  `steward.privacy.free_text`): operators label keys with whatever comes to mind.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from steward.auth.keys import (
     generate_key,
 )
 from steward.auth.principal import Principal
+from steward.controls.model import TENANT_ID
 from steward.errors import Forbidden, InvalidInput, KeyConflict, KeyEscalation, KeyNotFound
+from steward.privacy.free_text import redact_free_text
 
 #: Longest key lifetime (ten years): rotate keys rather than keep them.
 MAX_KEY_DAYS = 3650
@@ -47,7 +51,6 @@ DEFAULT_OVERLAP_HOURS = 24.0
 #: Highest per-key limit accepted (a typo guard; the tenant's plan caps it anyway).
 MAX_LIMIT = 10**9
 MAX_MODELS = 64
-TENANT_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 MODEL_PATTERN = re.compile(r"^(?:\*|[A-Za-z0-9._:-]{1,200})$")
 #: A key's label: up to 128 characters, no control characters.
 NAME_PATTERN = re.compile(r"^[^\x00-\x1f\x7f-\x9f]{0,128}$")
@@ -144,7 +147,7 @@ class KeyLifecycle:
 
     def list(self, tenant_id: str, actor: Principal | None = None) -> list[KeyRecord]:
         """The tenant's keys, oldest first (metadata: show them with `key_view`)."""
-        if not TENANT_PATTERN.fullmatch(tenant_id):
+        if not TENANT_ID.fullmatch(tenant_id):
             raise KeyRequestInvalid("tenant must be 1 to 128 letters, digits, '.', '_' or '-'.")
         _administers(actor, tenant_id)
         return sorted(self._store.list_tenant(tenant_id), key=lambda r: (r.created_at, r.key_id))
@@ -184,7 +187,7 @@ class KeyLifecycle:
             models=old.models,
             scopes=old.scopes,
             expires_at=int(now + lifetime) if lifetime is not None and lifetime > 0 else None,
-            name=old.name,
+            name=redact_free_text(old.name),  # a name stored before names were checked, too
             policy_version=old.policy_version,
             limits=old.limits,
         )
@@ -231,7 +234,7 @@ def _within_actor(actor: Principal | None, request: NewKey) -> None:
 
 
 def _validated(request: NewKey) -> NewKey:
-    if not TENANT_PATTERN.fullmatch(request.tenant_id.strip()):
+    if not TENANT_ID.fullmatch(request.tenant_id.strip()):
         raise KeyRequestInvalid("tenant must be 1 to 128 letters, digits, '.', '_' or '-'.")
     days = request.expires_days
     if days is not None and not 0 < days <= MAX_KEY_DAYS:  # NaN fails too
@@ -243,7 +246,8 @@ def _validated(request: NewKey) -> NewKey:
             raise KeyRequestInvalid(f"{label} must be a whole number from 1 to {MAX_LIMIT}.")
     if not NAME_PATTERN.fullmatch(request.name):
         raise KeyRequestInvalid("name must be at most 128 characters, none of them control characters.")
-    return replace(request, tenant_id=request.tenant_id.strip(), models=models)
+    name = redact_free_text(request.name)
+    return replace(request, tenant_id=request.tenant_id.strip(), models=models, name=name)
 
 
 def _models(models: Sequence[str]) -> tuple[str, ...]:

@@ -11,7 +11,6 @@ it fails, and after the receive limit waits in the dead-letter queue.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,11 +18,12 @@ from urllib.parse import unquote_plus
 
 import orjson
 
+from steward.controls.model import TENANT_ID
+
 PLAN, CHUNK, SWEEP, EXPIRE, INGEST, NOOP = "plan", "chunk", "sweep", "expire", "ingest", "noop"
 _KINDS = {PLAN, CHUNK, SWEEP, EXPIRE, INGEST}
 #: Where tenants drop batch files: ``incoming/<tenant>/<name>``.
 INCOMING = "incoming/"
-_TENANT = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _OBJECT_KEY_MAX = 1024
 
 
@@ -90,7 +90,7 @@ def _from_s3_event(doc: dict[str, Any]) -> Job:
     parts = key.split("/")
     if not key.startswith(INCOMING) or len(parts) < 3 or not parts[-1]:
         raise ValueError("not a batch job")
-    if not _TENANT.fullmatch(parts[1]) or set(parts[1]) <= {"."}:  # never "." or ".." as a tenant
+    if not TENANT_ID.fullmatch(parts[1]):  # never "." or "..", nor a partition Steward keeps
         raise ValueError("not a batch job")
     if len(key) > _OBJECT_KEY_MAX:
         raise ValueError("not a batch job")

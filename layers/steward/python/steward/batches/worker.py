@@ -9,7 +9,8 @@ is what its synchronous request would have got; refusals go to the error file.
 
 Every step is safe to repeat, since a job may be delivered more than once: a chunk's result
 object, once complete, is never recomputed (no second backend call, no second quota charge);
-its audit records are created once (`steward.audit.record.AuditStore.put`); the chunk is counted
+its audit records are created once (`steward.audit.record.AuditStore.put`, through the tenant's
+chain, kept for its plan's audit retention as its API records are); the chunk is counted
 once (`ports.BatchStore.count_chunk`); and the worker whose count completes the batch (or any
 later delivery that finds it complete but not finished) writes the output and error files under
 ids derived from the batch, and finishes it. A transient refusal (backend down, limits store
@@ -352,9 +353,14 @@ class BatchWorker:
             started_at=result.started_at,
             latency_ms=result.latency_ms,
         )
+        try:  # the tenant plan's retention, as the api's records of the same tenant have
+            plan_days = self.gate.retention(batch.tenant_id) if self.gate is not None else None
+        except StewardError as error:
+            raise ChunkDeferred(error.code) from None
+        days = plan_days or self.audit_retention_days
         try:
             key = self.audit_keys.key(batch.tenant_id)
-            for record in chunk_records(about, traces, key=key, retention_days=self.audit_retention_days):
+            for record in chunk_records(about, traces, key=key, retention_days=days):
                 self.audit_store.put(record)
         except Exception as error:
             logger.error("chunk audit failed", extra={"error_type": type(error).__name__})

@@ -21,6 +21,11 @@ already holds the tenants the same check reads. A read that fails refuses the re
 
 A tenant without an item in the table (keys issued before tenants were managed) is treated as
 active with every model allowed; `steward tenants create` takes it under management.
+
+The same cached tenant item gives the request's audit record its retention (the plan's
+``audit_retention_days``, `note_retention`): in steady state that costs no read at all, and a
+request refused before any route (413, malformed JSON, an unknown path) reads through the same
+cache. Without a plan item, or when it can't be read, the stage default applies.
 """
 
 from __future__ import annotations
@@ -31,9 +36,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TypeVar
 
-from steward.audit.record import AuditDraft
+from steward.audit.record import ANONYMOUS_TENANT, AuditDraft
 from steward.auth.principal import Principal
-from steward.controls.model import ControlStore, KillSwitch, ScopeKind, Tenant
+from steward.controls.model import MAX_RETENTION_DAYS, ControlStore, KillSwitch, ScopeKind, Tenant
 from steward.errors import ControlUnavailable, ServiceDisabled, TenantSuspended
 from steward.ttl_cache import DEFAULT_TTL_S, TtlCache
 
@@ -60,8 +65,10 @@ class AccessGate:
     def admit(self, principal: Principal, draft: AuditDraft, *, admin_route: bool = False) -> Principal:
         """The caller as it may act now: refused if its tenant is suspended (or switched off), or,
         off the admin routes, under the global switch; its models narrowed to the tenant's."""
+        draft.retention_looked_up = True  # read here (or refused here): the record reads nothing more
         switches = self._read(self._all_switches)
-        tenant = self._read(lambda: self._tenants.get(principal.tenant_id, lambda: self._tenant(principal)))
+        tenant = self._read(lambda: self._cached_tenant(principal.tenant_id))
+        draft.retention_days = _retention(tenant)
         if tenant is not None and tenant.suspended:
             draft.reason_codes.append(f"reason.{tenant.reason or 'other'}")
             raise TenantSuspended(tenant.reason or "other")
@@ -86,8 +93,26 @@ class AccessGate:
     def _all_switches(self) -> dict[str, KillSwitch]:
         return self._switches.get(_ALL, lambda: {str(s.scope): s for s in self._store.list_switches()})
 
-    def _tenant(self, principal: Principal) -> Tenant | None:
-        return self._store.get_tenant(principal.tenant_id)
+    def note_retention(self, draft: AuditDraft) -> None:
+        """The plan's audit retention on the draft of a request no route admitted (`admit` does it
+        for the rest): from the cache, and a failed read leaves the stage default (the request is
+        answered already; its record must still be written)."""
+        if draft.retention_looked_up or draft.tenant_id == ANONYMOUS_TENANT:
+            return
+        draft.retention_looked_up = True
+        try:
+            draft.retention_days = _retention(self._cached_tenant(draft.tenant_id))
+        except Exception as error:
+            logger.warning("tenant plan unreadable", extra={"error_type": type(error).__name__})
+
+    def retention(self, tenant_id: str) -> int | None:
+        """The tenant plan's audit retention (None: the stage default), for records no request
+        draft carries (a batch chunk's); `ControlUnavailable` if the plan can't be read, so such a
+        writer retries rather than keep a record for a period the plan does not say."""
+        return _retention(self._read(lambda: self._cached_tenant(tenant_id)))
+
+    def _cached_tenant(self, tenant_id: str) -> Tenant | None:
+        return self._tenants.get(tenant_id, lambda: self._store.get_tenant(tenant_id))
 
     @staticmethod
     def _read(read: Callable[[], T]) -> T:
@@ -96,6 +121,12 @@ class AccessGate:
         except Exception as error:
             logger.error("control table unreadable", extra={"error_type": type(error).__name__})
             raise ControlUnavailable() from None
+
+
+def _retention(tenant: Tenant | None) -> int | None:
+    """The plan's retention; None (the stage default) without a plan or with an unset one."""
+    days = tenant.audit_retention_days if tenant is not None else 0
+    return min(days, MAX_RETENTION_DAYS) if days >= 1 else None
 
 
 def _refusal(draft: AuditDraft, switch: KillSwitch) -> TenantSuspended | ServiceDisabled:

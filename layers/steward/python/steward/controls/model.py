@@ -3,7 +3,8 @@
 An operator gives a *reason code* (`REASON_CODES`) with every suspension and switch: that code is
 what callers see in the refusal and what the audit record carries. The operator's free-text note
 is kept only on the control item (read back by ``list`` for platform admins), never in a refusal,
-a log line or an audit record: an operator may write anything there.
+a log line or an audit record: an operator may write anything there, so it is stored with any
+personal data in it redacted (`steward.controls.service`).
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ MAX_ALLOWED_MODELS = 1000
 ALL_MODELS = "*"  # as in `steward.auth.keys`: a tenant allowed every model
 DEFAULT_RETENTION_DAYS = 400
 MAX_RETENTION_DAYS = 3650
-TENANT_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+#: Starts with a letter or digit, so no tenant can be named like the partitions Steward keeps
+#: for itself (``_unauthenticated`` for anonymous audit records, ``@platform`` for the CLI's).
+TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MODEL_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 VERSION_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 #: What `Scope.parse` accepts, as one pattern (the OpenAPI document states it).
 SCOPE_PATTERN = (
-    r"^(global|tenant:[A-Za-z0-9._-]{1,128}|model:[A-Za-z0-9._-]{1,200}"
+    r"^(global|tenant:[A-Za-z0-9][A-Za-z0-9._-]{0,127}|model:[A-Za-z0-9._-]{1,200}"
     r"|version:[A-Za-z0-9._-]{1,200}@[A-Za-z0-9._-]{1,64})$"
 )
 #: An entry of a tenant's allowed models: a model name or ``*``.

@@ -2,8 +2,10 @@
 CLI (``tenants``, ``kill``) and the platform-admin routes (``/admin/tenants``, ``/admin/kill-switches``).
 
 Inputs are checked here (tenant ids, scopes, reason codes, note length, retention), so both ways
-in refuse the same things with the same words. A change is written straight to the control table;
-every warm api process applies it within the 5 s freshness bound (`steward.controls.gate`).
+in refuse the same things with the same words; an operator's note is stored with any personal data
+in it redacted (``<EMAIL_ADDRESS>``, `steward.privacy.free_text`), so both store the same. A
+change is written straight to the control table; every warm api process applies it within the
+5 s freshness bound (`steward.controls.gate`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from steward.controls.model import (
     check_tenant_id,
 )
 from steward.errors import InvalidInput, TenantExists, TenantNotFound
+from steward.privacy.free_text import redact_free_text
 
 
 def _checked(check: Callable[[], object]) -> None:
@@ -99,7 +102,7 @@ class ControlService:
         _checked(lambda: (check_tenant_id(tenant_id), check_reason(reason), check_note(note)))
         try:
             return self._store.set_tenant_status(
-                tenant_id, status, reason=reason, note=note, at=int(self._clock()), by=by
+                tenant_id, status, reason=reason, note=redact_free_text(note), at=int(self._clock()), by=by
             )
         except TenantMissingError:
             raise TenantNotFound() from None
@@ -110,7 +113,7 @@ class ControlService:
         """Throw (or re-throw, with a new reason) the switch at ``scope``."""
         parsed = self._scope(scope)
         _checked(lambda: (check_reason(reason), check_note(note)))
-        switch = KillSwitch(parsed, reason, set_at=int(self._clock()), set_by=by, note=note)
+        switch = KillSwitch(parsed, reason, set_at=int(self._clock()), set_by=by, note=redact_free_text(note))
         self._store.put_switch(switch)
         return switch
 

@@ -194,7 +194,7 @@ class InferenceService:
         draft = ctx.draft
         mv = resolved.version
         guard = guard or self.privacy.begin(draft.tenant_id, resolved.entry.model, draft)
-        usage = self.usage.begin(ctx, resolved.entry.model)
+        usage = self.usage.begin(ctx, resolved.entry.model, review_view=guard.remask)
         # The binary extension's flags never reach the backend: it always answers JSON.
         redacted = guard.redact_request(
             oip.without_binary_parameters(payload),

@@ -117,6 +117,18 @@ class RequestPrivacy:
         final = restore(result.text, callers) if self.policy.restore_output else result.text
         return self._counted(RedactionResult(final, result.findings, pseudonyms, self.policy.version))
 
+    def remask(self, text: str) -> str:
+        """An answer's text with the caller's own values (restored by `output_text`) masked again
+        by their placeholders: what the answer was before it was unmasked for the caller, the
+        only form of it anything may keep (the review queue, `steward.review`). The longest value
+        first, so a value inside another never splits it."""
+        callers = [(name, value) for name, value in self.context.pseudonyms.items() if value]
+        if not callers or not self.policy.restore_output:
+            return text
+        for name, value in sorted(callers, key=lambda pair: len(pair[1]), reverse=True):
+            text = text.replace(value, f"<{name}>")
+        return text
+
     # --- OIP payloads ------------------------------------------------------------------------
     def redact_request(self, payload: Mapping[str, Any], known_names: Collection[str] = ()) -> dict[str, Any]:
         """Every string value the backend would see: BYTES tensor elements, the ``parameters`` of

@@ -12,15 +12,15 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
+from steward.privacy.free_text import REDACTION_FAILED, redact_only_policy
+
 if TYPE_CHECKING:
     from steward.privacy import PrivacyPolicy
 
-REDACTION_FAILED = "[REDACTION_FAILED]"
 LOG_TENANT = "_logs"
 #: Keys Powertools and Steward fill with structural values only (times, ids, code locations).
 STRUCTURAL_KEYS = frozenset(
@@ -33,13 +33,9 @@ STRUCTURAL_KEYS = frozenset(
 _MARK = "_steward_redacting_handler"
 
 
-@lru_cache(maxsize=1)
 def log_policy() -> PrivacyPolicy:
     """Every entity type removed for good (no placeholders: a log has no one to restore for)."""
-    from steward.privacy import ENTITY_TYPES, Direction, EntityRule, Operator, PrivacyPolicy
-
-    rule = EntityRule(operator=Operator.REDACT, apply_to=frozenset({Direction.INPUT}))
-    return PrivacyPolicy(version=1, entities={t: rule for t in ENTITY_TYPES})
+    return redact_only_policy()
 
 
 #: Short strings found clean (route, tenant id, model name recur on every line). Only strings in

@@ -1,5 +1,6 @@
 """Usage policy: per tenant and model, versioned rules on what may be asked of a model and what
-it may answer (word lists, RE2 patterns, denied topics), each ``block`` or ``flag``.
+it may answer (word lists, RE2 patterns, denied topics), each ``block`` or ``flag`` (a ``flag``
+goes to the human review queue, `steward.review`; with ``hold`` the request waits for a reviewer).
 
 - `document`: the policy document and its validation (422 when invalid or too costly).
 - `words`, `patterns`: the local checks (obfuscation-aware word lists, RE2 patterns).
@@ -7,5 +8,5 @@ it may answer (word lists, RE2 patterns, denied topics), each ``block`` or ``fla
 - `engine`: `UsageGuard` / `RequestUsage`, the check on the inference path (fail closed).
 - `service`: `GuardrailService` (``POST /v1/guardrails/apply``).
 - `ports`: the store, the denied-topic check (`topics.TopicChecker` over `topic_embedder`), the
-  flag hook; `errors`: the refusals.
+  flag sink (`Flagged`, `FlagOutcome`); `errors`: the refusals (``HeldForReview`` too).
 """

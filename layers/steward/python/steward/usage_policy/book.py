@@ -44,6 +44,13 @@ def usage_policy_label(policy: UsagePolicy) -> str:
     return f"{scope}@v{policy.version}"
 
 
+def newest_in_force(policies: list[UsagePolicy], model: str | None) -> UsagePolicy | None:
+    """The newest version of the most specific scope: the model's own, else the tenant's."""
+    scoped = [p for p in policies if p.model == model] if model is not None else []
+    chosen = scoped or [p for p in policies if p.model is None]
+    return max(chosen, key=lambda p: p.version) if chosen else None
+
+
 @dataclass(frozen=True)
 class UsageInForce:
     compiled: CompiledPolicy
@@ -65,13 +72,15 @@ class UsagePolicyBook:
 
     def in_force(self, tenant_id: str, model: str | None) -> UsageInForce | None:
         """The newest version of the most specific scope, compiled; None when none is stored."""
-        policies = self._cache.get(tenant_id, lambda: self._read(tenant_id))
-        scoped = [p for p in policies if p.model == model] if model is not None else []
-        chosen = scoped or [p for p in policies if p.model is None]
-        if not chosen:
+        policy = newest_in_force(self._cache.get(tenant_id, lambda: self._read(tenant_id)), model)
+        if policy is None:
             return None
-        policy = max(chosen, key=lambda p: p.version)
         return UsageInForce(self._compile(policy), usage_policy_label(policy))
+
+    def current(self, tenant_id: str, model: str | None) -> UsagePolicy | None:
+        """The version in force for ``model`` (or the tenant's default), read through: what
+        `in_force` applies once the caches catch up (``steward policies usage get``)."""
+        return newest_in_force(self._read(tenant_id), model)
 
     def _compile(self, policy: UsagePolicy) -> CompiledPolicy:
         key = (policy.tenant_id, policy.model, policy.version)

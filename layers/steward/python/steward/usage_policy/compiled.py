@@ -23,6 +23,7 @@ class Verdict:
     action: Action
     direction: Direction
     index: int = 0
+    hold: bool = False  # a ``flag`` rule whose hits are not served until reviewed
 
     @property
     def blocks(self) -> bool:
@@ -48,11 +49,12 @@ class CompiledPolicy:
         for index, text in enumerate(texts):
             if self.words:
                 for i in sorted(self.words.matches(text)):
-                    verdicts.append(Verdict(WORD, word_rules[i].name, word_rules[i].action, direction, index))
+                    word = word_rules[i]
+                    verdicts.append(Verdict(WORD, word.name, word.action, direction, index, word.hold))
             if self.patterns:
                 for i in sorted(self.patterns.matches(text)):
                     rule = pattern_rules[i]
-                    verdicts.append(Verdict(PATTERN, rule.name, rule.action, direction, index))
+                    verdicts.append(Verdict(PATTERN, rule.name, rule.action, direction, index, rule.hold))
         return verdicts
 
     def topic_verdicts(
@@ -71,5 +73,5 @@ class CompiledPolicy:
                 topic = by_name.get(hit.name)
                 if topic is None:
                     raise ValueError("the topic check named no topic of the policy")
-                verdicts.append(Verdict(TOPIC, topic.name, topic.action, direction, index))
+                verdicts.append(Verdict(TOPIC, topic.name, topic.action, direction, index, topic.hold))
         return verdicts

@@ -1,7 +1,9 @@
 """The usage policy document: denied topics, word lists and patterns, each ``block`` or ``flag``.
 
-``{"denied_topics": [{"name", "definition", "examples", "action"}], "word_lists": [{"name",
-"words", "action"}], "patterns": [{"name", "regex", "action"}], "apply_to": ["input", "output"]}``.
+``{"denied_topics": [{"name", "definition", "examples", "action", "hold"}], "word_lists": [{"name",
+"words", "action", "hold"}], "patterns": [{"name", "regex", "action", "hold"}], "apply_to":
+["input", "output"]}``. ``hold`` (``flag`` rules only): a hit is not served until a reviewer
+approves it (`steward.review`).
 An absent list means no rule of that kind. Rule names are identifiers (they appear in problem
 documents and audit reason codes, with the rule's kind); a word without a letter or digit never
 matches. Bounds keep a policy cheap to check on every request; a pattern is compiled and costed
@@ -14,7 +16,15 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from steward.errors import InvalidInput
 from steward.usage_policy.patterns import MAX_PATTERN_CHARS, PatternRefused, check_pattern
@@ -42,31 +52,55 @@ RuleName = Annotated[str, Field(pattern=RULE_NAME_PATTERN)]
 TopicText = Annotated[str, Field(min_length=1, max_length=MAX_TOPIC_CHARS)]
 
 
-class DeniedTopic(BaseModel):
-    model_config = _STRICT
+class _Rule(BaseModel):
+    """What every rule has: its action, and for ``flag`` whether a hit is held for review.
+
+    ``hold``: the request is not served until a reviewer approves the text (`steward.review`);
+    it only means something for a ``flag`` (a ``block`` is refused outright), so a ``block``
+    rule with ``hold`` is an invalid document rather than silently ignored.
+    """
+
+    # The same rule in the published schema, so a schema-valid document is a valid one: an
+    # explicit ``"action": "flag"``, or no ``hold: true``.
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["action"], "properties": {"action": {"const": "flag"}}},
+                {"properties": {"hold": {"const": False}}},
+            ]
+        },
+    )
+    action: Action = Action.BLOCK
+    hold: StrictBool = False  # ``"true"`` or ``1`` is not a yes to holding requests
+
+    @model_validator(mode="after")
+    def _hold_needs_flag(self) -> _Rule:
+        if self.hold and self.action is not Action.FLAG:
+            raise ValueError("'hold' applies to rules with action 'flag' only")
+        return self
+
+
+class DeniedTopic(_Rule):
     name: RuleName
     definition: TopicText
     examples: Annotated[tuple[TopicText, ...], Field(max_length=MAX_EXAMPLES)] = ()
-    action: Action = Action.BLOCK
 
 
-class WordList(BaseModel):
-    model_config = _STRICT
+class WordList(_Rule):
     name: RuleName
     words: Annotated[
         tuple[Annotated[str, Field(min_length=1, max_length=MAX_WORD_CHARS)], ...],
         Field(min_length=1, max_length=MAX_WORDS),
     ]
-    action: Action = Action.BLOCK
 
 
-class PatternRule(BaseModel):
-    model_config = _STRICT
+class PatternRule(_Rule):
     name: RuleName
     regex: Annotated[
         str, Field(min_length=1, max_length=MAX_PATTERN_CHARS, json_schema_extra={"format": "regex"})
     ]
-    action: Action = Action.BLOCK
 
     @field_validator("regex")
     @classmethod

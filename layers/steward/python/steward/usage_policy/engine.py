@@ -9,14 +9,20 @@ embedding call is skipped when they already block.
 
 Verdicts: ``block`` raises `DeniedWord` / `DeniedPattern` / `DeniedTopic` (400, naming the rule);
 ``flag`` lets the request through and is recorded in the audit draft's reason codes
-(``policy.flagged_<kind>:<rule>``) and handed to the `FlagSink` (the human review queue's hook).
+(``policy.flagged_<kind>:<rule>``) and handed to the `FlagSink`, the human review queue
+(`steward.review`), one `Flagged` per rule with the texts it matched (``review.<id>`` joins the
+reason codes). A ``flag`` rule with ``hold`` is not served until a reviewer approves the text:
+`HeldForReview` (403, naming the rule and the review item) unless the queue says a reviewer
+already approved this exact text (``policy.released_<kind>:<rule>``). The queue keeps what the
+privacy policy left of a text: the redacted input, and the answer with the caller's own values
+masked again (``review_view``: the answer is checked as the caller gets it, unmasked).
 Any failure (store, topic check, sink) refuses the request: `UsagePolicyUnavailable` (503).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +35,11 @@ from steward.usage_policy.errors import (
     DeniedPattern,
     DeniedTopic,
     DeniedWord,
+    HeldForReview,
     UsagePolicyDenied,
     UsagePolicyUnavailable,
 )
-from steward.usage_policy.ports import FlagSink, TopicCheck
+from steward.usage_policy.ports import Flagged, FlagOutcome, FlagSink, TopicCheck
 
 logger = logging.getLogger("steward.usage_policy")
 _DENIED: dict[str, type[UsagePolicyDenied]] = {WORD: DeniedWord, PATTERN: DeniedPattern, TOPIC: DeniedTopic}
@@ -45,9 +52,13 @@ class UsageGuard:
     topics: TopicCheck | None = None
     flag_sink: FlagSink | None = None
 
-    def begin(self, ctx: RequestContext, model: str | None) -> RequestUsage:
-        """The request's checker, with the policy in force now (503 if it can't be read)."""
-        return RequestUsage(self, ctx, self.book.in_force(ctx.tenant_id, model))
+    def begin(
+        self, ctx: RequestContext, model: str | None, *, review_view: Callable[[str], str] | None = None
+    ) -> RequestUsage:
+        """The request's checker, with the policy in force now (503 if it can't be read).
+        ``review_view``: what the review queue may keep of an answer's text (the privacy guard's
+        `~steward.privacy.guard.RequestPrivacy.remask`); without it, a flagged answer is refused."""
+        return RequestUsage(self, ctx, self.book.in_force(ctx.tenant_id, model), model, review_view)
 
     def evaluate(self, chosen: UsageInForce, texts: Sequence[str], direction: Direction) -> list[Verdict]:
         """Every verdict for ``texts`` (no side effect); topics only when nothing blocks yet.
@@ -84,12 +95,21 @@ def record(ctx: RequestContext, label: str, verdicts: Sequence[Verdict]) -> None
 class RequestUsage:
     """Checks one backend call's request and answer against the policy in force."""
 
-    __slots__ = ("chosen", "ctx", "guard")
+    __slots__ = ("chosen", "ctx", "guard", "model", "review_view")
 
-    def __init__(self, guard: UsageGuard, ctx: RequestContext, chosen: UsageInForce | None) -> None:
+    def __init__(
+        self,
+        guard: UsageGuard,
+        ctx: RequestContext,
+        chosen: UsageInForce | None,
+        model: str | None = None,
+        review_view: Callable[[str], str] | None = None,
+    ) -> None:
         self.guard = guard
         self.ctx = ctx
         self.chosen = chosen
+        self.model = model
+        self.review_view = review_view
 
     def check_request(self, payload: Mapping[str, Any]) -> None:
         """Input rules on every text the backend would see; raises on ``block``."""
@@ -111,16 +131,77 @@ class RequestUsage:
         blocking = next((v for v in verdicts if v.blocks), None)
         if blocking is not None:
             raise _DENIED[blocking.kind](blocking.rule, output=direction is Direction.OUTPUT)
+        self._queue(verdicts, texts, direction)
+
+    def _queue(self, verdicts: Sequence[Verdict], texts: Sequence[str], direction: Direction) -> None:
+        """Flags to the review queue; raises `HeldForReview` for a held one (the first)."""
         sink = self.guard.flag_sink
-        if sink is not None:
-            try:
-                for verdict in verdicts:
-                    sink.flagged(self.ctx, verdict, texts[verdict.index])
-            except StewardError:
-                raise
-            except Exception as error:
-                logger.error("flag sink failed", extra={"error_type": type(error).__name__})
-                raise UsagePolicyUnavailable() from None
+        if sink is None:
+            if any(v.hold for v in verdicts):
+                raise UsagePolicyUnavailable(
+                    "The usage policy holds requests for review, but this deployment has no review "
+                    "queue; the request was refused."
+                )
+            return
+        try:
+            flags = self._flags(verdicts, texts, direction)
+            outcomes = sink.flagged(self.ctx, flags)
+            if len(outcomes) != len(flags) or any(o.held and not o.review_id for o in outcomes):
+                raise ValueError("the review queue answered for other flags")
+        except StewardError:
+            raise
+        except Exception as error:
+            logger.error("flag sink failed", extra={"error_type": type(error).__name__})
+            raise UsagePolicyUnavailable() from None
+        held = _noted(self.ctx, flags, outcomes)
+        if held is not None:
+            flag, review_id = held
+            raise HeldForReview(flag.kind, flag.rule, review_id, output=direction is Direction.OUTPUT)
+
+    def _flags(
+        self, verdicts: Sequence[Verdict], texts: Sequence[str], direction: Direction
+    ) -> list[Flagged]:
+        """One `Flagged` per rule, with the distinct texts it matched as the queue may keep them."""
+        view = self.review_view if direction is Direction.OUTPUT else _as_checked
+        if view is None:
+            raise ValueError("no review view of the answer's texts")
+        assert self.chosen is not None
+        matched: dict[tuple[str, str], tuple[bool, list[int]]] = {}
+        for v in verdicts:
+            matched.setdefault((v.kind, v.rule), (v.hold, []))[1].append(v.index)
+        return [
+            Flagged(
+                kind=kind,
+                rule=rule,
+                direction=direction,
+                hold=hold,
+                texts=tuple(dict.fromkeys(view(texts[i]) for i in indexes)),
+                model=self.model,
+                policy=self.chosen.label,
+            )
+            for (kind, rule), (hold, indexes) in matched.items()
+        ]
+
+
+def _as_checked(text: str) -> str:
+    """An input text as checked: already redacted by the privacy guard."""
+    return text
+
+
+def _noted(
+    ctx: RequestContext, flags: Sequence[Flagged], outcomes: Sequence[FlagOutcome]
+) -> tuple[Flagged, str] | None:
+    """The review items (``review.<id>``) and released holds as reason codes; the first held flag."""
+    codes = ctx.draft.reason_codes
+    held: tuple[Flagged, str] | None = None
+    for flag, outcome in zip(flags, outcomes, strict=True):
+        notes = [f"review.{outcome.review_id}"] if outcome.review_id else []
+        if flag.hold and not outcome.held:
+            notes.append(f"policy.released_{flag.kind}:{flag.rule}")
+        codes.extend(n for n in notes if n not in codes)
+        if outcome.held and outcome.review_id and held is None:
+            held = (flag, outcome.review_id)
+    return held
 
 
 def request_texts(payload: Mapping[str, Any]) -> Iterator[str]:

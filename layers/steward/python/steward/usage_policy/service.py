@@ -2,9 +2,10 @@
 any model call (what Bedrock's ApplyGuardrail does, for any model).
 
 The privacy policy runs first (as on the model routes), then the usage policy on the redacted
-text. Nothing is refused here: a ``block`` is a verdict in the answer, so a caller can decide
-what to do before it calls a model. Verdicts are recorded in the audit draft like on the model
-routes; nothing goes to the review queue (no model was called, nothing was served).
+text. Nothing is refused here: a ``block`` is a verdict in the answer (and a ``flag`` with
+``hold`` says so), so a caller can decide what to do before it calls a model. Verdicts are
+recorded in the audit draft like on the model routes; nothing goes to the review queue (no model
+was called, nothing was served).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class GuardrailService:
             except PiiBlocked as blocked:
                 redacted.append(None)
                 verdicts += [
-                    {"index": index, "kind": "pii", "rule": t, "action": "block"}
+                    {"index": index, "kind": "pii", "rule": t, "action": "block", "hold": False}
                     for t in blocked.entity_types
                 ]
         chosen = self.usage.book.in_force(ctx.tenant_id, model)
@@ -62,7 +63,13 @@ class GuardrailService:
             found = self.usage.evaluate(chosen, [t for _, t in checked], direction)
             record(ctx, chosen.label, found)
             verdicts += [
-                {"index": checked[v.index][0], "kind": v.kind, "rule": v.rule, "action": v.action.value}
+                {
+                    "index": checked[v.index][0],
+                    "kind": v.kind,
+                    "rule": v.rule,
+                    "action": v.action.value,
+                    "hold": v.hold,
+                }
                 for v in found
             ]
         verdicts.sort(key=lambda v: (v["index"], v["kind"], v["rule"]))
