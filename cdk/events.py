@@ -287,6 +287,10 @@ class BatchEventsConstruct(Construct):
         self._table(role, "LimitCounters", ["GetItem", "UpdateItem"], names.limits_table)
         self._table(role, "ControlRead", ["GetItem", "Query"], names.control_table)
         self._table(role, "KeyRecheck", ["GetItem"], names.api_keys_table)
+        # A line's usage-policy flags go to the review queue as a request's do
+        # (steward.review.service.ReviewService.flagged): marks read in batches, an item created
+        # with its texts and marks (a transaction of Puts). Reviewing is the api's and the CLI's.
+        self._table(role, "ReviewQueueFlags", ["BatchGetItem", "PutItem"], names.reviews_table)
         self._table(role, "BatchRecords", ["GetItem", "PutItem", "UpdateItem"], names.batches_table)
         role.add_to_principal_policy(
             iam.PolicyStatement(

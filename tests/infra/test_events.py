@@ -105,6 +105,14 @@ def test_the_worker_may_do_what_a_line_needs_and_nothing_more(synth: Synth) -> N
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
     }  # fmt: skip
     assert _list(statements["KeyRecheck"]["Action"]) == ["dynamodb:GetItem"]
+    # Flags are queued for review (marks read, an item created), never claimed or resolved here
+    assert set(_list(statements["ReviewQueueFlags"]["Action"])) == {
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+    }
+    assert statements["ReviewQueueFlags"]["Resource"] == {
+        "Fn::GetAtt": [synth.logical_id(data.table(NAMES.reviews_table)), "Arn"]
+    }
     assert set(_list(statements["AuditWrite"]["Action"])) == {"dynamodb:GetItem", "dynamodb:PutItem"}
     bucket = synth.logical_id(data.batch_bucket)
     prefixes = {r["Fn::Join"][1][1] for r in _list(statements["BatchObjectsRead"]["Resource"])}

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 from steward import admin
+from steward.audit.record import SECONDS_PER_DAY
 from steward.batches.worker import chunk_key
+from steward.controls.model import Tenant
+from steward.errors import ControlUnavailable
 from steward.limits.plan import Plan
 from steward.routing.transport import BackendResponse
 
@@ -202,6 +206,46 @@ def test_the_chunks_are_audited_without_content(rig: Rig) -> None:
     assert records[0]["pii_counts"] == {"EMAIL_ADDRESS": 1}
     assert "jane.doe" not in json.dumps(rig.audit.records)
     assert all(len(r["input_hmac"]) == 64 and len(r["output_hmac"]) == 64 for r in records)
+
+
+def test_chunk_records_are_kept_for_the_tenant_plans_retention(rig: Rig) -> None:
+    # Given a tenant whose plan keeps audit records 30 days (the stage default is 400)
+    rig.controls.create_tenant(Tenant("acme", audit_retention_days=30))
+    key = rig.key()
+    batch_id = rig.create(key, rig.upload(key, [embed("a", "one"), embed("b", "two"), embed("c", "x")]))["id"]
+    rig.deliver()
+    # Then its chunks' records expire when its API requests' records do, 30 days on
+    chunks = [r for r in rig.audit.records if r["request_id"].startswith(batch_id)]
+    requests = [r for r in rig.audit.records if r["route"] == "POST /v1/batches"]
+    assert len(chunks) == 2 and len(requests) == 1
+    for record in [*chunks, *requests]:
+        started = datetime.fromisoformat(record["timestamp"].replace("Z", "+00:00")).timestamp()
+        assert record["expires_at"] - int(started) == 30 * SECONDS_PER_DAY
+
+
+def test_an_unreadable_plan_defers_the_chunks_record_rather_than_guess_its_retention(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a tenant plan of 30 days that can't be read when the chunk's record is due (once)
+    rig.controls.create_tenant(Tenant("acme", audit_retention_days=30))
+    gate = rig.api.gate
+    assert gate is not None
+    read, failures = gate.retention, [ControlUnavailable()]
+
+    def flaky(tenant_id: str) -> int | None:
+        if failures:
+            raise failures.pop()
+        return read(tenant_id)
+
+    monkeypatch.setattr(gate, "retention", flaky)
+    key = rig.key()
+    batch_id = rig.create(key, rig.upload(key, [embed("a", "one"), embed("b", "two")]))["id"]
+    rig.deliver()
+    # Then the chunk waited for a later try: one record, with the plan's retention, one backend call
+    [record] = [r for r in rig.audit.records if r["request_id"].startswith(batch_id)]
+    started = datetime.fromisoformat(record["timestamp"].replace("Z", "+00:00")).timestamp()
+    assert record["expires_at"] - int(started) == 30 * SECONDS_PER_DAY
+    assert len(rig.transport.calls) == 2 and rig.batch(key, batch_id)["status"] == "completed"
 
 
 def test_a_malformed_file_fails_the_batch_with_errors_naming_lines(rig: Rig) -> None:
