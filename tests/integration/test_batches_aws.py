@@ -241,8 +241,10 @@ def test_the_event_pump_deletes_what_succeeded_and_poison_ends_in_the_dlq(
 def test_steward_batches_show_and_redrive_as_an_operator_runs_them(
     moto_endpoint: str, names: ResourceNames, tmp_path: Any
 ) -> None:
+    from steward.cli_record import PLATFORM_TENANT
+
     from scripts.local.provision import provision_queues
-    from tests.integration.test_cli_local_state import steward, write_state
+    from tests.integration.test_cli_local_state import _records, steward, write_state
 
     # Given the stage's jobs queue and DLQ, a job waiting in the DLQ and its batch's record
     kms = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["KeyId"]
@@ -273,6 +275,15 @@ def test_steward_batches_show_and_redrive_as_an_operator_runs_them(
     assert [json.loads(m["Body"]) for m in back] == [job]
     code, missing, _ = steward(tmp_path, "batches", "show", "--tenant", "globex", "--batch", batch_id)
     assert code == 1 and missing["error"] == "batch.not_found"
+    # And each command left its audit record: show in the tenant's chain, redrive in the platform's
+    shown_codes = [
+        r["reason_codes"] for r in _records(names, TENANT) if r["route"] == "CLI steward batches show"
+    ]
+    assert ["admin.batch_show", f"batch.{batch_id}"] in shown_codes
+    redriven = [r for r in _records(names, PLATFORM_TENANT) if r["route"] == "CLI steward batches redrive"]
+    assert ["admin.batch_redrive", f"batch.{batch_id}"] in [r["reason_codes"] for r in redriven]
+    code, verified, _ = steward(tmp_path, "audit", "verify", "--tenant", TENANT)
+    assert code == 0, verified
 
 
 def test_the_open_batches_index_finds_what_is_due_and_forgets_what_ended(names: ResourceNames) -> None:
