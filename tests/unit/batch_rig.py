@@ -29,6 +29,7 @@ from steward.limits.admission import RateLimiter
 from steward.limits.plan import Plan
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
+from steward.review.service import ReviewService
 from steward.routing.router import Router, RouterPolicy
 from steward.routing.transport import BackendRequest, BackendResponse
 from steward.settings import ApiSettings
@@ -52,6 +53,7 @@ from tests.fakes import (
     InMemoryObjectStore,
     InMemoryPolicyStore,
     InMemoryRegistryStore,
+    InMemoryReviewStore,
     InMemoryUsagePolicyStore,
     demo_model,
     in_memory_idempotency,
@@ -102,6 +104,7 @@ class Rig:
     keys: InMemoryKeyStore
     limits: InMemoryLimitStore
     controls: InMemoryControlStore
+    reviews: InMemoryReviewStore
     worker: Worker
     handler: Any
     settings: ApiSettings
@@ -208,6 +211,7 @@ def build_rig(*, chunk_lines: int = 2, plan: Plan | None = None) -> Iterator[Rig
     )
     store, objects, queue = InMemoryBatchStore(), InMemoryObjectStore(), InMemoryJobQueue()
     encryptor = FakeEncryptor()
+    reviews = InMemoryReviewStore()  # flags go to the review queue, as the stage wires it
     ports = BatchPorts(
         store,
         objects,
@@ -228,6 +232,7 @@ def build_rig(*, chunk_lines: int = 2, plan: Plan | None = None) -> Iterator[Rig
         keys=KeyLifecycle(keys, lambda: PEPPER),
         usage=UsageGuard(UsagePolicyBook(InMemoryUsagePolicyStore(), ttl_s=0)),
         batches=ports,
+        reviews=ReviewService(reviews, lambda tenant: encryptor, lambda: PEPPER),
     )
     worker = Worker(compose_worker(api, ports, keys, reserve_s=1.0), in_memory_idempotency())
     authorizer = Authorizer(keys, lambda: PEPPER, ttl_s=0)
@@ -244,6 +249,7 @@ def build_rig(*, chunk_lines: int = 2, plan: Plan | None = None) -> Iterator[Rig
             keys=keys,
             limits=limits,
             controls=controls,
+            reviews=reviews,
             worker=worker,
             handler=make_handler(lambda: worker),
             settings=settings,

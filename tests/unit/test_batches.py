@@ -188,6 +188,35 @@ def test_a_batch_completes_with_the_synchronous_answers_and_an_error_line_per_re
     assert SSN not in json.dumps(errors)  # the refusal names the type, never the value
 
 
+def test_flagged_lines_go_to_the_review_queue_and_held_ones_wait_in_the_error_file(rig: Rig) -> None:
+    # Given a usage policy that flags one word and holds another for review
+    admin_key = rig.key("acme", admin=True)
+    usage = {
+        "word_lists": [
+            {"name": "watch", "words": ["heist"], "action": "flag"},
+            {"name": "wait", "words": ["tangerine"], "action": "flag", "hold": True},
+        ]
+    }
+    put = rig.client.put("/admin/usage-policies/acme", headers=rig.headers(admin_key), json=usage)
+    assert put.status_code == 201, put.text
+    key = rig.key("acme")
+    lines = [embed("flagged", "the heist"), embed("held", "a tangerine"), embed("plain", "hello")]
+    batch_id = rig.create(key, rig.upload(key, lines))["id"]
+    rig.deliver()
+    # Then the flagged line is served, the held one is refused naming its review item, and both
+    # are in the tenant's queue, as the synchronous path would have queued them
+    batch = rig.batch(key, batch_id)
+    assert batch["status"] == "completed" and batch["request_counts"]["failed"] == 1
+    [held] = rig.content(key, batch["error_file_id"])
+    body = held["response"]["body"]
+    assert (held["custom_id"], body["code"]) == ("held", "policy.held_for_review")
+    items = {item.rule: item for item in rig.reviews.items.values()}
+    assert set(items) == {"watch", "wait"} and {i.tenant_id for i in items.values()} == {"acme"}
+    assert items["wait"].hold and items["wait"].review_id in body["detail"]
+    assert items["wait"].request_id == held["id"]  # the line's request id, as in the audit trail
+    assert "tangerine" not in json.dumps(rig.reviews.rows, default=str)
+
+
 def test_the_chunks_are_audited_without_content(rig: Rig) -> None:
     # Given a batch of three lines in two chunks (two lines per chunk), one with an email
     key = rig.key()
