@@ -43,7 +43,7 @@ def _show(args: argparse.Namespace, settings: AdminSettings) -> Result:
     from steward.errors import BatchNotFound
 
     if not TENANT_ID.fullmatch(str(args.tenant).strip()):
-        raise ValueError("--tenant must be a tenant id (letters, digits, '.', '_', '-')")
+        raise ValueError("--tenant: 1 to 128 of A-Z a-z 0-9 . _ -, starting with a letter or digit")
     if not _BATCH_ID.fullmatch(str(args.batch)):
         raise ValueError("--batch must be a batch id (batch_ and 32 hex digits)")
     record = build_batch_store(settings).get_batch(str(args.tenant).strip(), args.batch)
