@@ -156,6 +156,8 @@ class ApiConstruct(Construct):
             environment["STEWARD_BACKEND_URL"] = settings.backend_url
         if settings.privacy_deep_model:
             environment["STEWARD_PRIVACY_DEEP_MODEL"] = settings.privacy_deep_model
+        #: What the governed path reads; the batch worker runs the same path (`cdk.events`).
+        self.environment = dict(environment)
 
         self.authorizer_function = StewardFunction(
             self,

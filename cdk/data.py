@@ -62,6 +62,15 @@ class DataConstruct(Construct):
         )
         self.artifacts_bucket = self._bucket("ArtifactsBucket", names.artifacts_bucket, removal)
         self.results_bucket = self._bucket("ResultsBucket", names.results_bucket, removal)
+        # Batch API files: input files, chunks, per-chunk results, output and error files (each
+        # sealed under its tenant by the application, `steward.batches.sealing`), expiring with
+        # the files' retention.
+        self.batch_bucket = self._bucket(
+            "BatchBucket",
+            names.batch_bucket,
+            removal,
+            expiration=Duration.days(settings.batch_file_retention_days),
+        )
         self.audit_bucket = self._audit_bucket(names.audit_bucket, settings)
 
         self.pepper_secret = secretsmanager.Secret(
@@ -142,7 +151,9 @@ class DataConstruct(Construct):
             )
         return table
 
-    def _bucket(self, construct_id: str, name: str, removal: RemovalPolicy) -> s3.Bucket:
+    def _bucket(
+        self, construct_id: str, name: str, removal: RemovalPolicy, expiration: Duration | None = None
+    ) -> s3.Bucket:
         return s3.Bucket(
             self,
             construct_id,
@@ -159,7 +170,8 @@ class DataConstruct(Construct):
             server_access_logs_prefix=f"{construct_id}/",
             lifecycle_rules=[
                 s3.LifecycleRule(
-                    noncurrent_version_expiration=Duration.days(90),
+                    expiration=expiration,
+                    noncurrent_version_expiration=Duration.days(1 if expiration else 90),
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )
             ],

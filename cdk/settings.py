@@ -90,6 +90,13 @@ class StageSettings:
     # Privacy: the registry model (``name@version``) serving the deep PII path, for tenant
     # policies that ask for it; empty means such policies are refused (fail closed).
     privacy_deep_model: str = "pii-ner@1"
+    # Batches (cdk/events.py): the worker's concurrency cap (its reserved concurrency and the event
+    # source's maximum concurrency: bounds what batches take from the backend and the tables), its
+    # memory, lines per chunk, and how long files and batch objects are kept (days).
+    batch_worker_concurrency: int = 10
+    batch_worker_memory_mb: int = 1024
+    batch_chunk_lines: int = 50
+    batch_file_retention_days: int = 30
     # Observability.
     alarm_email: str | None = None
     api_p99_latency_ms: int = 5000
@@ -128,6 +135,10 @@ class StageSettings:
             raise ValueError("fairness_report_interval_hours must be within 1..24")
         if not 0 < self.fairness_dp_ratio_alarm <= 1:
             raise ValueError("fairness_dp_ratio_alarm must be within (0, 1]")
+        if not 2 <= self.batch_worker_concurrency <= 1000:
+            raise ValueError("batch_worker_concurrency must be within 2..1000 (SQS maximum concurrency)")
+        if not 1 <= self.batch_chunk_lines <= 1000:
+            raise ValueError("batch_chunk_lines must be within 1..1000")
         if (
             min(self.tenant_requests_alarm, self.tenant_rate_limited_alarm, self.tenant_block_excess_alarm)
             < 1

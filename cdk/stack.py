@@ -11,6 +11,7 @@ from steward.resources import ResourceNames
 from cdk.api import ApiConstruct
 from cdk.audit_archive import AuditArchiveConstruct
 from cdk.data import DataConstruct
+from cdk.events import BatchEventsConstruct
 from cdk.inference import InferenceEndpointConstruct
 from cdk.layers import LayersConstruct
 from cdk.observability import ObservabilityConstruct
@@ -21,7 +22,7 @@ from cdk.waf import WafConstruct
 
 class StewardStack(Stack):
     """One stage of Steward: data, layers, inference endpoint, API + WAF, the audit archive,
-    observability, fairness reports."""
+    observability, batch events, fairness reports."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any):
         super().__init__(scope, construct_id, **kwargs)
@@ -74,6 +75,18 @@ class StewardStack(Stack):
             tenant_alarms=settings.tenant_alarms,
             audit_archiver=self.audit_archive.function.function,
             audit_dead_letters=self.audit_archive.dead_letters,
+        )
+        self.events = BatchEventsConstruct(
+            self,
+            "Events",
+            names=self.names,
+            settings=settings,
+            data=self.data,
+            layers=self.layers,
+            api_function=self.api.api_function,
+            api_environment=self.api.environment,
+            inference_endpoint_name=endpoint_name,
+            alarm_topic=self.observability.topic,
         )
         self.fairness_reports = FairnessReportsConstruct(
             self,

@@ -568,6 +568,203 @@ class InMemoryUsagePolicyStore:
         self.items[key] = policy
 
 
+class InMemoryBatchStore:
+    """`steward.batches.ports.BatchStore` in memory, keyed (tenant, id) as the table is; every
+    conditional update runs under one lock, as DynamoDB serialises the updates of one item."""
+
+    def __init__(self) -> None:
+        self.files: dict[tuple[str, str], Any] = {}
+        self.batches: dict[tuple[str, str], Any] = {}
+        self.fail = False
+        self._lock = threading.Lock()
+
+    def _check(self) -> None:
+        if self.fail:
+            raise ConnectionError("batch store down")
+
+    def put_file(self, record: Any) -> None:
+        self._check()
+        self.files[(record.tenant_id, record.file_id)] = record
+
+    def get_file(self, tenant_id: str, file_id: str) -> Any:
+        self._check()
+        return self.files.get((tenant_id, file_id))
+
+    def delete_file(self, tenant_id: str, file_id: str) -> Any:
+        self._check()
+        return self.files.pop((tenant_id, file_id), None)
+
+    def put_batch(self, record: Any) -> None:
+        self._check()
+        with self._lock:
+            key = (record.tenant_id, record.batch_id)
+            if key in self.batches:
+                raise ValueError("batch exists")
+            self.batches[key] = record
+
+    def get_batch(self, tenant_id: str, batch_id: str) -> Any:
+        self._check()
+        return self.batches.get((tenant_id, batch_id))
+
+    def list_batches(self, tenant_id: str, *, after: str | None, limit: int) -> tuple[list[Any], bool]:
+        self._check()
+        mine = sorted((b for (t, _), b in self.batches.items() if t == tenant_id), key=lambda b: b.batch_id)
+        mine.reverse()
+        if after:
+            mine = [b for b in mine if b.batch_id < after]
+        return mine[:limit], len(mine) > limit
+
+    def transition(
+        self,
+        tenant_id: str,
+        batch_id: str,
+        *,
+        from_statuses: Any,
+        to: Any,
+        at: int,
+        changes: Mapping[str, Any] | None = None,
+    ) -> Any:
+        from steward.batches.model import STATUS_TIME
+
+        self._check()
+        with self._lock:
+            current = self.batches.get((tenant_id, batch_id))
+            if current is None or current.status not in tuple(from_statuses):
+                return None
+            times = dict(current.times)
+            if to in STATUS_TIME:
+                times[STATUS_TIME[to]] = at
+            values = dict(changes or {})
+            if "errors" in values:
+                values["errors"] = tuple(values["errors"])
+            updated = replace(current, status=to, times=times, **values)
+            self.batches[(tenant_id, batch_id)] = updated
+            return updated
+
+    def count_chunk(self, tenant_id: str, batch_id: str, chunk: int, *, completed: int, failed: int) -> Any:
+        self._check()
+        with self._lock:
+            current = self.batches.get((tenant_id, batch_id))
+            if current is None or chunk in current.done:
+                return None
+            updated = replace(
+                current,
+                done=current.done | {chunk},
+                completed=current.completed + completed,
+                failed=current.failed + failed,
+            )
+            self.batches[(tenant_id, batch_id)] = updated
+            return updated
+
+    def due_batches(self, now: int, *, limit: int) -> list[Any]:
+        from steward.batches.model import TERMINAL
+
+        due = [b for b in self.batches.values() if b.status not in TERMINAL and b.expires_at < now]
+        return sorted(due, key=lambda b: b.expires_at)[:limit]
+
+    def note_failure(self, tenant_id: str, batch_id: str, chunk: int, code: str) -> None:
+        with self._lock:
+            current = self.batches.get((tenant_id, batch_id))
+            if current is not None:
+                failures = {**current.failures, f"{chunk:05d}": code}
+                self.batches[(tenant_id, batch_id)] = replace(current, failures=failures)
+
+
+class InMemoryObjectStore:
+    """`steward.batches.ports.ObjectStore`: a dict of bytes by key."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.metadata: dict[str, dict[str, str]] = {}
+        self.fail = False
+
+    def put(self, key: str, data: bytes, metadata: dict[str, str] | None = None) -> None:
+        if self.fail:
+            raise ConnectionError("bucket down")
+        self.objects[key] = bytes(data)
+        self.metadata[key] = dict(metadata or {})
+
+    def read(self, key: str) -> tuple[bytes, dict[str, str]] | None:
+        found = self.get(key)
+        return None if found is None else (found, dict(self.metadata.get(key, {})))
+
+    def get(self, key: str) -> bytes | None:
+        if self.fail:
+            raise ConnectionError("bucket down")
+        return self.objects.get(key)
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+
+class InMemoryJobQueue:
+    """`steward.batches.ports.JobQueue`: the jobs sent, in order (tests deliver them)."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.fail = False
+
+    def send(self, jobs: Any) -> None:
+        if self.fail:
+            raise ConnectionError("queue down")
+        self.sent.extend(dict(job) for job in jobs)
+
+    def take(self) -> list[dict[str, Any]]:
+        taken, self.sent = self.sent, []
+        return taken
+
+
+def in_memory_idempotency() -> Any:
+    """A Powertools idempotency persistence layer in memory, with DynamoDB's put condition: a
+    record may be written when absent, expired, or in progress past its in-progress expiry."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyItemAlreadyExistsError,
+        IdempotencyItemNotFoundError,
+    )
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import (
+        STATUS_CONSTANTS,
+        BasePersistenceLayer,
+        DataRecord,
+    )
+
+    class InMemoryIdempotency(BasePersistenceLayer):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.records: dict[str, DataRecord] = {}
+            self._lock = threading.Lock()
+
+        def _get_record(self, idempotency_key: str) -> DataRecord:
+            found = self.records.get(idempotency_key)
+            if found is None:
+                raise IdempotencyItemNotFoundError
+            return found
+
+        def _put_record(self, data_record: DataRecord) -> None:
+            import time
+
+            with self._lock:
+                old = self.records.get(data_record.idempotency_key)
+                now = time.time()
+                if old is not None and not (
+                    (old.expiry_timestamp or 0) < now
+                    or (
+                        old.status == STATUS_CONSTANTS["INPROGRESS"]
+                        and old.in_progress_expiry_timestamp is not None
+                        and old.in_progress_expiry_timestamp < now * 1000
+                    )
+                ):
+                    raise IdempotencyItemAlreadyExistsError(old_data_record=old)
+                self.records[data_record.idempotency_key] = data_record
+
+        def _update_record(self, data_record: DataRecord) -> None:
+            self.records[data_record.idempotency_key] = data_record
+
+        def _delete_record(self, data_record: DataRecord) -> None:
+            self.records.pop(data_record.idempotency_key, None)
+
+    return InMemoryIdempotency()
+
+
 class InMemoryReviewStore:
     """`steward.review.ports.ReviewStore` in memory: every write checked and applied under one
     lock, as DynamoDB's conditional writes and transactions are atomic. ``rows`` is the table as

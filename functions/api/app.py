@@ -16,6 +16,10 @@ from functions.api.responses import json_response
 from functions.api.routes import ROUTERS
 from functions.api.schemas import Health
 
+FILES_PATH = "/v1/files"
+#: Bytes of a multipart upload beyond the file: boundaries, part headers, the ``purpose`` field.
+MULTIPART_ALLOWANCE = 16 * 1024
+
 
 async def health() -> Response:
     """The public probe (`steward.resources.PUBLIC_PATHS`): no key, no data plane, no audit."""
@@ -82,6 +86,9 @@ def create_app(
         inline_blocking=inline_blocking,
         max_body_bytes=settings.max_body_bytes,
         retention_days=settings.audit_retention_days,
+        # A batch file upload: the file itself (checked against ``max_file_bytes`` by the route)
+        # and its multipart envelope.
+        body_limits={FILES_PATH: settings.max_file_bytes + MULTIPART_ALLOWANCE},
         block_share=settings.tenant_block_share,
         note_retention=note_retention,
     )

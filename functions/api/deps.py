@@ -20,6 +20,7 @@ from steward.audit.reader import AuditReader
 from steward.audit.record import AuditDraft
 from steward.auth.lifecycle import KeyLifecycle
 from steward.auth.principal import Principal
+from steward.batches.service import BatchService
 from steward.bootstrap import Api
 from steward.catalog.service import Catalog
 from steward.context import RequestContext
@@ -164,6 +165,12 @@ async def guardrails(api: Annotated[Api, Depends(use_cases)]) -> GuardrailServic
     return api.guardrails
 
 
+async def batches(api: Annotated[Api, Depends(use_cases)]) -> BatchService:
+    if api.batches is None:
+        raise FeatureNotConfigured()
+    return api.batches
+
+
 Context = Annotated[CallContext, Depends(call_context)]
 CatalogService = Annotated[Catalog, Depends(catalog)]
 Inference = Annotated[InferenceService, Depends(inference)]
@@ -176,6 +183,7 @@ RateLimits = Annotated[RateLimiter | None, Depends(rate_limits)]
 Controls = Annotated[ControlService, Depends(controls)]
 UsagePolicies = Annotated[UsagePolicyBook, Depends(usage_policies)]
 Guardrails = Annotated[GuardrailService, Depends(guardrails)]
+Batches = Annotated[BatchService, Depends(batches)]
 Reviews = Annotated[ReviewService | None, Depends(reviews)]
 #: For a route that needs a caller (and the use cases built) but reads neither
 #: (``dependencies=[AUTHENTICATED, PLANE]``).

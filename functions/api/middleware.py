@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import anyio
@@ -116,6 +116,7 @@ class GovernanceMiddleware:
         retention_days: int,
         note_retention: Callable[[AuditDraft], None] | None = None,
         inline_blocking: bool = False,
+        body_limits: Mapping[str, int] | None = None,
         block_share: float = DEFAULT_TENANT_BLOCK_SHARE,
     ) -> None:
         self.inline_blocking = inline_blocking
@@ -125,6 +126,8 @@ class GovernanceMiddleware:
         self.audit_keys = audit_keys
         self.corrections = Corrections()
         self.max_body_bytes = max_body_bytes
+        #: Paths whose bodies may be larger than ``max_body_bytes`` (file uploads), by exact path.
+        self.body_limits = dict(body_limits or {})
         self.retention_days = retention_days  # the stage default
         self.note_retention = note_retention
 
@@ -249,14 +252,15 @@ class GovernanceMiddleware:
             response.set_problem(InternalError())
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        limit = self.body_limits.get(scope["path"], self.max_body_bytes)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > self.max_body_bytes:
-                    raise InputTooLarge(f"The request body may be at most {self.max_body_bytes} bytes.")
+                if declared > limit:
+                    raise InputTooLarge(f"The request body may be at most {limit} bytes.")
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -265,8 +269,8 @@ class GovernanceMiddleware:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
-                raise InputTooLarge(f"The request body may be at most {self.max_body_bytes} bytes.")
+            if size > limit:
+                raise InputTooLarge(f"The request body may be at most {limit} bytes.")
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break

@@ -33,6 +33,7 @@ from steward.privacy.logs import scrub_text
 from functions.api.deps import SCOPE_AUDIT, SCOPE_BODY, SCOPE_REQUEST_ID
 from functions.api.json_guard import parses_as_json
 
+FORM_MEDIA_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
@@ -80,7 +81,10 @@ async def _steward_error(request: Request, exc: Exception) -> Response:
 
 
 def _unparsable(request: Request) -> bool:
-    """A body sent without a JSON content type reaches validation unparsed; judge it here."""
+    """A body sent without a JSON content type reaches validation unparsed; judge it here (a form
+    upload is no JSON body: its fields were parsed and validated as such)."""
+    if request.headers.get("content-type", "").lower().startswith(FORM_MEDIA_TYPES):
+        return False
     body = request.scope.get(SCOPE_BODY)
     return isinstance(body, bytes) and bool(body) and not parses_as_json(body)
 

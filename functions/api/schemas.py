@@ -6,12 +6,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
     StrictBool,
-    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -33,53 +31,21 @@ from steward.controls.model import (
     SCOPE_PATTERN,
     TENANT_ID,
 )
+from steward.inference.requests import AS_INT, STRICT, Text
+from steward.inference.requests import EmbeddingsRequest as EmbeddingsRequest  # the routes' bodies
+from steward.inference.requests import InferRequest as InferRequest
+from steward.inference.requests import InferTensor as InferTensor
+from steward.inference.requests import RequestedOutput as RequestedOutput
 
 #: Request bodies validate strictly, as JSON Schema reads them: "5" is not an integer, 1 is not a
-#: string. The upper limits of texts (count, length) are the deployment's settings: the gateway
-#: enforces them and the OpenAPI document states them (``functions.api.openapi``).
-STRICT = ConfigDict(strict=True, extra="forbid")
-Text = Annotated[str, Field(min_length=1)]
+#: string (`steward.inference.requests`, shared with the batch worker). The upper limits of texts
+#: (count, length) are the deployment's settings: the gateway enforces them and the OpenAPI
+#: document states them (``functions.api.openapi``).
 #: A request id as the API issues it (``x-request-id``: a UUID); nothing else can name a prediction.
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9-]{1,128}$"
-#: The largest integer every JSON reader holds exactly (a tensor dimension is never near it: the
-#: elements of all tensors together are bounded far lower, see `steward.inference.oip_tensors`).
-JSON_SAFE_INT = 2**53 - 1
-
-
-def _integral(value: Any) -> Any:
-    """JSON Schema counts 1.0 as an integer; strict pydantic would not."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-#: Integers as JSON Schema reads them: 3 or 3.0, never "3" or true (bounds before the validator,
-#: or pydantic leaves them out of the JSON Schema).
-_AS_INT = BeforeValidator(_integral)
-Dimension = Annotated[int, Strict(), Field(ge=0, le=JSON_SAFE_INT), _AS_INT]
-PositiveInt = Annotated[int, Strict(), Field(ge=1), _AS_INT]
+_AS_INT = AS_INT
 #: A ground-truth label: 0 or 1 (``false``/``true`` too).
 GroundTruth = Annotated[int, Strict(), Field(ge=0, le=1), _AS_INT] | StrictBool
-
-
-class EmbeddingsRequest(BaseModel):
-    """OpenAI ``POST /v1/embeddings``."""
-
-    model_config = ConfigDict(strict=True, extra="ignore")  # OpenAI clients add fields of their own
-
-    model: str = Field(min_length=1, max_length=200)
-    input: Text | Annotated[list[Text], Field(min_length=1)] = Field(
-        description="A text or a list of texts, none empty (token arrays are not accepted)."
-    )
-    encoding_format: Literal["float", "base64"] = "float"
-    dimensions: PositiveInt | None = None
-    user: str | None = Field(default=None, max_length=256)
-
-    @field_validator("input", mode="before")
-    @classmethod
-    def _no_token_arrays(cls, value: Any) -> Any:
-        """OpenAI also takes token ids; say so plainly rather than with a type error."""
-        if isinstance(value, list) and any(isinstance(v, list) or type(v) is int for v in value):
-            raise PydanticCustomError("token_arrays", "Token-array inputs are not supported; send strings.")
-        return value
 
 
 class EmbeddingItem(BaseModel):
@@ -110,44 +76,6 @@ class ModelItem(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelItem]
-
-
-Datatype = Literal[
-    "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
-    "FP16", "FP32", "FP64", "BF16", "BYTES",
-]  # fmt: skip
-
-
-class InferTensor(BaseModel):
-    """One input tensor. ``data`` holds what ``datatype`` and ``shape`` say (flat, row-major, or
-    nested by dimension): numbers in range of the type, booleans for BOOL, strings only in BYTES;
-    anything else is refused with 400 ``input.tensor_mismatch`` before any backend call."""
-
-    model_config = STRICT
-
-    name: str = Field(min_length=1, max_length=256)
-    shape: list[Dimension] = Field(max_length=8)
-    datatype: Datatype
-    parameters: dict[str, Any] | None = None
-    data: list[Any]
-
-
-class RequestedOutput(BaseModel):
-    model_config = STRICT
-
-    name: str = Field(min_length=1, max_length=256)
-    parameters: dict[str, Any] | None = None
-
-
-class InferRequest(BaseModel):
-    """Open Inference Protocol v2 inference request."""
-
-    model_config = STRICT
-
-    id: str | None = Field(default=None, max_length=256)
-    parameters: dict[str, Any] | None = None
-    inputs: list[InferTensor] = Field(min_length=1, max_length=64)
-    outputs: list[RequestedOutput] | None = None
 
 
 class FeedbackRequest(BaseModel):

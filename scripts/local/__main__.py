@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         state = stack.start()
+        stack.start_event_pump()  # batch jobs: the worker's handler, as Lambda's SQS source would
         import uvicorn
 
         from scripts.local.app import local_gateway_app

@@ -7,18 +7,26 @@ schemas cannot drift between the two.
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from steward.resources import ResourceNames, TableSpec
+from steward.resources import JOBS_MAX_RECEIVES, ResourceNames, TableSpec
+
+#: Locally a failed batch job comes back after this many seconds (AWS: 6x the worker's timeout),
+#: so a retry is seen within a test's patience.
+LOCAL_VISIBILITY_TIMEOUT_S = 20
 
 
 @dataclass(frozen=True)
 class ProvisionedResources:
-    """Identifiers that only exist after creation (the KMS key id)."""
+    """Identifiers that only exist after creation (the KMS key id, the queues' URLs)."""
 
     kms_key_id: str
+    jobs_queue_url: str = ""
+    jobs_queue_arn: str = ""
+    jobs_dead_letter_queue_url: str = ""
 
 
 def table_definition(spec: TableSpec) -> dict[str, Any]:
@@ -129,6 +137,21 @@ def provision(names: ResourceNames, session: Any) -> ProvisionedResources:
             _encrypt(s3, bucket, key_id)
     create_audit_bucket(s3, names, key_id)
 
+    queues = provision_queues(names, session.client("sqs"), key_id)
+    # The S3 drop-in (`steward.batches.dropin`): objects created under incoming/ notify the jobs queue.
+    s3.put_bucket_notification_configuration(
+        Bucket=names.batch_bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queues["jobs_queue_arn"],
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}},
+                }
+            ]
+        },
+    )
+
     secrets_client = session.client("secretsmanager")
     try:
         secrets_client.describe_secret(SecretId=names.pepper_secret)
@@ -139,4 +162,32 @@ def provision(names: ResourceNames, session: Any) -> ProvisionedResources:
             SecretString=secrets.token_hex(32),
             Description="HMAC pepper for Steward API key hashes",
         )
-    return ProvisionedResources(kms_key_id=key_id)
+    return ProvisionedResources(kms_key_id=key_id, **queues)
+
+
+def provision_queues(names: ResourceNames, sqs: Any, key_id: str) -> dict[str, str]:
+    """The jobs queue and its dead-letter queue (KMS, redrive after `JOBS_MAX_RECEIVES`)."""
+    encryption = {"KmsMasterKeyId": key_id}
+    dlq_url = sqs.create_queue(
+        QueueName=names.jobs_dead_letter_queue,
+        Attributes={**encryption, "MessageRetentionPeriod": str(14 * 86_400)},
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(JOBS_MAX_RECEIVES)})
+    url = sqs.create_queue(
+        QueueName=names.jobs_queue,
+        Attributes={
+            **encryption,
+            "VisibilityTimeout": str(LOCAL_VISIBILITY_TIMEOUT_S),
+            "MessageRetentionPeriod": str(4 * 86_400),
+            "RedrivePolicy": redrive,
+        },
+    )["QueueUrl"]
+    arn = _arn(sqs, url)
+    return {"jobs_queue_url": url, "jobs_queue_arn": arn, "jobs_dead_letter_queue_url": dlq_url}
+
+
+def _arn(sqs: Any, url: str) -> str:
+    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])

@@ -17,10 +17,16 @@ from typing import Any
 from steward.cli_target import LOCAL_CREDENTIALS
 from steward.resources import ResourceNames
 
+from scripts.local.event_pump import EventPump, SweepSchedule
 from scripts.local.processes import ChildProcess, free_port, python_module, wait_http_ok
+from scripts.local.provision import ProvisionedResources
 from scripts.local.stream_poller import LambdaContext, StreamPoller
 
 DEEP_PII_MODEL = "pii-ner@1"
+#: The batch worker's Lambda timeout (cdk/events.py), as the local event pump's context tells it.
+WORKER_TIMEOUT_S = 300.0
+#: The expiry sweep's interval locally (AWS: every 15 minutes, `cdk.events.SWEEP_INTERVAL`).
+LOCAL_SWEEP_INTERVAL_S = 60.0
 
 
 @dataclass
@@ -67,6 +73,7 @@ def cli_settings(names: ResourceNames) -> dict[str, str]:
         "limits_table": names.limits_table.name,
         "audit_table": names.audit_table.name,
         "reviews_table": names.reviews_table.name,
+        "batches_table": names.batches_table.name,
         "pepper_secret_name": names.pepper_secret,
     }
 
@@ -78,6 +85,9 @@ class LocalStack:
         self.config = config
         self.names = ResourceNames(stage=config.stage)
         self._children: list[ChildProcess] = []
+        self._jobs: ProvisionedResources | None = None
+        self._pump: EventPump | None = None
+        self._sweeps: SweepSchedule | None = None
         self.state: LocalStackState | None = None
         self.audit_stream: StreamPoller | None = None
 
@@ -117,7 +127,9 @@ class LocalStack:
             from scripts.local.seed import seed
 
             session = boto3.session.Session()
-            provision(self.names, session)
+            provisioned = provision(self.names, session)
+            os.environ["STEWARD_JOBS_QUEUE_URL"] = provisioned.jobs_queue_url
+            self._jobs = provisioned
             self.audit_stream = self._archive_audit_stream(session)
             wait_http_ok(f"{backend_url}/v2/health/ready", backend, timeout_s=cfg.backend_ready_timeout_s)
             seeded = seed(self.config.model_repository, backend_url)
@@ -166,6 +178,33 @@ class LocalStack:
         tmp.replace(path)
         return path
 
+    def start_event_pump(self) -> EventPump:
+        """Deliver the jobs queue to the batch worker's handler, as Lambda's SQS event source
+        would (`scripts.local.event_pump`). Call after `start`: the worker reads its settings
+        from the environment `start` set, as a Lambda reads its own at cold start."""
+        assert self._jobs is not None, "start the stack first"
+        import boto3
+
+        from functions.batch_worker.handler import handler
+
+        pump = EventPump(
+            boto3.client("sqs", region_name=self.names.region),
+            self._jobs.jobs_queue_url,
+            self._jobs.jobs_queue_arn,
+            handler,
+            region=self.names.region,
+            timeout_s=WORKER_TIMEOUT_S,
+        )
+        pump.start()
+        self._pump = pump
+        self._sweeps = SweepSchedule(
+            boto3.client("sqs", region_name=self.names.region),
+            self._jobs.jobs_queue_url,
+            interval_s=LOCAL_SWEEP_INTERVAL_S,
+        )
+        self._sweeps.start()
+        return pump
+
     def _archive_audit_stream(self, session: Any) -> StreamPoller:
         """The audit archiver's handler on the audit table's stream, as Lambda would run it."""
         from functions.audit_archiver.handler import handler  # reads the environment set above
@@ -182,6 +221,12 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop every child in reverse start order; remove the state file (it names dead ports)."""
+        if self._sweeps is not None:
+            self._sweeps.stop()
+            self._sweeps = None
+        if self._pump is not None:
+            self._pump.stop()
+            self._pump = None
         if self.audit_stream is not None:
             self.audit_stream.stop()
             self.audit_stream = None

@@ -155,9 +155,40 @@ class Probe:
     content: bytes | None = None
     params: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    files: dict[str, Any] | None = None  # a multipart upload (with ``data``)
+    data: dict[str, str] | None = None
 
 
 OK, REFUSED = (200,), (400, 404, 413, 415, 422)
+ABSENT_FILE = "file-" + "0" * 24
+#: A batch file: personal data in the texts, a custom id, a body the route refuses (its keys too).
+BATCH_LINES = [
+    {"custom_id": EMAIL, "method": "POST", "url": "/v1/embeddings", "body": {"model": MINILM, "input": TEXT}},
+    {
+        "custom_id": SSN,
+        "method": "POST",
+        "url": "/v1/embeddings",
+        "body": {"model": MINILM, "input": {EMAIL: SSN}},
+    },
+    {
+        "custom_id": "plain",
+        "method": "POST",
+        "url": "/v1/embeddings",
+        "body": {"model": EMAIL, "input": CARD},
+    },
+]
+BATCH_FILE = b"".join(json.dumps(line).encode() + b"\n" for line in BATCH_LINES)
+#: Answers that hand the caller's own values back to the caller: an OIP answer's ``id`` (the
+#: backend got a placeholder), a file's name and bytes, a batch's metadata.
+ECHOING = {
+    "infer_pii_id",
+    "files_create",
+    "files_get",
+    "files_content",
+    "batches_create",
+    "batches_get",
+    "batches_list",
+}
 ABSENT_REVIEW = "rv_" + "0" * 24
 #: A word of a hold rule the canary sets for its tenant (then removes): a request with it and every
 #: seeded value is held, reviewed, approved and served again.
@@ -620,6 +651,62 @@ def _probes() -> list[Probe]:
         Probe("kill_list", "GET", "/admin/kill-switches", (403,), key="admin", params=q),
         Probe("kill_set", "POST", "/admin/kill-switches", (403,), key="admin", json={"note": TEXT}),
         Probe("kill_clear", "POST", "/admin/kill-switches/clear", (403,), key="admin", json={"note": TEXT}),
+        # Files and batches: personal data in a batch file's lines, its custom ids and its name,
+        # in ids, cursors and metadata; the dependent calls (the uploaded file, the batch) follow
+        # in `traffic`, which also waits for the batch to finish before anything is scanned.
+        Probe(
+            "files_create",
+            "POST",
+            "/v1/files",
+            OK,
+            files={"file": (f"{NAME} {SSN}.jsonl", BATCH_FILE)},
+            data={"purpose": "batch"},
+        ),
+        Probe(
+            "files_create_pii_purpose",
+            "POST",
+            "/v1/files",
+            (422,),
+            files={"file": ("x.jsonl", BATCH_FILE)},
+            data={"purpose": EMAIL},
+        ),
+        Probe("files_get_pii", "GET", f"/v1/files/{EMAIL}", (422,), params=q),
+        Probe("files_content_pii", "GET", f"/v1/files/{SSN}/content", (422,), params=q),
+        Probe("files_delete_pii", "DELETE", f"/v1/files/{EMAIL}", (422,), params=q),
+        Probe(
+            "batches_create_pii_file",
+            "POST",
+            "/v1/batches",
+            (422,),
+            json={"input_file_id": EMAIL, "endpoint": "/v1/embeddings", "completion_window": "24h"},
+        ),
+        Probe(
+            "batches_create_pii_endpoint",
+            "POST",
+            "/v1/batches",
+            (422,),
+            json={
+                "input_file_id": ABSENT_FILE,
+                "endpoint": f"/v2/models/{EMAIL}/infer",
+                "completion_window": "24h",
+            },
+        ),
+        Probe(
+            "batches_create_absent_file",
+            "POST",
+            "/v1/batches",
+            (404,),
+            "file.not_found",
+            json={
+                "input_file_id": ABSENT_FILE,
+                "endpoint": "/v1/embeddings",
+                "completion_window": "24h",
+                "metadata": {"owner": NAME, "ssn": SSN},
+            },
+        ),
+        Probe("batches_list_pii_cursor", "GET", "/v1/batches", (422,), params={**q, "after": EMAIL}),
+        Probe("batches_get_pii", "GET", f"/v1/batches/{SSN}", (422,), params=q),
+        Probe("batches_cancel_pii", "POST", f"/v1/batches/{EMAIL}/cancel", (422,), json={"note": TEXT}),
         # The review queue: personal data in queries, paths, ids and refused bodies (its success
         # paths, with a held request carrying every seeded value, run after these: `traffic`)
         Probe("reviews_list", "GET", "/admin/reviews", OK, key="admin", params=q),
@@ -691,7 +778,14 @@ def _send(http: httpx.Client, stack: RunningStack, probe: Probe) -> httpx.Respon
     merged: dict[str, str | bytes] = {**PII_HEADERS, **_authorization(stack, probe.key), **probe.headers}
     headers = [(k.encode(), v if isinstance(v, bytes) else v.encode()) for k, v in merged.items()]
     return http.request(
-        probe.method, probe.path, params=probe.params, json=probe.json, content=probe.content, headers=headers
+        probe.method,
+        probe.path,
+        params=probe.params,
+        json=probe.json,
+        content=probe.content,
+        headers=headers,
+        files=probe.files,
+        data=probe.data,
     )
 
 
@@ -734,9 +828,43 @@ def traffic(stack: RunningStack) -> Iterator[Traffic]:
         for probe in _probes():
             answers[probe.name] = (probe, _send(http, stack, probe))
         predicted = answers["infer_group_declared"][1].headers.get("x-request-id", "missing")
+        uploaded = answers["files_create"][1].json().get("id", "missing")
+        spare = _send(http, stack, Probe("spare", "POST", "/v1/files", OK, **_upload()))
+        spare_id = spare.json().get("id", "missing")
         for probe in (
             Probe("feedback", "POST", "/v1/feedback", OK, json={"request_id": predicted, "label": 1}),
-            Probe("audit", "GET", "/v1/audit", OK, params={"limit": 100, "q": EMAIL}),
+            Probe("files_get", "GET", f"/v1/files/{uploaded}", OK, params=q_pii()),
+            Probe("files_content", "GET", f"/v1/files/{uploaded}/content", OK, params=q_pii()),
+            Probe(
+                "batches_create",
+                "POST",
+                "/v1/batches",
+                OK,
+                json={
+                    "input_file_id": uploaded,
+                    "endpoint": "/v1/embeddings",
+                    "completion_window": "24h",
+                    "metadata": {"owner": NAME, "ssn": SSN},
+                },
+            ),
+            Probe(
+                "batches_to_cancel",
+                "POST",
+                "/v1/batches",
+                OK,
+                json={"input_file_id": spare_id, "endpoint": "/v1/embeddings", "completion_window": "24h"},
+            ),
+        ):
+            answers[probe.name] = (probe, _send(http, stack, probe))
+        batch_id = answers["batches_create"][1].json().get("id", "missing")
+        to_cancel = answers["batches_to_cancel"][1].json().get("id", "missing")
+        for probe in (
+            Probe("batches_get", "GET", f"/v1/batches/{batch_id}", OK, params=q_pii()),
+            Probe("batches_list", "GET", "/v1/batches", OK, params={**q_pii(), "limit": 100}),
+            Probe(
+                "batches_cancel", "POST", f"/v1/batches/{to_cancel}/cancel", (200, 409), json={"note": TEXT}
+            ),
+            Probe("files_delete", "DELETE", f"/v1/files/{spare_id}", OK, params=q_pii()),
             Probe(
                 "usage_policy_hold",
                 "PUT",
@@ -757,8 +885,54 @@ def traffic(stack: RunningStack) -> Iterator[Traffic]:
             answers[probe.name] = (probe, _send(http, stack, probe))
         for probe in _review_probes(answers["embeddings_held"][1]):
             answers[probe.name] = (probe, _send(http, stack, probe))
+        dropped = _drop_in(http, stack)
+        _wait_for_batches(http, stack, [batch_id, to_cancel, dropped])
+        for probe in (Probe("audit", "GET", "/v1/audit", OK, params={"limit": 100, "q": EMAIL}),):
+            answers[probe.name] = (probe, _send(http, stack, probe))
     ids = {name: r.headers.get("x-request-id", "") for name, (_, r) in answers.items()}
     yield Traffic(answers, ids)
+
+
+def q_pii() -> dict[str, str]:
+    return {"email": EMAIL, "ssn": SSN, "q": TEXT}
+
+
+def _upload() -> dict[str, Any]:
+    return {"files": {"file": ("spare.jsonl", BATCH_FILE)}, "data": {"purpose": "batch"}}
+
+
+def _drop_in(http: httpx.Client, stack: RunningStack, timeout_s: float = 120) -> str:
+    """A batch file with the seeded values dropped into the bucket (S3 drop-in): its batch's id.
+    The object's name is benign: S3's notification carries it through the queue."""
+    object_key = f"incoming/{DEMO_TENANT}/canary-{time.time_ns()}.jsonl"
+    _aws(stack, "s3").put_object(
+        Bucket=ResourceNames("local").batch_bucket,
+        Key=object_key,
+        Body=BATCH_FILE,
+        Metadata={"steward-key-id": stack.key.split("_")[1]},
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        listed = http.get("/v1/batches", params={"limit": 100}, headers=_authorization(stack, "user")).json()
+        for batch in listed.get("data", []):
+            if (batch.get("metadata") or {}).get("object") == object_key:
+                return str(batch["id"])
+        time.sleep(1)
+    raise AssertionError("the drop-in never became a batch")
+
+
+def _wait_for_batches(
+    http: httpx.Client, stack: RunningStack, batch_ids: list[str], timeout_s: float = 180
+) -> None:
+    """Until every batch has ended (its chunks, results and output files are then in the bucket)."""
+    deadline = time.monotonic() + timeout_s
+    headers = _authorization(stack, "user")
+    for batch_id in batch_ids:
+        while time.monotonic() < deadline:
+            status = http.get(f"/v1/batches/{batch_id}", headers=headers).json().get("status")
+            if status in ("completed", "failed", "cancelled", "expired"):
+                break
+            time.sleep(1)
 
 
 def _aws(stack: RunningStack, service: str) -> Any:
@@ -824,9 +998,8 @@ def test_answers_that_carry_no_caller_text_hold_no_values(traffic: Traffic) -> N
     # Only an OIP answer's ``id`` hands the caller's own value back (OIP echoes it; the backend got
     # a placeholder, restored for the caller); every other answer (vectors, metadata, listings,
     # redactions, the audit read) must not contain any of the values.
-    echoing = {"infer_pii_id"}
     for name, (_, response) in traffic.answers.items():
-        if response.status_code < 400 and name not in echoing:
+        if response.status_code < 400 and name not in ECHOING:
             assert _leaks(response.content.decode("latin-1")) == [], name
 
 
@@ -976,6 +1149,26 @@ def test_no_queue_holds_the_values(stack: RunningStack, traffic: Traffic) -> Non
             if not messages:
                 break
             assert _leaks(_text(messages)) == [], url
+
+
+def test_the_batch_ran_and_its_objects_were_scanned_sealed(stack: RunningStack, traffic: Traffic) -> None:
+    # Given the canary's batch, run by the worker behind the local event pump
+    batch = traffic.response("batches_create").json()
+    done = httpx.get(
+        f"{stack.api_url}/v1/batches/{batch['id']}", headers=_authorization(stack, "user"), timeout=30
+    ).json()
+    # Then it completed: one line embedded (redacted), two refused into the error file
+    assert done["status"] == "completed", done
+    assert done["request_counts"] == {"total": 3, "completed": 1, "failed": 2}
+    # And the bucket the scan above read holds its input, chunk, result and output objects
+    s3 = _aws(stack, "s3")
+    keys = [
+        o["Key"] for o in s3.list_objects_v2(Bucket=ResourceNames("local").batch_bucket).get("Contents", [])
+    ]
+    for prefix in ("files/", "chunks/", "results/"):
+        assert any(k.startswith(prefix) for k in keys), prefix
+    # And the caller reads its own file back intact (sealed at rest, opened for its tenant)
+    assert traffic.response("files_content").content == BATCH_FILE
 
 
 # --- coverage ----------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ def test_every_bucket_blocks_public_access_and_denies_plain_http(synth: Synth) -
     policies = synth.resources("AWS::S3::BucketPolicy").values()
 
     # Then each bucket blocks all public access and its policy denies non-TLS requests
-    assert len(buckets) == 4  # artifacts, results, audit, server access logs
+    assert len(buckets) == 5  # artifacts, results, batch files, audit, server access logs
     for logical_id, bucket in buckets.items():
         assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
             "BlockPublicAcls": True,

@@ -30,6 +30,7 @@ HANDLERS = {
     "functions/api/handler.py",
     "functions/authorizer/handler.py",
     "functions/fairness_report/handler.py",
+    "functions/batch_worker/handler.py",
     "functions/audit_archiver/handler.py",
 }
 

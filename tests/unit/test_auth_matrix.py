@@ -41,6 +41,15 @@ BODIES: dict[str, Any] = {
     "/v1/guardrails/apply": {"text": "hello", "model": "{model}"},
     "/v1/feedback": {"request_id": "00000000-0000-0000-0000-000000000000", "label": 1},
     "/v2/repository/index": {"ready": True},
+    # The files and batches routes name no model in the body (an OIP batch endpoint's model is
+    # checked at creation: tests/unit/test_batches.py); a valid body all the same.
+    "/v1/files": {"purpose": "batch"},
+    "/v1/batches": {
+        "input_file_id": "file-" + "0" * 24,
+        "endpoint": "/v1/embeddings",
+        "completion_window": "24h",
+    },
+    "/v1/batches/{batch_id}/cancel": {},
     "/admin/reviews/{review_id}/resolve": {"decision": "violation", "suspend_key": True},
 }
 _PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")

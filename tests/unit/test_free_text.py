@@ -34,7 +34,8 @@ REDACTED = "on call: <PERSON>, <EMAIL_ADDRESS>, <PHONE_NUMBER>"
 
 
 def no_pii(text: str) -> None:
-    for value in (EMAIL, PHONE, NAME, "Jane", "555"):
+    # "555 0100", not "555": the records hold hex MACs and ids, where any three digits may occur
+    for value in (EMAIL, PHONE, NAME, "Jane", "555 0100"):
         assert value not in text, text
 
 

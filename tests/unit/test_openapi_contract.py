@@ -26,7 +26,8 @@ from steward import admin
 from steward.audit.reader import CURSOR_PATTERN
 from steward.auth.authorize import Authorizer
 from steward.auth.lifecycle import KeyLifecycle
-from steward.bootstrap import compose_api
+from steward.batches.sealing import Seals
+from steward.bootstrap import BatchPorts, compose_api
 from steward.catalog.registry import Registry
 from steward.controls.service import ControlService
 from steward.fairness.monitor import FairnessMonitor
@@ -45,12 +46,16 @@ from functions.api.schemas import Problem
 from functions.authorizer.handler import authorize_event
 from scripts.local.api_gateway import with_authorizer
 from tests.fakes import (
+    FakeEncryptor,
     FakeTransport,
     InMemoryAuditStore,
+    InMemoryBatchStore,
     InMemoryControlStore,
     InMemoryFairnessStore,
+    InMemoryJobQueue,
     InMemoryKeyStore,
     InMemoryLimitStore,
+    InMemoryObjectStore,
     InMemoryPolicyStore,
     InMemoryRegistryStore,
     InMemoryReviewStore,
@@ -97,6 +102,12 @@ class Contract:
             rate_limiter=RateLimiter(InMemoryLimitStore(), default_plan=Plan()),  # nothing limited
             keys=KeyLifecycle(keys, lambda: PEPPER),
             usage=UsageGuard(UsagePolicyBook(InMemoryUsagePolicyStore(), ttl_s=0)),
+            batches=BatchPorts(
+                InMemoryBatchStore(),
+                InMemoryObjectStore(),
+                Seals(lambda t: FakeEncryptor()),
+                InMemoryJobQueue(),
+            ),
             reviews=review_queue(InMemoryReviewStore(), KeyLifecycle(keys, lambda: PEPPER)),
         )
         # Tenants and kill switches the fuzzer writes go to a store the gate never reads: a fuzzed

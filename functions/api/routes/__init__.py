@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from functions.api.routes import (
     admin,
     api_keys,
+    batches,
     controls,
     governance,
     limits,
@@ -20,6 +21,7 @@ from functions.api.routes import (
 #: In the order the OpenAPI document lists them.
 ROUTERS: tuple[APIRouter, ...] = (
     openai.router,
+    batches.router,
     governance.router,
     oip.router,
     oip.infer_router,

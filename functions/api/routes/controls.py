@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, Path, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError, WithJsonSchema
 from steward.auth.keys import PLATFORM_ADMIN_SCOPE
+from steward.controls.model import TENANT_ID
 from steward.errors import Forbidden
 
 from functions.api.deps import CallContext, Context, Controls
@@ -35,7 +36,7 @@ from functions.api.schemas import (
 
 tenants_router = APIRouter(prefix="/admin/tenants", tags=["admin"])
 switches_router = APIRouter(prefix="/admin/kill-switches", tags=["admin"])
-Tenant = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")]
+Tenant = Annotated[str, Path(pattern=TENANT_ID.pattern)]  # as the control store checks it
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from steward.adapters.audit_archive import S3AuditArchive
 from steward.adapters.audit_store import DynamoAuditStore
 from steward.adapters.aws import client as aws_client
+from steward.adapters.batch_store import DynamoBatchStore
 from steward.adapters.control_store import DynamoControlStore
 from steward.adapters.fairness_store import DynamoFairnessStore
+from steward.adapters.job_queue import SqsJobQueue
 from steward.adapters.key_store import DynamoKeyStore
 from steward.adapters.limit_store import DynamoLimitStore
+from steward.adapters.object_store import S3ObjectStore
 from steward.adapters.pepper import SecretsManagerPepper, static_pepper
 from steward.adapters.policy_store import DynamoPolicyStore
 from steward.adapters.registry_store import DynamoRegistryStore
@@ -34,9 +37,13 @@ from steward.adapters.usage_policy_store import DynamoUsagePolicyStore
 from steward.audit.archive import ArchivedTrail, AuditArchiver
 from steward.audit.chain import AuditChain
 from steward.audit.reader import AuditReader
-from steward.audit.record import AuditStore
-from steward.auth.authorize import Authorizer
+from steward.audit.record import AuditKeys, AuditStore
+from steward.auth.authorize import Authorizer, KeyStore
 from steward.auth.lifecycle import KeyLedger, KeyLifecycle
+from steward.batches.ports import BatchStore, JobQueue, ObjectStore
+from steward.batches.sealing import Seals
+from steward.batches.service import BatchLimits, BatchService
+from steward.batches.worker import BatchWorker
 from steward.catalog.approval import RegistryWriter
 from steward.catalog.registry import Registry, RegistryStore
 from steward.catalog.service import Catalog
@@ -63,6 +70,7 @@ from steward.settings import (
     AuthorizerSettings,
     ReportSettings,
     StewardSettings,
+    WorkerSettings,
 )
 from steward.ttl_cache import DEFAULT_TTL_S
 from steward.usage_policy.book import NoStoredUsagePolicies, UsagePolicyBook
@@ -70,6 +78,9 @@ from steward.usage_policy.engine import UsageGuard
 from steward.usage_policy.service import GuardrailService
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
+    from steward.batches.redrive import DeadLetters
     from steward.fairness.report_publisher import ReportSink
     from steward.privacy import Encryptor
     from steward.privacy.detectors import Detector
@@ -102,6 +113,7 @@ api_settings: Lazy[ApiSettings] = Lazy(ApiSettings)
 authorizer_settings: Lazy[AuthorizerSettings] = Lazy(AuthorizerSettings)
 report_settings: Lazy[ReportSettings] = Lazy(ReportSettings)
 admin_settings: Lazy[AdminSettings] = Lazy(AdminSettings)
+worker_settings: Lazy[WorkerSettings] = Lazy(WorkerSettings)
 archiver_settings: Lazy[ArchiverSettings] = Lazy(ArchiverSettings)
 
 
@@ -214,6 +226,19 @@ class Api:
     guardrails: GuardrailService | None = None
     #: The human review queue of ``flag`` verdicts (``/admin/reviews``); None: 501.
     reviews: ReviewService | None = None
+    #: Files and batches (``/v1/files``, ``/v1/batches``); None: those routes answer 501.
+    batches: BatchService | None = None
+
+
+@dataclass(frozen=True)
+class BatchPorts:
+    """Where the Batch API keeps its files and batches and queues its jobs, and its limits."""
+
+    store: BatchStore
+    objects: ObjectStore
+    seals: Seals
+    queue: JobQueue
+    limits: BatchLimits = field(default_factory=BatchLimits)
 
 
 class _NoStoredPolicies:
@@ -256,6 +281,7 @@ def compose_api(
     controls_ttl_s: float = DEFAULT_TTL_S,
     keys: KeyLifecycle | None = None,
     usage: UsageGuard | None = None,
+    batches: BatchPorts | None = None,
     reviews: ReviewService | None = None,
 ) -> Api:
     """The api's use cases over the given ports. Never "no privacy": without a guard, the
@@ -286,6 +312,13 @@ def compose_api(
         keys=keys,
         usage_policies=usage.book,
         guardrails=GuardrailService(catalog, privacy, usage, limits),
+        batches=(
+            BatchService(
+                batches.store, batches.objects, batches.seals, batches.queue, registry, batches.limits
+            )
+            if batches is not None
+            else None
+        ),
         reviews=reviews,
     )
 
@@ -316,7 +349,26 @@ def build_api(settings: ApiSettings) -> Api:
         controls_ttl_s=settings.control_cache_ttl_s,
         keys=keys,
         usage=build_usage(settings),
+        batches=build_batch_ports(settings),
         reviews=build_reviews(settings, pepper, keys),
+    )
+
+
+def build_batch_ports(settings: ApiSettings) -> BatchPorts:
+    """The batches table, the batch bucket, the jobs queue and the stage key (sealing)."""
+    return BatchPorts(
+        store=DynamoBatchStore(settings.batches_table, region=settings.region),
+        objects=S3ObjectStore(settings.batch_bucket, region=settings.region),
+        seals=Seals(build_encryptor_factory(settings)),
+        queue=SqsJobQueue(
+            region=settings.region, url=settings.jobs_queue_url, name=settings.names.jobs_queue
+        ),
+        limits=BatchLimits(
+            max_file_bytes=settings.max_file_bytes,
+            max_lines=settings.batch_max_lines,
+            chunk_lines=settings.batch_chunk_lines,
+            max_dropin_bytes=settings.max_dropin_bytes,
+        ),
     )
 
 
@@ -363,12 +415,91 @@ def build_usage(settings: ApiSettings) -> UsageGuard:
     return UsageGuard(UsagePolicyBook(store, ttl_s=settings.usage_policy_cache_ttl_s), topics=topics)
 
 
+# --- the batch worker ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Worker:
+    """The batch worker function: the worker and where its idempotency records live."""
+
+    worker: BatchWorker
+    idempotency: BasePersistenceLayer
+
+
+def compose_worker(
+    api: Api,
+    ports: BatchPorts,
+    keys: KeyStore,
+    *,
+    audit_retention_days: int = 400,
+    reserve_s: float = 30.0,
+) -> BatchWorker:
+    """The worker over the api's use cases (every line runs the synchronous path's services) and
+    the batch ports; ``keys`` re-checks the batch's key when a chunk runs."""
+    pepper = api.pepper
+    if pepper is None:
+        raise ValueError("the worker needs the pepper: its chunks are audited")
+    return BatchWorker(
+        store=ports.store,
+        objects=ports.objects,
+        seals=ports.seals,
+        queue=ports.queue,
+        inference=api.inference,
+        keys=keys,
+        gate=api.gate,
+        audit_store=api.audit_store,
+        audit_keys=AuditKeys(pepper),
+        limits=ports.limits,
+        audit_retention_days=audit_retention_days,
+        reserve_s=reserve_s,
+    )
+
+
+def build_worker(settings: WorkerSettings) -> Worker:
+    from steward.adapters.idempotency import dynamodb_persistence
+
+    api = build_api(settings)
+    ports = api_batch_ports(api) or build_batch_ports(settings)
+    worker = compose_worker(
+        api,
+        ports,
+        DynamoKeyStore(settings.api_keys_table, region=settings.region),
+        audit_retention_days=settings.audit_retention_days,
+        reserve_s=settings.worker_reserve_s,
+    )
+    return Worker(worker, dynamodb_persistence(settings.idempotency_table, region=settings.region))
+
+
+def api_batch_ports(api: Api) -> BatchPorts | None:
+    """The ports the api's batch use cases were built over (shared, not built twice)."""
+    service = api.batches
+    if service is None:
+        return None
+    return BatchPorts(service.store, service.objects, service.seals, service.queue, service.limits)
+
+
 # --- the other functions -------------------------------------------------------------------------
 
 
 def build_limits(settings: AdminSettings) -> RateLimiter:
     """Tenant plans and usage for the CLI (`steward.cli_limits`); the client is made on first use."""
     return RateLimiter(DynamoLimitStore(settings.limits_table, region=settings.region))
+
+
+def build_dead_letters(settings: AdminSettings) -> DeadLetters:
+    """The jobs dead-letter queue and the jobs queue, by name (`steward batches redrive`)."""
+    from steward.adapters.job_queue import SqsDeadLetters
+
+    return SqsDeadLetters(
+        region=settings.region,
+        dead_letter_queue=settings.names.jobs_dead_letter_queue,
+        jobs_queue=settings.names.jobs_queue,
+    )
+
+
+def build_batch_store(settings: AdminSettings) -> BatchStore:
+    """The batches table, for operators (`steward batches show`)."""
+    return DynamoBatchStore(settings.batches_table, region=settings.region)
 
 
 def build_controls(settings: AdminSettings) -> ControlService:

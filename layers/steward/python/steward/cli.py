@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from steward import admin, cli_audit, cli_controls, cli_limits, cli_policies, cli_review
+from steward import admin, cli_audit, cli_batches, cli_controls, cli_limits, cli_policies, cli_review
 from steward.audit.record import AuditDraft
 from steward.auth.lifecycle import DEFAULT_OVERLAP_HOURS, MAX_LIMIT, MAX_OVERLAP_HOURS, key_view
 from steward.catalog.registry import APPROVALS
@@ -175,6 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_controls.add_parsers(groups, common)  # tenants, kill
     cli_audit.add_parsers(groups, common)  # audit export|verify
     cli_limits.add_parsers(groups, common)  # limits set|show, usage show
+    cli_batches.add_parsers(groups, common)  # batches show|redrive
     cli_policies.add_parsers(groups, common)  # policies usage put|get|list
     cli_review.add_parsers(groups, common)  # review list|show|claim|resolve
     return parser
@@ -312,6 +313,7 @@ COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, AdminSettings], Re
 COMMANDS.update(cli_controls.COMMANDS)
 COMMANDS.update(cli_audit.COMMANDS)
 COMMANDS.update(cli_limits.COMMANDS)
+COMMANDS.update(cli_batches.COMMANDS)
 COMMANDS.update(cli_policies.COMMANDS)
 COMMANDS.update(cli_review.COMMANDS)
 
@@ -347,6 +349,7 @@ AUDITED.update(cli_audit.AUDITED)
 AUDITED.update(cli_limits.AUDITED)
 AUDITED.update(cli_policies.AUDITED)
 AUDITED.update(cli_review.AUDITED)
+AUDITED.update(cli_batches.AUDITED)
 
 
 def _version_document(model: str, version: str, approval: str, settings: AdminSettings) -> dict[str, Any]:

@@ -71,7 +71,7 @@ def _tenant(args: argparse.Namespace) -> str:
 
     tenant = str(args.tenant).strip()
     if not TENANT_ID.fullmatch(tenant):
-        raise InvalidInput("--tenant: 1 to 128 of A-Z a-z 0-9 . _ -")
+        raise InvalidInput("--tenant: 1 to 128 of A-Z a-z 0-9 . _ -, starting with a letter or digit")
     return tenant
 
 

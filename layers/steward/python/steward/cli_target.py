@@ -44,6 +44,7 @@ STATE_SETTINGS = frozenset(
         "limits_table",
         "audit_table",
         "reviews_table",
+        "batches_table",
         "pepper_secret_name",
     }
 )

@@ -304,6 +304,47 @@ class TenantExists(StewardError):
     default_detail = "A tenant with this id already exists."
 
 
+class FileNotFound(StewardError):
+    """Same answer whether the file does not exist, was deleted or belongs to another tenant."""
+
+    status, code, title = 404, "file.not_found", "File not found"
+    default_detail = "No file with this id is available to this API key."
+
+
+class BatchNotFound(StewardError):
+    """Same answer whether the batch does not exist or belongs to another tenant."""
+
+    status, code, title = 404, "batch.not_found", "Batch not found"
+    default_detail = "No batch with this id is available to this API key."
+
+
+class BatchConflict(StewardError):
+    """A batch operation its current status does not allow (cancelling a finished batch)."""
+
+    status, code, title = 409, "batch.conflict", "Batch state conflict"
+    default_detail = "The batch's status does not allow this operation."
+
+
+class QueueUnavailable(StewardError):
+    """The job queue refused the batch's first message: the batch is not accepted (fail closed)."""
+
+    status, code, title = 503, "queue.unavailable", "Job queue unavailable"
+    default_detail = "The batch could not be queued, so it was not accepted. Retry later."
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, headers=headers or {"Retry-After": "1"})
+
+
+class StorageUnavailable(StewardError):
+    """The batch store or the file bucket could not be read or written."""
+
+    status, code, title = 503, "storage.unavailable", "Storage unavailable"
+    default_detail = "The file or batch store is temporarily unavailable. Retry later."
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, headers=headers or {"Retry-After": "1"})
+
+
 class ReviewNotFound(StewardError, LookupError):
     """Same answer for an unknown, expired or another tenant's review item (no existence oracle)."""
 
@@ -344,8 +385,11 @@ class InternalError(StewardError):
     pass
 
 
-#: The OpenAI-compatible routes: ``/v1/embeddings``, ``/v1/models`` and ``/v1/models/{id}``.
-OPENAI_PATH = re.compile(r"/v1/(?:embeddings|models(?:/[^/]+)?)/?")
+#: The OpenAI-compatible routes: ``/v1/embeddings``, ``/v1/models[/{id}]``, ``/v1/files[/...]``
+#: and ``/v1/batches[/...]``.
+OPENAI_PATH = re.compile(
+    r"/v1/(?:embeddings|models(?:/[^/]+)?|files(?:/[^/]+(?:/content)?)?|batches(?:/[^/]+(?:/cancel)?)?)/?"
+)
 
 
 def is_openai_path(path: str | None) -> bool:

@@ -16,6 +16,10 @@ DEFAULT_REGION = "us-east-1"
 PUBLIC_PATHS = ("/health", "/openapi.json")
 #: The key table's index by tenant (`ResourceNames.api_keys_table`).
 KEYS_TENANT_INDEX = "by-tenant"
+#: The batches table's sparse index of batches not yet ended, by when their window ends.
+OPEN_BATCHES_INDEX = "open-until"
+#: Receives of a batch job before the jobs queue moves it to its dead-letter queue (CDK and local).
+JOBS_MAX_RECEIVES = 5
 #: The review table's indexes (`ResourceNames.reviews_table`): a tenant's items per state, in
 #: order; an item by id alone.
 REVIEWS_QUEUE_INDEX = "by-queue"
@@ -118,6 +122,27 @@ class ResourceNames:
         )
 
     @property
+    def batches_table(self) -> TableSpec:
+        """Files and batches of the Batch API (`steward.batches`): partitioned by the owner tenant,
+        so every read is tenant-scoped by construction; ``sk`` is ``file#<id>`` or ``batch#<id>``
+        (batch ids sort by creation time, so a tenant's batches list newest first by Query)."""
+        return TableSpec(
+            f"{self.prefix}-batches",
+            partition_key="tenant_id",
+            sort_key="sk",
+            ttl_attribute="expires_at",
+            # Only batches that have not ended carry the index's keys (a sparse index): the expiry
+            # sweep reads the ones whose 24 h window is over without scanning the table.
+            indexes=(IndexSpec(OPEN_BATCHES_INDEX, partition_key="open", sort_key="open_until"),),
+        )
+
+    @property
+    def idempotency_table(self) -> TableSpec:
+        """Powertools idempotency records of the batch worker (one per job message, hashed key,
+        expiring after the queue's retention): a redelivered job returns the saved result."""
+        return TableSpec(f"{self.prefix}-idempotency", partition_key="id", ttl_attribute="expiration")
+
+    @property
     def reviews_table(self) -> TableSpec:
         """The human review queue (`steward.adapters.review_store`): per tenant, items (``rv_<id>``),
         their sealed texts (``rv_<id>#text``) and text marks (``mark#<mac>``), all expiring (TTL).
@@ -145,8 +170,21 @@ class ResourceNames:
             self.policies_table,
             self.control_table,
             self.limits_table,
+            self.batches_table,
+            self.idempotency_table,
             self.reviews_table,
         )
+
+    # --- SQS ----------------------------------------------------------------------------------
+    @property
+    def jobs_queue(self) -> str:
+        """Batch jobs (plan a batch, run one chunk): ids only, the lines stay in S3."""
+        return f"{self.prefix}-batch-jobs"
+
+    @property
+    def jobs_dead_letter_queue(self) -> str:
+        """Jobs that failed ``maxReceiveCount`` times (redrive after the cause is fixed)."""
+        return f"{self.prefix}-batch-jobs-dlq"
 
     # --- S3 / KMS / secrets ---------------------------------------------------------------------
     @property
@@ -160,8 +198,14 @@ class ResourceNames:
         return f"{self.prefix}-results-{self.account}-{self.region}"
 
     @property
+    def batch_bucket(self) -> str:
+        """Batch API files (input, chunks, per-chunk results, output and error files), each
+        object sealed under its tenant (`steward.batches`), expiring by lifecycle."""
+        return f"{self.prefix}-batches-{self.account}-{self.region}"
+
+    @property
     def buckets(self) -> tuple[str, ...]:
-        return (self.artifacts_bucket, self.results_bucket)
+        return (self.artifacts_bucket, self.results_bucket, self.batch_bucket)
 
     @property
     def audit_bucket(self) -> str:

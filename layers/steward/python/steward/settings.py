@@ -22,6 +22,8 @@ API_GATEWAY_LIMIT_S = 29.0
 #: What a request may spend outside the backend call when every store stalls: a registry or
 #: policy read (~3 s each, bounded in `steward.adapters.aws`) and the audit write (~4 s).
 STORE_STALL_BUDGET_S = 8.0
+#: The largest batch input file: Lambda's 6 MB request limit holds the file base64-encoded.
+MAX_FILE_BYTES = 4_500_000
 LOCAL_BACKEND_URL = "http://127.0.0.1:8080"
 #: The share of a tenant's requests that may be blocked before the block-rate alarm counts them
 #: (``BlockedExcess``, `steward.tenant_signals`); the stage's ``tenantBlockShareAlarm``.
@@ -73,6 +75,9 @@ class StewardSettings(BaseSettings):
             "policies_table": names.policies_table.name,
             "limits_table": names.limits_table.name,
             "control_table": names.control_table.name,
+            "batches_table": names.batches_table.name,
+            "idempotency_table": names.idempotency_table.name,
+            "batch_bucket": names.batch_bucket,
             "reviews_table": names.reviews_table.name,
             "results_bucket": names.results_bucket,
             "audit_bucket": names.audit_bucket,
@@ -177,6 +182,22 @@ class ApiSettings(StewardSettings):
     # Opt-in: Powertools Tracer loads the X-Ray SDK (~0.5 s) so it stays off by default.
     tracing: bool = False
 
+    # The Batch API (`steward.batches`): where files and batches live, the jobs queue (empty URL:
+    # looked up by its name once), and the limits of one input file. A file travels through API
+    # Gateway and Lambda base64-encoded (binary media types), and Lambda takes at most 6 MB per
+    # request, hence a little over 4.5 MB of file at most.
+    batches_table: str = ""
+    batch_bucket: str = ""
+    jobs_queue_url: str = ""
+    max_file_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=MAX_FILE_BYTES)
+    batch_max_lines: int = Field(default=50_000, ge=1, le=50_000)
+    # A file dropped into ``incoming/<tenant>/`` of the batch bucket (`steward.batches.dropin`):
+    # read whole by the worker, so bounded well inside its memory.
+    max_dropin_bytes: int = Field(default=50 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024)
+    # Lines per chunk (one SQS message, one S3 object each): small enough that ten chunks (one
+    # SQS batch) finish well inside the worker's timeout, large enough to keep messages few.
+    batch_chunk_lines: int = Field(default=50, ge=1, le=1000)
+
     @model_validator(mode="after")
     def _refuse_unsafe_backend(self) -> Self:
         if self.backend_deadline_s + STORE_STALL_BUDGET_S > API_GATEWAY_LIMIT_S:
@@ -190,6 +211,17 @@ class ApiSettings(StewardSettings):
         if not self.is_dev and url and not url.startswith("https://") and not _is_private_http(url):
             raise ValueError("backend_url must use https outside local/test stages")
         return self
+
+
+class WorkerSettings(ApiSettings):
+    """The batch worker: everything the governed path reads (it runs the same use cases per
+    line), plus its idempotency table and how much of its time a chunk may use."""
+
+    idempotency_table: str = ""
+    # Seconds of the invocation left unused: a line is only started with more than this left
+    # (one backend deadline, the audit write and the result write), else the chunk is saved and
+    # handed back to the queue.
+    worker_reserve_s: float = Field(default=30.0, ge=1)
 
 
 class AuthorizerSettings(StewardSettings):
@@ -239,6 +271,7 @@ class AdminSettings(StewardSettings):
     limits_table: str = ""  # tenant plans and usage (`steward limits`, `steward usage`)
     audit_table: str = ""  # the audit trail (`steward audit`) and every command's own record
     policies_table: str = ""  # usage policies (`steward policies usage`)
+    batches_table: str = ""  # batches (`steward batches show`); the jobs queues go by their names
     # How long the CLI's own audit records are kept: the api's setting, same default and bounds.
     audit_retention_days: int = Field(default=400, ge=1, le=3650)
     reviews_table: str = ""  # the review queue (`steward review`)

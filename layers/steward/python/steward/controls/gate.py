@@ -105,6 +105,12 @@ class AccessGate:
         except Exception as error:
             logger.warning("tenant plan unreadable", extra={"error_type": type(error).__name__})
 
+    def retention(self, tenant_id: str) -> int | None:
+        """The tenant plan's audit retention (None: the stage default), for records no request
+        draft carries (a batch chunk's); `ControlUnavailable` if the plan can't be read, so such a
+        writer retries rather than keep a record for a period the plan does not say."""
+        return _retention(self._read(lambda: self._cached_tenant(tenant_id)))
+
     def _cached_tenant(self, tenant_id: str) -> Tenant | None:
         return self._tenants.get(tenant_id, lambda: self._store.get_tenant(tenant_id))
 

@@ -72,7 +72,7 @@ def check_note(note: str) -> str:
 
 def check_tenant_id(tenant_id: str) -> str:
     if not TENANT_ID.fullmatch(tenant_id):
-        raise ValueError("tenant id: 1 to 128 of A-Z a-z 0-9 . _ -")
+        raise ValueError("tenant id: 1 to 128 of A-Z a-z 0-9 . _ -, starting with a letter or digit")
     return tenant_id
 
 
