@@ -66,6 +66,8 @@ class StreamPoller:
     context: Any = None
     batch_size: int = 100
     interval_s: float = 0.5
+    #: While the stream is quiet the wait doubles up to this (a busy moto is slowed by idle polls).
+    idle_max_s: float = 4.0
     max_retries: int = 3
     given_up: list[dict[str, Any]] = field(default_factory=list)
     _shards: dict[str, _Shard] = field(default_factory=dict)
@@ -138,11 +140,15 @@ class StreamPoller:
             self._thread = None
 
     def _run(self) -> None:
+        wait = self.interval_s
         while not self._stop.is_set():
             try:
                 busy = self.poll_once() > 0
             except Exception as error:  # moto restarting, the table not there yet: try again
                 logger.warning("stream poll failed: %s", type(error).__name__)
                 busy = False
-            if not busy:
-                self._stop.wait(self.interval_s)
+            if busy:
+                wait = self.interval_s
+            else:
+                self._stop.wait(wait)
+                wait = min(wait * 2, max(self.idle_max_s, self.interval_s))

@@ -117,6 +117,18 @@ class Rig:
         )
         return token
 
+    def sent_texts(self) -> list[str]:
+        """Every text the backend was sent, in order, over all its calls."""
+        return [str(t) for _, request, _ in self.transport.calls for t in request.payload["inputs"][0]["data"]]
+
+    def charged(self, tenant: str = "acme") -> int:
+        """Requests charged to the tenant's counter of the current day."""
+        return sum(
+            requests
+            for (owner, sk), (requests, _units) in self.limits.values.items()
+            if owner == tenant and sk.startswith("d#") and sk.endswith("#tenant")
+        )
+
     def headers(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
 

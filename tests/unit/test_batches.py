@@ -17,6 +17,7 @@ from steward.audit.record import SECONDS_PER_DAY
 from steward.batches.worker import chunk_key
 from steward.controls.model import Tenant
 from steward.errors import ControlUnavailable
+from steward.inference import embeddings
 from steward.limits.plan import Plan
 from steward.routing.transport import BackendResponse
 
@@ -270,11 +271,12 @@ def test_an_unreadable_plan_defers_the_chunks_record_rather_than_guess_its_reten
     key = rig.key()
     batch_id = rig.create(key, rig.upload(key, [embed("a", "one"), embed("b", "two")]))["id"]
     rig.deliver()
-    # Then the chunk waited for a later try: one record, with the plan's retention, one backend call
+    # Then the chunk waited for a later try: one record, with the plan's retention, and its two
+    # lines went in one backend call, once
     [record] = [r for r in rig.audit.records if r["request_id"].startswith(batch_id)]
     started = datetime.fromisoformat(record["timestamp"].replace("Z", "+00:00")).timestamp()
     assert record["expires_at"] - int(started) == 30 * SECONDS_PER_DAY
-    assert len(rig.transport.calls) == 2 and rig.batch(key, batch_id)["status"] == "completed"
+    assert len(rig.transport.calls) == 1 and rig.batch(key, batch_id)["status"] == "completed"
 
 
 def test_a_malformed_file_fails_the_batch_with_errors_naming_lines(rig: Rig) -> None:
@@ -370,45 +372,67 @@ def test_a_duplicate_delivery_runs_the_chunk_once(rig: Rig) -> None:
     # When the chunk's job is delivered twice in one SQS batch, then once more later
     assert rig.run_event([chunk[0], chunk[0]]) == set()
     assert rig.run_event([chunk[0]]) == set()
-    # Then the backend saw each line once, and the output holds each line once
-    assert len(rig.transport.calls) == 2
+    # Then the backend saw each line once (in one call), and the output holds each line once
+    assert rig.sent_texts() == ["one", "two"] and len(rig.transport.calls) == 1
     batch = rig.batch(key, batch_id)
     assert batch["status"] == "completed" and batch["request_counts"]["completed"] == 2
     assert [o["custom_id"] for o in rig.content(key, batch["output_file_id"])] == ["a", "b"]
     # And even without its idempotency record (expired), a redelivery calls nothing again
     rig.worker.idempotency.records.clear()
     assert rig.run_event([chunk[0]]) == set()
-    assert len(rig.transport.calls) == 2
+    assert rig.sent_texts() == ["one", "two"] and rig.charged() == 2
     assert len([r for r in rig.audit.records if r["route"].startswith("BATCH")]) == 1
 
 
-def test_a_backend_outage_defers_the_chunk_and_the_retry_resumes_where_it_stopped(rig: Rig) -> None:
-    # Given a backend that fails after the first line
+def test_a_backend_outage_defers_the_chunk_and_the_retry_charges_nothing_twice() -> None:
+    # Given a chunk of three lines, whose backend answers its first call 503
+    rig = next(build_rig(chunk_lines=3))
     key = rig.key()
-    file_id = rig.upload(key, [embed("a", "one"), embed("b", "two")])
+    file_id = rig.upload(key, [embed("a", "one"), embed("b", "two"), embed("c", "three")])
     batch_id = rig.create(key, file_id)["id"]
     rig.run_event(rig.queue.take())
     chunk = rig.queue.take()
-    down = {"on": False}
-
-    def flaky(target: Any, request: Any) -> BackendResponse:
-        if down["on"]:
-            return BackendResponse(503, b"{}")
-        down["on"] = True
-        return backend(target, request)
-
-    rig.transport.respond = flaky
+    rig.transport.respond = lambda target, request: BackendResponse(503, b"{}")
     # When the chunk runs: it is handed back (failed record), its reason noted, nothing counted
     assert len(rig.run_event(chunk)) == 1
     stored = rig.store.get_batch("acme", batch_id)
     assert stored.failures == {"00000": "backend.unavailable"} and stored.done == frozenset()
+    assert rig.charged() == 3  # charged once, before the call
     # When the backend is back and the job comes again
     rig.transport.respond = backend
-    calls = len(rig.transport.calls)
     assert rig.run_event(chunk) == set()
-    # Then only the line not yet done ran, and the batch completed with both
-    assert len(rig.transport.calls) == calls + 1
-    assert rig.batch(key, batch_id)["request_counts"] == {"total": 2, "completed": 2, "failed": 0}
+    # Then the lines ran in one call, were not charged again, and the batch completed with all
+    assert rig.sent_texts() == ["one", "two", "three"] * 2 and len(rig.transport.calls) == 2
+    assert rig.charged() == 3
+    assert rig.batch(key, batch_id)["request_counts"] == {"total": 3, "completed": 3, "failed": 0}
+
+
+def test_a_failure_after_some_lines_keeps_them_and_the_retry_resumes_after_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a chunk of four lines and a backend that takes two texts a call and fails its
+    # second call once
+    monkeypatch.setattr(embeddings, "DEFAULT_MAX_BATCH", 2)  # the test model declares no limit
+    rig = next(build_rig(chunk_lines=4))
+    key = rig.key()
+    texts = ["one", "two", "three", "four"]
+    batch_id = rig.create(key, rig.upload(key, [embed(t, t) for t in texts]))["id"]
+    rig.run_event(rig.queue.take())
+    chunk = rig.queue.take()
+    seen = {"n": 0}
+
+    def second_fails(target: Any, request: Any) -> BackendResponse:
+        seen["n"] += 1
+        return BackendResponse(503, b"{}") if seen["n"] == 2 else backend(target, request)
+
+    rig.transport.respond = second_fails
+    assert len(rig.run_event(chunk)) == 1
+    # Then the first call's two lines are kept; the retry sends only the other two
+    assert rig.run_event(chunk) == set()
+    assert rig.sent_texts() == ["one", "two", "three", "four", "three", "four"]
+    assert rig.charged() == 4
+    outputs = rig.content(key, rig.batch(key, batch_id)["output_file_id"])
+    assert [o["custom_id"] for o in outputs] == texts
 
 
 def test_a_chunk_failing_every_delivery_ends_in_the_dead_letter_queue(rig: Rig) -> None:
@@ -440,7 +464,7 @@ def test_lines_beyond_the_quota_go_to_the_error_file() -> None:
     assert {(e["response"]["status_code"], e["response"]["body"]["code"]) for e in refused} == {
         (429, "quota.exceeded")
     }
-    assert len(rig.transport.calls) == 3
+    assert len(rig.sent_texts()) == 3 and rig.charged() == 3
 
 
 def test_a_key_revoked_after_creation_refuses_every_line(rig: Rig) -> None:

@@ -7,10 +7,13 @@ exactly the AWS code path.
 Every client is bounded: a stalled endpoint (accepts, never answers) costs at most
 ``max_attempts x (connect_timeout + read_timeout)`` plus a backoff of milliseconds, far below API
 Gateway's 29 s. botocore's own default (4 tries x 60 s) would hold a request for minutes.
+``STEWARD_AWS_TIMEOUT_SCALE`` widens every bound by a factor: the local stack sets it, since moto
+in one process on a small machine answers in tens to hundreds of milliseconds, not DynamoDB's few.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -30,6 +33,8 @@ def client(
 ) -> Any:
     """A shared client for ``service``; ``max_attempts`` counts every try, the first included
     (``1`` where the caller retries itself)."""
+    scale = _timeout_scale()
+    connect_timeout, read_timeout = connect_timeout * scale, read_timeout * scale
     key = (service, region, connect_timeout, read_timeout, max_attempts)
     found = _clients.get(key)
     if found is not None:
@@ -50,6 +55,17 @@ def client(
             found = session.client(service, region_name=region, config=config)
             _clients[key] = found
     return found
+
+
+def _timeout_scale() -> float:
+    """The factor from ``STEWARD_AWS_TIMEOUT_SCALE`` (1 when unset; refused unless 1 to 20)."""
+    raw = os.environ.get("STEWARD_AWS_TIMEOUT_SCALE", "").strip()
+    if not raw:
+        return 1.0
+    scale = float(raw)
+    if not 1.0 <= scale <= 20.0:
+        raise ValueError("STEWARD_AWS_TIMEOUT_SCALE must be between 1 and 20")
+    return scale
 
 
 def describe_failure(error: Exception) -> tuple[str, str] | None:

@@ -25,7 +25,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -35,7 +34,9 @@ from steward.auth.authorize import KeyStore
 from steward.auth.principal import Principal
 from steward.batches import ids
 from steward.batches.audit import ChunkAudit, LineTrace, chunk_records
+from steward.batches.chunk_result import ChunkDeferred, ChunkResult, line_entry
 from steward.batches.dropin import DropIn
+from steward.batches.embedding_lines import EmbeddingLines
 from steward.batches.endpoints import Endpoint, parse_endpoint
 from steward.batches.jobs import CHUNK, EXPIRE, INGEST, PLAN, SWEEP, Job
 from steward.batches.jsonl import InputLine, decode_chunk, encode_chunk, validate
@@ -55,52 +56,12 @@ SWEEP_LIMIT = 500
 EXPIRED_MESSAGE = "This request could not be executed before the completion window expired."
 
 
-class ChunkDeferred(Exception):
-    """The chunk could not finish now (a transient refusal, or the invocation's time): what it
-    did is saved, and the job goes back to the queue. ``code`` is a stable code, never content."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
 def chunk_key(tenant_id: str, batch_id: str, chunk: int) -> str:
     return f"chunks/{tenant_id}/{batch_id}/{chunk:05d}"
 
 
 def result_key(tenant_id: str, batch_id: str, chunk: int) -> str:
     return f"results/{tenant_id}/{batch_id}/{chunk:05d}"
-
-
-@dataclass
-class ChunkResult:
-    """A chunk's lines done so far: each output line (as written to the output or error file)
-    and its audit trace. ``complete`` once every line has its answer."""
-
-    started_at: float
-    lines: list[dict[str, Any]] = field(default_factory=list)
-    complete: bool = False
-    latency_ms: float = 0.0
-
-    def to_bytes(self) -> bytes:
-        return orjson.dumps(
-            {
-                "started_at": self.started_at,
-                "lines": self.lines,
-                "complete": self.complete,
-                "ms": self.latency_ms,
-            }
-        )
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> ChunkResult:
-        doc = orjson.loads(data)
-        return cls(float(doc["started_at"]), list(doc["lines"]), bool(doc["complete"]), float(doc["ms"]))
-
-    @property
-    def counts(self) -> tuple[int, int]:
-        ok = sum(1 for line in self.lines if line["ok"])
-        return ok, len(self.lines) - ok
 
 
 class BatchWorker:
@@ -237,7 +198,7 @@ class BatchWorker:
             t0 = time.perf_counter()
             try:
                 if batch.status == Status.IN_PROGRESS:  # cancelling or expiring: no more lines run
-                    self._run_lines(batch, endpoint, lines, result, remaining_s)
+                    self._run_lines(batch, endpoint, lines, result, remaining_s, rkey, seal)
                 result.complete = True
             finally:
                 result.latency_ms += (time.perf_counter() - t0) * 1000.0
@@ -264,6 +225,8 @@ class BatchWorker:
         lines: Sequence[InputLine],
         result: ChunkResult,
         remaining_s: Callable[[], float],
+        rkey: str,
+        seal: TenantSeal,
     ) -> None:
         gate_draft = self._draft(batch, endpoint, "gate")
         refused: StewardError | None = None
@@ -277,7 +240,24 @@ class BatchWorker:
         except Exception as error:
             logger.error("key or controls unreadable", extra={"error_type": type(error).__name__})
             raise ChunkDeferred("control.unavailable") from None
-        for line in lines[len(result.lines) :]:
+        todo = lines[len(result.lines) :]
+        if principal is not None and endpoint.is_embeddings and todo:
+
+            def new_draft(line: InputLine) -> AuditDraft:
+                return self._draft(batch, endpoint, ids.request_id(batch.batch_id, line.index))
+
+            EmbeddingLines(
+                inference=self.inference,
+                principal=principal,
+                endpoint=endpoint,
+                result=result,
+                new_draft=new_draft,
+                remaining_s=remaining_s,
+                reserve_s=self.reserve_s,
+                sleep=self._sleep,
+            ).run(todo, save=lambda: self.objects.put(rkey, seal.seal(rkey, result.to_bytes())))
+            return
+        for line in todo:
             if remaining_s() < self.reserve_s:
                 raise ChunkDeferred("worker.time_budget")
             draft = self._draft(batch, endpoint, ids.request_id(batch.batch_id, line.index))
@@ -287,7 +267,7 @@ class BatchWorker:
                 answer = refusal(refused, draft.request_id, endpoint)
             else:
                 answer = self._answer(RequestContext(principal, draft), endpoint, line, remaining_s)
-            result.lines.append(_entry(line, answer, draft))
+            result.lines.append(line_entry(line, answer, draft))
 
     def _answer(
         self, ctx: RequestContext, endpoint: Endpoint, line: InputLine, remaining_s: Callable[[], float]
@@ -486,19 +466,6 @@ class BatchWorker:
             at=int(self._clock()),
             changes=changes,
         )
-
-
-def _entry(line: InputLine, answer: Answer, draft: AuditDraft) -> dict[str, Any]:
-    """A line's output line (OpenAI's batch output shape) and its audit trace."""
-    out = {
-        "id": draft.request_id,
-        "custom_id": line.custom_id,
-        "response": {"status_code": answer.status, "request_id": draft.request_id, "body": answer.body},
-        "error": None,
-    }
-    trace = LineTrace.of(draft, answer.status, answer.code, b"", b"").to_json()
-    trace["policy_version"] = draft.policy_version
-    return {"i": line.index, "ok": answer.ok, "out": orjson.dumps(out).decode(), "trace": trace}
 
 
 def _expired(batch_id: str, line: InputLine) -> bytes:

@@ -12,11 +12,12 @@ import math
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from steward.errors import BackendError
 from steward.inference.token_estimate import estimate_tokens
 
+T = TypeVar("T")
 EMBEDDING_TASKS = frozenset({"sentence-embedding", "text-embedding", "embedding"})
 DEFAULT_INPUT = "text"
 DEFAULT_OUTPUT = "embedding"
@@ -30,10 +31,10 @@ class Embeddings:
     prompt_tokens: int
 
 
-def batches(texts: Sequence[str], max_batch_size: int) -> list[Sequence[str]]:
+def batches(items: Sequence[T], max_batch_size: int) -> list[Sequence[T]]:
     """Consecutive slices of at most ``max_batch_size`` (the manifest's; 0 = not declared)."""
     size = max_batch_size if max_batch_size > 0 else DEFAULT_MAX_BATCH
-    return [texts[i : i + size] for i in range(0, len(texts), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def merge(parts: Sequence[Embeddings]) -> Embeddings:
@@ -83,7 +84,7 @@ def parse_response(
     if not (isinstance(shape, list) and len(shape) == 2 and shape[0] == n_inputs and isinstance(data, list)):
         raise BackendError()
     dim = shape[1]
-    flat = _flatten(data)
+    flat = flatten(data)
     if not isinstance(dim, int) or dim <= 0 or len(flat) != n_inputs * dim:
         raise BackendError()
     # One C-level pass: fsum rejects non-numbers and any NaN/inf makes the total non-finite.
@@ -97,7 +98,7 @@ def parse_response(
     return Embeddings(vectors=vectors, prompt_tokens=_token_count(payload, texts))
 
 
-def _flatten(data: list[Any]) -> list[Any]:
+def flatten(data: list[Any]) -> list[Any]:
     if data and isinstance(data[0], list):
         return [v for row in data for v in (row if isinstance(row, list) else [row])]
     return data

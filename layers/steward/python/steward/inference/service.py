@@ -20,6 +20,7 @@ from steward.errors import InvalidInput, TaskMismatch, UnsupportedInput
 from steward.fairness.service import Fairness
 from steward.inference import embeddings as emb
 from steward.inference import oip_tensors as oip
+from steward.inference.embedding_calls import EmbeddingCall, run_calls
 from steward.inference.limits import Limits, caller_texts
 from steward.limits.admission import RateLimiter
 from steward.limits.units import payload_units, text_units
@@ -57,9 +58,26 @@ class InferenceService:
         encoding_format: str,
         dimensions: int | None,
     ) -> dict[str, Any]:
-        """OpenAI embeddings. ``dimensions`` is accepted only as the model's own size (refused
-        before any backend call when the registry knows it): the served sentence encoders are not
-        trained for truncation. More inputs than the backend's batch limit are split."""
+        """OpenAI embeddings: checked, admitted, then sent (more inputs than the backend's batch
+        limit are split into several calls)."""
+        call = self.prepare_embedding(ctx, model_ref, inputs, encoding_format, dimensions)
+        self._admit(ctx, call.resolved, text_units(call.texts))
+        answer = self.embed_calls([call])[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def prepare_embedding(
+        self,
+        ctx: RequestContext,
+        model_ref: str,
+        inputs: str | Sequence[Any],
+        encoding_format: str,
+        dimensions: int | None,
+    ) -> EmbeddingCall:
+        """An embeddings request's own checks, before it is charged. ``dimensions`` is accepted
+        only as the model's own size (refused before any backend call when the registry knows it):
+        the served sentence encoders are not trained for truncation."""
         texts = caller_texts(inputs, self.limits)
         ctx.draft.n_inputs = len(texts)
         resolved = self.catalog.resolve(ctx, *split_model_ref(model_ref))
@@ -69,39 +87,27 @@ class InferenceService:
         native = emb.native_dimensions(mv.outputs, tensor_name(mv.outputs, emb.DEFAULT_OUTPUT))
         if dimensions is not None and native is not None and dimensions != native:
             raise UnsupportedInput(emb.dimensions_message(resolved.entry.model, native))
-        self._admit(ctx, resolved, text_units(texts))
-        vectors = self._embed_batches(ctx, resolved, texts)
-        got = len(vectors.vectors[0]) if vectors.vectors else None
-        if dimensions is not None and got is not None and dimensions != got:
-            raise UnsupportedInput(emb.dimensions_message(resolved.entry.model, got))
-        return emb.openai_response(resolved.entry.model, vectors, encoding_format)
+        return EmbeddingCall(ctx, resolved, texts, encoding_format, dimensions)
 
-    def _embed_batches(
-        self, ctx: RequestContext, resolved: ResolvedModel, texts: Sequence[str]
-    ) -> emb.Embeddings:
-        """One backend call per ``max_batch_size`` texts (the backend refuses bigger batches), in
-        order, under one privacy guard (a placeholder means one value across the request) and one
-        audit draft (attempts and backend latency summed over the calls)."""
-        draft = ctx.draft
-        mv = resolved.version
-        input_name = tensor_name(mv.inputs, emb.DEFAULT_INPUT)
-        output_name = tensor_name(mv.outputs, emb.DEFAULT_OUTPUT)
-        guard = self.privacy.begin(draft.tenant_id, resolved.entry.model, draft)
-        parts: list[emb.Embeddings] = []
-        attempts, latency_ms = 0, None
-        try:
-            for batch in emb.batches(texts, mv.max_batch_size):
-                draft.backend_attempts, draft.backend_latency_ms = 0, None
-                try:
-                    result = self._call(ctx, resolved, emb.build_request(batch, input_name), guard=guard)
-                finally:
-                    attempts += draft.backend_attempts
-                    if draft.backend_latency_ms is not None:
-                        latency_ms = (latency_ms or 0.0) + draft.backend_latency_ms
-                parts.append(emb.parse_response(result, len(batch), batch, output_name))
-        finally:
-            draft.backend_attempts, draft.backend_latency_ms = attempts, latency_ms
-        return emb.merge(parts)
+    def admit_calls(self, calls: Sequence[EmbeddingCall]) -> None:
+        """One charge for several prepared calls of one caller on one model (a batch chunk's
+        lines): all admitted, or none charged and the refusal raised."""
+        if not calls or self.rate_limiter is None:
+            return
+        first = calls[0]
+        units = sum(text_units(c.texts) for c in calls)
+        self.rate_limiter.admit(first.ctx, first.resolved.entry.model, units, requests=len(calls))
+        for call in calls[1:]:  # the exemption's reason code, as each request alone would carry
+            codes = call.ctx.draft.reason_codes
+            codes.extend(c for c in first.ctx.draft.reason_codes if c not in codes)
+
+    def admit_call(self, call: EmbeddingCall) -> None:
+        self._admit(call.ctx, call.resolved, text_units(call.texts))
+
+    def embed_calls(self, calls: Sequence[EmbeddingCall]) -> list[dict[str, Any] | Exception]:
+        """Admitted calls through the guarded way out, sharing backend calls
+        (`steward.inference.embedding_calls`): each call's answer or its error, in order."""
+        return run_calls(calls, router=self.router, privacy=self.privacy, usage=self.usage)
 
     def infer(
         self, ctx: RequestContext, model: str, version: str | None, payload: Mapping[str, Any]

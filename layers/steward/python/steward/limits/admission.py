@@ -69,8 +69,9 @@ class RateLimiter:
             raise LimitsUnavailable() from None
         return self._default if stored is None else stored.plan
 
-    def admit(self, ctx: RequestContext, model: str, units: int) -> Admission:
-        """Charge one call of ``units`` to ``model``; raise 429 (nothing charged) if any limit says no.
+    def admit(self, ctx: RequestContext, model: str, units: int, *, requests: int = 1) -> Admission:
+        """Charge ``requests`` calls (one, but for a batch chunk's lines charged together) of
+        ``units`` in all to ``model``; raise 429 (nothing charged) if any limit says no.
 
         The answer's ``RateLimit-*`` headers go on the audit draft's ``response_headers`` (the
         envelope sends them with whatever the call answers)."""
@@ -81,7 +82,7 @@ class RateLimiter:
         key_quota = plan.key.overridden(own.rpm, own.daily, own.monthly)
         now = self._clock()
         charges = self._charges(
-            principal.tenant_id, principal.key_id, model, units, plan, key_quota, now, exempt
+            principal.tenant_id, principal.key_id, model, units, requests, plan, key_quota, now, exempt
         )
         if exempt:
             ctx.draft.reason_codes.append(EXEMPT_REASON)
@@ -105,6 +106,7 @@ class RateLimiter:
         key_id: str,
         model: str,
         units: int,
+        requests: int,
         plan: Plan,
         key_quota: Quota,
         now: float,
@@ -124,6 +126,7 @@ class RateLimiter:
                         tenant_id=tenant_id,
                         scope=scope,
                         window=win,
+                        requests=requests,
                         units=units,
                         max_requests=quota.requests(win.kind) if limited else None,
                         max_units=quota.units(win.kind) if limited else None,
