@@ -594,6 +594,10 @@ class InMemoryBatchStore:
         self._check()
         return self.files.pop((tenant_id, file_id), None)
 
+    def list_files(self, tenant_id: str) -> list[Any]:
+        self._check()
+        return [f for (t, _), f in self.files.items() if t == tenant_id]
+
     def put_batch(self, record: Any) -> None:
         self._check()
         with self._lock:

@@ -95,6 +95,14 @@ class BatchObject(BaseModel):
     metadata: dict[str, str] | None
 
 
+class FileList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[FileObject]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
 class BatchList(BaseModel):
     object: Literal["list"] = "list"
     data: list[BatchObject]

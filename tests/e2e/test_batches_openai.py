@@ -91,6 +91,7 @@ def test_openai_batches_complete_with_the_synchronous_embeddings_and_error_lines
     assert uploaded.purpose == "batch" and uploaded.bytes == len(content)
     assert client.files.retrieve(uploaded.id).filename == "requests.jsonl"
     assert client.files.content(uploaded.id).content == content
+    assert uploaded.id in [f.id for f in client.files.list(purpose="batch")]  # the SDK's pager
     # When a batch over it is created and polled to the end
     created = client.batches.create(
         input_file_id=uploaded.id, endpoint="/v1/embeddings", completion_window="24h", metadata={"run": "e2e"}

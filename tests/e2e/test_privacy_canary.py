@@ -705,6 +705,9 @@ def _probes() -> list[Probe]:
             },
         ),
         Probe("batches_list_pii_cursor", "GET", "/v1/batches", (422,), params={**q, "after": EMAIL}),
+        Probe("files_list_pii_cursor", "GET", "/v1/files", (422,), params={**q, "after": EMAIL}),
+        Probe("files_list_pii_purpose", "GET", "/v1/files", (422,), params={**q, "purpose": SSN}),
+        Probe("files_list", "GET", "/v1/files", OK, params=q),
         Probe("batches_get_pii", "GET", f"/v1/batches/{SSN}", (422,), params=q),
         Probe("batches_cancel_pii", "POST", f"/v1/batches/{EMAIL}/cancel", (422,), json={"note": TEXT}),
         # The review queue: personal data in queries, paths, ids and refused bodies (its success

@@ -119,7 +119,9 @@ class Rig:
 
     def sent_texts(self) -> list[str]:
         """Every text the backend was sent, in order, over all its calls."""
-        return [str(t) for _, request, _ in self.transport.calls for t in request.payload["inputs"][0]["data"]]
+        return [
+            str(t) for _, request, _ in self.transport.calls for t in request.payload["inputs"][0]["data"]
+        ]
 
     def charged(self, tenant: str = "acme") -> int:
         """Requests charged to the tenant's counter of the current day."""
@@ -208,7 +210,7 @@ class Rig:
         raise AssertionError("jobs still queued")
 
 
-def build_rig(*, chunk_lines: int = 2, plan: Plan | None = None) -> Iterator[Rig]:
+def build_rig(*, chunk_lines: int = 2, plan: Plan | None = None, max_lines: int = 100) -> Iterator[Rig]:
     settings = ApiSettings(stage="test", pepper=PEPPER.decode())
     registry = InMemoryRegistryStore()
     for entry, version in (demo_model(MINILM), demo_model(CREDIT, task="tabular-classification")):
@@ -229,7 +231,7 @@ def build_rig(*, chunk_lines: int = 2, plan: Plan | None = None) -> Iterator[Rig
         objects,
         Seals(lambda tenant: encryptor),
         queue,
-        BatchLimits(chunk_lines=chunk_lines, max_lines=100),
+        BatchLimits(chunk_lines=chunk_lines, max_lines=max_lines),
     )
     api = compose_api(
         Registry(registry, ttl_s=0),

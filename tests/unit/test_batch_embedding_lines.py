@@ -39,7 +39,9 @@ def lines(n: int, model: str = MINILM) -> list[InputLine]:
     return [InputLine(i, f"c{i}", {"model": model, "input": f"text {i}"}, b"") for i in range(n)]
 
 
-def runner(rig: Rig, plan: Plan, clock: Clock, result: ChunkResult, time_left_s: float = 900.0) -> EmbeddingLines:
+def runner(
+    rig: Rig, plan: Plan, clock: Clock, result: ChunkResult, time_left_s: float = 900.0
+) -> EmbeddingLines:
     inference = rig.api.inference
     inference.rate_limiter = RateLimiter(rig.limits, ttl_s=0, clock=clock, default_plan=plan)
     endpoint = parse_endpoint("/v1/embeddings")
@@ -50,8 +52,12 @@ def runner(rig: Rig, plan: Plan, clock: Clock, result: ChunkResult, time_left_s:
         endpoint=endpoint,
         result=result,
         new_draft=lambda line: AuditDraft(
-            request_id=f"r{line.index}", method="POST", route="/v1/embeddings", started_at=clock(),
-            tenant_id="acme", key_id="k1",
+            request_id=f"r{line.index}",
+            method="POST",
+            route="/v1/embeddings",
+            started_at=clock(),
+            tenant_id="acme",
+            key_id="k1",
         ),  # fmt: skip
         remaining_s=lambda: time_left_s,
         reserve_s=1.0,

@@ -547,6 +547,40 @@ def test_batches_list_newest_first_with_openai_pagination(rig: Rig) -> None:
     assert [b["id"] for b in rest["data"]] == [made[0]] and rest["has_more"] is False
 
 
+def test_files_list_by_creation_with_purpose_paging_isolation_and_expiry(rig: Rig) -> None:
+    # Given three uploads of one tenant (a second apart), and one of another tenant
+    key, other = rig.key(), rig.key("globex")
+    clock = {"now": 1_800_000_000.0}
+    assert rig.api.batches is not None
+    rig.api.batches._clock = lambda: clock["now"]
+    made = []
+    for n in range(3):
+        made.append(rig.upload(key, [embed("a", str(n))], name=f"f{n}.jsonl"))
+        clock["now"] += 1
+    theirs = rig.upload(other, [embed("a", "x")])
+
+    def listed(who: str, **params: Any) -> dict[str, Any]:
+        answer = rig.client.get("/v1/files", headers=rig.headers(who), params=params)
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    # Then the listing is newest first, pages by ``after``, and shows the tenant's own files only
+    first = listed(key, limit=2)
+    assert [f["id"] for f in first["data"]] == made[::-1][:2] and first["has_more"] is True
+    assert [f["filename"] for f in first["data"]] == ["f2.jsonl", "f1.jsonl"]
+    rest = listed(key, after=first["last_id"])
+    assert [f["id"] for f in rest["data"]] == [made[0]] and rest["has_more"] is False
+    assert [f["id"] for f in listed(key, order="asc")["data"]] == made
+    assert [f["id"] for f in listed(other)["data"]] == [theirs]
+    # And another tenant's id as the cursor ends the listing rather than revealing anything
+    assert listed(key, after=theirs)["data"] == []
+    # And ``purpose`` filters, a bad one is refused, an expired file is gone
+    assert listed(key, purpose="batch_output")["data"] == []
+    assert rig.client.get("/v1/files", headers=rig.headers(key), params={"purpose": "x"}).status_code == 422
+    clock["now"] += 400 * 86_400
+    assert listed(key)["data"] == []
+
+
 def test_the_queue_refusing_the_first_job_refuses_the_batch(rig: Rig) -> None:
     key = rig.key()
     file_id = rig.upload(key, [embed("a", "one")])

@@ -267,6 +267,7 @@ Case = Callable[[Stack], Call]
 CASES: dict[tuple[str, str], Case] = {
     ("GET", "/health"): lambda s: Call("/health"),
     ("POST", "/v1/files"): lambda s: Call("/v1/files", files=UPLOAD, data={"purpose": "batch"}),
+    ("GET", "/v1/files"): lambda s: (_file(s), _file(s), Call("/v1/files", params={"limit": "1"}))[-1],
     ("GET", "/v1/files/{file_id}"): lambda s: Call(f"/v1/files/{_file(s)}"),
     ("GET", "/v1/files/{file_id}/content"): lambda s: Call(f"/v1/files/{_file(s)}/content"),
     ("DELETE", "/v1/files/{file_id}"): lambda s: Call(f"/v1/files/{_file(s)}"),

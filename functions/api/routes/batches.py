@@ -13,7 +13,14 @@ from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile
 from steward.batches.ids import BATCH_ID_PATTERN, FILE_ID_PATTERN
 from steward.batches.service import DEFAULT_PAGE, MAX_PAGE
 
-from functions.api.batch_schemas import BatchCreate, BatchList, BatchObject, FileDeleted, FileObject
+from functions.api.batch_schemas import (
+    BatchCreate,
+    BatchList,
+    BatchObject,
+    FileDeleted,
+    FileList,
+    FileObject,
+)
 from functions.api.deps import Batches, Context
 from functions.api.openapi import PROBLEMS, problem_responses
 
@@ -41,6 +48,20 @@ async def create_file(
     return await context.run(
         batches.create_file, context.request_context, file.filename or "", purpose, content
     )
+
+
+@router.get("/v1/files", response_model=FileList)
+async def list_files(
+    context: Context,
+    batches: Batches,
+    purpose: Annotated[Literal["batch", "batch_output"] | None, Query()] = None,
+    after: Annotated[str | None, Query(pattern=FILE_ID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    order: Annotated[Literal["asc", "desc"], Query()] = "desc",
+) -> Response:
+    """The tenant's files by creation time (newest first unless ``order=asc``); ``after``
+    continues a listing (OpenAI's cursor)."""
+    return await context.run(batches.list_files, context.request_context, purpose, after, limit, order)
 
 
 @router.get("/v1/files/{file_id}", response_model=FileObject, responses=problem_responses(404))

@@ -143,6 +143,14 @@ class DynamoBatchStore(DynamoTable):
         )
         return file_record(found["Item"]) if "Item" in found else None
 
+    def list_files(self, tenant_id: str) -> list[FileRecord]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "tenant_id = :t AND begins_with(sk, :f)",
+            "ExpressionAttributeValues": {":t": {"S": tenant_id}, ":f": {"S": FILE}},
+        }
+        return [file_record(item) for page in self._pages("query", request) for item in page.get("Items", [])]
+
     def delete_file(self, tenant_id: str, file_id: str) -> FileRecord | None:
         gone = self.client.delete_item(
             TableName=self._table, Key=_key(tenant_id, FILE + file_id), ReturnValues="ALL_OLD"

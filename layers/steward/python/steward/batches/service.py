@@ -126,6 +126,34 @@ class BatchService:
         record = self._file(ctx, file_id)
         return file_object(record, self._filename(self.seals.for_tenant(ctx.tenant_id), record))
 
+    def list_files(
+        self, ctx: RequestContext, purpose: str | None, after: str | None, limit: int, order: str
+    ) -> dict[str, Any]:
+        """OpenAI's file list: by creation time (``order``), of one ``purpose`` if named, starting
+        after file ``after``. An ``after`` not in the listing (deleted or expired since, or another
+        tenant's) ends it: an empty page, rather than a restart a paging client would loop on.
+        Files past their expiry are gone even before the table's TTL removes them."""
+        limit = max(1, min(limit, MAX_PAGE))
+        now = int(self._clock())
+        records = [
+            r
+            for r in _guard(lambda: self.store.list_files(ctx.tenant_id))
+            if r.expires_at > now and (purpose is None or r.purpose.value == purpose)
+        ]
+        records.sort(key=lambda r: (r.created_at, r.file_id), reverse=order == "desc")
+        ids = [r.file_id for r in records]
+        start = 0 if after is None else ids.index(after) + 1 if after in ids else len(ids)
+        page = records[start : start + limit]
+        seal = self.seals.for_tenant(ctx.tenant_id)
+        data = [file_object(r, self._filename(seal, r)) for r in page]
+        return {
+            "object": "list",
+            "data": data,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+            "has_more": start + limit < len(records),
+        }
+
     def file_content(self, ctx: RequestContext, file_id: str) -> bytes:
         record = self._file(ctx, file_id)
         blob = _guard(lambda: self.objects.get(record.object_key))
