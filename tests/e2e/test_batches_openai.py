@@ -173,7 +173,8 @@ def test_a_file_dropped_into_the_bucket_runs_as_a_batch(stack: RunningStack) -> 
         aws_access_key_id="steward-local",
         aws_secret_access_key="steward-local",
     )
-    object_key = f"incoming/demo/drop-{time.time_ns()}.jsonl"
+    # (a name S3 must URL-encode in its notification: spaces, a plus sign, accents, CJK)
+    object_key = f"incoming/demo/Nächte + 夜 drop {time.time_ns()}.jsonl"
     lines = [_line(f"d{i}", {"model": MINILM, "input": f"Dropped sentence number {i}."}) for i in range(3)]
     s3.put_object(
         Bucket=ResourceNames("local").batch_bucket,
@@ -200,6 +201,18 @@ def test_a_file_dropped_into_the_bucket_runs_as_a_batch(stack: RunningStack) -> 
     assert batch.request_counts.completed == 3
     outputs = [json.loads(x) for x in client.files.content(batch.output_file_id).text.splitlines()]
     assert sorted(o["custom_id"] for o in outputs) == ["d0", "d1", "d2"]
+    # And nothing went to the dead-letter queue: S3's s3:TestEvent (sent when the stack set the
+    # bucket's notification up) was no job, and the encoded name decoded to the object's own
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=stack.state["aws_endpoint_url"],
+        region_name="us-east-1",
+        aws_access_key_id="steward-local",
+        aws_secret_access_key="steward-local",
+    )
+    dlq = sqs.get_queue_url(QueueName=ResourceNames("local").jobs_dead_letter_queue)["QueueUrl"]
+    depth = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert depth["Attributes"]["ApproximateNumberOfMessages"] == "0"
     listed = s3.list_objects_v2(Bucket=ResourceNames("local").batch_bucket, Prefix="incoming/").get(
         "Contents", []
     )

@@ -738,6 +738,18 @@ def test_a_drop_in_that_cannot_run_is_a_failed_batch_saying_why(
     assert "incoming/acme/x.jsonl" not in rig.objects.objects
 
 
+@pytest.mark.parametrize("name", ["Nächte + 夜.jsonl", "a%2Fb c+d.jsonl", "emoji 🙂 (1).jsonl"])
+def test_a_drop_in_named_with_any_unicode_runs_under_its_decoded_name(rig: Rig, name: str) -> None:
+    key = rig.key()
+    object_key = f"incoming/acme/{name}"
+    _drop(rig, object_key, [embed("a", "one")], **{"steward-key-id": key.split("_")[1]})
+    assert rig.run_event([s3_event(object_key)]) == set()  # S3 sends the key URL-encoded
+    rig.deliver()
+    [batch] = rig.client.get("/v1/batches", headers=rig.headers(key)).json()["data"]
+    assert batch["status"] == "completed" and batch["metadata"] == {"source": "s3", "object": object_key}
+    assert object_key not in rig.objects.objects
+
+
 def test_s3_test_events_are_no_jobs_and_foreign_prefixes_are_poison(rig: Rig) -> None:
     test_event = json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"})
     assert rig.run_event([test_event]) == set()
