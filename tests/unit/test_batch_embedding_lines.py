@@ -51,14 +51,7 @@ def runner(
         principal=Principal("acme", "k1", frozenset(), frozenset({"*"})),
         endpoint=endpoint,
         result=result,
-        new_draft=lambda line: AuditDraft(
-            request_id=f"r{line.index}",
-            method="POST",
-            route="/v1/embeddings",
-            started_at=clock(),
-            tenant_id="acme",
-            key_id="k1",
-        ),  # fmt: skip
+        new_draft=lambda line: AuditDraft(f"r{line.index}", "POST", "/v1/embeddings", clock(), "acme", "k1"),
         remaining_s=lambda: time_left_s,
         reserve_s=1.0,
         sleep=clock.sleep,

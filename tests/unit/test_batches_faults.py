@@ -23,11 +23,14 @@ def test_a_backend_killed_half_way_leaves_every_line_in_the_output_or_error_file
     rig = next(build_rig(chunk_lines=50, max_lines=LINES))
     key = rig.key()
     rows: list[Any] = [
-        {"custom_id": f"l{i}", "method": "POST", "url": "/v1/embeddings", "body": {"model": MINILM, "input": f"t{i}"}}
-        if i % 500
-        else {"custom_id": f"l{i}", "method": "POST", "url": "/v1/embeddings", "body": {"model": MINILM}}
+        {
+            "custom_id": f"l{i}",
+            "method": "POST",
+            "url": "/v1/embeddings",
+            "body": {"model": MINILM, "input": f"t{i}"} if i % 500 else {"model": MINILM},
+        }
         for i in range(LINES)
-    ]  # fmt: skip
+    ]
     batch_id = rig.create(key, rig.upload(key, rows))["id"]
     # And a backend that dies after 301 answered calls (half the batch, part of a chunk)
     state = {"answered": 0, "alive": True}
