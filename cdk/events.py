@@ -36,6 +36,7 @@ from cdk.data import DataConstruct
 from cdk.function import StewardFunction
 from cdk.layers import LayersConstruct
 from cdk.nag import acknowledge, logical_id
+from cdk.schedule_dead_letters import MAX_EVENT_AGE, RETRY_ATTEMPTS, ScheduleDeadLetters
 from cdk.settings import StageSettings
 
 SERVICE = "steward-batch-worker"
@@ -170,6 +171,7 @@ class BatchEventsConstruct(Construct):
         # The expiry sweep: a job on the same queue (the worker reads the open-batches index and
         # queues one expire job per batch past its window). ``batch_id`` carries the event's time,
         # so each run is its own job for idempotency.
+        self.missed_sweeps = ScheduleDeadLetters(self, "MissedSweeps", schedule="batch expiry sweep")
         self.sweep = events.Rule(
             self,
             "ExpirySweep",
@@ -178,6 +180,9 @@ class BatchEventsConstruct(Construct):
             targets=[
                 targets.SqsQueue(
                     self.queue,
+                    retry_attempts=RETRY_ATTEMPTS,
+                    max_event_age=MAX_EVENT_AGE,
+                    dead_letter_queue=self.missed_sweeps.queue,
                     message=events.RuleTargetInput.from_object(
                         {
                             "kind": "sweep",
@@ -212,6 +217,7 @@ class BatchEventsConstruct(Construct):
                 "The batch worker failed whole invocations (not single jobs)",
             ),
         ]
+        self.alarms.append(self.missed_sweeps.alarm)
         for alarm in self.alarms:
             alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
             alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))

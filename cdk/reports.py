@@ -20,6 +20,7 @@ from cdk.data import DataConstruct
 from cdk.function import StewardFunction
 from cdk.layers import LayersConstruct
 from cdk.nag import acknowledge, logical_id
+from cdk.schedule_dead_letters import MAX_EVENT_AGE, RETRY_ATTEMPTS, ScheduleDeadLetters
 from cdk.settings import StageSettings
 
 SERVICE = "steward-fairness-report"  # also the metrics' "service" dimension (Powertools)
@@ -73,12 +74,20 @@ class FairnessReportsConstruct(Construct):
         )
         self._grant(self.function.role, names, data)
 
+        self.missed = ScheduleDeadLetters(self, "MissedRuns", schedule="fairness report")
         self.schedule = events.Rule(
             self,
             "Schedule",
             description="Run the Steward fairness report",
             schedule=events.Schedule.rate(Duration.hours(settings.fairness_report_interval_hours)),
-            targets=[targets.LambdaFunction(self.function.function, retry_attempts=2)],
+            targets=[
+                targets.LambdaFunction(
+                    self.function.function,
+                    retry_attempts=RETRY_ATTEMPTS,
+                    max_event_age=MAX_EVENT_AGE,
+                    dead_letter_queue=self.missed.queue,
+                )
+            ],
         )
 
         self.min_dp_ratio = cloudwatch.Metric(
@@ -102,8 +111,9 @@ class FairnessReportsConstruct(Construct):
                 "metric per model/version)"
             ),
         )
-        self.alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
-        self.alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
+        for alarm in (self.alarm, self.missed.alarm):
+            alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+            alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
 
     def _grant(self, role: iam.IRole, names: ResourceNames, data: DataConstruct) -> None:
         """Read the registry and counters, write report summaries and report objects: nothing else

@@ -201,3 +201,28 @@ def test_drop_ins_under_incoming_notify_the_jobs_queue(synth: Synth) -> None:
     assert "aws:SourceArn" in json.dumps(s3_use["Condition"]) and "aws:SourceAccount" in json.dumps(
         s3_use["Condition"]
     )
+
+
+def test_every_schedule_target_retries_then_dead_letters_into_an_alarmed_queue(synth: Synth) -> None:
+    # Given every scheduled rule of the stage (the fairness report, the batch expiry sweep)
+    rules = [r["Properties"] for r in synth.resources("AWS::Events::Rule").values()]
+    scheduled = [r for r in rules if "ScheduleExpression" in r]
+    assert len(scheduled) >= 2
+    alarmed = {
+        str(dim["Value"]["Fn::GetAtt"][0])
+        for alarm in synth.resources("AWS::CloudWatch::Alarm").values()
+        for dim in alarm["Properties"].get("Dimensions", [])
+        if dim["Name"] == "QueueName" and isinstance(dim["Value"], dict) and "Fn::GetAtt" in dim["Value"]
+    }
+    queues = synth.resources("AWS::SQS::Queue")
+    for rule in scheduled:
+        for target in rule["Targets"]:
+            # Then each target retries within an age, then names a dead-letter queue
+            assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 2
+            assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 24 * 3600
+            dlq_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+            # And that queue is encrypted, refuses plain HTTP, and alarms when anything lands in it
+            assert queues[dlq_id]["Properties"].get("SqsManagedSseEnabled") or queues[dlq_id]["Properties"].get(
+                "KmsMasterKeyId"
+            )
+            assert dlq_id in alarmed
