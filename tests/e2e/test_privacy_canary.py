@@ -179,12 +179,13 @@ BATCH_LINES = [
 ]
 BATCH_FILE = b"".join(json.dumps(line).encode() + b"\n" for line in BATCH_LINES)
 #: Answers that hand the caller's own values back to the caller: an OIP answer's ``id`` (the
-#: backend got a placeholder), a file's name and bytes, a batch's metadata.
+#: backend got a placeholder), a file's name (also in the listing) and bytes, a batch's metadata.
 ECHOING = {
     "infer_pii_id",
     "files_create",
     "files_get",
     "files_content",
+    "files_list",
     "batches_create",
     "batches_get",
     "batches_list",
