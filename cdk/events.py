@@ -30,6 +30,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.interfaces.aws_s3 import IBucketRef
 from constructs import Construct
+from steward.batches import signals
 from steward.resources import JOBS_MAX_RECEIVES, OPEN_BATCHES_INDEX, ResourceNames, TableSpec
 
 from cdk.data import DataConstruct
@@ -221,6 +222,45 @@ class BatchEventsConstruct(Construct):
         for alarm in self.alarms:
             alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
             alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
+
+    def widgets(self) -> list[cloudwatch.IWidget]:
+        """The dashboard row of the asynchronous half: the queue, the worker, what it answered."""
+
+        def counted(name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=signals.NAMESPACE,
+                metric_name=name,
+                dimensions_map={"service": SERVICE},
+                statistic="Sum",
+                period=PERIOD,
+            )
+
+        return [
+            cloudwatch.GraphWidget(
+                title="Batch jobs: queued, oldest (s), dead letters",
+                left=[
+                    queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
+                    for queue in (self.queue, self.dead_letter_queue)
+                ],
+                right=[self.queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Max")],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Batch lines answered and refused; chunks handed back",
+                left=[counted(signals.LINES_COMPLETED), counted(signals.LINES_FAILED)],
+                right=[counted(signals.CHUNKS_DEFERRED)],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Batches ended by status; worker errors and throttles",
+                left=[counted(signals.ended_metric(s)) for s in signals.ENDED_STATUSES],
+                right=[
+                    self.worker.function.metric_errors(period=PERIOD),
+                    self.worker.function.metric_throttles(period=PERIOD),
+                ],
+                width=8,
+            ),
+        ]
 
     # --- grants ----------------------------------------------------------------------------
     def _table(self, role: iam.IRole, sid: str, actions: list[str], spec: TableSpec) -> None:

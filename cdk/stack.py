@@ -88,6 +88,7 @@ class StewardStack(Stack):
             inference_endpoint_name=endpoint_name,
             alarm_topic=self.observability.topic,
         )
+        self.observability.dashboard.add_widgets(*self.events.widgets())
         self.fairness_reports = FairnessReportsConstruct(
             self,
             "FairnessReports",

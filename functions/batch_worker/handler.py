@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from steward.batches.signals import NAMESPACE
 from steward.bootstrap import Lazy, build_worker, worker_settings
 from steward.privacy.logs import RedactingFormatter, route_library_logs
 
@@ -18,10 +20,15 @@ from functions.batch_worker.processing import make_handler
 SERVICE = "steward-batch-worker"
 logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 route_library_logs(SERVICE)
-metrics = Metrics(namespace="Steward", service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+def _count(name: str, value: int) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
 
 settings = worker_settings()
-_handle = make_handler(Lazy(lambda: build_worker(settings)))
+_handle = make_handler(Lazy(lambda: build_worker(settings)), _count)
 
 
 @metrics.log_metrics

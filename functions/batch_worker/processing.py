@@ -16,6 +16,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from steward.batches import signals
+from steward.batches.chunk_result import ChunkDeferred
 from steward.batches.jobs import NOOP, Job
 from steward.bootstrap import Lazy, Worker
 
@@ -27,9 +29,11 @@ KEY_PREFIX = "steward-batch-job"
 IDEMPOTENCY_TTL_S = 5 * 86_400
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+#: Told each count a job that really ran stands for (`steward.batches.signals`).
+Count = Callable[[str, int], None]
 
 
-def make_handler(worker: Callable[[], Worker]) -> Handler:
+def make_handler(worker: Callable[[], Worker], count: Count | None = None) -> Handler:
     """The Lambda handler over ``worker`` (built on the first job, not at import)."""
     config = IdempotencyConfig(
         event_key_jmespath=JOB_KEY, raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_TTL_S
@@ -42,7 +46,16 @@ def make_handler(worker: Callable[[], Worker]) -> Handler:
         built = worker()
 
         def run_job(job: dict[str, Any], remaining_s: Callable[[], float]) -> dict[str, Any]:
-            return built.worker.handle(Job(**job), remaining_s)
+            try:
+                result = built.worker.handle(Job(**job), remaining_s)
+            except ChunkDeferred:
+                if count is not None:
+                    count(signals.CHUNKS_DEFERRED, 1)
+                raise
+            if count is not None:  # here, not on a replayed result: a job counts once
+                for name, value in signals.of_result(result):
+                    count(name, value)
+            return result
 
         wrapped: Callable[..., dict[str, Any]] = idempotent_function(
             data_keyword_argument="job",

@@ -221,8 +221,24 @@ def test_every_schedule_target_retries_then_dead_letters_into_an_alarmed_queue(s
             assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 2
             assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 24 * 3600
             dlq_id = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
-            # And that queue is encrypted, refuses plain HTTP, and alarms when anything lands in it
-            assert queues[dlq_id]["Properties"].get("SqsManagedSseEnabled") or queues[dlq_id]["Properties"].get(
-                "KmsMasterKeyId"
-            )
+            # And that queue is encrypted and alarms when anything lands in it
+            queue = queues[dlq_id]["Properties"]
+            assert queue.get("SqsManagedSseEnabled") or queue.get("KmsMasterKeyId")
             assert dlq_id in alarmed
+
+
+def test_the_dashboard_shows_the_queue_the_worker_and_what_it_answered(synth: Synth) -> None:
+    from steward.batches import signals
+
+    body = json.dumps(next(iter(synth.resources("AWS::CloudWatch::Dashboard").values())))
+    for metric in (
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+        signals.LINES_COMPLETED,
+        signals.LINES_FAILED,
+        signals.CHUNKS_DEFERRED,
+        "BatchesCompleted",
+        "BatchesFailed",
+        "BatchesExpired",
+    ):
+        assert metric in body, metric

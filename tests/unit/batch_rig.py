@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,6 +109,7 @@ class Rig:
     worker: Worker
     handler: Any
     settings: ApiSettings
+    counted: Counter[str] = field(default_factory=Counter)
     receives: dict[str, int] = field(default_factory=dict)
     dead: list[dict[str, Any]] = field(default_factory=list)
 
@@ -249,6 +251,7 @@ def build_rig(*, chunk_lines: int = 2, plan: Plan | None = None, max_lines: int 
         reviews=ReviewService(reviews, lambda tenant: encryptor, lambda: PEPPER),
     )
     worker = Worker(compose_worker(api, ports, keys, reserve_s=1.0), in_memory_idempotency())
+    counted: Counter[str] = Counter()  # what the worker counts for operators
     authorizer = Authorizer(keys, lambda: PEPPER, ttl_s=0)
     app = with_authorizer(create_app(settings, api), lambda event: authorize_event(event, authorizer))
     with TestClient(app) as client:
@@ -265,6 +268,7 @@ def build_rig(*, chunk_lines: int = 2, plan: Plan | None = None, max_lines: int 
             controls=controls,
             reviews=reviews,
             worker=worker,
-            handler=make_handler(lambda: worker),
+            handler=make_handler(lambda: worker, lambda name, value: counted.update({name: value})),
+            counted=counted,
             settings=settings,
         )

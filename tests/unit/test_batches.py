@@ -435,6 +435,31 @@ def test_a_failure_after_some_lines_keeps_them_and_the_retry_resumes_after_them(
     assert [o["custom_id"] for o in outputs] == texts
 
 
+def test_the_worker_counts_lines_deferrals_and_ended_batches_once_each(rig: Rig) -> None:
+    from steward.batches import signals
+
+    # Given a batch of three lines (one refused), whose first chunk's backend is down once
+    key = rig.key()
+    rows = [embed("a", "one"), embed("b", "two"), line("c", {"model": MINILM})]
+    batch_id = rig.create(key, rig.upload(key, rows))["id"]
+    rig.run_event(rig.queue.take())
+    chunks = rig.queue.take()
+    rig.transport.respond = lambda target, request: BackendResponse(503, b"{}")
+    assert len(rig.run_event(chunks[:1])) == 1
+    rig.transport.respond = backend
+    # When every job runs, the first chunk twice more (one replayed from its idempotency record)
+    rig.run_event(chunks[:1] + chunks[1:])
+    rig.run_event(chunks[:1])
+    # Then each line, the deferral and the ended batch were counted once
+    assert rig.batch(key, batch_id)["status"] == "completed"
+    assert rig.counted == {
+        signals.CHUNKS_DEFERRED: 1,
+        signals.LINES_COMPLETED: 2,
+        signals.LINES_FAILED: 1,
+        "BatchesCompleted": 1,
+    }
+
+
 def test_a_chunk_failing_every_delivery_ends_in_the_dead_letter_queue(rig: Rig) -> None:
     key = rig.key()
     file_id = rig.upload(key, [embed("a", "one")])

@@ -138,7 +138,7 @@ class BatchService:
         records = [
             r
             for r in _guard(lambda: self.store.list_files(ctx.tenant_id))
-            if r.expires_at > now and (purpose is None or r.purpose.value == purpose)
+            if (r.expires_at or now + 1) > now and purpose in (None, r.purpose.value)
         ]
         records.sort(key=lambda r: (r.created_at, r.file_id), reverse=order == "desc")
         ids = [r.file_id for r in records]

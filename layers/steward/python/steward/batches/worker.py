@@ -51,6 +51,8 @@ from steward.errors import InternalError, RateLimited, StewardError, Unauthentic
 from steward.inference.service import InferenceService
 
 logger = logging.getLogger("steward.batches")
+#: The result member naming the status a job ended its batch in (`steward.batches.signals`).
+FINISHED = "finished"
 #: Batches a sweep hands to expire jobs at most (the next sweep takes the rest).
 SWEEP_LIMIT = 500
 EXPIRED_MESSAGE = "This request could not be executed before the completion window expired."
@@ -141,20 +143,20 @@ class BatchWorker:
             return {"kind": PLAN, "status": batch.status.value, "chunks": batch.chunk_count}
         if batch.status == Status.CANCELLING:
             self._move(batch, (Status.CANCELLING,), Status.CANCELLED)
-            return {"kind": PLAN, "status": Status.CANCELLED.value}
+            return {"kind": PLAN, "status": Status.CANCELLED.value, FINISHED: Status.CANCELLED.value}
         seal = self.seals.for_tenant(batch.tenant_id)
         source = self.store.get_file(batch.tenant_id, batch.input_file_id)
         blob = self.objects.get(source.object_key) if source is not None else None
         if source is None or blob is None:
             failure = _error("file_not_found", "The input file was deleted before the batch started.")
             self._move(batch, (Status.VALIDATING,), Status.FAILED, {"errors": [failure]})
-            return {"kind": PLAN, "status": Status.FAILED.value}
+            return {"kind": PLAN, "status": Status.FAILED.value, FINISHED: Status.FAILED.value}
         checked = validate(
             seal.open(source.object_key, blob), batch.endpoint, max_lines=self.limits.max_lines
         )
         if checked.errors:
             self._move(batch, (Status.VALIDATING,), Status.FAILED, {"errors": checked.errors})
-            return {"kind": PLAN, "status": Status.FAILED.value}
+            return {"kind": PLAN, "status": Status.FAILED.value, FINISHED: Status.FAILED.value}
         size = self.limits.chunk_lines
         chunks = [checked.lines[i : i + size] for i in range(0, len(checked.lines), size)]
         for n, lines in enumerate(chunks):
@@ -164,7 +166,7 @@ class BatchWorker:
         moved = self._move(batch, (Status.VALIDATING,), Status.IN_PROGRESS, planned)
         if moved is None:  # cancelled meanwhile: nothing was queued, so end it here
             self._move(batch, (Status.CANCELLING,), Status.CANCELLED, {"total": len(checked.lines)})
-            return {"kind": PLAN, "status": Status.CANCELLED.value}
+            return {"kind": PLAN, "status": Status.CANCELLED.value, FINISHED: Status.CANCELLED.value}
         self._queue_chunks(moved)
         logger.info("batch planned", extra={"batch_id": batch.batch_id, "chunks": len(chunks)})
         return {"kind": PLAN, "status": moved.status.value, "chunks": len(chunks)}
@@ -184,8 +186,8 @@ class BatchWorker:
         if batch is None or batch.status in TERMINAL or not 0 <= job.chunk < batch.chunk_count:
             return {"kind": CHUNK, "chunk": job.chunk, "status": batch.status.value if batch else "absent"}
         if job.chunk in batch.done:
-            self._finish_if_complete(batch)
-            return {"kind": CHUNK, "chunk": job.chunk, "status": "counted"}
+            ended = self._finish_if_complete(batch)
+            return _finished({"kind": CHUNK, "chunk": job.chunk, "status": "counted"}, ended)
         endpoint = parse_endpoint(batch.endpoint)
         if endpoint is None:  # stored only after this same check: never happens
             raise ValueError("batch endpoint not runnable")
@@ -208,8 +210,8 @@ class BatchWorker:
         counted = self.store.count_chunk(
             batch.tenant_id, batch.batch_id, job.chunk, completed=completed, failed=failed
         )
-        self._finish_if_complete(counted or self.store.get_batch(batch.tenant_id, batch.batch_id))
-        return {"kind": CHUNK, "chunk": job.chunk, "completed": completed, "failed": failed}
+        ended = self._finish_if_complete(counted or self.store.get_batch(batch.tenant_id, batch.batch_id))
+        return _finished({"kind": CHUNK, "chunk": job.chunk, "completed": completed, "failed": failed}, ended)
 
     def _lines(self, seal: TenantSeal, batch: BatchRecord, chunk: int) -> list[InputLine]:
         key = chunk_key(batch.tenant_id, batch.batch_id, chunk)
@@ -347,18 +349,19 @@ class BatchWorker:
             raise ChunkDeferred("audit.unavailable") from None
 
     # --- finalise ------------------------------------------------------------------------------
-    def _finish_if_complete(self, batch: BatchRecord | None) -> None:
+    def _finish_if_complete(self, batch: BatchRecord | None) -> str | None:
+        """Finalise ``batch`` if its last chunk is counted; the status it ended in, if this call ended it."""
         if batch is None or batch.status in TERMINAL or len(batch.done) < batch.chunk_count:
-            return
+            return None
         if batch.expiring:  # the expire job finishes it
-            return
+            return None
         if batch.status == Status.IN_PROGRESS:
             moved = self._move(batch, (Status.IN_PROGRESS,), Status.FINALIZING)
             batch = moved or self.store.get_batch(batch.tenant_id, batch.batch_id)
             if batch is None:
-                return
+                return None
         if batch.status not in (Status.FINALIZING, Status.CANCELLING):
-            return
+            return None
         seal = self.seals.for_tenant(batch.tenant_id)
         outputs: list[bytes] = []
         errors: list[bytes] = []
@@ -375,8 +378,9 @@ class BatchWorker:
         if errors:
             changes["error_file_id"] = self._write_file(seal, batch, "error", errors)
         target = Status.CANCELLED if batch.status == Status.CANCELLING else Status.COMPLETED
-        self._move(batch, (batch.status,), target, changes)
+        ended = self._move(batch, (batch.status,), target, changes)
         logger.info("batch finished", extra={"batch_id": batch.batch_id, "status": target.value})
+        return target.value if ended is not None else None
 
     # --- expiry --------------------------------------------------------------------------------
     def sweep(self) -> dict[str, Any]:
@@ -398,7 +402,7 @@ class BatchWorker:
             return {"kind": EXPIRE, "status": batch.status.value if batch else "absent"}
         if not batch.planned:
             self._move(batch, (Status.VALIDATING, Status.CANCELLING), Status.EXPIRED)
-            return {"kind": EXPIRE, "status": Status.EXPIRED.value}
+            return {"kind": EXPIRE, "status": Status.EXPIRED.value, FINISHED: Status.EXPIRED.value}
         if not batch.expiring:
             moved = self._move(
                 batch, (Status.IN_PROGRESS, Status.CANCELLING), Status.FINALIZING, {"expiring": True}
@@ -428,7 +432,7 @@ class BatchWorker:
             changes["error_file_id"] = self._write_file(seal, batch, "error", errors)
         self._move(batch, (Status.FINALIZING,), Status.EXPIRED, changes)
         logger.info("batch expired", extra={"batch_id": batch.batch_id})
-        return {"kind": EXPIRE, "status": Status.EXPIRED.value}
+        return {"kind": EXPIRE, "status": Status.EXPIRED.value, FINISHED: Status.EXPIRED.value}
 
     def _write_file(self, seal: TenantSeal, batch: BatchRecord, kind: str, lines: list[bytes]) -> str:
         file_id = ids.output_file_id(batch.batch_id, kind)
@@ -466,6 +470,10 @@ class BatchWorker:
             at=int(self._clock()),
             changes=changes,
         )
+
+
+def _finished(result: dict[str, Any], status: str | None) -> dict[str, Any]:
+    return {**result, FINISHED: status} if status else result
 
 
 def _expired(batch_id: str, line: InputLine) -> bytes:
