@@ -210,6 +210,13 @@ def test_a_file_dropped_into_the_bucket_runs_as_a_batch(stack: RunningStack) -> 
         aws_access_key_id="steward-local",
         aws_secret_access_key="steward-local",
     )
+    # And the pipeline's manifest is under results/<tenant>/<name>/, naming the output file
+    manifest_key = "results/demo/" + object_key.removeprefix("incoming/demo/") + "/manifest.json"
+    manifest = json.loads(
+        s3.get_object(Bucket=ResourceNames("local").batch_bucket, Key=manifest_key)["Body"].read()
+    )
+    assert manifest["status"] == "completed" and manifest["output_file_id"] == batch.output_file_id
+    assert manifest["counts"] == {"total": 3, "ok": 3, "failed": 0, "blocked": 0}
     dlq = sqs.get_queue_url(QueueName=ResourceNames("local").jobs_dead_letter_queue)["QueueUrl"]
     depth = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
     assert depth["Attributes"]["ApproximateNumberOfMessages"] == "0"

@@ -738,6 +738,13 @@ def test_a_file_dropped_under_incoming_becomes_a_batch_and_runs(rig: Rig) -> Non
     assert all(SSN.encode() not in blob for blob in rig.objects.objects.values())
     content = rig.client.get(f"/v1/files/{batch['input_file_id']}/content", headers=rig.headers(key))
     assert f"ssn {SSN}".encode() in content.content
+    # And the pipeline finds the manifest under results/<tenant>/<name>/: ids, counts, no content
+    prefix = f"results/acme/nightly {SSN}.jsonl/"
+    manifest = json.loads(rig.objects.objects[prefix + "manifest.json"])
+    assert manifest["status"] == "completed" and manifest["batch_id"] == batch["id"]
+    assert manifest["counts"] == {"total": 2, "ok": 2, "failed": 0, "blocked": 0}
+    assert manifest["output_file_id"] == batch["output_file_id"] and manifest["error_file_id"] is None
+    assert f"ssn {SSN}" not in rig.objects.objects[prefix + "manifest.json"].decode()
 
 
 @pytest.mark.parametrize(
@@ -761,6 +768,8 @@ def test_a_drop_in_that_cannot_run_is_a_failed_batch_saying_why(
     assert stored.status.value == "failed" and stored.errors[0]["code"] == code
     assert rig.queue.sent == [] and rig.transport.calls == []
     assert "incoming/acme/x.jsonl" not in rig.objects.objects
+    manifest = json.loads(rig.objects.objects["results/acme/x.jsonl/manifest.json"])
+    assert manifest["status"] == "failed" and manifest["counts"]["total"] == 0
 
 
 @pytest.mark.parametrize("name", ["Nächte + 夜.jsonl", "a%2Fb c+d.jsonl", "emoji 🙂 (1).jsonl"])
@@ -773,6 +782,47 @@ def test_a_drop_in_named_with_any_unicode_runs_under_its_decoded_name(rig: Rig, 
     [batch] = rig.client.get("/v1/batches", headers=rig.headers(key)).json()["data"]
     assert batch["status"] == "completed" and batch["metadata"] == {"source": "s3", "object": object_key}
     assert object_key not in rig.objects.objects
+
+
+def test_a_drop_in_reports_progress_then_a_manifest_counting_blocked_lines(rig: Rig) -> None:
+    # Given a drop-in of three chunks whose last line names a model the key can't use and whose
+    # first is refused by the schema, under a tenant privacy policy that blocks e-mail addresses
+    admin_key = rig.key("acme", admin=True)
+    policy = {"entities": {"EMAIL_ADDRESS": {"operator": "block"}}}
+    assert (
+        rig.client.put("/admin/policies/acme", headers=rig.headers(admin_key), json=policy).status_code == 201
+    )
+    key = rig.key(models=(MINILM,))
+    rows = [line("a", {"model": MINILM}), embed("b", "write to ana@example.com"), embed("c", "two"),
+            embed("d", "three"), embed("e", "four"), embed("f", "x", model=CREDIT)]  # fmt: skip
+    object_key = "incoming/acme/run.jsonl"
+    _drop(rig, object_key, rows, **{"steward-key-id": key.split("_")[1]})
+    rig.run_event([s3_event(object_key)])
+    rig.run_event(rig.queue.take())  # the plan: three chunks queued
+    chunks = rig.queue.take()
+    # When the first chunk is counted, progress says so
+    rig.run_event(chunks[:1])
+    progress = json.loads(rig.objects.objects["results/acme/run.jsonl/progress.json"])
+    assert progress["status"] == "in_progress" and (progress["chunks_done"], progress["chunk_count"]) == (
+        1,
+        3,
+    )
+    assert "results/acme/run.jsonl/manifest.json" not in rig.objects.objects
+    # And once all are, the manifest counts the blocked line apart from the other refusals
+    rig.run_event(chunks[1:])
+    manifest = json.loads(rig.objects.objects["results/acme/run.jsonl/manifest.json"])
+    assert manifest["status"] == "completed"
+    assert manifest["counts"] == {"total": 6, "ok": 3, "failed": 3, "blocked": 1}
+    assert "ana@example.com" not in json.dumps(manifest)
+
+
+def test_an_api_batch_writes_no_results_under_any_name(rig: Rig) -> None:
+    key = rig.key()
+    file_id = rig.upload(key, [embed("a", "one")])
+    for tenant in ("acme", "globex"):  # look-alike metadata, its own tenant's prefix or another's
+        rig.create(key, file_id, metadata={"source": "s3", "object": f"incoming/{tenant}/x"})
+    rig.deliver()
+    assert not [k for k in rig.objects.objects if k.endswith(("manifest.json", "progress.json"))]
 
 
 def test_s3_test_events_are_no_jobs_and_foreign_prefixes_are_poison(rig: Rig) -> None:

@@ -27,7 +27,7 @@ import orjson
 from steward.audit.record import AuditDraft
 from steward.auth.authorize import KeyStore
 from steward.auth.principal import Principal
-from steward.batches import ids
+from steward.batches import delivery, ids
 from steward.batches.endpoints import EMBEDDINGS, parse_endpoint
 from steward.batches.jobs import PLAN, Job
 from steward.batches.model import (
@@ -82,6 +82,8 @@ class DropIn:
             self._clean(job.object_key)
             if existing.status == Status.VALIDATING:
                 self._queue_plan(existing)
+            if existing.status == Status.FAILED:  # a retry after the batch, before its manifest
+                self._manifest(existing, job.object_key)
             return {"kind": "ingest", "status": existing.status.value}
         found = self.objects.read(job.object_key)
         if found is None:
@@ -129,6 +131,8 @@ class DropIn:
         except Exception:
             if self.store.get_batch(tenant, batch_id) is None:  # not a concurrent twin: a real failure
                 raise
+        if failure is not None:
+            self._manifest(batch, job.object_key)
         self._clean(job.object_key)
         if failure is None:
             self._queue_plan(batch)
@@ -174,6 +178,12 @@ class DropIn:
                 raise  # not now: the job comes back (and after its receive limit, the DLQ)
             return _error(error.code, error.detail)
         return None
+
+    def _manifest(self, batch: BatchRecord, object_key: str) -> None:
+        """A drop-in that can't run ends here: its manifest says so (`steward.batches.delivery`)."""
+        name = delivery.dropin_name(batch.tenant_id, {"source": delivery.SOURCE_S3, "object": object_key})
+        if name is not None:
+            delivery.write_manifest(self.objects, batch, name, (), int(self._clock()))
 
     def _queue_plan(self, batch: BatchRecord) -> None:
         self.queue.send([Job(PLAN, batch.tenant_id, batch.batch_id).as_message()])

@@ -21,6 +21,7 @@ dead-letter queue, and the batch item notes the reason code.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -32,7 +33,7 @@ import orjson
 from steward.audit.record import AuditDraft, AuditKeys, AuditStore
 from steward.auth.authorize import KeyStore
 from steward.auth.principal import Principal
-from steward.batches import ids
+from steward.batches import delivery, ids
 from steward.batches.audit import ChunkAudit, LineTrace, chunk_records
 from steward.batches.chunk_result import ChunkDeferred, ChunkResult, line_entry
 from steward.batches.dropin import DropIn
@@ -44,7 +45,7 @@ from steward.batches.lines import Answer, is_transient, refusal, run_line
 from steward.batches.model import TERMINAL, BatchRecord, FileRecord, Purpose, Status
 from steward.batches.ports import BatchStore, JobQueue, ObjectStore
 from steward.batches.sealing import Seals, TenantSeal
-from steward.batches.service import SECONDS_PER_DAY, BatchLimits, file_key, name_context
+from steward.batches.service import SECONDS_PER_DAY, BatchLimits, file_key, metadata_context, name_context
 from steward.context import RequestContext
 from steward.controls.gate import AccessGate
 from steward.errors import InternalError, RateLimited, StewardError, Unauthenticated
@@ -149,12 +150,14 @@ class BatchWorker:
         blob = self.objects.get(source.object_key) if source is not None else None
         if source is None or blob is None:
             failure = _error("file_not_found", "The input file was deleted before the batch started.")
+            self._deliver(batch, Status.FAILED, {}, ())
             self._move(batch, (Status.VALIDATING,), Status.FAILED, {"errors": [failure]})
             return {"kind": PLAN, "status": Status.FAILED.value, FINISHED: Status.FAILED.value}
         checked = validate(
             seal.open(source.object_key, blob), batch.endpoint, max_lines=self.limits.max_lines
         )
         if checked.errors:
+            self._deliver(batch, Status.FAILED, {}, ())
             self._move(batch, (Status.VALIDATING,), Status.FAILED, {"errors": checked.errors})
             return {"kind": PLAN, "status": Status.FAILED.value, FINISHED: Status.FAILED.value}
         size = self.limits.chunk_lines
@@ -210,6 +213,8 @@ class BatchWorker:
         counted = self.store.count_chunk(
             batch.tenant_id, batch.batch_id, job.chunk, completed=completed, failed=failed
         )
+        if counted is not None and len(counted.done) < counted.chunk_count:
+            self._progress(counted)
         ended = self._finish_if_complete(counted or self.store.get_batch(batch.tenant_id, batch.batch_id))
         return _finished({"kind": CHUNK, "chunk": job.chunk, "completed": completed, "failed": failed}, ended)
 
@@ -365,6 +370,7 @@ class BatchWorker:
         seal = self.seals.for_tenant(batch.tenant_id)
         outputs: list[bytes] = []
         errors: list[bytes] = []
+        codes: list[str | None] = []
         for n in range(batch.chunk_count):
             rkey = result_key(batch.tenant_id, batch.batch_id, n)
             blob = self.objects.get(rkey)
@@ -372,12 +378,15 @@ class BatchWorker:
                 raise ChunkDeferred("batch.result_missing")
             for entry in ChunkResult.from_bytes(seal.open(rkey, blob)).lines:
                 (outputs if entry["ok"] else errors).append(str(entry["out"]).encode())
+                if not entry["ok"]:
+                    codes.append(entry["trace"].get("code"))
         changes: dict[str, Any] = {}
         if outputs:
             changes["output_file_id"] = self._write_file(seal, batch, "output", outputs)
         if errors:
             changes["error_file_id"] = self._write_file(seal, batch, "error", errors)
         target = Status.CANCELLED if batch.status == Status.CANCELLING else Status.COMPLETED
+        self._deliver(batch, target, changes, codes)
         ended = self._move(batch, (batch.status,), target, changes)
         logger.info("batch finished", extra={"batch_id": batch.batch_id, "status": target.value})
         return target.value if ended is not None else None
@@ -413,6 +422,7 @@ class BatchWorker:
         seal = self.seals.for_tenant(batch.tenant_id)
         outputs: list[bytes] = []
         errors: list[bytes] = []
+        codes: list[str | None] = []
         for n in range(batch.chunk_count):
             rkey = result_key(batch.tenant_id, batch.batch_id, n)
             stored = self.objects.get(rkey)
@@ -423,16 +433,51 @@ class BatchWorker:
                 entry = done.get(line.index)
                 if entry is None:
                     errors.append(_expired(batch.batch_id, line))
+                    codes.append("batch_expired")
                 else:
                     (outputs if entry["ok"] else errors).append(str(entry["out"]).encode())
+                    if not entry["ok"]:
+                        codes.append(entry["trace"].get("code"))
         changes: dict[str, Any] = {"completed": len(outputs), "failed": len(errors)}
         if outputs:
             changes["output_file_id"] = self._write_file(seal, batch, "output", outputs)
         if errors:
             changes["error_file_id"] = self._write_file(seal, batch, "error", errors)
+        self._deliver(batch, Status.EXPIRED, changes, codes)
         self._move(batch, (Status.FINALIZING,), Status.EXPIRED, changes)
         logger.info("batch expired", extra={"batch_id": batch.batch_id})
         return {"kind": EXPIRE, "status": Status.EXPIRED.value, FINISHED: Status.EXPIRED.value}
+
+    # --- drop-in results (`steward.batches.delivery`) ---------------------------------------------
+    def _dropin_name(self, batch: BatchRecord) -> str | None:
+        """The drop-in's name, for a batch a drop-in started: its input file's id is derived from
+        the batch id (`steward.batches.dropin`), which no upload's random id can be."""
+        if batch.sealed is None or batch.input_file_id != ids.output_file_id(batch.batch_id, "input"):
+            return None
+        opened = self.seals.for_tenant(batch.tenant_id).open(metadata_context(batch.batch_id), batch.sealed)
+        metadata = orjson.loads(opened)
+        return delivery.dropin_name(batch.tenant_id, metadata if isinstance(metadata, dict) else None)
+
+    def _progress(self, batch: BatchRecord) -> None:
+        """A drop-in's progress (advisory: never fails the chunk, which is already counted)."""
+        try:
+            name = self._dropin_name(batch)
+            if name is not None:
+                delivery.write_progress(self.objects, batch, name, int(self._clock()))
+        except Exception as error:
+            logger.warning("drop-in progress not written", extra={"error_type": type(error).__name__})
+
+    def _deliver(
+        self, batch: BatchRecord, to: Status, changes: dict[str, Any], codes: Sequence[str | None]
+    ) -> None:
+        """A drop-in's final manifest, written before the batch ends: a retried job that finds the
+        batch not yet ended writes it again, so an ended batch always has one."""
+        name = self._dropin_name(batch)
+        if name is None:
+            return
+        fields = {k: v for k, v in changes.items() if k in _MANIFEST_FIELDS}
+        ended = dataclasses.replace(batch, status=to, **fields)
+        delivery.write_manifest(self.objects, ended, name, codes, int(self._clock()))
 
     def _write_file(self, seal: TenantSeal, batch: BatchRecord, kind: str, lines: list[bytes]) -> str:
         file_id = ids.output_file_id(batch.batch_id, kind)
@@ -470,6 +515,9 @@ class BatchWorker:
             at=int(self._clock()),
             changes=changes,
         )
+
+
+_MANIFEST_FIELDS = frozenset({"total", "completed", "failed", "output_file_id", "error_file_id"})
 
 
 def _finished(result: dict[str, Any], status: str | None) -> dict[str, Any]:
