@@ -96,9 +96,9 @@ _SOURCES = [
 
 #: Words that make a number or a word a date: birth and other life events, deadlines.
 DATE_CUES = Cues(
-    "dob, d.o.b, date of birth, birth, born, died, deceased, date, dated, due, expires, expiry, exp.,"
-    " married, graduated, admitted, discharged, hired, joined, since, until, till, circa, c., anniversary,"
-    " birthday, class of, founded, established, year, years, in the year"
+    "dob, d.o.b, date of birth, birth*, born, died, deceased, date*, due, expire*, expiry, exp,"
+    " married, graduated, admitted, discharged, hired, joined, since, until, till, circa, c.,"
+    " anniversary, birthday, class of, founded, established, year, years"
 )
 # A year after one of these words is a year ('During 1971', 'in 2003'); 'of' and 'to' are not
 # enough ('of 2000 patients').

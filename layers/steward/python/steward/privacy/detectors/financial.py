@@ -42,8 +42,8 @@ _CRYPTO = (
     r"|(0x[0-9a-fA-F]{40}))\b"
 )
 _CARD_CONTEXT = Cues(
-    "card, visa, mastercard, amex, american express, discover, jcb, maestro, diners, unionpay, union pay,"
-    " cc, credit, debit, pan, payment, pay with, paid with, charge"
+    "card*, visa, mastercard, amex, american express, discover, jcb, maestro, diners*, unionpay,"
+    " union pay, cc, credit, debit, pan, payment*, pay with, paid with, charge*"
 )
 _ETH_CUES = (b"eth", b"wallet", b"address", b"send", b"crypto")
 

@@ -66,15 +66,15 @@ _NANP_SHAPE = re.compile(rb"(?:\+?1[ .\-]?)?(?:\(\d{3}\) ?|\d{3}[ .\-])\d{3}[ .\
 _AFTER_RUN = re.compile(rb"(?:[ .\-/()]{0,3}\d)+")  # single pass over what follows a capped match
 
 PHONE_CUES = Cues(
-    "phone, tel, mobile, mob, cell, call, fax, contact, my number, your number, his number, her number,"
-    " reach, whatsapp, text me, sms, ring, dial, landline, ph., ph:, hotline, helpline, switchboard,"
-    " direct line, extension, móvil, movil, celular, cellulare, handy, portable, natel",
+    "phone*, tel*, mobile*, mob, cell*, call*, fax*, contact*, my number, your number, his number,"
+    " her number, reach, whatsapp*, text me, sms, ring, dial*, landline, ph, hotline, helpline,"
+    " switchboard, direct line, extension, móvil, movil, celular, cellulare, handy, portable, natel",
     before=48,
     after=16,
 )
 NOT_PHONE_CUES = Cues(
-    "order, invoice, account, acct, ref, isbn, issn, tracking, serial, sku, ticket, case no, id:, id #,"
-    " transaction, receipt, policy no, patent, batch, lot no, part no, model no, version",
+    "order*, invoice*, account*, acct, ref, reference, isbn, issn, tracking, serial, sku, ticket*,"
+    " case, id, transaction*, receipt*, policy, patent, batch, lot, part, model, version",
     before=32,
 )
 
