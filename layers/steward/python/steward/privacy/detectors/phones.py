@@ -39,6 +39,8 @@ from steward.privacy.detectors.context import Cues
 if TYPE_CHECKING:
     from types import ModuleType
 
+    from phonenumbers import PhoneNumber
+
 #: Regions tried for a national number written with its trunk prefix ``0``: the most populous
 #: numbering plans that use one, English-speaking first (GB, AU, IN), then the EU's largest
 #: economies, Brazil, Japan, China and Israel. Order matters only for speed (first valid wins).
@@ -233,7 +235,7 @@ def _validate(text: str, digits: bytes, international: bool, trunk: bool) -> boo
     return False if possible else None
 
 
-def _national_number(pn: ModuleType, region: str, national: str) -> object | None:
+def _national_number(pn: ModuleType, region: str, national: str) -> PhoneNumber | None:
     """``national`` as a number of ``region`` when its length fits the plan, else None."""
     prefix = _trunk_prefix(region)
     nsn = national
@@ -242,12 +244,13 @@ def _national_number(pn: ModuleType, region: str, national: str) -> object | Non
     if len(nsn) not in _lengths(region) or (nsn.startswith("0") and prefix):
         return None
     zeros = len(nsn) - len(nsn.lstrip("0"))  # Italy keeps its leading 0 in the number
-    return pn.PhoneNumber(
+    number: PhoneNumber = pn.PhoneNumber(
         country_code=_country_code(region),
         national_number=int(nsn),
         italian_leading_zero=zeros > 0 or None,
         number_of_leading_zeros=zeros if zeros > 1 else None,
     )
+    return number
 
 
 @lru_cache(maxsize=64)
