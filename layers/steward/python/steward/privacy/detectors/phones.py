@@ -15,7 +15,7 @@ How a candidate is scored (the policy's per-type threshold, 0.5 by default, deci
   ``98765 43210`` in India, ``333 1234567`` in Italy): 0.7.
 * Only *possible* (the right length, not an allocated range: fictional ``555`` numbers) with a
   phone's shape: 0.6; without it 0.3.
-* A 7-9 digit local form or a bare run of digits (an order number has the same shape): 0.3-0.45,
+* A 7-9 digit local form or a bare run of digits (an order number has the same shape): 0.3-0.5,
   flagged only with a context word (``call``, ``tel``, ``mobile``...) nearby, which adds 0.4.
   Words such as ``order``, ``invoice`` or ``ISBN`` take 0.3 off when no phone word is near.
 
@@ -124,6 +124,8 @@ class PhoneFinder:
                 continue
             if e < len(data) and chr(data[e]).isalpha():
                 continue
+            if data[s] == 0x28 and data.count(b"(", s, e) > data.count(b")", s, e):
+                s += 1  # '(020 7946 0958)': the bracket around the number is not part of it
             score = score_candidate(data, s, e)
             if score > 0:
                 out.append((s, e, score))
@@ -195,7 +197,9 @@ def score_candidate(data: bytes, s: int, e: int) -> float:
         elif grouped and n >= 10:
             base = 0.7
         elif n >= 10:
-            base = 0.45  # a bare run of digits: an account or order number looks the same
+            # A bare run of digits: an account or order number looks the same; one that starts
+            # with a trunk 0 is more often a phone ('07911123456') than an order number.
+            base = 0.5 if trunk else 0.45
         else:
             base = 0.3  # a 7-9 digit local form
     else:
