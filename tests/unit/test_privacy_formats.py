@@ -69,6 +69,9 @@ def luhn_complete(prefix: str, length: int) -> str:
         ("from abroad 0049 30 1234567", "0049 30 1234567"),  # 00 = international prefix
         ("US from Europe 001-212-555-0187", "001-212-555-0187"),
         ("+91 98765 43210", "+91 98765 43210"),  # no cue needed with a country code
+        ("(+44) 20 7946 0958", "(+44) 20 7946 0958"),
+        ("see (020 7946 0958) below", "020 7946 0958"),  # the brackets around it are not part of it
+        ("07911123456", "07911123456"),  # a bare run with a trunk 0
     ],
 )
 def test_phone_numbers_in_national_and_international_formats(text: str, value: str) -> None:
@@ -91,6 +94,7 @@ def test_two_numbers_written_back_to_back_are_two_findings() -> None:
         "Reference number 4775 2952 0199 1434 is not a card",
         "order 98765 43210 shipped",  # a lowering word
         "tracking 5551234567 arrived",  # bare digits with a lowering word
+        "invoice 07911123456 paid",
         "The total was 5551234567 units",  # bare digits, no cue
         "It has 555-1234 rows",  # a 7-digit local form without a cue
         "version 1.2.3.4567 released",
