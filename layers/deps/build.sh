@@ -28,4 +28,7 @@ mkdir -p "$OUT/python"
 # Bytecode and tests are dead weight in a layer (Lambda's filesystem is read-only at run time).
 find "$OUT/python" -type d \( -name __pycache__ -o -name tests \) -prune -exec rm -rf {} +
 rm -rf "$OUT/requirements.txt" "$OUT/python/bin"
+# phonenumbers ships geocoding, carrier and time-zone tables (~20 MB) that Steward never imports:
+# only the numbering-plan metadata (phonenumbers/data) is read to validate numbers.
+rm -rf "$OUT/python/phonenumbers/geodata" "$OUT/python/phonenumbers/carrierdata" "$OUT/python/phonenumbers/tzdata"
 du -sh "$OUT/python"

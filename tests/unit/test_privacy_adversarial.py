@@ -39,6 +39,10 @@ SHAPES = {
     "cards_split_by_slashes": "4111/" * (MB // 5),
     "digits_on_lines": "4\n" * (MB // 2),
     "at_word_before_spelled_email": "me at jane.doe " * (MB // 15),
+    # Phone candidates that each reach phonenumbers, and runs that try a split into two numbers.
+    "phone_like_groups": "call 0412 345 678 a " * (MB // 20),
+    "phone_pairs": "212-555-0187 415-555-2671 1 " * (MB // 28),
+    "date_words_and_years": "in 1999 since May last Tuesday 3 days ago 1999-2003 " * (MB // 52),
 }
 
 

@@ -70,9 +70,12 @@ def __getattr__(name: str) -> Any:
 
 
 def warm() -> None:
-    """Cold-start hook: compile every pattern and load the name/place lists now."""
+    """Cold-start hook: compile every pattern, load the name/place lists and the phone numbering
+    plans now."""
     from steward.privacy import lexicons
+    from steward.privacy.detectors import phones
     from steward.privacy.engine import default_engine
 
     default_engine()
     lexicons.warm()
+    phones.warm()

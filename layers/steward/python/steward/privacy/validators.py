@@ -34,12 +34,22 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+#: Maestro's own IINs (besides the 50 and 56-69 ranges), the ones issued with 12 digits too.
+MAESTRO_IINS = frozenset({"5018", "5020", "5038", "5893", "6304", "6759", "6761", "6762", "6763"})
+
+
 def card_brand(digits: str) -> str | None:
-    """The card network whose IIN range and length fit, or None (not a payment card number)."""
+    """The card network whose IIN range and length fit, or None (not a payment card number).
+
+    Ranges and lengths as the networks publish them (ISO/IEC 7812 IINs): a hand-kept table, as
+    the PyPI packages for this are unmaintained or cover only Visa/Mastercard/Amex.
+    """
     n = len(digits)
-    if not 13 <= n <= 19:
+    if not 12 <= n <= 19 or not digits.isdigit():
         return None
     p2, p3, p4, p6 = int(digits[:2]), int(digits[:3]), int(digits[:4]), int(digits[:6])
+    if n == 12:  # only Maestro issues 12-digit numbers
+        return "maestro" if digits[:4] in MAESTRO_IINS or p2 == 50 or 56 <= p2 <= 69 else None
     if digits[0] == "4" and n in (13, 16, 19):
         return "visa"
     if (51 <= p2 <= 55 or 2221 <= p4 <= 2720) and n == 16:
@@ -48,15 +58,15 @@ def card_brand(digits: str) -> str | None:
         return "amex"
     if (p4 == 6011 or 644 <= p3 <= 649 or p2 == 65 or 622126 <= p6 <= 622925) and 16 <= n <= 19:
         return "discover"
-    if 3528 <= p4 <= 3589 and 16 <= n <= 19:
-        return "jcb"
+    if (3528 <= p4 <= 3589 and 16 <= n <= 19) or (p4 in (1800, 2131) and n == 15):
+        return "jcb"  # 1800 and 2131: JCB's older 15-digit ranges
     if (300 <= p3 <= 305 or p2 in (36, 38, 39) or p4 == 3095) and 14 <= n <= 19:
         return "diners"
     if 2200 <= p4 <= 2204 and 16 <= n <= 19:
         return "mir"
-    if p2 == 62 and 16 <= n <= 19:
+    if p2 in (62, 81) and 16 <= n <= 19:
         return "unionpay"
-    if (p2 == 50 or 56 <= p2 <= 69) and 13 <= n <= 19:
+    if (digits[:4] in MAESTRO_IINS or p2 == 50 or 56 <= p2 <= 69) and 13 <= n <= 19:
         return "maestro"
     return None
 

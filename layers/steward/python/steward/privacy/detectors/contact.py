@@ -1,11 +1,12 @@
-"""EMAIL_ADDRESS (incl. ``name [at] domain [dot] com``), PHONE_NUMBER, URL."""
+"""EMAIL_ADDRESS (incl. ``name [at] domain [dot] com``), PHONE_NUMBER (see :mod:`.phones`), URL."""
 
 from __future__ import annotations
 
 import re
 
-from steward.privacy._regex import Alternation, Pattern
-from steward.privacy.detectors.base import bounded, digits_of, finding, has_cue
+from steward.privacy._regex import Pattern
+from steward.privacy.detectors.base import bounded, finding
+from steward.privacy.detectors.phones import PhoneFinder
 from steward.privacy.findings import Finding
 from steward.privacy.normalize import TextView
 
@@ -36,48 +37,6 @@ _LABEL = r"[a-z0-9][a-z0-9\-]*"
 _EMAIL_PLAIN = _LOCAL + r"([ \t]{0,3}@[ \t]{0,3})" + _LABEL + r"(?:\." + _LABEL + r"){0,4}\.([a-z]{2,24})"
 _EMAIL_OBFUSCATED = (
     _LOCAL + "(" + _AT + ")" + _LABEL + "(?:" + _DOT + _LABEL + "){0,4}" + _DOT + r"([a-z]{2,24})"
-)
-
-# E.164 country calling codes (ITU-T), as strings, to validate '+CC ...' numbers.
-_CC = frozenset(
-    """
-    1 7 20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 60 61 62 63 64
-    65 66 81 82 84 86 90 91 92 93 94 95 98 211 212 213 216 218 220 221 222 223 224 225 226 227 228
-    229 230 231 232 233 234 235 236 237 238 239 240 241 242 243 244 245 246 248 249 250 251 252 253
-    254 255 256 257 258 260 261 262 263 264 265 266 267 268 269 290 291 297 298 299 350 351 352 353
-    354 355 356 357 358 359 370 371 372 373 374 375 376 377 378 380 381 382 383 385 386 387 389 420
-    421 423 500 501 502 503 504 505 506 507 508 509 590 591 592 593 594 595 596 597 598 599 670 672
-    673 674 675 676 677 678 679 680 681 682 683 685 686 687 688 689 690 691 692 850 852 853 855 856
-    880 886 960 961 962 963 964 965 966 967 968 970 971 972 973 974 975 976 977 992 993 994 995 996
-    998
-    """.split()  # noqa: SIM905
-)
-_SEP = r"[ .\-]"
-_EXT = r"(?:[ ]?(?:x|ext\.?|extension)[ ]?\d{1,5})?"
-_INTL = r"(?:\+|\b00[ ]?)(\d{1,3})(?:[ .\-]?\(0\))?(?:[ .\-/]{0,2}\(?\d{1,5}\)?){2,7}" + _EXT
-_NANP = (
-    r"(?:\b(?:001|1)" + _SEP + r"?)?(?:\(\d{3}\)[ .\-]?|\b\d{3}" + _SEP + r")\d{3}" + _SEP + r"\d{4}\b" + _EXT
-)
-_NANP_PLAIN = r"\b\d{10}\b"
-_NATIONAL = r"\b0\d{1,4}(?:[ .\-/]\d{2,8}){1,4}\b"
-_PHONE_CUES = (
-    b"phone",
-    b"tel",
-    b"call",
-    b"mobile",
-    b"cell",
-    b"fax",
-    b"contact",
-    b"number",
-    b"reach",
-    b"whatsapp",
-    b"text me",
-    b"ring",
-    b"ph.",
-    b"ph:",
-    b"landline",
-    b"sms",
-    b"dial",
 )
 
 _URL_SCHEME = r"(?:https?|ftp)://[^\s<>\"'`]+"
@@ -129,7 +88,7 @@ class ContactDetector:
     def __init__(self) -> None:
         self._email = Pattern(_EMAIL_PLAIN, ignore_case=True)
         self._email_obfuscated = Pattern(_EMAIL_OBFUSCATED, ignore_case=True)
-        self._phone = Alternation([_INTL, _NANP, _NANP_PLAIN, _NATIONAL])
+        self._phones = PhoneFinder()
         self._url = Pattern("(?:" + "|".join((_URL_SCHEME, _URL_WWW, _URL_BARE)) + ")", ignore_case=True)
 
     def detect(self, view: TextView) -> list[Finding]:
@@ -140,7 +99,8 @@ class ContactDetector:
         if any(k in low for k in _OBFUSCATED_AT) or (b" at " in low and b" dot " in low):
             self._emails(view, out, self._email_obfuscated)
         if view.digit_count >= 7:
-            self._phones(view, out)
+            for s, e, score in self._phones.spans(view.data):
+                out.append(finding(view, "PHONE_NUMBER", s, e, score, self.name))
         if b"://" in view.data or b"www." in low or any(t in low for t in _BARE_TLD_HINTS):
             self._urls(view, out)
         return out
@@ -177,43 +137,6 @@ class ContactDetector:
             out.append(finding(view, "EMAIL_ADDRESS", s, e, score, self.name))
             pos = e
 
-    def _phones(self, view: TextView, out: list[Finding]) -> None:
-        data = view.data
-        for kind, g in self._phone.finditer(data):
-            s, e = g[0]
-            if kind == 0:  # +CC ... / 00 CC ...
-                e = _strip_right(data, s, e)
-                raw = data[s:e]
-                digits = digits_of(raw.replace(b"(0)", b""))
-                if raw.startswith(b"00"):
-                    digits = digits[2:]
-                n = len(digits) - _ext_digits(raw)
-                if not 8 <= n <= 15 or not _valid_cc(digits):
-                    continue
-                score = 0.95 if has_cue(data, s, _PHONE_CUES) else 0.85
-            elif kind == 1:  # NANP with separators
-                digits = digits_of(data[s:e])
-                ext = _ext_digits(data[s:e])
-                core = digits[: len(digits) - ext] if ext else digits
-                if not _nanp_ok(core[-10:]):
-                    continue
-                score = 0.9 if has_cue(data, s, _PHONE_CUES) else 0.75
-            elif kind == 2:  # ten bare digits: only next to a phone cue
-                if not (_nanp_ok(data[s:e].decode()) and has_cue(data, s, _PHONE_CUES, 32)):
-                    continue
-                score = 0.7
-            else:  # national format with a trunk '0'
-                if (s > 0 and data[s - 1] in b"+-./") or data[s : s + 2] == b"00":
-                    continue
-                if (s >= 2 and data[s - 1] == 32 and data[s - 2 : s - 1].isdigit()) or (
-                    data[e : e + 1] == b" " and data[e + 1 : e + 2].isdigit()
-                ):
-                    continue  # a slice of a longer number (card, account), not a phone
-                if not 9 <= len(digits_of(data[s:e])) <= 12:
-                    continue
-                score = 0.85 if has_cue(data, s, _PHONE_CUES) else 0.55
-            out.append(finding(view, "PHONE_NUMBER", s, e, score, self.name))
-
     def _urls(self, view: TextView, out: list[Finding]) -> None:
         data = view.data
         for spans in self._url.finditer(data):
@@ -224,28 +147,3 @@ class ContactDetector:
             raw = data[s:e].lower()
             score = 0.95 if b"://" in raw or raw.startswith(b"www.") else 0.6
             out.append(finding(view, "URL", s, e, score, self.name))
-
-
-def _strip_right(data: bytes, s: int, e: int) -> int:
-    while e > s and data[e - 1] in b" .-/(":
-        e -= 1
-    return e
-
-
-def _ext_digits(raw: bytes) -> int:
-    for marker in (b"extension", b"ext", b"x"):
-        i = raw.rfind(marker)
-        if i > 0:
-            return len(digits_of(raw[i:]))
-    return 0
-
-
-def _valid_cc(digits: str) -> bool:
-    return any(digits[:k] in _CC for k in (1, 2, 3))
-
-
-def _nanp_ok(ten: str) -> bool:
-    """NANP: area code and exchange start 2-9, area code not N11, not all one digit."""
-    if len(ten) != 10 or ten[0] in "01" or ten[3] in "01" or ten[1:3] == "11":
-        return False
-    return len(set(ten)) > 2

@@ -1,4 +1,5 @@
-"""CREDIT_CARD (IIN ranges + Luhn), IBAN_CODE (registry length + mod 97), CRYPTO (checksummed)."""
+"""CREDIT_CARD (each brand's IIN ranges and lengths, 12-19 digits, + Luhn), IBAN_CODE (registry
+length + mod 97), CRYPTO (checksummed)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,32 @@ import re
 
 from steward.privacy._regex import Pattern
 from steward.privacy.detectors.base import bounded, finding, has_cue
+from steward.privacy.detectors.context import Cues
 from steward.privacy.findings import Finding
 from steward.privacy.normalize import TextView
-from steward.privacy.validators import IBAN_LENGTHS, base58check_ok, bech32_ok, credit_card_ok, iban_ok
+from steward.privacy.validators import (
+    IBAN_LENGTHS,
+    MAESTRO_IINS,
+    base58check_ok,
+    bech32_ok,
+    credit_card_ok,
+    iban_ok,
+)
 
-# A run of 13+ digits in groups joined by single separators or short runs of them ('4111 - 1111 ...',
+# A run of 12+ digits in groups joined by single separators or short runs of them ('4111 - 1111 ...',
 # spaced digits, '4111/1111/...', '4111_1111_...', a number wrapped onto a second line).
-_CARD_RUN = r"\d(?:[ \-./_\t\r\n]{0,3}\d){12,}"
+_CARD_RUN = r"\d(?:[ \-./_\t\r\n]{0,3}\d){11,}"
 _SEPARATORS = b" -./_\t\r\n"
 # Separators people rarely type inside a card number: a window holding one needs a card cue
 # or a card's grouping (a column of 4-digit numbers or 'a/b/c/d' is not a card by default).
 _WEAK = b"/_\t"
 _UNUSUAL = (b"/", b"_", b"\t", b"\n", b"\r")
 # Group lengths of printed card numbers (ISO/IEC 7812 layouts of the major networks).
-_LAYOUTS = frozenset({(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4), (4, 4, 4, 3)})
+_LAYOUTS = frozenset(
+    {(4, 4, 4, 4), (4, 4, 4, 4, 3), (4, 6, 5), (4, 6, 4), (4, 4, 4, 3), (4, 4, 4), (4, 4, 4, 4, 2)}
+)
+# First digits of every brand's IINs (see :func:`~steward.privacy.validators.card_brand`).
+_FIRST_DIGITS = b"12345689"
 
 # Splits a run into digit groups: a single character class, linear.
 _DIGIT_RUN = re.compile(rb"[0-9]+")
@@ -28,7 +41,10 @@ _CRYPTO = (
     r"\b(?:([13][a-km-zA-HJ-NP-Z1-9]{25,34})|((?:bc1|BC1|tb1|TB1)[ac-hj-np-z02-9AC-HJ-NP-Z]{11,71})"
     r"|(0x[0-9a-fA-F]{40}))\b"
 )
-_CARD_CUES = (b"card", b"visa", b"mastercard", b"amex", b"cc", b"credit", b"debit", b"pan")
+_CARD_CONTEXT = Cues(
+    "card*, visa, mastercard, amex, american express, discover, jcb, maestro, diners*, unionpay,"
+    " union pay, cc, credit, debit, pan, payment*, pay with, paid with, charge*"
+)
 _ETH_CUES = (b"eth", b"wallet", b"address", b"send", b"crypto")
 
 # Luhn's doubled digit (2d, minus 9 above 9), as ASCII, so a checksum is two C-level sums.
@@ -75,7 +91,7 @@ class FinancialDetector:
     def detect(self, view: TextView) -> list[Finding]:
         out: list[Finding] = []
         digits = view.digit_count
-        if digits >= 13:
+        if digits >= 12:
             self._cards(view, out)
         if digits >= 4:
             self._ibans(view, out)
@@ -92,9 +108,9 @@ class FinancialDetector:
         """Cards inside one run of digit groups: the whole run, or the run without stray groups
         ('ref 12 4111 1111 1111 1111', '4111 1111 1111 1111 12/25'). A card starts at the run's
         first group or at a group of 4+ digits (never inside a run of short groups) and spans
-        13-19 digits: a few O(1) checks per group, so a megabyte of digit groups stays linear."""
+        12-19 digits: a few O(1) checks per group, so a megabyte of digit groups stays linear."""
         digits = data[s:e].translate(None, _SEPARATORS)
-        if len(digits) < 13:
+        if len(digits) < 12:
             return
         groups = _groups(data, s, e)
         prefix = [0]
@@ -105,7 +121,7 @@ class FinancialDetector:
         i = 0
         while i < n:
             gs = groups[i][0]
-            if (i and groups[i][1] - gs < 4) or data[gs] not in b"23456":
+            if (i and groups[i][1] - gs < 4) or data[gs] not in _FIRST_DIGITS:
                 i += 1
                 continue
             far = max(far, i)
@@ -114,14 +130,19 @@ class FinancialDetector:
             hit = -1
             for j in range(far, i - 1, -1):
                 count = prefix[j + 1] - prefix[i]
-                if count < 13:
+                if count < 12:
                     break
                 window = digits[prefix[i] : prefix[j + 1]]
                 if count > 19 or not _luhn(window) or not credit_card_ok(window.decode()):
                     continue
-                cue = has_cue(data, gs, _CARD_CUES)
+                cue = _CARD_CONTEXT.near(data, gs, groups[j][1])
+                if count == 12 and not (
+                    i == 0 and j == n - 1 and (cue or window[:4].decode() in MAESTRO_IINS)
+                ):
+                    continue  # 12 digits: a whole run, with a card word or one of Maestro's own IINs
                 if cue or _plain_layout(data[gs : groups[j][1]]):
-                    score = 1.0 if cue else 0.95
+                    # 12 digits: Maestro's shortest, and a tenth of random 12-digit runs pass Luhn.
+                    score = 1.0 if cue else (0.6 if count == 12 else 0.95)
                     out.append(finding(view, "CREDIT_CARD", gs, groups[j][1], score, self.name))
                     hit = j
                     break

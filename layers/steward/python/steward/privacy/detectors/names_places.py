@@ -139,6 +139,8 @@ class NamesPlacesDetector:
 
         for g in self._street.finditer(data):
             s, e = g[0]
+            if not _street_evidence(data, s, e):
+                continue
             post = self._uk_postcode.search(data, e, min(len(data), e + 40))
             if post is not None and post[0][0] == e:
                 e = post[0][1]
@@ -225,6 +227,26 @@ class NamesPlacesDetector:
             if score > 0:
                 add("PERSON", rs, run[-1][2], score)
             i = j
+
+
+# English words that end like a German street name ('During 1971', 'Spring 2020', 'String 12').
+_GERMAN_LOOKALIKES = frozenset(b"during spring string bring wring ring offspring".split())
+_VOWELS = frozenset(b"aeiouy")
+_TEMPORAL = frozenset(
+    b"in during since until till by from before after around circa early late mid of between".split()
+)
+
+
+def _street_evidence(data: bytes, s: int, e: int) -> bool:
+    """Reject street shapes that are prose: an English '-ring' word before a number ('During
+    1971': gerunds end in a vowel + 'ring', German compounds such as 'Kaiserring' do not), and a
+    year after a temporal word before capitalised words ('In 1971 Supreme Court ...')."""
+    first = data[s:e].split(b" ", 1)[0]
+    low = first.lower()
+    if low.endswith(b"ring") and (low in _GERMAN_LOOKALIKES or len(low) < 7 or low[-5] in _VOWELS):
+        return False
+    year_like = first.isdigit() and len(first) == 4 and 1600 <= int(first) <= 2099
+    return not (year_like and _prev_word(data, s) in _TEMPORAL)
 
 
 def _words_before(data: bytes, b_start: int, n: int = 3) -> list[bytes]:
