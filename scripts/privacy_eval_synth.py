@@ -7,9 +7,9 @@ against. It differs from ``scripts/privacy_corpus.py`` (the tuning corpus) on pu
 - its templates (``EVAL_TEMPLATES``, below) were written separately, in other genres (CRM notes,
   clinic letters, travel bookings, HR forms, chat, news briefs, sports and history prose), and a
   unit test checks they share no sentence with the tuning or the training templates;
-- its values come from Faker in 37 locales (locale-native names, cities, street addresses,
-  phone numbers with and without country codes and extensions, IBANs, e-mail addresses), not from
-  the census name lists or hand-written phone formats;
+- its values come from Faker in 39 locales (37 Latin-script, 2 romanised): locale-native names,
+  cities, street addresses, phone numbers with and without country codes and extensions, IBANs,
+  e-mail addresses; not from the census name lists or hand-written phone formats;
 - its card numbers cover 11 brands and lengths (Visa 13/16/19, Mastercard, Amex, Discover, JCB
   15/16, Diners, Maestro, UnionPay), written in several groupings;
 - its dates use each locale's numeric order and English long forms, ordinals and ranges;
@@ -64,6 +64,7 @@ IBAN_LOCALES = (
     "en_GB", "en_IE", "de_DE", "de_AT", "de_CH", "fr_FR", "fr_CH", "es_ES", "it_IT", "nl_NL", "nl_BE",
     "pt_PT", "pl_PL", "da_DK", "no_NO", "fi_FI", "cs_CZ", "sk_SK", "ro_RO", "tr_TR", "pt_BR", "es_AR",
 )  # fmt: skip
+REGION_LOCALES = ("en_US", "en_AU", "en_CA", "en_IN", "de_DE", "fr_FR", "it_IT", "pt_BR", "es_MX")
 CARD_BRANDS = (
     "visa13", "visa16", "visa19", "mastercard", "amex", "discover", "jcb15", "jcb16", "diners", "maestro",
     "unionpay",
@@ -113,7 +114,7 @@ class EvalValues:
     instances seeded from it, so a seed fixes the output."""
 
     def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)  # noqa: S311 - reproducible evaluation data, not secrets
+        self.rng = random.Random(seed)  # reproducible evaluation data, not secrets
         every = sorted({*NAME_LOCALES, *ROMANISED_LOCALES, *ADDRESS_LOCALES, *IBAN_LOCALES})
         self.fakers: dict[str, Faker] = {}
         for i, loc in enumerate(every):
@@ -164,7 +165,9 @@ class EvalValues:
         return [(self.en.country(), "LOCATION")]
 
     def region(self) -> list[Segment]:
-        loc = self.rng.choice(("en_US", "en_AU", "en_CA", "en_IN", "de_DE", "fr_FR", "it_IT", "pt_BR", "es_MX"))
+        loc = self.rng.choice(
+            ("en_US", "en_AU", "en_CA", "en_IN", "de_DE", "fr_FR", "it_IT", "pt_BR", "es_MX")
+        )
         fake = self.fakers[loc]
         return [(fake.administrative_unit(), "LOCATION")]
 
@@ -207,7 +210,9 @@ class EvalValues:
     def card(self) -> list[Segment]:
         brand = self.rng.choice(CARD_BRANDS)
         if brand == "unionpay":
-            number = luhn_complete("62" + str(self.rng.randint(2126, 8889)), self.rng.choice([16, 17, 18, 19]), self.rng)
+            number = luhn_complete(
+                "62" + str(self.rng.randint(2126, 8889)), self.rng.choice([16, 17, 18, 19]), self.rng
+            )
         else:
             number = self.en.credit_card_number(brand)
             while brand == "jcb16" and not 3528 <= int(number[:4]) <= 3589:
@@ -215,9 +220,7 @@ class EvalValues:
         style = self.rng.random()
         if style < 0.35:
             return [(number, "CREDIT_CARD")]
-        if len(number) == 15:
-            groups = [number[:4], number[4:10], number[10:]]
-        elif len(number) == 14:
+        if len(number) in (14, 15):  # Amex, Diners and JCB 15 are written 4-6-5 / 4-6-4
             groups = [number[:4], number[4:10], number[10:]]
         else:
             groups = [number[i : i + 4] for i in range(0, len(number), 4)]
@@ -256,7 +259,7 @@ class EvalValues:
             return [(f"{day.day}{suffix} of {day:%B %Y}", "DATE_TIME")]
         end = min(day.day + self.rng.randint(1, 6), 28)
         start = min(day.day, end - 1)
-        return [(f"{start}–{end} {day:%B %Y}", "DATE_TIME")]
+        return [(f"{start}–{end} {day:%B %Y}", "DATE_TIME")]  # noqa: RUF001 - en dash, as printed
 
     # --- hard negatives (unlabelled) ----------------------------------------------------------
     def year(self) -> list[Segment]:
@@ -287,10 +290,12 @@ class EvalValues:
 
     def order_no(self) -> list[Segment]:
         rng = self.rng
-        return [
-            (rng.choice([f"#{rng.randint(10000, 999999)}", f"ORD-{rng.randint(2015, 2026)}-{rng.randint(10000, 99999)}",
-                         f"{rng.randint(100000000000, 999999999999)}"]), None)
-        ]  # fmt: skip
+        shapes = (
+            f"#{rng.randint(10000, 999999)}",
+            f"ORD-{rng.randint(2015, 2026)}-{rng.randint(10000, 99999)}",
+            str(rng.randint(100000000000, 999999999999)),
+        )
+        return [(rng.choice(shapes), None)]
 
     def flight(self) -> list[Segment]:
         code = self.rng.choice(["LH", "BA", "AF", "QF", "NH", "EK", "KL", "IB", "AZ", "SK"])
@@ -310,7 +315,7 @@ EVAL_TEMPLATES: tuple[str, ...] = (
     "Note from the branch: {first} could not verify her identity, so no changes were made.",
     "Account holder {person} asked us to send statements to {address} from now on.",
     "Ticket merged. Original reporter {person} <{email}> is cc'd on the reply.",
-    "{person} disputes the transaction of {price} made on {when} with the card ending in the same digits as {card}.",
+    "{person} disputes the {price} payment made on {when} with the card {card}.",
     "Refund to IBAN {iban} approved by {person} in finance.",
     "Verified caller against SSN {ssn} and date of birth {when}.",
     "Login attempts for this account came from {ip} and later from {ip}.",
