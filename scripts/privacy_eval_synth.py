@@ -33,7 +33,7 @@ import json
 import random
 import sys
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from faker import Faker
@@ -82,6 +82,9 @@ NUMERIC_DATES = {
     "ja": ("%Y/%m/%d",),
     "other": ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y"),
 }
+# Fixed bounds: Faker's relative bounds ("-30y") move with the clock and would break the seed.
+FIRST_DAY, LAST_DAY = date(1935, 1, 1), date(2027, 12, 31)
+FIRST_TIME, LAST_TIME = datetime(1995, 1, 1), datetime(2026, 12, 31, 23, 59)
 LONG_DATES = (
     "%d %B %Y", "%B %d, %Y", "%A, %d %B %Y", "%a %d %b %Y", "%b %d %Y", "%d %b %Y", "%B %Y",
     "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M", "%Y-%m-%dT%H:%M:%SZ",
@@ -122,6 +125,12 @@ class EvalValues:
             fake.seed_instance(seed * 1000 + i)
             self.fakers[loc] = fake
         self.en = self.fakers["en_US"]
+        # Faker's it_IT city list is built from a set, so its order (and a seeded draw from it)
+        # changes with PYTHONHASHSEED: draw from a sorted copy instead.
+        self.city_lists = {
+            loc: sorted({c for p in self.fakers[loc].providers for c in getattr(p, "cities", ())})
+            for loc in ("it_IT",)
+        }
 
     def _faker(self, pool: tuple[str, ...]) -> tuple[str, Faker]:
         loc = self.rng.choice(pool)
@@ -158,7 +167,9 @@ class EvalValues:
         return [(f"{first} {last}".upper(), "PERSON")]
 
     def city(self) -> list[Segment]:
-        _, fake = self._faker(ADDRESS_LOCALES)
+        loc, fake = self._faker(ADDRESS_LOCALES)
+        if loc in self.city_lists:
+            return [(self.rng.choice(self.city_lists[loc]), "LOCATION")]
         return [(fake.city(), "LOCATION")]
 
     def country(self) -> list[Segment]:
@@ -246,13 +257,13 @@ class EvalValues:
 
     def when(self) -> list[Segment]:
         loc, fake = self._faker(NAME_LOCALES)
-        day: date = fake.date_between(start_date="-90y", end_date="+2y")
+        day: date = fake.date_between(start_date=FIRST_DAY, end_date=LAST_DAY)
         r = self.rng.random()
         if r < 0.4:
             family = loc if loc in NUMERIC_DATES else loc[:2] if loc[:2] in NUMERIC_DATES else "other"
             return [(day.strftime(self.rng.choice(NUMERIC_DATES[family])), "DATE_TIME")]
         if r < 0.8:
-            value = fake.date_time_between(start_date="-30y", end_date="+1y")
+            value = fake.date_time_between(start_date=FIRST_TIME, end_date=LAST_TIME)
             return [(value.strftime(self.rng.choice(LONG_DATES)), "DATE_TIME")]
         if r < 0.9:
             suffix = {1: "st", 2: "nd", 3: "rd", 21: "st", 22: "nd", 23: "rd", 31: "st"}.get(day.day, "th")
@@ -340,7 +351,7 @@ EVAL_TEMPLATES: tuple[str, ...] = (
     "Forwarding the CV of {person} as discussed; she is happy to relocate to {place}.",
     "Reminder: the parcel for {person} goes to {address}, not the old flat.",
     "Please wire the deposit to {iban} (account name {person}) before {when}.",
-    "Our office in {city} can be reached at {email} or {phone}.",
+    "Our {city} office answers mail at {email} and calls on {phone}.",
     "Is {url} the right portal to reset my password? It keeps saying invalid.",
     # forms
     "Name: {person}\nPhone: {phone}\nE-mail: {email}",
