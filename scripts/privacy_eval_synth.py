@@ -8,8 +8,10 @@ against. It differs from ``scripts/privacy_corpus.py`` (the tuning corpus) on pu
   clinic letters, travel bookings, HR forms, chat, news briefs, sports and history prose), and a
   unit test checks they share no sentence with the tuning or the training templates;
 - its values come from Faker in 39 locales (37 Latin-script, 2 romanised): locale-native names,
-  cities, street addresses, phone numbers with and without country codes and extensions, IBANs,
-  e-mail addresses; not from the census name lists or hand-written phone formats;
+  cities (from the 21 locales whose Faker cities are real places), street addresses, phone
+  numbers with and without country codes and extensions (kept when libphonenumber finds them
+  valid for the region), IBANs, e-mail addresses; not from the census name lists or
+  hand-written phone formats;
 - its card numbers cover 11 brands and lengths (Visa 13/16/19, Mastercard, Amex, Discover, JCB
   15/16, Diners, Maestro, UnionPay), written in several groupings;
 - its dates use each locale's numeric order and English long forms, ordinals and ranges;
@@ -36,6 +38,7 @@ from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
 
+import phonenumbers
 from faker import Faker
 
 Segment = tuple[str, str | None]
@@ -59,6 +62,11 @@ ADDRESS_LOCALES = (
     "sl_SI",
 )  # fmt: skip
 PHONE_LOCALES = tuple(loc for loc in NAME_LOCALES if loc not in ("zu_ZA",))
+# Locales whose Faker city is a real place (the others build names like "North Christopherburgh").
+CITY_LOCALES = (
+    "en_IN", "de_DE", "de_AT", "de_CH", "es_ES", "es_AR", "es_CO", "it_IT", "nl_NL", "nl_BE", "pt_PT",
+    "pl_PL", "sv_SE", "da_DK", "fi_FI", "cs_CZ", "sk_SK", "ro_RO", "id_ID", "hr_HR", "sl_SI",
+)  # fmt: skip
 # Locales whose Faker IBAN has the locale's own country code and length.
 IBAN_LOCALES = (
     "en_GB", "en_IE", "de_DE", "de_AT", "de_CH", "fr_FR", "fr_CH", "es_ES", "it_IT", "nl_NL", "nl_BE",
@@ -103,6 +111,13 @@ def luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
             d = d * 2 - 9 if d > 4 else d * 2
         total += d
     return body + str((10 - total % 10) % 10)
+
+
+def _valid_phone(value: str, region: str) -> bool:
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse(value, region)))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def iban_is_valid(value: str) -> bool:
@@ -167,7 +182,7 @@ class EvalValues:
         return [(f"{first} {last}".upper(), "PERSON")]
 
     def city(self) -> list[Segment]:
-        loc, fake = self._faker(ADDRESS_LOCALES)
+        loc, fake = self._faker(CITY_LOCALES)
         if loc in self.city_lists:
             return [(self.rng.choice(self.city_lists[loc]), "LOCATION")]
         return [(fake.city(), "LOCATION")]
@@ -193,8 +208,15 @@ class EvalValues:
 
     # --- contact ------------------------------------------------------------------------------
     def phone(self) -> list[Segment]:
-        _, fake = self._faker(PHONE_LOCALES)
-        return [(fake.phone_number(), "PHONE_NUMBER")]
+        """A Faker number in its locale's format, kept only if libphonenumber finds it valid for
+        the locale's region: Faker also emits numbers no line can have (NANP area codes starting
+        with 1, the UK's drama range), and real text holds real numbers."""
+        while True:
+            loc, fake = self._faker(PHONE_LOCALES)
+            for _ in range(20):
+                value = fake.phone_number()
+                if _valid_phone(value, loc.split("_")[1]):
+                    return [(value, "PHONE_NUMBER")]
 
     def email(self) -> list[Segment]:
         _, fake = self._faker(NAME_LOCALES)
@@ -322,7 +344,7 @@ class EvalValues:
 EVAL_TEMPLATES: tuple[str, ...] = (
     # CRM and support notes
     "Customer {person} phoned from {city} about a double charge on {card}.",
-    "Callback requested: {person}, mobile {phone}, best reached after 6pm.",
+    "Callback requested: {person}, mobile {phone}, best reached in the evening.",
     "Note from the branch: {first} could not verify her identity, so no changes were made.",
     "Account holder {person} asked us to send statements to {address} from now on.",
     "Ticket merged. Original reporter {person} <{email}> is cc'd on the reply.",
