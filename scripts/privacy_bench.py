@@ -72,9 +72,9 @@ def micro(report: Report, types: Iterable[str]) -> Tally:
 
 
 def f2(report: Report | None, types: Iterable[str]) -> str:
-    if report is None:
-        return "-"
-    return f"{micro(report, types).f2:.3f}"
+    """F2 as printed; "-" where there is nothing to score (no gold span and no prediction)."""
+    x = micro(report, types) if report is not None else Tally()
+    return f"{x.f2:.3f}" if x.tp + x.fp + x.fn else "-"
 
 
 def print_source(source: Source, provenance: str, reports: dict[str, Report], gold: dict[str, int]) -> None:
@@ -94,7 +94,10 @@ def print_source(source: Source, provenance: str, reports: dict[str, Report], go
         cells = ""
         for name in names:
             x = micro(reports[name], types)
-            cells += f" | {x.precision:>6.3f}{x.recall:>7.3f}{x.f2:>7.3f}"
+            if x.tp + x.fp + x.fn:
+                cells += f" | {x.precision:>6.3f}{x.recall:>7.3f}{x.f2:>7.3f}"
+            else:
+                cells += f" | {'-':>6}{'-':>7}{'-':>7}"
         print(f"{label:<22}{n:>6}{cells}")
     speed = "".join(f" | {reports[n].ms_per_kb:>13.2f} ms/KB" for n in names)
     kb = next(iter(reports.values())).kilobytes

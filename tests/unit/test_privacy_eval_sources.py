@@ -116,10 +116,11 @@ def test_a_name_inside_an_excluded_phrase_is_not_labelled() -> None:
         0, 0, (("New South Wales", "LOCATION"), ("Lee", "PERSON"), ("Brett Lee", "PERSON")),
         ("New South Wales Rural Fire Service",),
     )  # fmt: skip
-    spans = [(text[int(s["start"]) : int(s["end"])], s["type"]) for s in privacy_eval_news.label(text, ann)]
+    labelled = privacy_eval_news.label(text, ann)
+    spans = [(text[int(str(s["start"])) : int(str(s["end"]))], s["type"]) for s in labelled]
     # Then only the free occurrence is a place, and the longer name wins over the shorter
     assert spans == [("New South Wales", "LOCATION"), ("Lee", "PERSON"), ("Brett Lee", "PERSON")]
-    assert privacy_eval_news.label(text, ann)[0]["start"] == text.index("says") + 5
+    assert labelled[0]["start"] == text.index("says") + 5
 
 
 def test_an_annotation_that_does_not_fit_the_text_is_refused() -> None:
@@ -186,3 +187,10 @@ def test_the_bench_prints_each_source_with_its_provenance(capsys: pytest.Capture
     assert "evaluation-only generator" in out and "annotated by hand" in out
     assert "| synth | overall |" in out and "| news | PERSON |" in out
     assert "tuning" not in out.lower()
+
+
+def test_a_type_with_nothing_to_score_prints_no_figure() -> None:
+    report = privacy_eval.evaluate([_record([(0, 10, "PERSON")])], lambda _text: [(0, 10, "PERSON")])
+    assert privacy_bench.f2(report, ("PERSON",)) == "1.000"
+    assert privacy_bench.f2(report, ("LOCATION",)) == "-"
+    assert privacy_bench.f2(None, ("PERSON",)) == "-"
