@@ -194,3 +194,21 @@ def test_a_type_with_nothing_to_score_prints_no_figure() -> None:
     assert privacy_bench.f2(report, ("PERSON",)) == "1.000"
     assert privacy_bench.f2(report, ("LOCATION",)) == "-"
     assert privacy_bench.f2(None, ("PERSON",)) == "-"
+
+
+def test_no_detector_or_model_build_reads_the_evaluation_data() -> None:
+    # Given the code that ships or trains (the steward library, the backend and its model builds)
+    markers = (
+        "privacy_eval_synth",
+        "privacy_eval_news",
+        "lee_news_annotations",
+        "lee_background",
+        "EVAL_TEMPLATES",
+    )
+    roots = [REPO_ROOT / "layers" / "steward" / "python" / "steward", REPO_ROOT / "gpu_backend"]
+    files = [path for root in roots for path in root.rglob("*.py")]
+    assert len(files) > 50
+    # Then none of it names the evaluation sources
+    for path in files:
+        source = path.read_text(encoding="utf-8")
+        assert not [m for m in markers if m in source], path
