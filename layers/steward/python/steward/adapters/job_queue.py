@@ -71,16 +71,11 @@ class SqsDeadLetters:
         self._region = region
         self._dead = dead_letter_queue
         self._jobs = SqsJobQueue(region=region, name=jobs_queue, client=client)
-        self._client = client
         self._dead_url = ""
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            self._client = aws_client(
-                "sqs", self._region, connect_timeout=2.0, read_timeout=5.0, max_attempts=3
-            )
-        return self._client
+        return self._jobs.client  # one SQS client for both queues
 
     @property
     def dead_url(self) -> str:

@@ -26,6 +26,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -368,28 +369,29 @@ class BatchWorker:
         if batch.status not in (Status.FINALIZING, Status.CANCELLING):
             return None
         seal = self.seals.for_tenant(batch.tenant_id)
-        outputs: list[bytes] = []
-        errors: list[bytes] = []
-        codes: list[str | None] = []
+        outcome = _Outcome()
         for n in range(batch.chunk_count):
             rkey = result_key(batch.tenant_id, batch.batch_id, n)
             blob = self.objects.get(rkey)
             if blob is None:
                 raise ChunkDeferred("batch.result_missing")
             for entry in ChunkResult.from_bytes(seal.open(rkey, blob)).lines:
-                (outputs if entry["ok"] else errors).append(str(entry["out"]).encode())
-                if not entry["ok"]:
-                    codes.append(entry["trace"].get("code"))
-        changes: dict[str, Any] = {}
-        if outputs:
-            changes["output_file_id"] = self._write_file(seal, batch, "output", outputs)
-        if errors:
-            changes["error_file_id"] = self._write_file(seal, batch, "error", errors)
+                outcome.add(entry)
         target = Status.CANCELLED if batch.status == Status.CANCELLING else Status.COMPLETED
-        self._deliver(batch, target, changes, codes)
-        ended = self._move(batch, (batch.status,), target, changes)
+        ended = self._end(seal, batch, target, outcome, {})
         logger.info("batch finished", extra={"batch_id": batch.batch_id, "status": target.value})
         return target.value if ended is not None else None
+
+    def _end(
+        self, seal: TenantSeal, batch: BatchRecord, to: Status, outcome: _Outcome, changes: dict[str, Any]
+    ) -> BatchRecord | None:
+        """Write the output and error files, the drop-in's manifest, then move the batch to ``to``."""
+        if outcome.outputs:
+            changes["output_file_id"] = self._write_file(seal, batch, "output", outcome.outputs)
+        if outcome.errors:
+            changes["error_file_id"] = self._write_file(seal, batch, "error", outcome.errors)
+        self._deliver(batch, to, changes, outcome.codes)
+        return self._move(batch, (batch.status,), to, changes)
 
     # --- expiry --------------------------------------------------------------------------------
     def sweep(self) -> dict[str, Any]:
@@ -420,9 +422,7 @@ class BatchWorker:
                 return {"kind": EXPIRE, "status": "finishing"}
             batch = moved
         seal = self.seals.for_tenant(batch.tenant_id)
-        outputs: list[bytes] = []
-        errors: list[bytes] = []
-        codes: list[str | None] = []
+        outcome = _Outcome()
         for n in range(batch.chunk_count):
             rkey = result_key(batch.tenant_id, batch.batch_id, n)
             stored = self.objects.get(rkey)
@@ -432,19 +432,12 @@ class BatchWorker:
             for line in self._lines(seal, batch, n):
                 entry = done.get(line.index)
                 if entry is None:
-                    errors.append(_expired(batch.batch_id, line))
-                    codes.append("batch_expired")
+                    outcome.errors.append(_expired(batch.batch_id, line))
+                    outcome.codes.append("batch_expired")
                 else:
-                    (outputs if entry["ok"] else errors).append(str(entry["out"]).encode())
-                    if not entry["ok"]:
-                        codes.append(entry["trace"].get("code"))
-        changes: dict[str, Any] = {"completed": len(outputs), "failed": len(errors)}
-        if outputs:
-            changes["output_file_id"] = self._write_file(seal, batch, "output", outputs)
-        if errors:
-            changes["error_file_id"] = self._write_file(seal, batch, "error", errors)
-        self._deliver(batch, Status.EXPIRED, changes, codes)
-        self._move(batch, (Status.FINALIZING,), Status.EXPIRED, changes)
+                    outcome.add(entry)
+        counts: dict[str, Any] = {"completed": len(outcome.outputs), "failed": len(outcome.errors)}
+        self._end(seal, batch, Status.EXPIRED, outcome, counts)
         logger.info("batch expired", extra={"batch_id": batch.batch_id})
         return {"kind": EXPIRE, "status": Status.EXPIRED.value, FINISHED: Status.EXPIRED.value}
 
@@ -515,6 +508,22 @@ class BatchWorker:
             at=int(self._clock()),
             changes=changes,
         )
+
+
+@dataclass
+class _Outcome:
+    """A batch's output and error lines, in order, and each refused line's code."""
+
+    outputs: list[bytes] = field(default_factory=list)
+    errors: list[bytes] = field(default_factory=list)
+    codes: list[str | None] = field(default_factory=list)
+
+    def add(self, entry: dict[str, Any]) -> None:
+        if entry["ok"]:
+            self.outputs.append(str(entry["out"]).encode())
+        else:
+            self.errors.append(str(entry["out"]).encode())
+            self.codes.append(entry["trace"].get("code"))
 
 
 _MANIFEST_FIELDS = frozenset({"total", "completed", "failed", "output_file_id", "error_file_id"})
