@@ -73,7 +73,7 @@ def write(model_dir: Path) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
         "model": f"{info.get('lang', 'en')}_{info.get('name', '')}",
         "package": f"{PACKAGE.replace('_', '-')} (PyPI)",
         "version": info.get("version"),
-        "spacy_version": spacy.__version__,
+        "spacy_version": spacy.about.__version__,
         "components": list(nlp.pipe_names),
         "training_data": [s.get("name") for s in info.get("sources", []) if isinstance(s, dict)],
         "license": info.get("license"),

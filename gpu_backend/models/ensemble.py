@@ -58,6 +58,8 @@ def merge(
             kept.append(span)
     merged: list[Merged] = []
     for span in kept:
-        agreeing = [s.score for _, s in candidates if s.entity_type == span.entity_type and _overlaps(s, span)]
+        agreeing = [
+            s.score for _, s in candidates if s.entity_type == span.entity_type and _overlaps(s, span)
+        ]
         merged.append((span.entity_type, span.start, span.end, max(agreeing)))
     return sorted(merged, key=lambda m: (m[1], m[2]))

@@ -44,7 +44,9 @@ def load_pipeline(config_text: str, pipeline_bytes: bytes) -> Language:
         from spacy import util
         from thinc.api import Config
     except ImportError as exc:
-        raise ModelLoadError(f"the manifest asks for a spaCy pipeline but spaCy is not installed: {exc}") from None
+        raise ModelLoadError(
+            f"the manifest asks for a spaCy pipeline but spaCy is not installed: {exc}"
+        ) from None
     try:
         config = Config().from_str(config_text)
         nlp = util.load_model_from_config(config, auto_fill=False, validate=True)
@@ -72,7 +74,7 @@ class SpacyNer:
         except UnicodeDecodeError:
             raise ModelLoadError(f"spaCy config {block['config']!r} is not UTF-8 text") from None
         nlp = load_pipeline(config_text, artifacts[block["pipeline"]])
-        known = set(nlp.get_pipe("ner").labels)
+        known = set(getattr(nlp.get_pipe("ner"), "labels", ()))
         unknown = sorted(set(block["labels"]) - known)
         if unknown:
             raise ModelLoadError(f"ensemble.labels maps {unknown}, which the spaCy NER does not emit")

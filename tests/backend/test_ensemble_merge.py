@@ -1,0 +1,79 @@
+"""The ensemble's merge rules (``gpu_backend.models.ensemble``): addresses from the classifier win,
+then the longer span, then the classifier on a tie; never two overlapping spans."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from gpu_backend.models.ensemble import merge
+
+WINS = frozenset({"STREET_ADDRESS"})
+
+
+@dataclass(frozen=True)
+class S:
+    entity_type: str
+    start: int
+    end: int
+    score: float = 0.9
+
+
+def test_spans_found_by_one_model_only_are_kept() -> None:
+    # Given a name found by the classifier and a place found by the second NER only
+    ours, theirs = [S("PERSON", 0, 10, 0.7)], [S("LOCATION", 20, 26, 0.85)]
+    # When they are merged
+    # Then both are kept as they are, in text order
+    assert merge(ours, theirs, WINS) == [("PERSON", 0, 10, 0.7), ("LOCATION", 20, 26, 0.85)]
+
+
+def test_the_longer_span_of_one_type_wins_and_takes_the_higher_score() -> None:
+    # Given "John Smith" from the second NER and "Smith" from the classifier
+    ours, theirs = [S("PERSON", 5, 10, 0.95)], [S("PERSON", 0, 10, 0.85)]
+    # When merged
+    # Then the longer span is kept once, with the higher of the two scores
+    assert merge(ours, theirs, WINS) == [("PERSON", 0, 10, 0.95)]
+    # And the same holds the other way round
+    assert merge([S("PERSON", 0, 10, 0.6)], [S("PERSON", 5, 10, 0.85)], WINS) == [("PERSON", 0, 10, 0.85)]
+
+
+def test_a_type_conflict_on_one_span_goes_to_the_classifier() -> None:
+    # Given a place name the classifier reads as LOCATION and spaCy as PERSON, same span
+    ours, theirs = [S("LOCATION", 3, 7, 0.8)], [S("PERSON", 3, 7, 0.85)]
+    # When merged
+    # Then the classifier's type is kept, with its own score (the other type does not agree)
+    assert merge(ours, theirs, WINS) == [("LOCATION", 3, 7, 0.8)]
+
+
+def test_a_longer_span_of_another_type_wins_over_a_shorter_one() -> None:
+    # Given "Paris Hilton" as PERSON (second NER) and "Paris" as LOCATION (classifier)
+    ours, theirs = [S("LOCATION", 0, 5, 0.9)], [S("PERSON", 0, 12, 0.85)]
+    # Then the longer reading wins
+    assert merge(ours, theirs, WINS) == [("PERSON", 0, 12, 0.85)]
+
+
+def test_a_street_address_from_the_classifier_swallows_places_inside_it() -> None:
+    # Given an address from the classifier and a longer LOCATION overlapping it from spaCy
+    ours = [S("STREET_ADDRESS", 10, 40, 0.8)]
+    theirs = [S("LOCATION", 30, 50, 0.85), S("LOCATION", 60, 66, 0.85)]
+    # When merged
+    # Then the address stays whole, the overlapping place is dropped, the separate one is kept
+    assert merge(ours, theirs, WINS) == [("STREET_ADDRESS", 10, 40, 0.8), ("LOCATION", 60, 66, 0.85)]
+
+
+def test_the_answer_never_holds_overlapping_spans() -> None:
+    # Given a chain of overlaps across both models
+    ours = [S("PERSON", 0, 4), S("LOCATION", 6, 12), S("PERSON", 14, 20)]
+    theirs = [S("PERSON", 2, 8), S("LOCATION", 10, 16), S("PERSON", 30, 31)]
+    # When merged
+    merged = merge(ours, theirs, WINS)
+    # Then no two kept spans overlap and each kept span is one of the inputs
+    for (_, _a0, a1, _), (_, b0, _b1, _) in itertools.pairwise(merged):
+        assert a1 <= b0
+    inputs = {(s.entity_type, s.start, s.end) for s in [*ours, *theirs]}
+    assert {(t, a, b) for t, a, b, _ in merged} <= inputs
+    assert ("PERSON", 30, 31) in {(t, a, b) for t, a, b, _ in merged}
+
+
+def test_nothing_in_nothing_out() -> None:
+    assert merge([], [], WINS) == []
