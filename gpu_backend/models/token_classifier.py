@@ -222,8 +222,8 @@ class TokenClassifierModel(TextModel):
         if self.second is None:
             return found
         return [
-            [Entity(*m) for m in merge(ours, theirs, self.classifier_wins)]
-            for ours, theirs in zip(found, self.second.spans(texts), strict=True)
+            [Entity(*m) for m in merge(ours, theirs, self.classifier_wins, text)]
+            for ours, theirs, text in zip(found, self.second.spans(texts), texts, strict=True)
         ]
 
     def classifier_entities(self, texts: list[str]) -> list[list[Entity]]:

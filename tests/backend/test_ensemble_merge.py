@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from gpu_backend.models.ensemble import merge
 
 WINS = frozenset({"STREET_ADDRESS"})
+#: All caps: casing says nothing, so the casing rule stays out of the tests of the other rules.
+CAPS = "X" * 80
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ def test_spans_found_by_one_model_only_are_kept() -> None:
     ours, theirs = [S("PERSON", 0, 10, 0.7)], [S("LOCATION", 20, 26, 0.85)]
     # When they are merged
     # Then both are kept as they are, in text order
-    assert merge(ours, theirs, WINS) == [("PERSON", 0, 10, 0.7), ("LOCATION", 20, 26, 0.85)]
+    assert merge(ours, theirs, WINS, CAPS) == [("PERSON", 0, 10, 0.7), ("LOCATION", 20, 26, 0.85)]
 
 
 def test_the_longer_span_of_one_type_wins_and_takes_the_higher_score() -> None:
@@ -32,9 +34,11 @@ def test_the_longer_span_of_one_type_wins_and_takes_the_higher_score() -> None:
     ours, theirs = [S("PERSON", 5, 10, 0.95)], [S("PERSON", 0, 10, 0.85)]
     # When merged
     # Then the longer span is kept once, with the higher of the two scores
-    assert merge(ours, theirs, WINS) == [("PERSON", 0, 10, 0.95)]
+    assert merge(ours, theirs, WINS, CAPS) == [("PERSON", 0, 10, 0.95)]
     # And the same holds the other way round
-    assert merge([S("PERSON", 0, 10, 0.6)], [S("PERSON", 5, 10, 0.85)], WINS) == [("PERSON", 0, 10, 0.85)]
+    assert merge([S("PERSON", 0, 10, 0.6)], [S("PERSON", 5, 10, 0.85)], WINS, CAPS) == [
+        ("PERSON", 0, 10, 0.85)
+    ]
 
 
 def test_a_type_conflict_on_one_span_goes_to_the_classifier() -> None:
@@ -42,14 +46,14 @@ def test_a_type_conflict_on_one_span_goes_to_the_classifier() -> None:
     ours, theirs = [S("LOCATION", 3, 7, 0.8)], [S("PERSON", 3, 7, 0.85)]
     # When merged
     # Then the classifier's type is kept, with its own score (the other type does not agree)
-    assert merge(ours, theirs, WINS) == [("LOCATION", 3, 7, 0.8)]
+    assert merge(ours, theirs, WINS, CAPS) == [("LOCATION", 3, 7, 0.8)]
 
 
 def test_a_longer_span_of_another_type_wins_over_a_shorter_one() -> None:
     # Given "Paris Hilton" as PERSON (second NER) and "Paris" as LOCATION (classifier)
     ours, theirs = [S("LOCATION", 0, 5, 0.9)], [S("PERSON", 0, 12, 0.85)]
     # Then the longer reading wins
-    assert merge(ours, theirs, WINS) == [("PERSON", 0, 12, 0.85)]
+    assert merge(ours, theirs, WINS, CAPS) == [("PERSON", 0, 12, 0.85)]
 
 
 def test_a_street_address_from_the_classifier_swallows_places_inside_it() -> None:
@@ -58,7 +62,7 @@ def test_a_street_address_from_the_classifier_swallows_places_inside_it() -> Non
     theirs = [S("LOCATION", 30, 50, 0.85), S("LOCATION", 60, 66, 0.85)]
     # When merged
     # Then the address stays whole, the overlapping place is dropped, the separate one is kept
-    assert merge(ours, theirs, WINS) == [("STREET_ADDRESS", 10, 40, 0.8), ("LOCATION", 60, 66, 0.85)]
+    assert merge(ours, theirs, WINS, CAPS) == [("STREET_ADDRESS", 10, 40, 0.8), ("LOCATION", 60, 66, 0.85)]
 
 
 def test_the_answer_never_holds_overlapping_spans() -> None:
@@ -66,7 +70,7 @@ def test_the_answer_never_holds_overlapping_spans() -> None:
     ours = [S("PERSON", 0, 4), S("LOCATION", 6, 12), S("PERSON", 14, 20)]
     theirs = [S("PERSON", 2, 8), S("LOCATION", 10, 16), S("PERSON", 30, 31)]
     # When merged
-    merged = merge(ours, theirs, WINS)
+    merged = merge(ours, theirs, WINS, CAPS)
     # Then no two kept spans overlap and each kept span is one of the inputs
     for (_, _a0, a1, _), (_, b0, _b1, _) in itertools.pairwise(merged):
         assert a1 <= b0
@@ -76,4 +80,20 @@ def test_the_answer_never_holds_overlapping_spans() -> None:
 
 
 def test_nothing_in_nothing_out() -> None:
-    assert merge([], [], WINS) == []
+    assert merge([], [], WINS, CAPS) == []
+
+
+def test_in_cased_text_a_lower_case_classifier_span_needs_the_second_ner() -> None:
+    # Given cased prose where the classifier tags a common noun and a name, spaCy only the name
+    text = "Volunteers cleaned the beaches with Anna Berg."
+    beaches, anna = S("LOCATION", 23, 30, 0.7), S("PERSON", 36, 45, 0.9)
+    # When merged
+    merged = merge([beaches, anna], [], WINS, text)
+    # Then the lower-case hit is dropped and the capitalised name kept
+    assert merged == [("PERSON", 36, 45, 0.9)]
+    # But in all-lower-case chat the same hits are kept (casing says nothing there)
+    chat = text.lower()
+    assert [m[0] for m in merge([beaches, anna], [], WINS, chat)] == ["LOCATION", "PERSON"]
+    # And a lower-case street address is never dropped by this rule
+    address = S("STREET_ADDRESS", 23, 30, 0.7)
+    assert merge([address], [], WINS, text) == [("STREET_ADDRESS", 23, 30, 0.7)]
