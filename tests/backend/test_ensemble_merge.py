@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from gpu_backend.models.ensemble import merge
 
 WINS = frozenset({"STREET_ADDRESS"})
-#: All caps: casing says nothing, so the casing rule stays out of the tests of the other rules.
-CAPS = "X" * 80
+#: Cased text in which every span of two or more characters holds a capital letter, so the
+#: casing rules stay out of the tests of the other rules.
+CAPS = "Ab" * 40
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,36 @@ def test_a_longer_span_of_another_type_wins_over_a_shorter_one() -> None:
 
 
 def test_a_street_address_from_the_classifier_swallows_places_inside_it() -> None:
-    # Given an address from the classifier and a longer LOCATION overlapping it from spaCy
-    ours = [S("STREET_ADDRESS", 10, 40, 0.8)]
-    theirs = [S("LOCATION", 30, 50, 0.85), S("LOCATION", 60, 66, 0.85)]
+    # Given an address from the classifier, a longer place overlapping it and a separate place
+    text = "Send it to 12 Baker Street, London NW1 6XE, not to Leeds."
+    address = S("STREET_ADDRESS", 11, 42, 0.8)
+    theirs = [S("LOCATION", 28, 42, 0.85), S("LOCATION", 51, 56, 0.85)]
     # When merged
     # Then the address stays whole, the overlapping place is dropped, the separate one is kept
-    assert merge(ours, theirs, WINS, CAPS) == [("STREET_ADDRESS", 10, 40, 0.8), ("LOCATION", 60, 66, 0.85)]
+    assert merge([address], theirs, WINS, text) == [
+        ("STREET_ADDRESS", 11, 42, 0.8),
+        ("LOCATION", 51, 56, 0.85),
+    ]
+
+
+def test_an_address_without_an_address_shape_yields_to_the_second_ner() -> None:
+    # Given a lone place name the classifier calls a street address, and spaCy a place
+    text = "Aid arrived in Kabul late yesterday."
+    ours, theirs = [S("STREET_ADDRESS", 15, 20, 0.8)], [S("LOCATION", 15, 20, 0.85)]
+    # When merged, then the place reading wins (no digit, not three words: not an address)
+    assert merge(ours, theirs, WINS, text) == [("LOCATION", 15, 20, 0.85)]
+    # But alone it is kept as the classifier said
+    assert merge(ours, [], WINS, text) == [("STREET_ADDRESS", 15, 20, 0.8)]
+
+
+def test_in_text_without_lower_case_the_second_ner_is_not_used() -> None:
+    # Given a headline in capitals where spaCy tags words at random
+    text = "QANTAS CUTS JOBS AFTER COLLAPSE"
+    theirs = [S("PERSON", 0, 16, 0.85)]
+    # When merged, then nothing of the second NER is kept
+    assert merge([], theirs, WINS, text) == []
+    # And the classifier's spans are (casing says nothing in capitals)
+    assert merge([S("LOCATION", 0, 6, 0.7)], theirs, WINS, text) == [("LOCATION", 0, 6, 0.7)]
 
 
 def test_the_answer_never_holds_overlapping_spans() -> None:
