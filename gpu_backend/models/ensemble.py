@@ -18,10 +18,11 @@ two that overlap, in this order:
 A span found by one model only is kept as it is, with two exceptions that follow from what each
 model can see:
 
-- in cased text (both upper- and lower-case letters) a classifier span with no capital letter
-  that the second NER does not overlap is dropped (addresses aside): names in cased English prose
-  are capitalised, and the uncased encoder's lower-case hits there are common nouns ("beaches");
-  in all-lower-case chat casing says nothing, and such spans are kept;
+- in cased text (both upper- and lower-case letters) the classifier's names and places lose
+  their leading and trailing words without a capital letter, and a span left empty is dropped:
+  names in cased English prose are capitalised, and the uncased encoder reaches into common words
+  there ("southern Laos", "Hingis 6") or tags them alone ("beaches"); in all-lower-case chat
+  casing says nothing, and its spans are kept as they are;
 - in text without a lower-case letter (a headline in capitals) the cased second NER is not used:
   it was never trained on such text and tags words at random there.
 
@@ -32,7 +33,9 @@ score among the spans of its type that it overlaps (two models agreeing is stron
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -47,7 +50,16 @@ class SpanLike(Protocol):
     def score(self) -> float: ...
 
 
+@dataclass(frozen=True)
+class Span:
+    entity_type: str
+    start: int
+    end: int
+    score: float
+
+
 Merged = tuple[str, int, int, float]
+_WORD = re.compile(r"\S+")
 CLASSIFIER, SECOND, WEAK_CLASSIFIER = 0, 1, 2
 ADDRESS_MIN_WORDS = 3
 
@@ -64,6 +76,20 @@ def _has_lower(chunk: str) -> bool:
     return any(c.islower() for c in chunk)
 
 
+def trim_to_capitals(span: SpanLike, text: str) -> Span | None:
+    """The span without its leading and trailing words that hold no capital letter (None: none left)."""
+    words = [
+        (m.start() + span.start, m.end() + span.start) for m in _WORD.finditer(text[span.start : span.end])
+    ]
+    while words and not _has_capital(text[words[0][0] : words[0][1]]):
+        words.pop(0)
+    while words and not _has_capital(text[words[-1][0] : words[-1][1]]):
+        words.pop()
+    if not words:
+        return None
+    return Span(span.entity_type, words[0][0], words[-1][1], span.score)
+
+
 def looks_like_address(chunk: str) -> bool:
     """A house number or postcode (a digit) and a street: at least three words."""
     return any(c.isdigit() for c in chunk) and len(chunk.split()) >= ADDRESS_MIN_WORDS
@@ -75,14 +101,10 @@ def merge(
     """``(type, start, end, score)`` sorted by start; see the module docstring for the rules."""
     if not _has_lower(text):
         second = []
-    cased = _has_capital(text) and _has_lower(text)
-    ours = [
-        s for s in classifier
-        if not cased
-        or s.entity_type in classifier_wins
-        or _has_capital(text[s.start : s.end])
-        or any(_overlaps(s, other) for other in second)
-    ]  # fmt: skip
+    ours: list[SpanLike] = list(classifier)
+    if _has_capital(text) and _has_lower(text):
+        trimmed = (s if s.entity_type in classifier_wins else trim_to_capitals(s, text) for s in classifier)
+        ours = [s for s in trimmed if s is not None]
 
     def rank(source: int, span: SpanLike) -> tuple[int, int]:
         """(rule 1 class, tie-break class) of one candidate."""

@@ -122,3 +122,15 @@ def test_in_cased_text_a_lower_case_classifier_span_needs_the_second_ner() -> No
     # And a lower-case street address is never dropped by this rule
     address = S("STREET_ADDRESS", 23, 30, 0.7)
     assert merge([address], [], WINS, text) == [("STREET_ADDRESS", 23, 30, 0.7)]
+
+
+def test_in_cased_text_classifier_spans_lose_edge_words_without_a_capital() -> None:
+    # Given cased prose where the classifier reaches into common words and a score
+    text = "Floods in southern Laos; Martina Hingis 6-3 today."
+    laos, hingis = S("LOCATION", 10, 23, 0.9), S("PERSON", 25, 41, 0.7)
+    # When merged
+    merged = merge([laos, hingis], [], WINS, text)
+    # Then the spans are cut back to their capitalised words
+    assert [text[a:b] for _, a, b, _ in merged] == ["Laos", "Martina Hingis"]
+    # And in all-lower-case text they are kept whole
+    assert [b - a for _, a, b, _ in merge([laos], [], WINS, text.lower())] == [13]
