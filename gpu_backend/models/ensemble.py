@@ -13,7 +13,9 @@ two that overlap, in this order:
 3. on equal length the classifier's: when the two disagree on the type of one span (spaCy reads
    many non-English place names as people), the model that was trained on those names decides;
    except a classifier "address" without that shape ("Kabul" as STREET_ADDRESS), which yields
-   to the second NER's reading.
+   to the second NER's reading;
+4. last, the classifier's unsure spans (probability under 0.5, which the default threshold drops
+   anyway): they never push out a span of the second NER.
 
 A span found by one model only is kept as it is, with two exceptions that follow from what each
 model can see:
@@ -62,6 +64,7 @@ Merged = tuple[str, int, int, float]
 _WORD = re.compile(r"\S+")
 CLASSIFIER, SECOND, WEAK_CLASSIFIER = 0, 1, 2
 ADDRESS_MIN_WORDS = 3
+UNSURE = 0.5
 
 
 def _overlaps(a: SpanLike, b: SpanLike) -> bool:
@@ -108,6 +111,8 @@ def merge(
 
     def rank(source: int, span: SpanLike) -> tuple[int, int]:
         """(rule 1 class, tie-break class) of one candidate."""
+        if source == CLASSIFIER and span.score < UNSURE:
+            return 2, CLASSIFIER
         if source == CLASSIFIER and span.entity_type in classifier_wins:
             if looks_like_address(text[span.start : span.end]):
                 return 0, CLASSIFIER

@@ -134,3 +134,13 @@ def test_in_cased_text_classifier_spans_lose_edge_words_without_a_capital() -> N
     assert [text[a:b] for _, a, b, _ in merged] == ["Laos", "Martina Hingis"]
     # And in all-lower-case text they are kept whole
     assert [b - a for _, a, b, _ in merge([laos], [], WINS, text.lower())] == [13]
+
+
+def test_an_unsure_classifier_span_never_pushes_out_the_second_ner() -> None:
+    # Given a country the classifier calls PERSON at 0.47 and spaCy a place, and a longer unsure span
+    ours = [S("PERSON", 0, 5, 0.47), S("LOCATION", 10, 30, 0.4)]
+    theirs = [S("LOCATION", 0, 5, 0.85), S("PERSON", 12, 20, 0.85)]
+    # When merged, then the second NER's spans are kept
+    assert merge(ours, theirs, WINS, CAPS) == [("LOCATION", 0, 5, 0.85), ("PERSON", 12, 20, 0.85)]
+    # And an unsure span alone is still answered (the policy's threshold decides)
+    assert merge(ours[:1], [], WINS, CAPS) == [("PERSON", 0, 5, 0.47)]
