@@ -23,6 +23,7 @@ DATATYPES = frozenset(
 )  # fmt: skip
 PREPROCESSING_KINDS = frozenset({"none", "bert-tokenizer"})
 POSTPROCESSING_KINDS = frozenset({"none", "graph-output", "token-spans"})
+ENSEMBLE_KINDS = frozenset({"spacy-ner"})
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _VERSION_RE = re.compile(r"^[1-9][0-9]{0,8}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -201,6 +202,27 @@ def _batching(raw: Any, batchable: bool) -> BatchingConfig:
     )
 
 
+def _ensemble(block: Any, listed: Any) -> None:
+    """``postprocessing.ensemble``: a spaCy NER whose mapped spans are merged with the classifier's."""
+    loc = "postprocessing.ensemble."
+    if not isinstance(block, dict):
+        raise _fail("'postprocessing.ensemble'", "must be an object")
+    kind = _require(block, "kind", str, loc)
+    if kind not in ENSEMBLE_KINDS:
+        raise _fail(f"'{loc}kind'", f"{kind!r} is not one of {sorted(ENSEMBLE_KINDS)}")
+    listed(f"{loc}config", _require(block, "config", str, loc))
+    listed(f"{loc}pipeline", _require(block, "pipeline", str, loc))
+    labels = _require(block, "labels", dict, loc)
+    if not labels or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+        raise _fail(f"'{loc}labels'", "must map spaCy labels to entity types (strings)")
+    score = _require(block, "score", (int, float), loc)
+    if not 0.0 < score <= 1.0:
+        raise _fail(f"'{loc}score'", "must be in (0, 1]")
+    wins = block.get("classifier_wins", [])
+    if not isinstance(wins, list) or not all(isinstance(w, str) for w in wins):
+        raise _fail(f"'{loc}classifier_wins'", "must be a list of entity types")
+
+
 def parse_manifest(data: Any, source: ModelSource | None = None) -> Manifest:
     """Validate a decoded manifest; raise `ModelLoadError` naming the first problem found."""
     if not isinstance(data, dict):
@@ -294,6 +316,10 @@ def parse_manifest(data: Any, source: ModelSource | None = None) -> Manifest:
             raise _fail("'postprocessing.kind'", "'token-spans' needs bert-tokenizer preprocessing")
         if len(outputs) != 1 or outputs[0].datatype != "BYTES" or outputs[0].shape != (-1,):
             raise _fail("'outputs'", "must be one BYTES output of shape [-1] for token-spans postprocessing")
+        if "ensemble" in post:
+            _ensemble(post["ensemble"], listed)
+    elif "ensemble" in post:
+        raise _fail("'postprocessing.ensemble'", "is only read with 'token-spans' postprocessing")
 
     manifest_batchable = all(spec.shape[0] == -1 for spec in inputs)
     batching = _batching(data.get("batching"), manifest_batchable)

@@ -87,6 +87,8 @@ def _referenced_files(manifest: dict[str, Any]) -> list[str]:
     refs = [manifest.get("model_file"), manifest.get("fp16_model_file")]
     refs.append((manifest.get("preprocessing") or {}).get("tokenizer"))
     refs.append((manifest.get("explain") or {}).get("background"))
+    ensemble = (manifest.get("postprocessing") or {}).get("ensemble") or {}
+    refs.extend([ensemble.get("config"), ensemble.get("pipeline")])
     return [ref for ref in refs if isinstance(ref, str)]
 
 

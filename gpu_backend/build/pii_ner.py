@@ -11,7 +11,9 @@ A small head trained here, seeded, over frozen MiniLM token features:
 4. the head: [x(t-1), x(t), x(t+1)] -> 256 ReLU -> 7 tags, softmax, Adam in numpy with a fixed
    seed (two builds on one machine are byte-identical);
 5. one ONNX graph = encoder + head, output ``probabilities`` [batch, seq, 7]: ``model.onnx`` is
-   the int8 CPU graph, ``model.fp16.onnx`` the fp16 encoder with the same head for CUDA.
+   the int8 CPU graph, ``model.fp16.onnx`` the fp16 encoder with the same head for CUDA;
+6. the ensemble's second model: spaCy's ``en_core_web_sm`` NER from its PyPI package
+   (``spacy_ner``), whose PERSON / LOCATION spans the server merges with the classifier's.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from onnx import TensorProto, helper, numpy_helper
 from safetensors.numpy import load_file
 from tokenizers import Encoding, Tokenizer
 
-from gpu_backend.build import minilm
+from gpu_backend.build import minilm, spacy_ner
 from gpu_backend.build.bert_onnx import POOLING_PREFIX, BertConfig, build_bert_sentence_encoder
 from gpu_backend.build.manifest import SCHEMA_VERSION, artifact_entries, text_batching
 from gpu_backend.build.options import BuildOptions
@@ -457,6 +459,8 @@ def build(model_dir: Path, options: BuildOptions, config: TrainConfig | None = N
         "held_out_synthetic_examples": config.test_examples,
         "privacy_corpus": "docs/privacy.md: P/R/F2 on the seed-7 evaluation corpus "
         "(scripts/privacy_eval.py --path deep)",
+        "independent_sources": "docs/privacy_accuracy.md: the served ensemble on the synth and news "
+        "sources (scripts/privacy_bench.py), next to Presidio",
     }
     files = [MODEL_FILE, TOKENIZER_FILE]
     fp16_file: str | None = None
@@ -469,6 +473,8 @@ def build(model_dir: Path, options: BuildOptions, config: TrainConfig | None = N
         )
         files.append(FP16_MODEL_FILE)
         fp16_file = FP16_MODEL_FILE
+    spacy_files, ensemble, spacy_facts = spacy_ner.write(model_dir)
+    files.extend(spacy_files)
 
     return {
         "schema_version": SCHEMA_VERSION,
@@ -488,21 +494,31 @@ def build(model_dir: Path, options: BuildOptions, config: TrainConfig | None = N
             "window_overlap": WINDOW_OVERLAP,
             "graph_inputs": list(GRAPH_INPUTS),
         },
-        "postprocessing": {"kind": "token-spans", "graph_output": "probabilities", "labels": list(LABELS)},
+        "postprocessing": {
+            "kind": "token-spans",
+            "graph_output": "probabilities",
+            "labels": list(LABELS),
+            "ensemble": ensemble,
+        },
         "batching": text_batching(),
         "allow_non_finite": False,
         "approval": "approved",
         "labels": list(LABELS),
-        "card": _card(evaluation, cfg, config),
+        "card": _card(evaluation, cfg, config, spacy_facts),
     }
 
 
-def _card(evaluation: dict[str, Any], cfg: BertConfig, config: TrainConfig) -> dict[str, Any]:
+def _card(
+    evaluation: dict[str, Any], cfg: BertConfig, config: TrainConfig, spacy_facts: dict[str, Any]
+) -> dict[str, Any]:
     return {
-        "description": "Token classifier for personal names, places and street addresses (BIO tags "
-        f"for {', '.join(ENTITY_TYPES)}): a 1-hidden-layer head over frozen all-MiniLM-L6-v2 token "
-        f"features (first {cfg.num_layers} of 6 encoder layers, with each token's neighbours), "
-        "exported with the encoder as one ONNX graph. Serves Steward's deep privacy path.",
+        "description": "Ensemble for personal names, places and street addresses: a token "
+        f"classifier (BIO tags for {', '.join(ENTITY_TYPES)}; a 1-hidden-layer head over frozen "
+        f"all-MiniLM-L6-v2 token features, first {cfg.num_layers} of 6 encoder layers, with each "
+        "token's neighbours, exported with the encoder as one ONNX graph) merged on the server with "
+        f"spaCy's {spacy_facts['model']} {spacy_facts['version']} NER (PERSON; GPE and LOC as "
+        "LOCATION). Street addresses come from the classifier only. Serves Steward's deep privacy "
+        "path.",
         "intended_use": "Finding PERSON, LOCATION and STREET_ADDRESS spans in English prompts and "
         "answers so the gateway can redact or pseudonymise them before a model sees them.",
         "out_of_scope_uses": "Identifying or profiling people; any decision about an individual; "
@@ -511,8 +527,11 @@ def _card(evaluation: dict[str, Any], cfg: BertConfig, config: TrainConfig) -> d
         "gpu_backend/build/pii_synth.py: training-only templates (disjoint from the evaluation "
         "corpus), US Census names (names package), a small European name list, geonames places "
         "(steward/privacy/data/places.tsv.gz) and generated US/UK/DE/FR/ES/IT street addresses. "
-        "No real personal data.",
+        "No real personal data. The spaCy NER was trained by its publisher (Explosion) on "
+        f"{', '.join(str(s) for s in spacy_facts['training_data'])} (per its meta.json; the NER on "
+        "OntoNotes 5) and is used as shipped, not retrained here.",
         "evaluation": evaluation,
+        "ensemble": spacy_facts,
         "fairness": {
             "note": "Name coverage follows the US Census lists plus ~60 European first and last "
             "names; names from other cultures are under-represented and may be missed more often."

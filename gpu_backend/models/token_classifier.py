@@ -7,6 +7,10 @@ to character spans of the caller's text: word pieces are merged into words (the 
 the argmax of its pieces' mean probabilities), consecutive words of one type form an entity, and
 its score is the mean probability of that type over its words. The output is one JSON string
 per input: ``[{"entity_type", "start", "end", "score"}, ...]``.
+
+When the manifest's ``postprocessing.ensemble`` names a spaCy pipeline (``spacy_ner``), its mapped
+spans are merged with the classifier's (``ensemble.merge``) before the answer is written: one
+model version, one call, one answer.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import numpy.typing as npt
 from gpu_backend.errors import ModelLoadError
 from gpu_backend.manifest import ModelSource, read_manifest
 from gpu_backend.models.base import Batch, TextModel
+from gpu_backend.models.ensemble import merge
+from gpu_backend.models.spacy_ner import SpacyNer
 from gpu_backend.settings import Settings
 
 FloatArray = npt.NDArray[np.float32]
@@ -192,6 +198,12 @@ class TokenClassifierModel(TextModel):
         if n_tags is not None and n_tags != len(labels):
             raise ModelLoadError(f"graph emits {n_tags} tags but postprocessing.labels has {len(labels)}")
         self.labels: list[str] = labels
+        ensemble = post.get("ensemble")
+        self.second: SpacyNer | None = None
+        self.classifier_wins: frozenset[str] = frozenset()
+        if ensemble is not None:
+            self.second = SpacyNer.from_manifest(ensemble, artifacts)
+            self.classifier_wins = frozenset(ensemble.get("classifier_wins", []))
         spec = self.manifest.outputs[0]
         if len(self.manifest.outputs) != 1 or spec.datatype != "BYTES":
             raise ModelLoadError("token-classification has exactly one BYTES output (JSON entities)")
@@ -206,6 +218,16 @@ class TokenClassifierModel(TextModel):
 
     def entities(self, texts: list[str]) -> list[list[Entity]]:
         """Entities of each text (the in-process entry point the evaluation script uses too)."""
+        found = self.classifier_entities(texts)
+        if self.second is None:
+            return found
+        return [
+            [Entity(*m) for m in merge(ours, theirs, self.classifier_wins, text)]
+            for ours, theirs, text in zip(found, self.second.spans(texts), texts, strict=True)
+        ]
+
+    def classifier_entities(self, texts: list[str]) -> list[list[Entity]]:
+        """The token classifier's entities alone (no ensemble)."""
         encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
         windows: list[tuple[int, int, int]] = []  # (text row, first token, token count)
         plans: list[tuple[list[int], list[int]]] = []  # per text: window starts, window indices
@@ -268,6 +290,10 @@ class TokenClassifierModel(TextModel):
     def metadata_parameters(self) -> dict[str, Any]:
         params = super().metadata_parameters()
         params["labels"] = list(getattr(self, "labels", []))
+        second = getattr(self, "second", None)
+        if second is not None:
+            params["ensemble"] = {"kind": "spacy-ner", "version": second.version,
+                                  "labels": dict(second.labels)}  # fmt: skip
         return params
 
 

@@ -91,7 +91,16 @@ def test_the_manifest_is_one_the_server_accepts(two_small_builds: tuple[Path, Pa
     assert [(s.name, s.datatype, s.shape) for s in manifest.outputs] == [("entities", "BYTES", (-1,))]
     assert manifest.postprocessing["labels"] == list(pii_ner.LABELS)
     assert manifest.preprocessing["max_length"] == 256
-    assert set(manifest.artifacts) == {"model.onnx", "tokenizer.json"}
+    assert set(manifest.artifacts) == {"model.onnx", "tokenizer.json", "spacy_ner.cfg", "spacy_ner.bin"}
+    # And the ensemble's spaCy NER is listed with its mapping, version and training data
+    ensemble = manifest.postprocessing["ensemble"]
+    assert (ensemble["kind"], ensemble["config"], ensemble["pipeline"]) == (
+        "spacy-ner", "spacy_ner.cfg", "spacy_ner.bin"
+    )  # fmt: skip
+    assert ensemble["labels"] == {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION"}
+    assert manifest.card["ensemble"]["version"] == "3.8.0"
+    assert "OntoNotes 5" in manifest.card["ensemble"]["training_data"]
+    assert "OntoNotes 5" in manifest.card["training_data"]
     assert manifest.card["evaluation"]["held_out_synthetic_exact_span"].keys() == {
         "PERSON", "LOCATION", "STREET_ADDRESS"
     }  # fmt: skip
