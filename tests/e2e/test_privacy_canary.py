@@ -17,7 +17,7 @@ import json
 import math
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -964,14 +964,22 @@ def _items(stack: RunningStack) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _audit_records(stack: RunningStack, traffic: Traffic) -> dict[str, dict[str, Any]]:
-    """The canary's audit records, by probe name (read straight from the table)."""
-    by_id = {
-        item["request_id"]["S"]: item
-        for item in _items(stack)[ResourceNames("local").audit_table.name]
-        if "request_id" in item
-    }
-    return {name: by_id[rid] for name, rid in traffic.request_ids.items() if rid in by_id}
+def _audit_records(
+    stack: RunningStack, traffic: Traffic, need: Collection[str] = (), wait_s: float = 30.0
+) -> dict[str, dict[str, Any]]:
+    """The canary's audit records, by probe name (read straight from the table); waits up to
+    ``wait_s`` for the records of ``need`` (a loaded machine can make a write land late)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        by_id = {
+            item["request_id"]["S"]: item
+            for item in _items(stack)[ResourceNames("local").audit_table.name]
+            if "request_id" in item
+        }
+        found = {name: by_id[rid] for name, rid in traffic.request_ids.items() if rid in by_id}
+        if set(need) <= set(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(1.0)
 
 
 # --- what callers got --------------------------------------------------------------------------
@@ -1048,8 +1056,7 @@ def test_the_backend_embedded_the_redacted_text_only(stack: RunningStack, traffi
 
 
 def test_refused_requests_never_reached_the_backend(stack: RunningStack, traffic: Traffic) -> None:
-    records = _audit_records(stack, traffic)
-    for name in (
+    refused = (
         "infer_fp32_strings",
         "infer_int64_strings",
         "infer_pii_tensor_name",
@@ -1060,7 +1067,9 @@ def test_refused_requests_never_reached_the_backend(stack: RunningStack, traffic
         "infer_binary_bad_utf8",
         "policy_pii_model",
         "embeddings_held",
-    ):
+    )
+    records = _audit_records(stack, traffic, need=refused)
+    for name in refused:
         record = records[name]
         assert int(record["status"]["N"]) == traffic.response(name).status_code, name
         assert int(record.get("backend_attempts", {}).get("N", "0")) == 0, name
