@@ -27,6 +27,19 @@ _TITLES = frozenset(
     b"mr mr. mrs mrs. ms ms. miss dr dr. prof prof. sir dame madam mx mx. lady lord rev rev. fr fr. "
     b"mister doctor professor".split()
 )
+# Offices and ranks written before a name in reports ('Prime Minister X', 'Coach X', 'the
+# minister, X'): the name after one is a person even when no list knows it.
+_OFFICES = frozenset(
+    """
+    president vice-president minister premier senator sen congressman congresswoman governor judge
+    justice magistrate captain capt coach skipper chancellor commander admiral general gen colonel
+    col lieutenant lt sergeant sgt corporal inspector superintendent commissioner constable
+    detective spokesman spokeswoman spokesperson chairman chairwoman chair chief leader treasurer
+    secretary mayor prince princess king queen sheikh ayatollah pope bishop archbishop cardinal
+    rabbi imam cleric ambassador envoy director deputy counsellor councillor mp chancellor
+    emperor sultan emir crown
+    """.split()  # noqa: SIM905
+)
 _PERSON_CUE_LIST = (
     b"my name is", b"name is", b"name:", b"i am", b"i'm", b"this is", b"dear", b"hi", b"hello", b"thanks",
     b"thank you", b"sincerely", b"regards", b"signed", b"patient", b"client", b"customer", b"applicant",
@@ -64,6 +77,24 @@ _US_STATE_CODES = frozenset(
     b"NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC".split()
 )
 _SENTENCE_END = frozenset(b'.!?\n\r\t:;"(')
+# A word in the capitalised run that makes it an organisation, event or building, not a person or
+# a place ('Kyoto University', 'Sydney Morning Herald', 'Melbourne Cup').
+_ORG_WORDS = frozenset(
+    """
+    inc ltd llc plc corp corporation co company group holdings industries motors airlines airways
+    party council ministry university college school institute academy association department
+    bank herald times post news journal press review gazette board commission committee club
+    foundation agency organisation organization union alliance federation league army navy police
+    tribunal parliament senate assembly congress authority fund trust cup games olympics stadium
+    hospital airport exchange network radio television tv church cathedral mosque temple centre
+    """.split()  # noqa: SIM905
+)
+# Verbs of speech or action after a run of unknown capitalised words that make it a person.
+_SPEECH_AFTER = (
+    b" said", b" says", b" told", b" asked", b" added", b" announced", b" argued", b" urged",
+    b" warned", b" denied", b" insisted", b" explained", b" confirmed", b" admitted", b" claimed",
+    b" replied", b" wrote", b" scored", b" won", b" beat", b" defeated", b" resigned",
+)  # fmt: skip
 
 # USPS street suffixes (Publication 28, common subset) and unit designators.
 _SUFFIXES = "|".join(
@@ -179,19 +210,31 @@ class NamesPlacesDetector:
             pos += len(raw) + 1
         kinds = places.kinds
         multi = places.multi_first
+        lows = [t[0].lower() for t in tokens]
+        if any(w in _ORG_WORDS for w in lows):
+            return  # an organisation, event or building
+        prev = _prev_word(data, tokens[0][1] if tokens else s)
         if (
             not any(
                 (low := t[0].lower()) in first or low in last or t[0] in kinds or t[0] in multi
                 for t in tokens
             )
-            and _prev_word(data, tokens[0][1] if tokens else s) not in _TITLES
+            and prev not in _TITLES
+            and prev.decode("utf-8", "replace") not in _OFFICES
+            and not any(w in _OFFICES for w in lows)
+            and not data.startswith(_SPEECH_AFTER, e)
         ):
-            return  # no known name or place and no title: nothing to report
+            return  # no known name or place, no title and no speech verb: nothing to report
         i = 0
         n = len(tokens)
+        titled = False
         while i < n:
             word, ts, _te = tokens[i]
             low = word.lower()
+            if low in _OFFICES:
+                titled = True
+                i += 1
+                continue
             # 1. Known place, longest match first ('New York', 'Feira de Santana').
             placed = False
             for k in range(min(places.multi_first.get(word, 1), n - i), 0, -1):
@@ -200,7 +243,9 @@ class NamesPlacesDetector:
                 if kind is None:
                     continue
                 pe = tokens[i + k - 1][2]
-                score = _place_score(data, ts, pe, k, kind, low, first, last, common)
+                followed = i + k < n and tokens[i + k][0].lower() not in common
+                major = kind in ("country", "region") or name in places.major
+                score = _place_score(data, ts, pe, k, kind, low, first, last, common, followed, major)
                 if score > 0:
                     add("LOCATION", ts, pe, score)
                     _state_after(data, pe, add)
@@ -208,8 +253,10 @@ class NamesPlacesDetector:
                     placed = True
                 break
             if placed:
+                titled = False
                 continue
             if low in common or low.encode() in _CONNECTORS:
+                titled = False
                 i += 1
                 continue
             # 2. A run of name-like tokens.
@@ -218,15 +265,21 @@ class NamesPlacesDetector:
                 w = tokens[j][0]
                 if w.lower() in common or (j > i and w in kinds and w.lower() not in last):
                     break
+                if w.lower() in _OFFICES:
+                    break
                 if w[0].islower():
                     break
                 j += 1
             run = tokens[i:j]
             rs = initial_start if (i == 0 and initial_start is not None) else run[0][1]
-            score = _person_score(data, rs, run, first, last)
+            re_ = run[-1][2]
+            score = 0.9 if titled else _person_score(data, rs, run, first, last)
+            if score == 0 and data.startswith(_SPEECH_AFTER, re_) and (len(run) >= 2 or lows[i] in last):
+                score = 0.7
             if score > 0:
-                add("PERSON", rs, run[-1][2], score)
-            i = j
+                add("PERSON", rs, re_, score)
+            titled = False
+            i = max(j, i + 1)
 
 
 # English words that end like a German street name ('During 1971', 'Spring 2020', 'String 12').
@@ -288,7 +341,7 @@ def _person_score(data, rs, run, first, last) -> float:  # type: ignore[no-untyp
     prev = _prev_word(data, rs)
     in_first = words[0] in first
     known = sum(1 for w in words if w in first or w in last)
-    if prev in _TITLES:
+    if prev in _TITLES or prev.decode("utf-8", "replace") in _OFFICES:
         return 0.9
     if len(words) >= 2 and in_first and words[-1] in last:
         return 0.8
@@ -306,7 +359,7 @@ def _person_score(data, rs, run, first, last) -> float:  # type: ignore[no-untyp
     return 0.0
 
 
-def _place_score(data, ps, pe, k, kind, low, first, last, common) -> float:  # type: ignore[no-untyped-def]
+def _place_score(data, ps, pe, k, kind, low, first, last, common, followed, major) -> float:  # type: ignore[no-untyped-def]
     prev = _prev_word(data, ps)
     ctx = data[max(0, ps - 24) : ps].lower()
     person_like = k == 1 and (low in first or low in last)
@@ -322,9 +375,11 @@ def _place_score(data, ps, pe, k, kind, low, first, last, common) -> float:  # t
     if cued or followed_by_region:
         return 0.85
     if kind in ("country", "continent", "region"):
-        return 0.45 if person_like else 0.8
+        return 0.45 if person_like and followed else 0.8
     if k > 1:
         return 0.75
+    if major:
+        return 0.0 if person_like and followed else 0.6
     return 0.0 if person_like else 0.45
 
 
