@@ -17,8 +17,9 @@ from steward.privacy.normalize import TextView
 _WORD_RE = r"\p{Lu}(?:['\x{2019}]\p{Lu})?\p{Ll}+(?:-?\p{Lu}?\p{Ll}+){0,3}"
 _INITIAL = r"\p{Lu}\."
 _UNIT = r"(?:" + _INITIAL + " )?" + _WORD_RE
-_CONNECTORS = frozenset(b"de da do dos das del della la le of upon sur am".split())
-_SEQUENCE = _UNIT + r"(?: (?:(?:de|da|do|dos|das|del|della|la|le|of|upon|sur|am) )?" + _UNIT + r"){0,5}"
+_CONNECTOR_WORDS = "de da do dos das del della la le of upon sur am bin ibn van von der den ter du".split()
+_CONNECTORS = frozenset(w.encode() for w in _CONNECTOR_WORDS)
+_SEQUENCE = _UNIT + r"(?: (?:(?:" + "|".join(_CONNECTOR_WORDS) + r") )?" + _UNIT + r"){0,5}"
 _LOWER_INTRO = (
     r"(?i)\b(?:my name is|name is|i am|i'm|this is|call me|named|called)[ ]+"
     r"([a-z][a-z'\-]+)(?:[ ]+([a-z][a-z'\-]+))?"
@@ -37,7 +38,7 @@ _OFFICES = frozenset(
     detective spokesman spokeswoman spokesperson chairman chairwoman chair chief leader treasurer
     secretary mayor prince princess king queen sheikh ayatollah pope bishop archbishop cardinal
     rabbi imam cleric ambassador envoy director deputy counsellor councillor mp chancellor
-    emperor sultan emir crown
+    emperor sultan emir crown prime
     """.split()  # noqa: SIM905
 )
 _PERSON_CUE_LIST = (
@@ -87,6 +88,7 @@ _ORG_WORDS = frozenset(
     foundation agency organisation organization union alliance federation league army navy police
     tribunal parliament senate assembly congress authority fund trust cup games olympics stadium
     hospital airport exchange network radio television tv church cathedral mosque temple centre
+    government
     """.split()  # noqa: SIM905
 )
 # Verbs of speech or action after a run of unknown capitalised words that make it a person.
@@ -211,8 +213,11 @@ class NamesPlacesDetector:
         kinds = places.kinds
         multi = places.multi_first
         lows = [t[0].lower() for t in tokens]
-        if any(w in _ORG_WORDS for w in lows):
-            return  # an organisation, event or building
+        # Words of an organisation, event or building ('Kyoto University'), up to a connector:
+        # 'Professor Hiroshi Tanaka of Kyoto University' keeps the person.
+        org = _org_tokens(lows, data, tokens)
+        if len(org) == len(tokens):
+            return
         prev = _prev_word(data, tokens[0][1] if tokens else s)
         if (
             not any(
@@ -231,6 +236,9 @@ class NamesPlacesDetector:
         while i < n:
             word, ts, _te = tokens[i]
             low = word.lower()
+            if i in org:
+                i += 1
+                continue
             if low in _OFFICES:
                 titled = True
                 i += 1
@@ -245,7 +253,9 @@ class NamesPlacesDetector:
                 pe = tokens[i + k - 1][2]
                 followed = i + k < n and tokens[i + k][0].lower() not in common
                 major = kind in ("country", "region") or name in places.major
-                score = _place_score(data, ts, pe, k, kind, low, first, last, common, followed, major)
+                score = _place_score(
+                    data, ts, pe, k, kind, low, first, last, common, followed, major, kinds
+                )
                 if score > 0:
                     add("LOCATION", ts, pe, score)
                     _state_after(data, pe, add)
@@ -263,10 +273,13 @@ class NamesPlacesDetector:
             j = i
             while j < n and j - i < 4:
                 w = tokens[j][0]
-                if w.lower() in common or (j > i and w in kinds and w.lower() not in last):
+                if j in org or w.lower() in common or w.lower() in _OFFICES:
                     break
-                if w.lower() in _OFFICES:
-                    break
+                # A country or big city ends a name ('Kofi Annan Ghana'); a small town does not
+                # ('Nelson Mandela': 'Mandela' is also a town).
+                if j > i and w in kinds and w.lower() not in last:
+                    if kinds[w] != "city" or w in places.major:
+                        break
                 if w[0].islower():
                     break
                 j += 1
@@ -288,6 +301,23 @@ _VOWELS = frozenset(b"aeiouy")
 _TEMPORAL = frozenset(
     b"in during since until till by from before after around circa early late mid of between".split()
 )
+
+
+def _org_tokens(lows: list[str], data: bytes, tokens: list[tuple[str, int, int]]) -> set[int]:
+    """Indexes of the tokens in each connector-bounded segment that holds an organisation word."""
+    out: set[int] = set()
+    segment: list[int] = []
+    has_org = False
+    for idx, low in enumerate(lows):
+        if idx and data[tokens[idx - 1][2] : tokens[idx][1]].strip().lower() in _CONNECTORS:
+            if has_org:
+                out.update(segment)
+            segment, has_org = [], False
+        segment.append(idx)
+        has_org = has_org or low in _ORG_WORDS
+    if has_org:
+        out.update(segment)
+    return out
 
 
 def _street_evidence(data: bytes, s: int, e: int) -> bool:
@@ -354,17 +384,42 @@ def _person_score(data, rs, run, first, last) -> float:  # type: ignore[no-untyp
         return 0.0
     if cued and (in_first or words[0] in last):
         return 0.75
+    if (in_first or words[0] in last) and _in_name_list(data, rs, run[-1][2]):
+        return 0.6
     if in_first and not _sentence_initial(data, rs):
         return 0.5
     return 0.0
 
 
-def _place_score(data, ps, pe, k, kind, low, first, last, common, followed, major) -> float:  # type: ignore[no-untyped-def]
+def _in_name_list(data: bytes, s: int, e: int) -> bool:
+    """A word in a comma list of capitalised words ('Smith, Ponting, Warne and McGrath'): team
+    sheets and results name players by surname alone."""
+    before = data[max(0, s - 30) : s]
+    after = data[e : e + 30]
+    left = before.endswith((b", ", b" and ")) and _capitalised_tail(before.rstrip(b", ").removesuffix(b" and"))
+    right = after.startswith((b", ", b" and ")) and after.lstrip(b", ").removeprefix(b"and ")[:1].isupper()
+    return left and right or (left and before.count(b",") >= 2) or (right and after.count(b",") >= 2)
+
+
+def _capitalised_tail(chunk: bytes) -> bool:
+    words = chunk.split()
+    return bool(words) and words[-1][:1].isupper()
+
+
+def _after_place(data: bytes, ps: int, kinds: dict[str, str]) -> bool:
+    """'Adelaide and Darwin': the word after a place joined by 'and' / 'or' is one too."""
+    words = data[max(0, ps - 40) : ps].split()
+    if len(words) < 2 or words[-1] not in (b"and", b"or"):
+        return False
+    return words[-2].rstrip(b",").decode("utf-8", "replace") in kinds
+
+
+def _place_score(data, ps, pe, k, kind, low, first, last, common, followed, major, kinds) -> float:  # type: ignore[no-untyped-def]
     prev = _prev_word(data, ps)
     ctx = data[max(0, ps - 24) : ps].lower()
     person_like = k == 1 and (low in first or low in last)
     prepositions = _STRONG_PLACE_PREPOSITIONS if person_like else _PLACE_PREPOSITIONS
-    cued = prev in prepositions or any(c in ctx for c in _PLACE_CUES)
+    cued = prev in prepositions or any(c in ctx for c in _PLACE_CUES) or _after_place(data, ps, kinds)
     followed_by_region = data[pe : pe + 2] == b", " and (
         data[pe + 2 : pe + 4] in _US_STATE_CODES and not data[pe + 4 : pe + 5].isalpha()
     )
