@@ -70,8 +70,17 @@ def build() -> dict[str, tuple[str, int]]:
         if old is None or rank[kind] > rank[old[0]] or (old[0] == kind and population > old[1]):
             rows[name] = (kind, population)
 
-    for city in gc.get_cities().values():
+    cities = list(gc.get_cities().values())
+    for city in cities:
         put(city["name"], "city", int(city["population"]))
+    # Other spellings of cities of 100k+ ('Bangalore', 'Rangoon', 'Kondoz'), Latin-script ones only,
+    # added after every primary name so that no spelling displaces a city's own name.
+    primary = set(rows)
+    for city in cities:
+        if int(city["population"]) >= 100_000:
+            for alt in city["alternatenames"]:
+                if _PLACE_SPELLING.match(alt) and alt not in primary:
+                    put(alt, "city", int(city["population"]))
     for country in gc.get_countries().values():
         put(country["name"], "country", int(country["population"]))
     for state in gc.get_us_states().values():
@@ -94,6 +103,7 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
+_PLACE_SPELLING = re.compile(r"^[A-Z][a-z]{3,}(?:[ \-][A-Z][a-z]+){0,2}$")
 _LATIN_WORD = re.compile(r"^[A-Za-z\u00C0-\u024F'\-]{2,}$")
 
 
