@@ -265,7 +265,9 @@ class NamesPlacesDetector:
             if placed:
                 titled = False
                 continue
-            if low in common or low.encode() in _CONNECTORS:
+            if (low in common and not _name_word(tokens, i, i, common, first, last)) or (
+                low.encode() in _CONNECTORS
+            ):
                 titled = False
                 i += 1
                 continue
@@ -273,7 +275,9 @@ class NamesPlacesDetector:
             j = i
             while j < n and j - i < 4:
                 w = tokens[j][0]
-                if j in org or w.lower() in common or w.lower() in _OFFICES:
+                if j in org or w.lower() in _OFFICES:
+                    break
+                if w.lower() in common and not _name_word(tokens, j, i, common, first, last):
                     break
                 # A country or big city ends a name ('Kofi Annan Ghana'); a small town does not
                 # ('Nelson Mandela': 'Mandela' is also a town).
@@ -281,6 +285,10 @@ class NamesPlacesDetector:
                     if kinds[w] != "city" or w in places.major:
                         break
                 if w[0].islower():
+                    # A particle inside a name ('Osama bin Laden', 'Ludwig van Beethoven').
+                    if j > i and w in _PARTICLES and j + 1 < n and tokens[j + 1][0][0].isupper():
+                        j += 1
+                        continue
                     break
                 j += 1
             run = tokens[i:j]
@@ -301,6 +309,19 @@ _VOWELS = frozenset(b"aeiouy")
 _TEMPORAL = frozenset(
     b"in during since until till by from before after around circa early late mid of between".split()
 )
+
+
+_PARTICLES = frozenset("bin ibn van von der den ter du de da del della dos das".split())
+
+
+def _name_word(tokens, j, i, common, first, last) -> bool:  # type: ignore[no-untyped-def]
+    """A common word that is a given name starts a name when a surname follows ('Grant Hackett',
+    'Bob Brown'); one after a known given name ends it ('Peter Young')."""
+    low = tokens[j][0].lower()
+    nxt = tokens[j + 1][0].lower() if j + 1 < len(tokens) else ""
+    if j == i:
+        return low in first and nxt in last and nxt not in common
+    return low in last and tokens[j - 1][0].lower() in first and tokens[j - 1][0].lower() not in common
 
 
 def _org_tokens(lows: list[str], data: bytes, tokens: list[tuple[str, int, int]]) -> set[int]:
