@@ -77,6 +77,8 @@ _US_STATE_CODES = frozenset(
     b"AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY "
     b"NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC".split()
 )
+# Three or more words in capitals: a headline ('FLOODS HIT MOZAMBIQUE AS AID ARRIVES IN MAPUTO').
+_CAPS_RUN = r"(?:\b\p{Lu}[\p{Lu}'\-]+[ ,:]{1,3}){2,15}\p{Lu}[\p{Lu}'\-]+\b"
 _SENTENCE_END = frozenset(b'.!?\n\r\t:;"(')
 # A word in the capitalised run that makes it an organisation, event or building, not a person or
 # a place ('Kyoto University', 'Sydney Morning Herald', 'Melbourne Cup').
@@ -152,6 +154,7 @@ class NamesPlacesDetector:
         self._lower_intro = Pattern(_LOWER_INTRO)
         self._street = Pattern("(?:" + _STREET_US + "|" + _STREET_DE + "|" + _STREET_FR + ")")
         self._uk_postcode = Pattern(_STREET_UK_POSTCODE)
+        self._caps_run = Pattern(_CAPS_RUN)
 
     def detect(self, view: TextView) -> list[Finding]:
         data = view.data
@@ -181,6 +184,9 @@ class NamesPlacesDetector:
 
         for g in self._sequence.finditer(data):
             self._sequence_findings(data, g[0], first, last, places, common, add)
+
+        for g in self._caps_run.finditer(data):
+            _headline_findings(data, g[0], first, last, places, common, add)
 
         for g in self._lower_intro.finditer(data):
             s1, e1 = g[1]
@@ -412,6 +418,35 @@ def _person_score(data, rs, run, first, last) -> float:  # type: ignore[no-untyp
     return 0.0
 
 
+_HEADLINE_WORD = Pattern(r"\p{Lu}[\p{Lu}'\-]+")
+
+
+def _headline_findings(data, span, first, last, places, common, add) -> None:  # type: ignore[no-untyped-def]
+    """Places in a headline in capitals, looked up in title case: countries, regions, big cities
+    and multi-word places only, since a headline has no case to tell 'JOBS' from 'Jobs'. A known
+    given name followed by a known surname is a person."""
+    words = [(data[a:b].decode("utf-8", "replace"), a, b) for (a, b), *_ in _HEADLINE_WORD.finditer(data, *span)]
+    titled = [w.title() for w, _, _ in words]
+    i, n = 0, len(words)
+    while i < n:
+        for k in range(min(places.multi_first.get(titled[i], 1), n - i), 0, -1):
+            name = " ".join(titled[i : i + k])
+            kind = places.kinds.get(name)
+            if kind is None or (k == 1 and (name.lower() in common or len(name) < 4)):
+                continue
+            if k > 1 or kind != "city" or name in places.major:
+                add("LOCATION", words[i][1], words[i + k - 1][2], 0.6)
+                i += k
+                break
+        else:
+            a, b = titled[i].lower(), titled[i + 1].lower() if i + 1 < n else ""
+            if a in first and b in last and a not in common and b not in common:
+                add("PERSON", words[i][1], words[i + 1][2], 0.6)
+                i += 2
+                continue
+            i += 1
+
+
 def _in_name_list(data: bytes, s: int, e: int) -> bool:
     """A word in a comma list of capitalised words ('Smith, Ponting, Warne and McGrath'): team
     sheets and results name players by surname alone."""
@@ -456,7 +491,7 @@ def _place_score(data, ps, pe, k, kind, low, first, last, common, followed, majo
         return 0.75
     if major:
         return 0.0 if person_like and followed else 0.6
-    return 0.0 if person_like else 0.45
+    return 0.0 if person_like else (0.45 if _sentence_initial(data, ps) else 0.55)
 
 
 def _state_after(data: bytes, pe: int, add) -> None:  # type: ignore[no-untyped-def]
