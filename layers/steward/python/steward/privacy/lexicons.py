@@ -40,7 +40,8 @@ _COMMON_WORDS = frozenset(
     chinese japanese american british european african asian god lord jesus christ christmas easter
     i'm i've i'll i'd we're they're you're it's that's there's let's don't can't won't isn't
     end day week month year time all reply comments question answer issue problem thing
-    many several
+    many several later earlier afterwards recently currently finally eventually initially overall
+    instead elsewhere nearly almost despite following under officials police witnesses residents
     """.split()  # noqa: SIM905
 )
 

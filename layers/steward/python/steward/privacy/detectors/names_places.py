@@ -17,7 +17,7 @@ from steward.privacy.normalize import TextView
 _WORD_RE = r"\p{Lu}(?:['\x{2019}]\p{Lu})?\p{Ll}+(?:-?\p{Lu}?\p{Ll}+){0,3}"
 _INITIAL = r"\p{Lu}\."
 _UNIT = r"(?:" + _INITIAL + " )?" + _WORD_RE
-_CONNECTOR_WORDS = "de da do dos das del della la le of upon sur am bin ibn van von der den ter du".split()
+_CONNECTOR_WORDS = "de da do dos das del della la le of upon sur am bin ibn van von der den ter du".split()  # noqa: SIM905
 _CONNECTORS = frozenset(w.encode() for w in _CONNECTOR_WORDS)
 _SEQUENCE = _UNIT + r"(?: (?:(?:" + "|".join(_CONNECTOR_WORDS) + r") )?" + _UNIT + r"){0,5}"
 _LOWER_INTRO = (
@@ -217,22 +217,21 @@ class NamesPlacesDetector:
                 tokens.append((raw.decode("utf-8"), pos, pos + len(raw)))
             pos += len(raw) + 1
         kinds = places.kinds
-        multi = places.multi_first
         lows = [t[0].lower() for t in tokens]
         # Words of an organisation, event or building ('Kyoto University'), up to a connector:
         # 'Professor Hiroshi Tanaka of Kyoto University' keeps the person.
-        org = _org_tokens(lows, data, tokens)
+        org = _org_tokens(lows) if not _ORG_WORDS.isdisjoint(lows) else set()
         if len(org) == len(tokens):
             return
         prev = _prev_word(data, tokens[0][1] if tokens else s)
         if (
             not any(
-                (low := t[0].lower()) in first or low in last or t[0] in kinds or t[0] in multi
-                for t in tokens
+                w in first or w in last or t[0] in kinds or t[0] in places.multi_first
+                for w, t in zip(lows, tokens, strict=True)
             )
             and prev not in _TITLES
             and prev.decode("utf-8", "replace") not in _OFFICES
-            and not any(w in _OFFICES for w in lows)
+            and _OFFICES.isdisjoint(lows)
             and not data.startswith(_SPEECH_AFTER, e)
         ):
             return  # no known name or place, no title and no speech verb: nothing to report
@@ -245,7 +244,7 @@ class NamesPlacesDetector:
             if i in org:
                 i += 1
                 continue
-            if low in _OFFICES:
+            if low in _OFFICES or low.encode() in _TITLES:
                 titled = True
                 i += 1
                 continue
@@ -259,9 +258,7 @@ class NamesPlacesDetector:
                 pe = tokens[i + k - 1][2]
                 followed = i + k < n and tokens[i + k][0].lower() not in common
                 major = kind in ("country", "region") or name in places.major
-                score = _place_score(
-                    data, ts, pe, k, kind, low, first, last, common, followed, major, kinds
-                )
+                score = _place_score(data, ts, pe, k, kind, low, first, last, common, followed, major, kinds)
                 if score > 0:
                     add("LOCATION", ts, pe, score)
                     _state_after(data, pe, add)
@@ -281,15 +278,19 @@ class NamesPlacesDetector:
             j = i
             while j < n and j - i < 4:
                 w = tokens[j][0]
-                if j in org or w.lower() in _OFFICES:
+                if j in org or w.lower() in _OFFICES or w.lower().encode() in _TITLES:
                     break
                 if w.lower() in common and not _name_word(tokens, j, i, common, first, last):
                     break
                 # A country or big city ends a name ('Kofi Annan Ghana'); a small town does not
                 # ('Nelson Mandela': 'Mandela' is also a town).
-                if j > i and w in kinds and w.lower() not in last:
-                    if kinds[w] != "city" or w in places.major:
-                        break
+                if (
+                    j > i
+                    and w in kinds
+                    and w.lower() not in last
+                    and (kinds[w] != "city" or w in places.major)
+                ):
+                    break
                 if w[0].islower():
                     # A particle inside a name ('Osama bin Laden', 'Ludwig van Beethoven').
                     if j > i and w in _PARTICLES and j + 1 < n and tokens[j + 1][0][0].isupper():
@@ -317,7 +318,7 @@ _TEMPORAL = frozenset(
 )
 
 
-_PARTICLES = frozenset("bin ibn van von der den ter du de da del della dos das".split())
+_PARTICLES = frozenset("bin ibn van von der den ter du de da del della dos das".split())  # noqa: SIM905
 
 
 def _name_word(tokens, j, i, common, first, last) -> bool:  # type: ignore[no-untyped-def]
@@ -330,16 +331,17 @@ def _name_word(tokens, j, i, common, first, last) -> bool:  # type: ignore[no-un
     return low in last and tokens[j - 1][0].lower() in first and tokens[j - 1][0].lower() not in common
 
 
-def _org_tokens(lows: list[str], data: bytes, tokens: list[tuple[str, int, int]]) -> set[int]:
+def _org_tokens(lows: list[str]) -> set[int]:
     """Indexes of the tokens in each connector-bounded segment that holds an organisation word."""
     out: set[int] = set()
     segment: list[int] = []
     has_org = False
     for idx, low in enumerate(lows):
-        if idx and data[tokens[idx - 1][2] : tokens[idx][1]].strip().lower() in _CONNECTORS:
+        if low.encode() in _CONNECTORS and low not in _PARTICLES:
             if has_org:
                 out.update(segment)
             segment, has_org = [], False
+            continue
         segment.append(idx)
         has_org = has_org or low in _ORG_WORDS
     if has_org:
@@ -425,7 +427,9 @@ def _headline_findings(data, span, first, last, places, common, add) -> None:  #
     """Places in a headline in capitals, looked up in title case: countries, regions, big cities
     and multi-word places only, since a headline has no case to tell 'JOBS' from 'Jobs'. A known
     given name followed by a known surname is a person."""
-    words = [(data[a:b].decode("utf-8", "replace"), a, b) for (a, b), *_ in _HEADLINE_WORD.finditer(data, *span)]
+    words = [
+        (data[a:b].decode("utf-8", "replace"), a, b) for (a, b), *_ in _HEADLINE_WORD.finditer(data, *span)
+    ]
     titled = [w.title() for w, _, _ in words]
     i, n = 0, len(words)
     while i < n:
@@ -452,9 +456,11 @@ def _in_name_list(data: bytes, s: int, e: int) -> bool:
     sheets and results name players by surname alone."""
     before = data[max(0, s - 30) : s]
     after = data[e : e + 30]
-    left = before.endswith((b", ", b" and ")) and _capitalised_tail(before.rstrip(b", ").removesuffix(b" and"))
+    left = before.endswith((b", ", b" and ")) and _capitalised_tail(
+        before.rstrip(b", ").removesuffix(b" and")
+    )
     right = after.startswith((b", ", b" and ")) and after.lstrip(b", ").removeprefix(b"and ")[:1].isupper()
-    return left and right or (left and before.count(b",") >= 2) or (right and after.count(b",") >= 2)
+    return (left and right) or (left and before.count(b",") >= 2) or (right and after.count(b",") >= 2)
 
 
 def _capitalised_tail(chunk: bytes) -> bool:
