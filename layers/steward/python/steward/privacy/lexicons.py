@@ -42,6 +42,8 @@ _COMMON_WORDS = frozenset(
     end day week month year time all reply comments question answer issue problem thing
     many several later earlier afterwards recently currently finally eventually initially overall
     instead elsewhere nearly almost despite following under officials police witnesses residents
+    republic python javascript typescript excel powerpoint outlook linux windows docker kubernetes
+    github slack teams azure sql rust kotlin swift golang markdown
     """.split()  # noqa: SIM905
 )
 

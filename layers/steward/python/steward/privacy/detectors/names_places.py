@@ -155,6 +155,7 @@ class NamesPlacesDetector:
         self._street = Pattern("(?:" + _STREET_US + "|" + _STREET_DE + "|" + _STREET_FR + ")")
         self._uk_postcode = Pattern(_STREET_UK_POSTCODE)
         self._caps_run = Pattern(_CAPS_RUN)
+        self._based = Pattern(r"\b(\p{Lu}\p{Ll}+(?: \p{Lu}\p{Ll}+){0,2})-based\b")
 
     def detect(self, view: TextView) -> list[Finding]:
         data = view.data
@@ -184,6 +185,11 @@ class NamesPlacesDetector:
 
         for g in self._sequence.finditer(data):
             self._sequence_findings(data, g[0], first, last, places, common, add)
+
+        for g in self._based.finditer(data):  # 'a Sydney-based lawyer'
+            s1, e1 = g[1]
+            if data[s1:e1].decode("utf-8", "replace") in places.kinds:
+                add("LOCATION", s1, e1, 0.85)
 
         for g in self._caps_run.finditer(data):
             _headline_findings(data, g[0], first, last, places, common, add)
@@ -233,6 +239,7 @@ class NamesPlacesDetector:
             and prev.decode("utf-8", "replace") not in _OFFICES
             and _OFFICES.isdisjoint(lows)
             and not data.startswith(_SPEECH_AFTER, e)
+            and not (len(tokens) == 1 and prev in _UNKNOWN_PLACE_CUES)
         ):
             return  # no known name or place, no title and no speech verb: nothing to report
         i = 0
@@ -304,6 +311,8 @@ class NamesPlacesDetector:
             score = 0.9 if titled else _person_score(data, rs, run, first, last)
             if score == 0 and data.startswith(_SPEECH_AFTER, re_) and (len(run) >= 2 or lows[i] in last):
                 score = 0.7
+            if score == 0 and len(run) == 1 and _unknown_place(data, rs, lows[i], first, last):
+                add("LOCATION", rs, re_, 0.5)
             if score > 0:
                 add("PERSON", rs, re_, score)
             titled = False
@@ -449,6 +458,14 @@ def _headline_findings(data, span, first, last, places, common, add) -> None:  #
                 i += 2
                 continue
             i += 1
+
+
+# Before a capitalised word no list knows, these make it a place ('fighting near Taloqan').
+_UNKNOWN_PLACE_CUES = frozenset(b"in near from outside".split())
+
+
+def _unknown_place(data: bytes, s: int, low: str, first, last) -> bool:  # type: ignore[no-untyped-def]
+    return low not in first and low not in last and _prev_word(data, s) in _UNKNOWN_PLACE_CUES
 
 
 def _in_name_list(data: bytes, s: int, e: int) -> bool:
