@@ -38,6 +38,7 @@ from steward.resources import (
 
 from cdk.data import DataConstruct
 from cdk.function import StewardFunction
+from cdk.grants import invoke_endpoint, tenant_data_keys
 from cdk.layers import LayersConstruct
 from cdk.nag import acknowledge
 from cdk.settings import StageSettings
@@ -411,29 +412,9 @@ class ApiConstruct(Construct):
         )
         # Privacy ``encrypt`` operator: a data key per request, only under a tenant encryption
         # context (steward.adapters.kms_encryptor); called directly, so no kms:ViaService here.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="PrivacyEnvelopeKeys",
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[data.key.key_arn],
-                conditions={
-                    "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["steward:tenant"]},
-                    "Null": {"kms:EncryptionContextKeys": "false"},
-                },
-            )
-        )
+        role.add_to_principal_policy(tenant_data_keys("PrivacyEnvelopeKeys", data.key))
         if endpoint_name:
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="InvokeInferenceEndpoint",
-                    actions=["sagemaker:InvokeEndpoint"],
-                    resources=[
-                        Stack.of(self).format_arn(
-                            service="sagemaker", resource="endpoint", resource_name=endpoint_name.lower()
-                        )
-                    ],
-                )
-            )
+            role.add_to_principal_policy(invoke_endpoint(self, endpoint_name))
 
     def _grant_key(self, role: iam.IRole, sid: str, actions: list[str], services: list[str]) -> None:
         """Use the CMK only through the services that store Steward data."""

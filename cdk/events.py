@@ -35,6 +35,7 @@ from steward.resources import JOBS_MAX_RECEIVES, OPEN_BATCHES_INDEX, ResourceNam
 
 from cdk.data import DataConstruct
 from cdk.function import StewardFunction
+from cdk.grants import invoke_endpoint, tenant_data_keys
 from cdk.layers import LayersConstruct
 from cdk.nag import acknowledge, logical_id
 from cdk.schedule_dead_letters import MAX_EVENT_AGE, RETRY_ATTEMPTS, ScheduleDeadLetters
@@ -365,29 +366,10 @@ class BatchEventsConstruct(Construct):
             )
         )
         self._kms(role, "StoresKms", ["dynamodb", "secretsmanager", "s3", "sqs"])
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="SealingKeys",  # batch objects and the privacy ``encrypt`` operator, per tenant
-                actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                resources=[data.key.key_arn],
-                conditions={
-                    "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["steward:tenant"]},
-                    "Null": {"kms:EncryptionContextKeys": "false"},
-                },
-            )
-        )
+        # Batch objects and the privacy ``encrypt`` operator: data keys per tenant.
+        role.add_to_principal_policy(tenant_data_keys("SealingKeys", data.key))
         if endpoint_name:
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="InvokeInferenceEndpoint",
-                    actions=["sagemaker:InvokeEndpoint"],
-                    resources=[
-                        Stack.of(self).format_arn(
-                            service="sagemaker", resource="endpoint", resource_name=endpoint_name.lower()
-                        )
-                    ],
-                )
-            )
+            role.add_to_principal_policy(invoke_endpoint(self, endpoint_name))
 
     def _alarm(
         self, construct_id: str, metric: cloudwatch.IMetric, threshold: float, description: str
