@@ -10,9 +10,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
-
-#: The encryption context key every per-tenant data key carries (`steward.adapters.kms_encryptor`).
-TENANT_CONTEXT_KEY = "steward:tenant"
+from steward.adapters.kms_encryptor import TENANT_CONTEXT_KEY  # what every per-tenant data key carries
 
 
 def tenant_data_keys(sid: str, key: kms.IKey) -> iam.PolicyStatement:
