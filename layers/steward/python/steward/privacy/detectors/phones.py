@@ -12,8 +12,10 @@ How a candidate is scored (the policy's per-type threshold, 0.5 by default, deci
   ``(0131) 496 0999``), a North American ``(212) 555-0187``/``212-555-0187``, or any number with
   an extension, valid in one of :data:`TRUNK_REGIONS`/:data:`PLAIN_REGIONS`: 0.85 (0.6 with
   8-9 digits, so an 'order' word takes it under the threshold).
-* Grouped, 10+ digits, valid without a trunk prefix (``612 345 678`` is 9 and so needs a cue,
-  ``98765 43210`` in India, ``333 1234567`` in Italy): 0.7.
+* Grouped, 10+ digits, valid without a trunk prefix (``98765 43210`` in India, ``333 1234567``
+  in Italy): 0.7. With 8-9 digits in three or more groups (``912 345 678`` in Portugal,
+  ``32 14 56 78`` in Denmark), as plans without a trunk prefix write them: 0.5; a word of sport
+  or statistics before it (``scores``, ``attendance``, ``votes``) takes it under the threshold.
 * Only *possible* (the right length, not an allocated range: fictional ``555`` numbers) with a
   phone's shape: 0.6; without it 0.3.
 * A 7-9 digit local form or a bare run of digits (an order number has the same shape): 0.3-0.45
@@ -45,12 +47,22 @@ if TYPE_CHECKING:
 
 #: Regions tried for a national number written with its trunk prefix ``0``: the most populous
 #: numbering plans that use one, English-speaking first (GB, AU, IN), then the EU's largest
-#: economies, Brazil, Japan, China and Israel. Order matters only for speed (first valid wins).
-TRUNK_REGIONS: tuple[str, ...] = ("GB", "DE", "FR", "IT", "NL", "AU", "IN", "BR", "JP", "CN", "IL", "ES")
+#: economies, Brazil, Japan, China and Israel, then the rest of Europe's trunk-0 plans and the
+#: largest elsewhere. Order matters only for speed (first valid wins).
+TRUNK_REGIONS: tuple[str, ...] = (
+    "GB", "DE", "FR", "IT", "NL", "AU", "IN", "BR", "JP", "CN", "IL", "ES",
+    "SE", "FI", "AT", "CH", "BE", "IE", "UA", "TR", "RO", "HR", "BG", "SI", "SK",
+    "NZ", "ZA", "KR", "PH", "TH", "VN", "ID", "MY", "PK", "EG", "NG", "KE", "AR",
+)  # fmt: skip
 #: Regions whose numbers are written without a trunk prefix: North America (NANP, so US covers
 #: Canada and the Caribbean), India's and China's mobiles, Spain, Italy, Mexico, Brazil (area
-#: code in parentheses). A plan that writes numbers this way is where a bare group is a number.
-PLAIN_REGIONS: tuple[str, ...] = ("US", "IN", "CN", "ES", "IT", "MX", "BR")
+#: code in parentheses), then Europe's plans without one (8-9 digits: Denmark, Norway, Portugal,
+#: Poland, Czechia, Greece, the Baltics, Luxembourg, Cyprus, Malta, Iceland). A plan that writes
+#: numbers this way is where a bare group is a number.
+PLAIN_REGIONS: tuple[str, ...] = (
+    "US", "IN", "CN", "ES", "IT", "MX", "BR",
+    "DK", "NO", "PT", "PL", "CZ", "GR", "EE", "LV", "LU", "CY", "MT", "IS",
+)  # fmt: skip
 
 # Digits joined by up to three separators ('+44 (0) 20', '020 / 7946'), at most 20 digits (E.164
 # allows 15, plus an extension), then an optional extension.
@@ -72,13 +84,17 @@ _AFTER_RUN = re.compile(rb"(?:[ .\-/()]{0,3}\d)+")  # single pass over what foll
 PHONE_CUES = Cues(
     "phone*, tel*, mobile*, mob, cell*, call*, fax*, contact*, my number, your number, his number,"
     " her number, reach, whatsapp*, text me, sms, ring, dial*, landline, ph, hotline, helpline,"
-    " switchboard, direct line, extension, móvil, movil, celular, cellulare, handy, portable, natel",
+    " switchboard, direct line, extension, móvil, movil, celular, cellulare, handy, portable, natel,"
+    " tlf, tél*, mobil, kontakt*, gsm, puhelin*, fono",
     before=48,
     after=16,
 )
 NOT_PHONE_CUES = Cues(
     "order*, invoice*, account*, acct, ref, reference, isbn, issn, tracking, serial, sku, ticket*,"
-    " case, id, transaction*, receipt*, policy, patent, batch, lot, part, model, version",
+    " case, id, transaction*, receipt*, policy, patent, batch, lot, part, model, version,"
+    # Numbers in sport, tallies and statistics: '21 14 35 28' after 'scores' is no phone.
+    " score*, beat, won, lost, defeat*, points, pts, goals, quarter*, innings, runs, wickets,"
+    " sets, round, result*, attendance, population, total*, votes",
     before=32,
 )
 
@@ -198,6 +214,8 @@ def score_candidate(data: bytes, s: int, e: int) -> float:
             base = 0.85 if n >= 10 else (0.6 if n >= 8 else 0.3)  # short ones: local forms
         elif grouped and n >= 10:
             base = 0.7
+        elif n >= 8 and _groups(core) >= 3:
+            base = 0.5  # '912 345 678', '12 34 56 78': how plans without a trunk 0 write them
         elif n >= 10:
             # A bare run of digits: an account or order number looks the same; one that starts
             # with a trunk 0 is more often a phone ('07911123456') than an order number.
@@ -211,6 +229,11 @@ def score_candidate(data: bytes, s: int, e: int) -> float:
     if NOT_PHONE_CUES.near(data, s, e):
         return round(max(0.05, base - 0.3), 2)
     return base
+
+
+def _groups(core: bytes) -> int:
+    """How many digit groups the separators make ('12 34 56 78' has four)."""
+    return len([g for g in re.split(rb"[ .\-/()]+", core) if g])
 
 
 def _validate(text: str, digits: bytes, international: bool, trunk: bool) -> bool | None:
