@@ -142,6 +142,8 @@ def steward_predictor() -> Predictor:
 
 def deep_detector(model_dir: Path | None = None, backend_url: str | None = None, threads: int = 0):  # type: ignore[no-untyped-def]
     """The deep-path ``Detector``: in-process ``pii-ner`` or the adapter over HTTP."""
+    from steward.privacy.detectors.names_places import NamesPlacesDetector
+
     if backend_url:
         from steward.catalog.registry import ModelVersion, Target
         from steward.privacy.detectors.deep import DeepPiiDetector
@@ -152,25 +154,29 @@ def deep_detector(model_dir: Path | None = None, backend_url: str | None = None,
             model="pii-ner", version="1", approval="approved", target=Target(kind="http", url=backend_url),
             backend_model="pii-ner", backend_version="1",
         )  # fmt: skip
-        return DeepPiiDetector(Router({"http": HttpTransport(backend_url)}), lambda: version)
+        transport = Router({"http": HttpTransport(backend_url)})
+        return DeepPiiDetector(transport, lambda: version, rules=NamesPlacesDetector())
 
+    from steward.privacy.detectors.deep_readings import ModelSpan, settle
     from steward.privacy.entities import NER_TYPES
-    from steward.privacy.findings import Finding
 
     from gpu_backend.models.token_classifier import load_local
 
     model = load_local(model_dir or Path("models/pii-ner/1"), intra_op_threads=threads)
+    rules = NamesPlacesDetector()
 
     class InProcessDeepDetector:
+        """The served model in this process, settled with the rules as ``DeepPiiDetector`` does."""
+
         name = "deep_pii"
         entity_types = NER_TYPES
 
         def detect(self, view):  # type: ignore[no-untyped-def]
-            found = []
+            spans = []
             for e in model.entities([view.text])[0]:
                 start, end = view.to_original(e.start, e.end)
-                found.append(Finding(e.entity_type, start, end, e.score, self.name))
-            return found
+                spans.append(ModelSpan(e.entity_type, start, end, e.score, dict(e.readings)))
+            return settle(spans, rules.detect(view), view.original, self.name)
 
     return InProcessDeepDetector()
 

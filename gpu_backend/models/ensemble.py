@@ -28,6 +28,10 @@ model can see:
 - in text without a lower-case letter (a headline in capitals) the cased second NER is not used:
   it was never trained on such text and tags words at random there.
 
+Each kept span also carries the *readings* of both models: the type each gave to the text there
+(its span that overlaps most), so the gateway can weigh them against a third reader of its own
+(``steward.privacy.detectors.deep_readings``).
+
 These rules were chosen on the tuning corpus and Steward's development prose
 (``scripts/privacy_dev_prose.py``), never on the evaluation sources. A kept span takes the highest
 score among the spans of its type that it overlaps (two models agreeing is stronger evidence).
@@ -98,10 +102,32 @@ def looks_like_address(chunk: str) -> bool:
     return any(c.isdigit() for c in chunk) and len(chunk.split()) >= ADDRESS_MIN_WORDS
 
 
+#: Names of the two readers in an answer's ``readings``.
+CLASSIFIER_READER, SECOND_READER = "classifier", "spacy"
+Readings = tuple[tuple[str, str], ...]
+
+
 def merge(
     classifier: Sequence[SpanLike], second: Sequence[SpanLike], classifier_wins: frozenset[str], text: str
 ) -> list[Merged]:
     """``(type, start, end, score)`` sorted by start; see the module docstring for the rules."""
+    return [m for m, _ in merge_with_readings(classifier, second, classifier_wins, text)]
+
+
+def _reading(span: SpanLike, spans: Sequence[SpanLike]) -> str | None:
+    """The type of the span in ``spans`` that overlaps ``span`` most (None: none overlaps)."""
+    best, most = None, 0
+    for other in spans:
+        shared = min(span.end, other.end) - max(span.start, other.start)
+        if shared > most:
+            best, most = other.entity_type, shared
+    return best
+
+
+def merge_with_readings(
+    classifier: Sequence[SpanLike], second: Sequence[SpanLike], classifier_wins: frozenset[str], text: str
+) -> list[tuple[Merged, Readings]]:
+    """:func:`merge`'s spans, each with ``((reader, type), ...)``: what each model read there."""
     if not _has_lower(text):
         second = []
     ours: list[SpanLike] = list(classifier)
@@ -130,10 +156,15 @@ def merge(
     for _, span in sorted(candidates, key=priority):
         if not any(_overlaps(span, other) for other in kept):
             kept.append(span)
-    merged: list[Merged] = []
+    merged: list[tuple[Merged, Readings]] = []
     for span in kept:
         agreeing = [
             s.score for _, s in candidates if s.entity_type == span.entity_type and _overlaps(s, span)
         ]
-        merged.append((span.entity_type, span.start, span.end, max(agreeing)))
-    return sorted(merged, key=lambda m: (m[1], m[2]))
+        readings = tuple(
+            (reader, kind)
+            for reader, spans in ((CLASSIFIER_READER, ours), (SECOND_READER, second))
+            if (kind := _reading(span, spans)) is not None
+        )
+        merged.append(((span.entity_type, span.start, span.end, max(agreeing)), readings))
+    return sorted(merged, key=lambda m: (m[0][1], m[0][2]))

@@ -6,7 +6,8 @@ runs every window of a batch through the graph grouped by sequence bucket, and d
 to character spans of the caller's text: word pieces are merged into words (the tag of a word is
 the argmax of its pieces' mean probabilities), consecutive words of one type form an entity, and
 its score is the mean probability of that type over its words. The output is one JSON string
-per input: ``[{"entity_type", "start", "end", "score"}, ...]``.
+per input: ``[{"entity_type", "start", "end", "score"}, ...]``; with an ensemble, each entity
+also has ``"readings"``: ``{"classifier": TYPE, "spacy": TYPE}``, what each model read there.
 
 When the manifest's ``postprocessing.ensemble`` names a spaCy pipeline (``spacy_ner``), its mapped
 spans are merged with the classifier's (``ensemble.merge``) before the answer is written: one
@@ -27,7 +28,7 @@ import numpy.typing as npt
 from gpu_backend.errors import ModelLoadError
 from gpu_backend.manifest import ModelSource, read_manifest
 from gpu_backend.models.base import Batch, TextModel
-from gpu_backend.models.ensemble import merge
+from gpu_backend.models.ensemble import Readings, merge_with_readings
 from gpu_backend.models.spacy_ner import SpacyNer
 from gpu_backend.settings import Settings
 
@@ -42,9 +43,14 @@ class Entity:
     start: int
     end: int
     score: float
+    readings: Readings = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"entity_type": self.entity_type, "start": self.start, "end": self.end, "score": self.score}
+        out: dict[str, Any] = {"entity_type": self.entity_type, "start": self.start, "end": self.end,
+                               "score": self.score}  # fmt: skip
+        if self.readings:
+            out["readings"] = dict(self.readings)
+        return out
 
 
 def window_starts(n_tokens: int, width: int, overlap: int) -> list[int]:
@@ -222,7 +228,7 @@ class TokenClassifierModel(TextModel):
         if self.second is None:
             return found
         return [
-            [Entity(*m) for m in merge(ours, theirs, self.classifier_wins, text)]
+            [Entity(*m, readings=r) for m, r in merge_with_readings(ours, theirs, self.classifier_wins, text)]
             for ours, theirs, text in zip(found, self.second.spans(texts), texts, strict=True)
         ]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from gpu_backend.models.ensemble import merge
+from gpu_backend.models.ensemble import merge, merge_with_readings
 
 WINS = frozenset({"STREET_ADDRESS"})
 #: Cased text in which every span of two or more characters holds a capital letter, so the
@@ -144,3 +144,30 @@ def test_an_unsure_classifier_span_never_pushes_out_the_second_ner() -> None:
     assert merge(ours, theirs, WINS, CAPS) == [("LOCATION", 0, 5, 0.85), ("PERSON", 12, 20, 0.85)]
     # And an unsure span alone is still answered (the policy's threshold decides)
     assert merge(ours[:1], [], WINS, CAPS) == [("PERSON", 0, 5, 0.47)]
+
+
+def test_each_kept_span_carries_what_each_model_read_there() -> None:
+    # Given a span both models found with different types, and one only the second NER found
+    text = "Argentina led Uruguay in Montevideo."
+    ours = [S("PERSON", 0, 9, 0.84)]
+    theirs = [S("LOCATION", 0, 9, 0.85), S("LOCATION", 25, 35, 0.85)]
+    # When merged with readings
+    merged = merge_with_readings(ours, theirs, WINS, text)
+    # Then the classifier's type wins the tie, and each span says what each model read there
+    assert merged == [
+        (("PERSON", 0, 9, 0.84), (("classifier", "PERSON"), ("spacy", "LOCATION"))),
+        (("LOCATION", 25, 35, 0.85), (("spacy", "LOCATION"),)),
+    ]
+    # And merge() answers the same spans without them
+    assert merge(ours, theirs, WINS, text) == [m for m, _ in merged]
+
+
+def test_a_reading_is_the_type_of_the_span_that_overlaps_most() -> None:
+    # Given a long classifier span over two second-NER spans of different types
+    text = "Ab" * 20
+    ours = [S("PERSON", 0, 20, 0.9)]
+    theirs = [S("LOCATION", 0, 4, 0.85), S("PERSON", 6, 20, 0.85)]
+    # When merged
+    ((_, readings),) = merge_with_readings(ours, theirs, WINS, text)
+    # Then the second NER's reading is the type of its larger overlapping span
+    assert readings == (("classifier", "PERSON"), ("spacy", "PERSON"))

@@ -169,9 +169,11 @@ def build_deep_detector(settings: ApiSettings) -> Detector | None:
     if not settings.privacy_deep_model:
         return None
     from steward.privacy.detectors.deep import DeepPiiDetector, registry_resolver
+    from steward.privacy.detectors.names_places import NamesPlacesDetector
 
     registry = build_registry(settings)
-    return DeepPiiDetector(build_router(settings), registry_resolver(registry, settings.privacy_deep_model))
+    resolve = registry_resolver(registry, settings.privacy_deep_model)
+    return DeepPiiDetector(build_router(settings), resolve, rules=NamesPlacesDetector())
 
 
 def build_encryptor_factory(settings: ApiSettings | AdminSettings) -> Callable[[str], Encryptor]:

@@ -4,6 +4,9 @@ A ``steward.privacy`` :class:`~steward.privacy.detectors.Detector` that sends th
 to a ``token-classification`` model version (``pii-ner`` by default) through the same
 :class:`~steward.routing.router.Router` the gateway uses (HTTP or SageMaker transport, deadline,
 retries, circuit breaker), and maps the character spans it answers back to the caller's text.
+Given ``rules`` (the fast path's name and place detector, as production wires it), they weigh in
+as a third reader next to the ``readings`` of the model's own components
+(:mod:`steward.privacy.detectors.deep_readings`).
 
 Fail closed: any failure - model not in the registry, backend down or slow, an answer that is
 not the documented shape, a span outside the text - raises, and the privacy engine turns that into
@@ -21,6 +24,8 @@ import orjson
 from steward.auth.principal import Principal
 from steward.catalog.registry import ModelVersion, Registry, split_model_ref
 from steward.catalog.signature import tensor_name
+from steward.privacy.detectors.base import Detector
+from steward.privacy.detectors.deep_readings import ModelSpan, settle
 from steward.privacy.entities import NER_TYPES
 from steward.privacy.findings import Finding
 from steward.privacy.normalize import TextView
@@ -45,9 +50,10 @@ class DeepPiiDetector:
     name = "deep_pii"
     entity_types: frozenset[str] = NER_TYPES
 
-    def __init__(self, router: Router, resolve: Resolver) -> None:
+    def __init__(self, router: Router, resolve: Resolver, rules: Detector | None = None) -> None:
         self._router = router
         self._resolve = resolve
+        self._rules = rules
 
     def detect(self, view: TextView) -> list[Finding]:
         text = view.text
@@ -67,21 +73,26 @@ class DeepPiiDetector:
     def _findings(self, payload: Mapping[str, Any], view: TextView, output: str) -> list[Finding]:
         entities = parse_entities(payload, output)
         limit = len(view.text)
-        findings: list[Finding] = []
-        for entity_type, start, end, score in entities:
+        spans: list[ModelSpan] = []
+        for entity_type, start, end, score, readings in entities:
             if entity_type not in self.entity_types:
                 continue
             if not 0 <= start < end <= limit:
                 raise DeepPiiResponseError("entity span outside the text")
             o_start, o_end = view.to_original(start, end)
-            findings.append(Finding(entity_type, o_start, o_end, min(max(score, 0.0), 1.0), self.name))
-        return findings
+            spans.append(ModelSpan(entity_type, o_start, o_end, min(max(score, 0.0), 1.0), readings))
+        if self._rules is not None:
+            return settle(spans, self._rules.detect(view), view.original, self.name)
+        return [Finding(s.entity_type, s.start, s.end, s.score, self.name) for s in spans]
 
 
-def parse_entities(
-    payload: Mapping[str, Any], output: str = OUTPUT_NAME
-) -> list[tuple[str, int, int, float]]:
-    """``(entity_type, start, end, score)`` from an OIP answer with one BYTES JSON element."""
+Entity = tuple[str, int, int, float, dict[str, str]]
+
+
+def parse_entities(payload: Mapping[str, Any], output: str = OUTPUT_NAME) -> list[Entity]:
+    """``(entity_type, start, end, score, readings)`` from an OIP answer with one BYTES JSON element.
+
+    ``readings`` (optional: ``{model: type}``) is empty when the answer has none."""
     outputs = payload.get("outputs")
     if not isinstance(outputs, list):
         raise DeepPiiResponseError("no outputs")
@@ -97,7 +108,7 @@ def parse_entities(
         raise DeepPiiResponseError("entities are not JSON") from None
     if not isinstance(items, list):
         raise DeepPiiResponseError("entities are not a list")
-    parsed: list[tuple[str, int, int, float]] = []
+    parsed: list[Entity] = []
     for item in items:
         if not isinstance(item, dict):
             raise DeepPiiResponseError("entity is not an object")
@@ -110,7 +121,12 @@ def parse_entities(
             or isinstance(score, bool)
         ):
             raise DeepPiiResponseError("entity fields have the wrong types")
-        parsed.append((kind, int(start), int(end), float(score)))  # type: ignore[arg-type]
+        readings = item.get("readings", {})
+        if not isinstance(readings, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in readings.items()
+        ):
+            raise DeepPiiResponseError("entity readings are not an object of strings")
+        parsed.append((kind, int(start), int(end), float(score), readings))  # type: ignore[arg-type]
     return parsed
 
 

@@ -1,0 +1,91 @@
+"""Settling the deep path's spans with a third reader: Steward's own name and place rules.
+
+The backend answers each span with the *readings* of its two models (the token classifier and
+spaCy's NER: the type each gave to the text there). The fast path's name and place rules
+(:class:`~steward.privacy.detectors.names_places.NamesPlacesDetector`, about 1 ms/KB in the
+gateway) are a third reader whose mistakes differ from both models'. Three rules:
+
+1. **Type by majority.** When two readers call a span LOCATION and the answer says PERSON (or the
+   reverse), the majority's type wins: the classifier reads a country at the start of a sentence
+   as a person ("Argentina led ..."), and on equal spans the backend lets it decide.
+2. **A lone reader's sentence-initial word that no list knows is dropped.** One word, at the start
+   of a sentence (where every word has a capital), that only one reader calls a name or place and
+   that is in none of the name and place lists ("Rescuers pulled ...", "Skipper Tom ...").
+3. **Names and places only the rules found are added**: the lists know names the models miss.
+
+Street addresses are left as the backend answers them. These rules were chosen on Steward's
+development prose (``scripts/privacy_dev_prose*.py``) and the tuning corpus, never on the
+evaluation sources; ``scripts/privacy_dev_names_eval.py --path deep`` prints their effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from steward.privacy import lexicons
+from steward.privacy.findings import Finding
+
+#: A rule finding counts as a reading from this score (the default per-type threshold).
+RULES_MIN_SCORE = 0.5
+_VOTED_TYPES = ("PERSON", "LOCATION")
+_NOT_VOTED = "STREET_ADDRESS"
+_BEFORE_WORD = " \t\"'(\u201c\u2018"
+_SENTENCE_END = ".!?:;\n\r"
+
+
+@dataclass(frozen=True)
+class ModelSpan:
+    """One span of the backend's answer in the caller's text, with what each model read there."""
+
+    entity_type: str
+    start: int
+    end: int
+    score: float
+    readings: Mapping[str, str]
+
+
+def settle(model: Sequence[ModelSpan], rules: Sequence[Finding], text: str, detector: str) -> list[Finding]:
+    """The deep path's findings: ``model`` spans settled with the ``rules`` reader (see module doc)."""
+    rule_spans = [f for f in rules if f.score >= RULES_MIN_SCORE]
+    out: list[Finding] = []
+    for span in model:
+        votes = list(span.readings.values()) or [span.entity_type]
+        votes.append(_reading(span.start, span.end, rule_spans) or "")
+        kind = span.entity_type
+        if kind != _NOT_VOTED:
+            kind = next((t for t in _VOTED_TYPES if t != kind and votes.count(t) >= 2), kind)
+            if votes.count(kind) <= 1 and _unknown_opening_word(text, span.start, span.end):
+                continue
+        out.append(Finding(kind, span.start, span.end, span.score, detector))
+    for f in rule_spans:
+        if not any(f.start < m.end and m.start < f.end for m in model):
+            out.append(Finding(f.entity_type, f.start, f.end, f.score, detector))
+    return sorted(out, key=lambda f: (f.start, f.end))
+
+
+def _reading(start: int, end: int, spans: Sequence[Finding]) -> str | None:
+    """The type of the span that overlaps ``[start, end)`` most (None: none does)."""
+    best, most = None, 0
+    for f in spans:
+        shared = min(end, f.end) - max(start, f.start)
+        if shared > most:
+            best, most = f.entity_type, shared
+    return best
+
+
+def _unknown_opening_word(text: str, start: int, end: int) -> bool:
+    """One word at the start of a sentence that no name or place list holds."""
+    word = text[start:end]
+    if any(c.isspace() for c in word):
+        return False
+    j = start - 1
+    while j >= 0 and text[j] in _BEFORE_WORD:
+        j -= 1
+    if j >= 0 and text[j] not in _SENTENCE_END:
+        return False
+    for possessive in ("'s", "\u2019s"):
+        word = word.removesuffix(possessive)
+    lower = word.lower()
+    known_name = lower in lexicons.first_names() or lower in lexicons.last_names()
+    return not known_name and word not in lexicons.places().kinds
