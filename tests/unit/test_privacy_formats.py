@@ -72,9 +72,9 @@ def luhn_complete(prefix: str, length: int) -> str:
         ("(+44) 20 7946 0958", "(+44) 20 7946 0958"),
         ("see (020 7946 0958) below", "020 7946 0958"),  # the brackets around it are not part of it
         ("07911123456", "07911123456"),  # a bare run with a trunk 0
-        ("Kontor: 32 14 56 78, spør etter Lise", "32 14 56 78"),  # DK/NO pairs, no cue needed
-        ("O escritório no Porto, 912 345 678.", "912 345 678"),  # PT mobile, three groups
-        ("Tlf. 32 14 56 78", "32 14 56 78"),  # the Nordic phone abbreviation is a cue
+        ("Tlf. 32 14 56 78", "32 14 56 78"),  # DK/NO: the Nordic phone abbreviation is a cue
+        ("Telemóvel 912 345 678", "912 345 678"),  # PT mobile
+        ("Kontakt: 601 123 456", "601 123 456"),  # CZ/PL, 'kontakt' is a cue
         ("tél. 06 12 34 56 78", "06 12 34 56 78"),
         ("nummer 070-123 45 67", "070-123 45 67"),  # SE mobile with its trunk 0
         ("Büro Wien 01 5123456", "01 5123456"),  # AT Vienna
@@ -106,6 +106,7 @@ def test_two_numbers_written_back_to_back_are_two_findings() -> None:
         "version 1.2.3.4567 released",
         "card 4111 1111 1111 1111 exp",  # a card is not a phone
         "Scores were 21 14 35 28 in the four quarters.",  # a tally after a sport word
+        "O escritório no Porto, 912 345 678.",  # 9 digits in groups, no phone word: not flagged
         "Attendance 45 123, the total 912 345 678 votes",
         "Population 12 345 678 in 2001.",
     ],

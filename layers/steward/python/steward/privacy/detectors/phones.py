@@ -13,9 +13,9 @@ How a candidate is scored (the policy's per-type threshold, 0.5 by default, deci
   an extension, valid in one of :data:`TRUNK_REGIONS`/:data:`PLAIN_REGIONS`: 0.85 (0.6 with
   8-9 digits, so an 'order' word takes it under the threshold).
 * Grouped, 10+ digits, valid without a trunk prefix (``98765 43210`` in India, ``333 1234567``
-  in Italy): 0.7. With 8-9 digits in three or more groups (``912 345 678`` in Portugal,
-  ``32 14 56 78`` in Denmark), as plans without a trunk prefix write them: 0.5; a word of sport
-  or statistics before it (``scores``, ``attendance``, ``votes``) takes it under the threshold.
+  in Italy): 0.7. With 8-9 digits (``912 345 678`` in Portugal, ``32 14 56 78`` in Denmark) the
+  shape alone is a tally as often as a phone, so it needs a phone word; a word of sport or
+  statistics before it (``scores``, ``attendance``, ``votes``) lowers it further.
 * Only *possible* (the right length, not an allocated range: fictional ``555`` numbers) with a
   phone's shape: 0.6; without it 0.3.
 * A 7-9 digit local form or a bare run of digits (an order number has the same shape): 0.3-0.45
@@ -214,8 +214,6 @@ def score_candidate(data: bytes, s: int, e: int) -> float:
             base = 0.85 if n >= 10 else (0.6 if n >= 8 else 0.3)  # short ones: local forms
         elif grouped and n >= 10:
             base = 0.7
-        elif n >= 8 and _groups(core) >= 3:
-            base = 0.5  # '912 345 678', '12 34 56 78': how plans without a trunk 0 write them
         elif n >= 10:
             # A bare run of digits: an account or order number looks the same; one that starts
             # with a trunk 0 is more often a phone ('07911123456') than an order number.
@@ -229,11 +227,6 @@ def score_candidate(data: bytes, s: int, e: int) -> float:
     if NOT_PHONE_CUES.near(data, s, e):
         return round(max(0.05, base - 0.3), 2)
     return base
-
-
-def _groups(core: bytes) -> int:
-    """How many digit groups the separators make ('12 34 56 78' has four)."""
-    return len([g for g in re.split(rb"[ .\-/()]+", core) if g])
 
 
 def _validate(text: str, digits: bytes, international: bool, trunk: bool) -> bool | None:
