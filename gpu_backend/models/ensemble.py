@@ -29,7 +29,8 @@ model can see:
   it was never trained on such text and tags words at random there.
 
 Each kept span also carries the *readings* of both models: the type each gave to the text there
-(its span that overlaps most), so the gateway can weigh them against a third reader of its own
+(its span that overlaps most; for spaCy also the labels that are never answered, such as ORG or
+NORP), so the gateway can weigh them against a third reader of its own
 (``steward.privacy.detectors.deep_readings``).
 
 These rules were chosen on the tuning corpus and Steward's development prose
@@ -125,9 +126,17 @@ def _reading(span: SpanLike, spans: Sequence[SpanLike]) -> str | None:
 
 
 def merge_with_readings(
-    classifier: Sequence[SpanLike], second: Sequence[SpanLike], classifier_wins: frozenset[str], text: str
+    classifier: Sequence[SpanLike],
+    second: Sequence[SpanLike],
+    classifier_wins: frozenset[str],
+    text: str,
+    second_others: Sequence[SpanLike] = (),
 ) -> list[tuple[Merged, Readings]]:
-    """:func:`merge`'s spans, each with ``((reader, type), ...)``: what each model read there."""
+    """:func:`merge`'s spans, each with ``((reader, type), ...)``: what each model read there.
+
+    ``second_others`` are the second NER's spans of types that are never answered (an
+    organisation, a nationality, a date): they are readings only."""
+    second_read: Sequence[SpanLike] = [*second, *second_others] if _has_lower(text) else []
     if not _has_lower(text):
         second = []
     ours: list[SpanLike] = list(classifier)
@@ -163,7 +172,7 @@ def merge_with_readings(
         ]
         readings = tuple(
             (reader, kind)
-            for reader, spans in ((CLASSIFIER_READER, ours), (SECOND_READER, second))
+            for reader, spans in ((CLASSIFIER_READER, ours), (SECOND_READER, second_read))
             if (kind := _reading(span, spans)) is not None
         )
         merged.append(((span.entity_type, span.start, span.end, max(agreeing)), readings))

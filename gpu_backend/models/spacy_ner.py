@@ -4,9 +4,9 @@ The token classifier's manifest may name a spaCy pipeline in ``postprocessing.en
 ``spacy-ner``): ``config`` (spaCy's ``config.cfg`` text) and ``pipeline`` (``Language.to_bytes()``
 of the tokenizer, vocab and ``ner`` component), both sha256-listed artifacts. The pipeline is
 rebuilt from those bytes, never from a path, so what runs is exactly what was hashed. ``labels``
-maps spaCy's entity labels to Steward's types; unmapped labels (ORG, DATE, NORP, ...) are not
-returned. spaCy's greedy NER gives no per-span probability, so every span gets the manifest's
-fixed ``score``.
+maps spaCy's entity labels to Steward's types; unmapped labels (ORG, DATE, NORP, ...) are never
+findings, only readings (what spaCy read at a span the classifier found). spaCy's greedy NER
+gives no per-span probability, so every span gets the manifest's fixed ``score``.
 
 spaCy is imported here only, when a manifest asks for it: models without an ensemble, and the
 gateway (which only calls the backend), never load it.
@@ -86,14 +86,22 @@ class SpacyNer:
 
     def spans(self, texts: list[str]) -> list[list[Span]]:
         """Mapped entities of each text, in text order."""
-        results: list[list[Span]] = []
+        return [mapped for mapped, _ in self.read(texts)]
+
+    def read(self, texts: list[str]) -> list[tuple[list[Span], list[Span]]]:
+        """Per text: the mapped entities, and the others under spaCy's own label (``ORG``, ``NORP``,
+        ``DATE``, ...), which are never answered as findings but say what spaCy read there."""
+        results: list[tuple[list[Span], list[Span]]] = []
         # One text (the deep path's usual request): calling the pipeline skips pipe()'s batching.
         docs = [self.nlp(texts[0])] if len(texts) == 1 else self.nlp.pipe(texts, batch_size=PIPE_BATCH)
         for doc in docs:
-            found: list[Span] = []
+            mapped: list[Span] = []
+            others: list[Span] = []
             for ent in doc.ents:
                 kind = self.labels.get(ent.label_)
                 if kind is not None:
-                    found.append(Span(kind, ent.start_char, ent.end_char, self.score))
-            results.append(found)
+                    mapped.append(Span(kind, ent.start_char, ent.end_char, self.score))
+                else:
+                    others.append(Span(ent.label_, ent.start_char, ent.end_char, self.score))
+            results.append((mapped, others))
         return results

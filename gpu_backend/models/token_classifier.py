@@ -228,8 +228,11 @@ class TokenClassifierModel(TextModel):
         if self.second is None:
             return found
         return [
-            [Entity(*m, readings=r) for m, r in merge_with_readings(ours, theirs, self.classifier_wins, text)]
-            for ours, theirs, text in zip(found, self.second.spans(texts), texts, strict=True)
+            [
+                Entity(*m, readings=r)
+                for m, r in merge_with_readings(ours, theirs, self.classifier_wins, text, others)
+            ]
+            for ours, (theirs, others), text in zip(found, self.second.read(texts), texts, strict=True)
         ]
 
     def classifier_entities(self, texts: list[str]) -> list[list[Entity]]:

@@ -36,8 +36,11 @@ def test_two_readers_that_agree_on_a_type_outvote_the_answer() -> None:
     # When the rules read it as a place too
     # Then it is a LOCATION
     assert settled([span], [rule(text, "Argentina", "LOCATION")], text) == [("LOCATION", "Argentina")]
-    # And without the rules' vote the answer's type stands
-    assert settled([span], [], text) == [("PERSON", "Argentina")]
+    # And without the rules' vote, on a word no list holds, the answer's type stands
+    other = "Fans saw Zorbania lead Uruguay 1-0."
+    assert settled(
+        [model(other, "Zorbania", "PERSON", classifier="PERSON", spacy="LOCATION")], [], other
+    ) == [("PERSON", "Zorbania")]
 
 
 def test_a_lone_readers_unknown_word_at_a_sentence_start_is_dropped() -> None:
@@ -123,3 +126,41 @@ def test_malformed_readings_are_a_response_error(readings: Any) -> None:
     }
     with pytest.raises(DeepPiiResponseError):
         parse_entities(payload)
+
+
+def test_an_even_split_between_person_and_place_goes_to_the_list_that_holds_the_word() -> None:
+    # Given sentence-initial words the classifier read as people and spaCy as places, rules silent
+    text = "Morocco recalled its envoy. Sydney won. Spaulding lost."
+    morocco = model(text, "Morocco", "PERSON", classifier="PERSON", spacy="LOCATION")
+    sydney = model(text, "Sydney", "PERSON", classifier="PERSON", spacy="LOCATION")
+    spaulding = model(text, "Spaulding", "LOCATION", classifier="LOCATION", spacy="PERSON")
+    # Then a country is a place, a word only the name lists hold is a person, and a city that is
+    # also a first name stays as answered
+    assert settled([morocco, sydney, spaulding], [], text) == [
+        ("LOCATION", "Morocco"),
+        ("PERSON", "Sydney"),
+        ("PERSON", "Spaulding"),
+    ]
+
+
+def test_a_lone_name_or_place_that_spacy_reads_as_a_nationality_is_dropped() -> None:
+    # Given a demonym the classifier alone read as a place, spaCy reading it as NORP
+    text = "Palestinian officials met in Ramallah."
+    demonym = model(text, "Palestinian", "LOCATION", classifier="LOCATION", spacy="NORP")
+    ramallah = model(text, "Ramallah", "LOCATION", classifier="LOCATION", spacy="LOCATION")
+    # Then only the city is kept
+    assert settled([demonym, ramallah], [], text) == [("LOCATION", "Ramallah")]
+    # And two readers agreeing outweigh spaCy's reading
+    assert settled([demonym], [rule(text, "Palestinian", "LOCATION")], text) == [("LOCATION", "Palestinian")]
+
+
+def test_titles_and_offices_are_not_part_of_a_name() -> None:
+    # Given person spans that start with titles, and one that is only an office
+    text = "Prime Minister Junichiro Koizumi and Dr. Ebele Nwosu thanked the Governor."
+    spans = [
+        model(text, "Prime Minister Junichiro Koizumi", "PERSON", classifier="PERSON", spacy="PERSON"),
+        model(text, "Dr. Ebele Nwosu", "PERSON", classifier="PERSON", spacy="PERSON"),
+        model(text, "Governor", "PERSON", classifier="PERSON", spacy="PERSON"),
+    ]
+    # Then the names start after their titles, and the office alone is no name
+    assert settled(spans, [], text) == [("PERSON", "Junichiro Koizumi"), ("PERSON", "Ebele Nwosu")]

@@ -3,15 +3,19 @@
 The backend answers each span with the *readings* of its two models (the token classifier and
 spaCy's NER: the type each gave to the text there). The fast path's name and place rules
 (:class:`~steward.privacy.detectors.names_places.NamesPlacesDetector`, about 1 ms/KB in the
-gateway) are a third reader whose mistakes differ from both models'. Three rules:
+gateway) are a third reader whose mistakes differ from both models'. The rules:
 
 1. **Type by majority.** When two readers call a span LOCATION and the answer says PERSON (or the
    reverse), the majority's type wins: the classifier reads a country at the start of a sentence
    as a person ("Argentina led ..."), and on equal spans the backend lets it decide.
-2. **A lone reader's sentence-initial word that no list knows is dropped.** One word, at the start
-   of a sentence (where every word has a capital), that only one reader calls a name or place and
-   that is in none of the name and place lists ("Rescuers pulled ...", "Skipper Tom ...").
-3. **Names and places only the rules found are added**: the lists know names the models miss.
+2. **An even split goes to the lists**: a country, region or continent is a place; a word only
+   the name lists hold is a person; anything else stays as answered.
+3. **A lone reading is dropped** (only one reader calls it this type) when spaCy reads it as a
+   nationality or group (NORP: "Palestinian"), or when it is one word at the start of a sentence
+   (where every word has a capital) that no name or place list holds ("Rescuers pulled ...").
+4. **Titles and offices are not names**: "Prime Minister Junichiro Koizumi" is answered from
+   "Junichiro", and "Governor" alone is dropped (Steward's annotation guidelines).
+5. **Names and places only the rules found are added**: the lists know names the models miss.
 
 Street addresses are left as the backend answers them. These rules were chosen on Steward's
 development prose (``scripts/privacy_dev_prose*.py``) and the tuning corpus, never on the
@@ -24,12 +28,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from steward.privacy import lexicons
+from steward.privacy.detectors.names_places import is_title
 from steward.privacy.findings import Finding
 
 #: A rule finding counts as a reading from this score (the default per-type threshold).
 RULES_MIN_SCORE = 0.5
 _VOTED_TYPES = ("PERSON", "LOCATION")
 _NOT_VOTED = "STREET_ADDRESS"
+#: spaCy's label (OntoNotes) for nationalities and religious or political groups.
+_GROUP = "NORP"
+_AREAS = frozenset({"country", "region", "continent"})
 _BEFORE_WORD = " \t\"'(\u201c\u2018"
 _SENTENCE_END = ".!?:;\n\r"
 
@@ -52,16 +60,52 @@ def settle(model: Sequence[ModelSpan], rules: Sequence[Finding], text: str, dete
     for span in model:
         votes = list(span.readings.values()) or [span.entity_type]
         votes.append(_reading(span.start, span.end, rule_spans) or "")
-        kind = span.entity_type
+        kind, start = span.entity_type, span.start
         if kind != _NOT_VOTED:
             kind = next((t for t in _VOTED_TYPES if t != kind and votes.count(t) >= 2), kind)
-            if votes.count(kind) <= 1 and _unknown_opening_word(text, span.start, span.end):
+            if votes.count("PERSON") == votes.count("LOCATION"):
+                kind = _listed_as(text[span.start : span.end]) or kind
+            lone = votes.count(kind) <= 1
+            if lone and (_read_as_group(votes) or _unknown_opening_word(text, span.start, span.end)):
                 continue
-        out.append(Finding(kind, span.start, span.end, span.score, detector))
+            if kind == "PERSON":
+                after = _after_titles(text, span.start, span.end)
+                if after is None:
+                    continue
+                start = after
+        out.append(Finding(kind, start, span.end, span.score, detector))
     for f in rule_spans:
         if not any(f.start < m.end and m.start < f.end for m in model):
             out.append(Finding(f.entity_type, f.start, f.end, f.score, detector))
     return sorted(out, key=lambda f: (f.start, f.end))
+
+
+def _listed_as(value: str) -> str | None:
+    """How the lists settle a PERSON/LOCATION split: a country, region or continent is a place
+    (some are surnames somewhere, 'Morocco', but rarely written alone); a word only the name
+    lists hold is a person; anything else (a city that is also a first name: 'Sydney') is open."""
+    kind = lexicons.places().kinds.get(value)
+    if kind in _AREAS:
+        return "LOCATION"
+    lower = value.lower()
+    if kind is None and (lower in lexicons.first_names() or lower in lexicons.last_names()):
+        return "PERSON"
+    return None
+
+
+def _after_titles(text: str, start: int, end: int) -> int | None:
+    """Where the name starts after its leading titles ('Judge', 'Prime Minister'); None: all titles."""
+    pos = start
+    for word in text[start:end].split(" "):
+        if not is_title(word.rstrip(".")):
+            return pos
+        pos += len(word) + 1
+    return None
+
+
+def _read_as_group(votes: list[str]) -> bool:
+    """spaCy read the span as a nationality or a religious or political group ('Palestinian')."""
+    return _GROUP in votes
 
 
 def _reading(start: int, end: int, spans: Sequence[Finding]) -> str | None:

@@ -41,6 +41,14 @@ _OFFICES = frozenset(
     emperor sultan emir crown prime
     """.split()  # noqa: SIM905
 )
+
+
+def is_title(word: str) -> bool:
+    """A title or an office written before a name ('Dr', 'Judge', 'Prime'): never part of one."""
+    low = word.lower()
+    return low.encode() in _TITLES or low in _OFFICES
+
+
 _PERSON_CUE_LIST = (
     b"my name is", b"name is", b"name:", b"i am", b"i'm", b"this is", b"dear", b"hi", b"hello", b"thanks",
     b"thank you", b"sincerely", b"regards", b"signed", b"patient", b"client", b"customer", b"applicant",
