@@ -92,6 +92,25 @@ def test_names_only_the_rules_found_are_added_and_weak_rule_findings_are_not() -
     assert settled(spans, rules, text) == [("PERSON", "Maria Garcia"), ("PERSON", "Tevita Fifita")]
 
 
+def test_an_address_without_an_addresss_shape_gives_way_to_the_other_readings() -> None:
+    # Given a sport score the classifier alone read as an address, and a bare number
+    text = "Fiji beat Samoa 38-10 in Suva, at gate 245."
+    score = model(text, "Samoa 38-10", "STREET_ADDRESS", classifier="STREET_ADDRESS", spacy="ORG")
+    number = model(text, "245", "STREET_ADDRESS", classifier="STREET_ADDRESS", spacy="FAC")
+    # When the rules read the team's country as a place
+    # Then the place stands instead of the "address", and the number is nothing
+    assert settled([score, number], [rule(text, "Samoa", "LOCATION")], text) == [("LOCATION", "Samoa")]
+
+
+@pytest.mark.parametrize(
+    "value", ["221 Baker Street, London", "Herma-Schüler-Ring 18", "Kaiserring 5", "Studio 98v Bird Isle"]
+)
+def test_address_shaped_spans_stand_on_the_classifiers_reading_alone(value: str) -> None:
+    text = f"Send it to {value} please."
+    span = model(text, value, "STREET_ADDRESS", classifier="STREET_ADDRESS")
+    assert settled([span], [], text) == [("STREET_ADDRESS", value)]
+
+
 def test_street_addresses_stand_as_the_backend_answered_them() -> None:
     text = "Send it to 221 Baker Street, London."
     span = model(
