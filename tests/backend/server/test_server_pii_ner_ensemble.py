@@ -123,7 +123,7 @@ def test_a_failing_ner_is_an_error_not_a_partial_answer(
     def broken(self: SpacyNer, texts: list[str]) -> list[Any]:
         raise RuntimeError("ner failed")
 
-    monkeypatch.setattr(SpacyNer, "spans", broken)
+    monkeypatch.setattr(SpacyNer, "read", broken)
     # When a text is sent
     response = client.post(URL, json=text_request(["John Smith lives in Paris."]))
     # Then the server answers an error, not the classifier's spans alone
@@ -184,3 +184,26 @@ def test_an_ensemble_without_token_spans_is_refused(repository: Path) -> None:
     data["postprocessing"] = {"kind": "none", "ensemble": ensemble}
     with pytest.raises(ModelLoadError, match="only read with 'token-spans'"):
         parse_manifest(data)
+
+
+def test_spacy_reads_on_its_own_worker_while_the_classifier_runs(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given spaCy's read recording the thread it runs on
+    import threading
+
+    from gpu_backend.models.spacy_ner import SpacyNer
+
+    threads: list[str] = []
+    original = SpacyNer.read
+
+    def recording(self: SpacyNer, texts: list[str]) -> list[Any]:
+        threads.append(threading.current_thread().name)
+        return original(self, texts)
+
+    monkeypatch.setattr(SpacyNer, "read", recording)
+    # When two requests are answered
+    for text in ("John Smith lives in Paris.", "Maria Garcia moved to Lima."):
+        assert entities(client.post(URL, json=text_request([text])))
+    # Then spaCy read on the ensemble's one worker, never on the thread that runs the classifier
+    assert len(threads) == 2 and all(name.startswith("spacy-ner") for name in threads)
