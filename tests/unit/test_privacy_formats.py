@@ -84,6 +84,14 @@ def test_phone_numbers_in_national_and_international_formats(text: str, value: s
     assert value in found(text, "PHONE_NUMBER")
 
 
+def test_a_number_no_plan_holds_is_a_phone_only_when_written_and_called_as_one() -> None:
+    # Given numbers that no numbering plan holds (no country +999; a national form too short)
+    # Then a phone word next to a phone's shape flags them; the shape alone does not
+    assert found("Call +999 1234 5678 today", "PHONE_NUMBER") == ["+999 1234 5678"]
+    assert found("see +999 1234 5678 today", "PHONE_NUMBER") == []
+    assert found("call 1234 5678 9012 3456 78", "PHONE_NUMBER") == []  # no phone's shape
+
+
 def test_two_numbers_written_back_to_back_are_two_findings() -> None:
     text = "lines 212-555-0187 415-555-2671"
     assert found(text, "PHONE_NUMBER") == ["212-555-0187", "415-555-2671"]

@@ -18,6 +18,8 @@ How a candidate is scored (the policy's per-type threshold, 0.5 by default, deci
   statistics before it (``scores``, ``attendance``, ``votes``) lowers it further.
 * Only *possible* (the right length, not an allocated range: fictional ``555`` numbers) with a
   phone's shape: 0.6; without it 0.3.
+* Neither valid nor possible in any plan tried, but phone-shaped (grouped, and with a ``+``, a
+  trunk ``0``, brackets or an extension) next to a phone word: 0.55; else not a phone.
 * A 7-9 digit local form or a bare run of digits (an order number has the same shape): 0.3-0.45
   (0.5 for a bare run with a trunk ``0``, ``07911123456``), flagged only with a context word
   (``call``, ``tel``, ``mobile``...) nearby, which adds 0.4.
@@ -81,6 +83,8 @@ _YEAR_RANGE = re.compile(rb"(1[6-9]\d\d|20\d\d) ?[\-/] ?(1[6-9]\d\d|20\d\d)")
 _NANP_SHAPE = re.compile(rb"(?:\+?1[ .\-]?)?(?:\(\d{3}\) ?|\d{3}[ .\-])\d{3}[ .\-]\d{4}")
 _AFTER_RUN = re.compile(rb"(?:[ .\-/()]{0,3}\d)+")  # single pass over what follows a capped match
 
+#: The score of a phone-shaped number next to a phone word that no numbering plan tried holds.
+UNPLANNED_CUED = 0.55
 PHONE_CUES = Cues(
     "phone*, tel*, mobile*, mob, cell*, call*, fax*, contact*, my number, your number, his number,"
     " her number, reach, whatsapp*, text me, sms, ring, dial*, landline, ph, hotline, helpline,"
@@ -205,7 +209,9 @@ def score_candidate(data: bytes, s: int, e: int) -> float:
     shaped = international or trunk or nanp or ext_match is not None or b"(" in core
     valid = _validate(text, digits, international, trunk)
     if valid is None:
-        return 0.0
+        # No plan tried holds it (mistyped, made up, or a plan not tried), but a number written
+        # as a phone and called one is one: 'call (087) 123-4567'.
+        return UNPLANNED_CUED if shaped and grouped and PHONE_CUES.near(data, s, e) else 0.0
     n = len(digits)
     if valid:
         if international:
