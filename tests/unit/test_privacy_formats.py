@@ -78,6 +78,9 @@ def luhn_complete(prefix: str, length: int) -> str:
         ("tél. 06 12 34 56 78", "06 12 34 56 78"),
         ("nummer 070-123 45 67", "070-123 45 67"),  # SE mobile with its trunk 0
         ("Büro Wien 01 5123456", "01 5123456"),  # AT Vienna
+        ("Budapest office 06 1 234 5678", "06 1 234 5678"),  # HU, trunk 06
+        ("Moscow office 8 (495) 123-45-67", "8 (495) 123-45-67"),  # RU, trunk 8
+        ("Taipei office 02 2345 6789", "02 2345 6789"),  # TW
     ],
 )
 def test_phone_numbers_in_national_and_international_formats(text: str, value: str) -> None:

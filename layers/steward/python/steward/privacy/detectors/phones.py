@@ -50,20 +50,27 @@ if TYPE_CHECKING:
 #: Regions tried for a national number written with its trunk prefix ``0``: the most populous
 #: numbering plans that use one, English-speaking first (GB, AU, IN), then the EU's largest
 #: economies, Brazil, Japan, China and Israel, then the rest of Europe's trunk-0 plans and the
-#: largest elsewhere. Order matters only for speed (first valid wins).
+#: world's other populous ones (Hungary's trunk is ``06``). Order matters only for speed (first
+#: valid wins); a national form is checked without parsing, so each region costs microseconds.
 TRUNK_REGIONS: tuple[str, ...] = (
     "GB", "DE", "FR", "IT", "NL", "AU", "IN", "BR", "JP", "CN", "IL", "ES",
-    "SE", "FI", "AT", "CH", "BE", "IE", "UA", "TR", "RO", "HR", "BG", "SI", "SK",
-    "NZ", "ZA", "KR", "PH", "TH", "VN", "ID", "MY", "PK", "EG", "NG", "KE", "AR",
+    "SE", "FI", "AT", "CH", "BE", "IE", "UA", "TR", "RO", "HR", "BG", "SI", "SK", "HU", "LT",
+    "RS", "BA", "MK", "AL", "ME", "MD", "GE", "AM", "AZ",
+    "NZ", "ZA", "KR", "TW", "PH", "TH", "VN", "ID", "MY", "PK", "BD", "LK", "NP", "IR", "IQ",
+    "SA", "AE", "EG", "MA", "DZ", "NG", "GH", "KE", "TZ", "UG", "ET",
+    "AR", "CO", "PE", "VE", "EC", "UY",
 )  # fmt: skip
-#: Regions whose numbers are written without a trunk prefix: North America (NANP, so US covers
-#: Canada and the Caribbean), India's and China's mobiles, Spain, Italy, Mexico, Brazil (area
-#: code in parentheses), then Europe's plans without one (8-9 digits: Denmark, Norway, Portugal,
-#: Poland, Czechia, Greece, the Baltics, Luxembourg, Cyprus, Malta, Iceland). A plan that writes
-#: numbers this way is where a bare group is a number.
+#: Regions whose numbers are written without a trunk prefix ``0``: North America (NANP, so US
+#: covers Canada and the Caribbean), India's and China's mobiles, Spain, Italy, Mexico, Brazil
+#: (area code in parentheses), Europe's plans without one (Denmark, Norway, Portugal, Poland,
+#: Czechia, Greece, the Baltics, Luxembourg, Cyprus, Malta, Iceland), Chile, Tunisia and West
+#: Africa's closed plans, and the plans whose trunk is ``8`` (Russia, Kazakhstan, Belarus: the
+#: region's own prefix is taken off before the check). A plan that writes numbers this way is
+#: where a bare group is a number.
 PLAIN_REGIONS: tuple[str, ...] = (
     "US", "IN", "CN", "ES", "IT", "MX", "BR",
     "DK", "NO", "PT", "PL", "CZ", "GR", "EE", "LV", "LU", "CY", "MT", "IS",
+    "CL", "TN", "SN", "CI", "CM", "UZ", "RU", "KZ", "BY",
 )  # fmt: skip
 
 # Digits joined by up to three separators ('+44 (0) 20', '020 / 7946'), at most 20 digits (E.164
