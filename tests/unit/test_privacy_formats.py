@@ -81,6 +81,10 @@ def luhn_complete(prefix: str, length: int) -> str:
         ("Budapest office 06 1 234 5678", "06 1 234 5678"),  # HU, trunk 06
         ("Moscow office 8 (495) 123-45-67", "8 (495) 123-45-67"),  # RU, trunk 8
         ("Taipei office 02 2345 6789", "02 2345 6789"),  # TW
+        ("Tel.0171 1234567", "0171 1234567"),  # a label glued to the number
+        ("Mob.+44 7700 900123", "+44 7700 900123"),
+        ("Fax/020 7946 0958", "020 7946 0958"),
+        ("T+44 20 7946 0958", "+44 20 7946 0958"),
     ],
 )
 def test_phone_numbers_in_national_and_international_formats(text: str, value: str) -> None:
@@ -118,6 +122,8 @@ def test_two_numbers_written_back_to_back_are_two_findings() -> None:
         "card 4111 1111 1111 1111 exp",  # a card is not a phone
         "Scores were 21 14 35 28 in the four quarters.",  # a tally after a sport word
         "O escritório no Porto, 912 345 678.",  # 9 digits in groups, no phone word: not flagged
+        "Hotel.0171 1234567 and ID.0171 1234567",  # glued to a word that is no phone label
+        "ABC-020 7946 0958",
         "Attendance 45 123, the total 912 345 678 votes",
         "Population 12 345 678 in 2001.",
     ],

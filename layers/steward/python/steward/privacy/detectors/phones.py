@@ -25,6 +25,9 @@ How a candidate is scored (the policy's per-type threshold, 0.5 by default, deci
   (``call``, ``tel``, ``mobile``...) nearby, which adds 0.4.
   Words such as ``order``, ``invoice`` or ``ISBN`` take 0.3 off when no phone word is near.
 
+A number glued to the token before it is the tail of that token (a version, an id, an IBAN),
+unless that token is a phone label: ``Tel.0171 ...``, ``Mob.+44 ...``, ``Fax/020 ...``.
+
 Dates (``2021-04-05``, ``05.03.2021``), IPv4 addresses, year ranges (``1999-2003``) and SSN
 layouts are numbers too in some plan, so their shapes are left to the other detectors.
 
@@ -144,7 +147,8 @@ class PhoneFinder:
         while (hit := self._candidate.search(data, pos)) is not None:
             s, e = hit[0]
             pos = e
-            if s > 0 and (data[s - 1] in b"-./_+" or chr(data[s - 1]).isalnum()):
+            glued = s > 0 and (data[s - 1] in b"-./_+" or chr(data[s - 1]).isalnum())
+            if glued and not _after_phone_label(data, s):
                 pos = _skip_run(data, e)
                 continue  # the tail of a longer token (a version, an id, an IBAN)
             run_end = _skip_run(data, e)
@@ -165,6 +169,18 @@ class PhoneFinder:
 
 
 _MAX_SPLITS = 3
+# Labels written against the number in signatures and forms: 'Tel.0171 ...', 'Mob.+44 ...',
+# 'Fax/020 ...', 'T+44 ...'.
+_PHONE_LABELS = frozenset(
+    w.encode() for w in "t m f p ph tel tél tlf tfn telf phone mob mobile mobil cell fax fon".split()  # noqa: SIM905
+)
+_LABEL_BEFORE = re.compile(rb"(?:^|[^A-Za-z\x80-\xff])([A-Za-z\x80-\xff]{1,6})[./:]?$")
+
+
+def _after_phone_label(data: bytes, s: int) -> bool:
+    """The number is glued to a phone label ('Tel.', 'Mob.', 'Fax/', 'T'), not to a longer token."""
+    m = _LABEL_BEFORE.search(data, max(0, s - 8), s)
+    return m is not None and m[1].lower() in _PHONE_LABELS
 
 
 def _first_of_two(data: bytes, s: int, e: int) -> tuple[int, int, float] | None:
