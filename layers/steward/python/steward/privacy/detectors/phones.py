@@ -172,7 +172,8 @@ _MAX_SPLITS = 3
 # Labels written against the number in signatures and forms: 'Tel.0171 ...', 'Mob.+44 ...',
 # 'Fax/020 ...', 'T+44 ...'.
 _PHONE_LABELS = frozenset(
-    w.encode() for w in "t m f p ph tel tél tlf tfn telf phone mob mobile mobil cell fax fon".split()  # noqa: SIM905
+    w.encode()
+    for w in "t m f p ph tel tél tlf tfn telf phone mob mobile mobil cell fax fon".split()  # noqa: SIM905
 )
 _LABEL_BEFORE = re.compile(rb"(?:^|[^A-Za-z\x80-\xff])([A-Za-z\x80-\xff]{1,6})[./:]?$")
 
