@@ -48,7 +48,7 @@ def validate_score(score: object) -> float:
 def validate_label(label: object) -> int:
     """Ground truth 0 or 1 (int, bool or integral float/Decimal, as JSON and DynamoDB give back)."""
     if not isinstance(label, str) and label in (0, 1):
-        return int(label)  # type: ignore[call-overload]
+        return int(label)
     raise ValueError(f"label must be 0 or 1, got {label!r}")
 
 
