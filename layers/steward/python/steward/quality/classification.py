@@ -11,8 +11,9 @@ the positive class, prediction = ``score >= threshold``). No raw record is store
   keep it under 0.005 whenever no 1/20 of the score range holds more than ~20 % of one class's
   scores together with the matching share of the other (smooth score densities up to ~20);
 * the Brier sum and reliability (calibration) sums in exact integer fixed point: each score is
-  quantised to a multiple of 2**-53 (`SCORE_UNITS`, finer than a float's spacing near 1), so sums
-  are Python ints, `merge` is exact and associative, and a window's sum equals the sum of its parts.
+  quantised to a multiple of 2**-80 (`SCORE_UNITS`), which holds every float score >= 2**-28
+  (~3.7e-9) exactly and any smaller one within 2**-81, so sums are Python ints, `merge` is exact
+  and associative, and a window's sum equals the sum of its parts.
 
 Pure Python (this runs in Lambda); ``to_dict`` holds only ints and strings (see its docstring).
 """
@@ -30,8 +31,8 @@ SCHEMA_VERSION = 1
 AUC_BINS = 2000
 #: Equal-width bins of the reliability diagram.
 RELIABILITY_BINS = 10
-#: Scores are held as integers in units of 2**-53; squares of them in units of 2**-106.
-SCORE_SHIFT = 53
+#: Scores are held as integers in units of 2**-80; squares of them in units of 2**-160.
+SCORE_SHIFT = 80
 SCORE_UNITS = 1 << SCORE_SHIFT
 
 
@@ -116,9 +117,9 @@ class ClassifierQuality:
     tn: int = 0
     #: ``histogram[label][bin] = count`` over `AUC_BINS` bins, sparse.
     histogram: tuple[dict[int, int], dict[int, int]] = field(default_factory=lambda: ({}, {}))
-    #: Sum over rows of ``(score - label)**2`` in units of 2**-106.
+    #: Sum over rows of ``(score - label)**2`` in units of 2**-160.
     brier_sum: int = 0
-    #: Per reliability bin: rows, sum of scores (units of 2**-53), positives.
+    #: Per reliability bin: rows, sum of scores (units of 2**-80), positives.
     reliability_count: list[int] = field(default_factory=lambda: [0] * RELIABILITY_BINS)
     reliability_score_sum: list[int] = field(default_factory=lambda: [0] * RELIABILITY_BINS)
     reliability_positives: list[int] = field(default_factory=lambda: [0] * RELIABILITY_BINS)
@@ -226,11 +227,10 @@ class ClassifierQuality:
         return wins_twice / (2 * pairs), same_bin / (2 * pairs)
 
     def reliability(self) -> list[ReliabilityBin]:
-        width = 1 / RELIABILITY_BINS
         return [
             ReliabilityBin(
-                lower=i * width,
-                upper=(i + 1) * width,
+                lower=i / RELIABILITY_BINS,
+                upper=(i + 1) / RELIABILITY_BINS,
                 count=count,
                 mean_score=_ratio(self.reliability_score_sum[i], count * SCORE_UNITS),
                 positive_rate=_ratio(self.reliability_positives[i], count),
