@@ -195,6 +195,8 @@ class Sketch:
         profile, counts = data.get("profile"), data.get("counts")
         if not isinstance(profile, str) or not isinstance(counts, Mapping):
             raise ValueError("a sketch needs a 'profile' string and a 'counts' mapping")
+        if not all(isinstance(cells, list | tuple) for cells in counts.values()):
+            raise ValueError("sketch counts map each feature to a list of counts")
         return cls(profile, {str(name): [_count(c) for c in cells] for name, cells in counts.items()})
 
 
