@@ -231,3 +231,10 @@ def test_package_imports_no_numerical_library() -> None:
     code = "import sys, steward.quality; print(sorted({'numpy', 'scipy', 'sklearn'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_numpy_scalars_and_decimals_are_accepted() -> None:
+    quality = ClassifierQuality.from_observations(
+        [np.float32(0.25), np.float64(0.75), Decimal("0.5"), 1], [np.int64(0), 1, Decimal(1), True]
+    )
+    assert quality.n == 4 and quality.tp == 3 and quality.tn == 1

@@ -229,3 +229,9 @@ def test_embedding_features_match_numpy_and_drift_like_numeric_features() -> Non
         embedding_features([1.0, 2.0], [0.0, 0.0])
     with pytest.raises(ValueError, match="non-finite"):
         embedding_features([math.nan, 1.0], [1.0, 1.0])
+
+
+def test_numpy_scalars_are_numbers() -> None:
+    profile = DriftProfile.build({"x": list(np.arange(10, dtype=np.int64))})
+    assert profile.features["x"].kind == "numeric"
+    assert sum(profile.sketch({"x": [np.float32(2.5), np.int64(7)]}).counts["x"]) == 2

@@ -24,6 +24,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from numbers import Real
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -38,9 +39,12 @@ SCORE_UNITS = 1 << SCORE_SHIFT
 
 def validate_score(score: object) -> float:
     """A probability of the positive class: a real number in [0, 1] (bool and NaN refused)."""
-    if isinstance(score, bool) or not isinstance(score, int | float | Decimal):
+    if type(score) is float:  # the common case, without the ABC check
+        value = score
+    elif isinstance(score, bool) or not isinstance(score, Real | Decimal):
         raise ValueError(f"score must be a number in [0, 1], got {type(score).__name__}")
-    value = float(score)
+    else:
+        value = float(score)
     if not 0.0 <= value <= 1.0:  # also false for NaN
         raise ValueError(f"score must be a number in [0, 1], got {value!r}")
     return value

@@ -32,6 +32,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import pairwise
+from numbers import Real
 from typing import Any, Literal
 
 SCHEMA_VERSION = 1
@@ -45,7 +46,7 @@ OTHER = "__other__"
 
 def _number(value: object, feature: str) -> float:
     """A numeric feature value (±inf allowed, they land in the outer bins); the value is not echoed."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+    if isinstance(value, bool) or not isinstance(value, Real | Decimal):
         raise ValueError(f"feature {feature!r} is numeric, got a {type(value).__name__}")
     number = float(value)
     if math.isnan(number):
@@ -312,7 +313,7 @@ class DriftProfile:
             if not values:
                 raise ValueError(f"feature {name!r} has no reference value")
             numeric = name not in categorical and all(
-                isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in values
+                isinstance(v, Real | Decimal) and not isinstance(v, bool) for v in values
             )
             features[name] = (
                 NumericBins.from_values(values, name, n_bins)
