@@ -1,5 +1,7 @@
 """Fairness report as one self-contained HTML page with hand-written inline SVG charts.
 
+Each chart sizes to its labels (``steward.svg_text``), so no group name or value is clipped.
+
 No plotting library (the report runs in a small Lambda): bars with 95% interval whiskers are a
 few SVG rectangles and lines. Every piece of text that came from data (model names, group names)
 is escaped for HTML/XML, so a group called ``<script>`` stays text.
@@ -8,12 +10,18 @@ is escaped for HTML/XML, so a group called ``<script>`` stays text.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from steward.fairness.report_builder import DEFINITIONS
+from steward.svg_text import FONT_FAMILY, shorten, text_width
 
 Bar = tuple[str, float | None, Sequence[float] | None]  # label, value (None = undefined), CI
+MAX_LABEL_CHARS = 48  # longer group names are cut with an ellipsis (the bar's tooltip has it whole)
+TITLE_SIZE, LABEL_SIZE, VALUE_SIZE = 14, 12, 11  # font sizes, px
+PAD, GAP = 8, 8  # canvas edge; label to plot and plot to value text (px)
+PLOT_W, ROW_H, TOP = 360, 26, 40  # plot width before a long title widens it; row height; title band
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;"
@@ -21,6 +29,8 @@ _STYLE = (
     "td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}th{background:#f3f3f3}"
     "td:first-child,th:first-child{text-align:left}.flag{color:#a40000;font-weight:600}"
     ".ok{color:#136f2d;font-weight:600}figure{margin:1rem 0}dt{font-weight:600}"
+    # A chart wider than the page scales down with it instead of overflowing it.
+    "figure svg{max-width:100%;height:auto}"
 )
 
 
@@ -42,53 +52,72 @@ def _fmt(value: Any, digits: int = 3) -> str:
 def bar_chart_svg(
     title: str, bars: Sequence[Bar], *, reference: float | None = None, reference_label: str = ""
 ) -> str:
-    """Horizontal bars on a 0..1 scale with interval whiskers and an optional reference line."""
-    label_w, plot_w, row_h, top = 160, 360, 26, 30
-    height = top + row_h * max(len(bars), 1) + 24
-    width = label_w + plot_w + 70
+    """Horizontal bars on a 0..1 scale with interval whiskers and an optional reference line.
+
+    As wide as its group labels, value texts and title need (estimated with ``steward.svg_text``),
+    so nothing is clipped at either edge; a long title widens the plot rather than a margin.
+    """
+    labels = [shorten(label, MAX_LABEL_CHARS) for label, _, _ in bars]
+    values = ["n/a" if value is None else f"{value:.3f}" for _, value, _ in bars]
+    label_w = PAD + max((text_width(label, LABEL_SIZE) for label in labels), default=0.0) + GAP
+    value_w = max((text_width(v, VALUE_SIZE) for v in values), default=0.0)
+    right_margin = GAP + value_w + PAD
+    title_w = PAD + text_width(title, TITLE_SIZE, bold=True) + PAD
+    width = math.ceil(max(label_w + PLOT_W + right_margin, title_w))
+    plot_w = width - label_w - right_margin
+    height = TOP + ROW_H * max(len(bars), 1) + 24
 
     def x(v: float) -> float:
         return label_w + max(0.0, min(1.0, v)) * plot_w
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">',
+        f'viewBox="0 0 {width} {height}" font-family="{esc(FONT_FAMILY)}" role="img" '
+        f'aria-label="{esc(title)}">',
         f"<title>{esc(title)}</title>",
-        f'<text x="0" y="16" font-size="14" font-weight="600">{esc(title)}</text>',
+        f'<text x="{PAD}" y="18" font-size="{TITLE_SIZE}" font-weight="bold">{esc(title)}</text>',
     ]
     for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
         tx = x(tick)
         parts.append(
-            f'<line x1="{tx:.1f}" y1="{top - 4}" x2="{tx:.1f}" y2="{height - 20}" stroke="#e5e5e5"/>'
+            f'<line x1="{tx:.1f}" y1="{TOP - 4}" x2="{tx:.1f}" y2="{height - 20}" stroke="#e5e5e5"/>'
             f'<text x="{tx:.1f}" y="{height - 6}" font-size="10" text-anchor="middle">{tick:g}</text>'
         )
-    for i, (label, value, interval) in enumerate(bars):
-        y = top + i * row_h
+    for i, ((name, value, interval), label, text) in enumerate(zip(bars, labels, values, strict=True)):
+        y = TOP + i * ROW_H
         parts.append(
-            f'<text x="{label_w - 8}" y="{y + 15}" font-size="12" text-anchor="end">{esc(label)}</text>'
+            f'<text x="{label_w - GAP:.1f}" y="{y + 15}" font-size="{LABEL_SIZE}" text-anchor="end">'
+            f"{esc(label)}</text>"
         )
         if value is None:
-            parts.append(f'<text x="{label_w + 4}" y="{y + 15}" font-size="11" fill="#777">n/a</text>')
+            parts.append(
+                f'<text x="{label_w + 4:.1f}" y="{y + 15}" font-size="{VALUE_SIZE}" fill="#777">n/a</text>'
+            )
             continue
         parts.append(
-            f'<rect x="{label_w}" y="{y + 4}" width="{x(value) - label_w:.1f}" height="{row_h - 10}" '
-            f'fill="#4a78b5"><title>{esc(label)}: {value:.3f}</title></rect>'
+            f'<rect x="{label_w:.1f}" y="{y + 4}" width="{x(value) - label_w:.1f}" height="{ROW_H - 10}" '
+            f'fill="#4a78b5"><title>{esc(name)}: {text}</title></rect>'
         )
         if interval is not None and len(interval) == 2:
             lo, hi = x(float(interval[0])), x(float(interval[1]))
-            mid = y + row_h / 2 - 1
+            mid = y + ROW_H / 2 - 1
             parts.append(
                 f'<line x1="{lo:.1f}" y1="{mid:.1f}" x2="{hi:.1f}" y2="{mid:.1f}" stroke="#222"/>'
                 f'<line x1="{lo:.1f}" y1="{mid - 4:.1f}" x2="{lo:.1f}" y2="{mid + 4:.1f}" stroke="#222"/>'
                 f'<line x1="{hi:.1f}" y1="{mid - 4:.1f}" x2="{hi:.1f}" y2="{mid + 4:.1f}" stroke="#222"/>'
             )
-        parts.append(f'<text x="{label_w + plot_w + 8}" y="{y + 15}" font-size="11">{value:.3f}</text>')
+        parts.append(
+            f'<text x="{label_w + plot_w + GAP:.1f}" y="{y + 15}" font-size="{VALUE_SIZE}">{text}</text>'
+        )
     if reference is not None:
         rx = x(reference)
+        # The label reads right of the line, or left of it where the right margin is too narrow.
+        fits_right = rx + 3 + text_width(reference_label, 10) <= width - PAD
+        lx, anchor = (rx + 3, "start") if fits_right else (rx - 3, "end")
         parts.append(
-            f'<line x1="{rx:.1f}" y1="{top - 6}" x2="{rx:.1f}" y2="{height - 20}" stroke="#a40000" '
-            f'stroke-dasharray="4 3"/><text x="{rx + 3:.1f}" y="{top - 8}" font-size="10" '
-            f'fill="#a40000">{esc(reference_label)}</text>'
+            f'<line x1="{rx:.1f}" y1="{TOP - 6}" x2="{rx:.1f}" y2="{height - 20}" stroke="#a40000" '
+            f'stroke-dasharray="4 3"/><text x="{lx:.1f}" y="{TOP - 8}" font-size="10" '
+            f'text-anchor="{anchor}" fill="#a40000">{esc(reference_label)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
