@@ -70,6 +70,7 @@ def luhn_complete(prefix: str, length: int) -> str:
         ("US from Europe 001-212-555-0187", "001-212-555-0187"),
         ("+91 98765 43210", "+91 98765 43210"),  # no cue needed with a country code
         ("(+44) 20 7946 0958", "(+44) 20 7946 0958"),
+        ("Call +(370) 612 34567", "+(370) 612 34567"),  # the country code in brackets after the +
         ("see (020 7946 0958) below", "020 7946 0958"),  # the brackets around it are not part of it
         ("07911123456", "07911123456"),  # a bare run with a trunk 0
         ("Tlf. 32 14 56 78", "32 14 56 78"),  # DK/NO: the Nordic phone abbreviation is a cue

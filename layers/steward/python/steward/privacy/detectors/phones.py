@@ -79,7 +79,7 @@ PLAIN_REGIONS: tuple[str, ...] = (
 # Digits joined by up to three separators ('+44 (0) 20', '020 / 7946'), at most 20 digits (E.164
 # allows 15, plus an extension), then an optional extension.
 _EXT = r"(?:[ ,]{0,2}(?:[xX]|[eE][xX][tT]\.?|[eE]xtension|#)[ .:]{0,2}\d{1,6})?"
-_CANDIDATE = r"(?:\(?\+[ ]?|\()?\d(?:[ .\-/()]{0,3}\d){6,19}" + _EXT
+_CANDIDATE = r"(?:\(?\+[ ]?|\+?\()?\d(?:[ .\-/()]{0,3}\d){6,19}" + _EXT
 _SEPARATORS = b" .-/()"
 _NON_DIGITS = bytes(b for b in range(256) if not 48 <= b <= 57)
 _EXT_RE = re.compile(rb"(?:[xX]|[eE][xX][tT]\.?|[eE]xtension|#)[ .:]{0,2}(\d{1,6})$")
