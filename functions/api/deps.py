@@ -36,7 +36,7 @@ from steward.usage_policy.book import UsagePolicyBook
 from steward.usage_policy.service import GuardrailService
 
 from functions.api.lanes import route_lane, run_in_lane
-from functions.api.responses import json_response
+from functions.api.responses import disclose_model, json_response
 
 #: Scope keys the middleware writes and the routes and error handlers read.
 SCOPE_PRINCIPAL = "steward.principal"
@@ -74,6 +74,13 @@ class CallContext:
         if self.request.app.state.inline_blocking:
             return fn(*args)
         return await run_in_lane(route_lane(self.request.scope), fn, *args)
+
+    def disclosed(self, response: Response) -> Response:
+        """An inference answer naming the model version that produced it (`disclose_model`).
+
+        Read from the audit draft, where `Catalog.resolve` wrote the version it routed to: the
+        headers and the audit record cannot disagree, and no use case changes its return type."""
+        return disclose_model(response, self.draft.model, self.draft.model_version)
 
 
 #: Routes the global kill switch leaves open, so operators can still see and clear it by API.

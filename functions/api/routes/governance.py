@@ -67,8 +67,10 @@ async def explain(
     payload = body.model_dump(exclude_none=True)
     result = await context.value(inference.explain, context.request_context, model, version, payload)
     if accepts(context.request, "image/svg+xml"):
-        return Response(waterfall_from_explanation(result, row), media_type="image/svg+xml")
-    return json_response(result)
+        return context.disclosed(
+            Response(waterfall_from_explanation(result, row), media_type="image/svg+xml")
+        )
+    return context.disclosed(json_response(result))
 
 
 @router.get(

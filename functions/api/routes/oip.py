@@ -207,7 +207,7 @@ async def infer(model: str, body: InferRequest, context: Context, inference: Inf
     binary outputs."""
     payload = body.model_dump(exclude_none=True)
     answer = await context.value(inference.infer, context.request_context, model, None, payload)
-    return oip_answer(context.request, answer)
+    return context.disclosed(oip_answer(context.request, answer))
 
 
 @infer_router.post(
@@ -219,4 +219,4 @@ async def infer_version(
     """Inference on one version (binary tensor data extension as for the default version)."""
     payload = body.model_dump(exclude_none=True)
     answer = await context.value(inference.infer, context.request_context, model, version, payload)
-    return oip_answer(context.request, answer)
+    return context.disclosed(oip_answer(context.request, answer))

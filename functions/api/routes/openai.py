@@ -27,11 +27,15 @@ async def retrieve_model(model: str, context: Context, catalog: CatalogService) 
 
 @router.post("/v1/embeddings", response_model=EmbeddingsResponse, responses=BACKEND_PROBLEMS)
 async def create_embeddings(body: EmbeddingsRequest, context: Context, inference: Inference) -> Response:
-    return await context.run(
-        inference.embed,
-        context.request_context,
-        body.model,
-        body.input,
-        body.encoding_format,
-        body.dimensions,
+    """OpenAI ``embeddings.create``; ``model`` in the answer names the version that produced it
+    (``name@version``)."""
+    return context.disclosed(
+        await context.run(
+            inference.embed,
+            context.request_context,
+            body.model,
+            body.input,
+            body.encoding_format,
+            body.dimensions,
+        )
     )

@@ -167,4 +167,4 @@ def _answer(pending: _Pending) -> dict[str, Any] | Exception:
     got = len(vectors.vectors[0]) if vectors.vectors else None
     if call.dimensions is not None and got is not None and call.dimensions != got:
         return UnsupportedInput(emb.dimensions_message(call.resolved.entry.model, got))
-    return emb.openai_response(call.resolved.entry.model, vectors, call.encoding_format)
+    return emb.openai_response(call.resolved.ref, vectors, call.encoding_format)

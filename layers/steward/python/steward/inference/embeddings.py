@@ -124,13 +124,15 @@ def encode_vector(vector: Sequence[float], encoding_format: str) -> list[float] 
     return list(vector)
 
 
-def openai_response(model: str, embeddings: Embeddings, encoding_format: str) -> dict[str, Any]:
+def openai_response(model_ref: str, embeddings: Embeddings, encoding_format: str) -> dict[str, Any]:
+    """OpenAI's embeddings answer; ``model_ref`` is ``name@version``, the version that produced
+    the vectors (the OpenAI clients take ``model`` as an opaque string)."""
     return {
         "object": "list",
         "data": [
             {"object": "embedding", "index": i, "embedding": encode_vector(v, encoding_format)}
             for i, v in enumerate(embeddings.vectors)
         ],
-        "model": model,
+        "model": model_ref,
         "usage": {"prompt_tokens": embeddings.prompt_tokens, "total_tokens": embeddings.prompt_tokens},
     }
