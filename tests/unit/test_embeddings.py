@@ -57,10 +57,10 @@ def test_usage_prefers_backend_counts_and_falls_back_to_an_estimate() -> None:
 
 
 def test_openai_response_shape() -> None:
-    body = emb.openai_response("m", emb.Embeddings([[1.0]], 3), "float")
+    body = emb.openai_response("m@2", emb.Embeddings([[1.0]], 3), "float")
     assert body == {
         "object": "list",
         "data": [{"object": "embedding", "index": 0, "embedding": [1.0]}],
-        "model": "m",
+        "model": "m@2",
         "usage": {"prompt_tokens": 3, "total_tokens": 3},
     }
