@@ -62,7 +62,9 @@ def key(make_key: Callable[..., str]) -> str:
     return make_key("acme", (MINILM, CREDIT))
 
 
-def assert_discloses(client: TestClient, key: str, response: httpx.Response, model: str, version: str) -> None:
+def assert_discloses(
+    client: TestClient, key: str, response: httpx.Response, model: str, version: str
+) -> None:
     """The version headers, and a link that leads to the card of exactly that version."""
     assert response.status_code == 200, response.text
     assert response.headers["X-Steward-Model-Version"] == version
@@ -89,7 +91,9 @@ def test_oip_binary_answers_carry_the_headers_too(client: TestClient, key: str) 
 
 
 @pytest.mark.parametrize(("ref", "version"), [(MINILM, "1"), (f"{MINILM}@2", "2"), (f"{MINILM}@1", "1")])
-def test_embeddings_answer_names_model_at_version(client: TestClient, key: str, ref: str, version: str) -> None:
+def test_embeddings_answer_names_model_at_version(
+    client: TestClient, key: str, ref: str, version: str
+) -> None:
     response = client.post("/v1/embeddings", headers=bearer(key), json={"model": ref, "input": "hi"})
     assert_discloses(client, key, response, MINILM, version)
     assert response.json()["model"] == f"{MINILM}@{version}"
