@@ -38,7 +38,11 @@ def test_readme_curl_returns_embeddings_matching_the_reference(stack: RunningSta
     # Then it returns one 384-d embedding equal to the reference pipeline's
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["object"] == "list" and body["model"].startswith("all-minilm-l6-v2")
+    version = response.headers["X-Steward-Model-Version"]
+    assert body["object"] == "list" and body["model"] == f"all-minilm-l6-v2@{version}"
+    assert (
+        response.headers["Link"] == f'</v1/models/all-minilm-l6-v2/card?version={version}>; rel="describedby"'
+    )
     embedding = body["data"][0]["embedding"]
     assert len(embedding) == 384
     reference = json.loads(FIXTURE.read_text())
