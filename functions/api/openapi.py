@@ -70,6 +70,20 @@ RATE_LIMIT_HEADERS: dict[str, dict[str, Any]] = {
     "RateLimit-Reset": {"description": "Seconds until that window resets.", "schema": _SECONDS},
 }
 STATUS_HEADERS: dict[int, dict[str, dict[str, Any]]] = {429: RATE_LIMIT_HEADERS}
+#: Headers of every successful inference answer (`functions.api.responses.disclose_model`).
+DISCLOSURE_HEADERS: dict[str, dict[str, Any]] = {
+    "X-Steward-Model-Version": {
+        "description": "The registry version of the model that produced this answer.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": "That version's model card, "
+        '``</v1/models/{model}/card?version={v}>; rel="describedby"``.',
+        "required": True,
+        "schema": {"type": "string"},
+    },
+}
 #: What any operation can answer with, whatever its route: the JSON gate and the body limit (the
 #: body is read before routing), the authorizer, the key's scope, the throttle, the audit trail.
 EVERY_OPERATION = (400, 401, 403, 413, 429, 503)

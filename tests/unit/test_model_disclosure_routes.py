@@ -123,3 +123,15 @@ def test_refusals_name_no_version(client: TestClient, key: str) -> None:
     missing = client.post(f"/v2/models/{MINILM}/versions/9/infer", headers=bearer(key), json=TEXT)
     assert missing.status_code == 404
     assert "X-Steward-Model-Version" not in missing.headers and "Link" not in missing.headers
+
+
+def test_the_openapi_document_declares_the_headers(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/v1/embeddings",
+        "/v1/models/{model}/explain",
+        "/v2/models/{model}/infer",
+        "/v2/models/{model}/versions/{version}/infer",
+    ):
+        headers = paths[path]["post"]["responses"]["200"]["headers"]
+        assert {"X-Steward-Model-Version", "Link"} <= set(headers), path

@@ -14,7 +14,13 @@ from steward.catalog.cards import render_card_html
 from steward.inference.charts import waterfall_from_explanation
 
 from functions.api.deps import AuditTrail, CatalogService, Context, FairnessService, Inference, Redaction
-from functions.api.openapi import BACKEND_PROBLEMS, MODEL_PROBLEMS, PROBLEMS, problem_responses
+from functions.api.openapi import (
+    BACKEND_PROBLEMS,
+    DISCLOSURE_HEADERS,
+    MODEL_PROBLEMS,
+    PROBLEMS,
+    problem_responses,
+)
 from functions.api.responses import accepts, json_response
 from functions.api.schemas import (
     AuditList,
@@ -52,7 +58,7 @@ async def list_audit(
     "/v1/models/{model}/explain",
     response_model=InferResponse,
     tags=["explain"],
-    responses={200: {"content": {"image/svg+xml": {}}}, **BACKEND_PROBLEMS},
+    responses={200: {"content": {"image/svg+xml": {}}, "headers": DISCLOSURE_HEADERS}, **BACKEND_PROBLEMS},
 )
 async def explain(
     model: str,

@@ -35,7 +35,7 @@ from functions.api.deps import (
     Inference,
 )
 from functions.api.json_guard import check_json
-from functions.api.openapi import MODEL_PROBLEMS, PROBLEMS, problem_responses
+from functions.api.openapi import DISCLOSURE_HEADERS, MODEL_PROBLEMS, PROBLEMS, problem_responses
 from functions.api.responses import json_response
 from functions.api.schemas import (
     InferRequest,
@@ -137,6 +137,7 @@ _INFER_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "The outputs; with binary outputs asked for, the JSON header (its length in "
         "``Inference-Header-Content-Length``) followed by the raw tensors.",
         "content": {BINARY_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        "headers": DISCLOSURE_HEADERS,
     },
     **problem_responses(404, 415, 501, 502, 504),
 }

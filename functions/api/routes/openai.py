@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from functions.api.deps import CatalogService, Context, Inference
-from functions.api.openapi import BACKEND_PROBLEMS, MODEL_PROBLEMS, PROBLEMS
+from functions.api.openapi import BACKEND_PROBLEMS, DISCLOSURE_HEADERS, MODEL_PROBLEMS, PROBLEMS
 from functions.api.schemas import EmbeddingsRequest, EmbeddingsResponse, ModelItem, ModelList
 
 router = APIRouter(responses=PROBLEMS, tags=["openai"])
@@ -25,7 +25,11 @@ async def retrieve_model(model: str, context: Context, catalog: CatalogService) 
     return await context.run(catalog.retrieve_model, context.request_context, model)
 
 
-@router.post("/v1/embeddings", response_model=EmbeddingsResponse, responses=BACKEND_PROBLEMS)
+@router.post(
+    "/v1/embeddings",
+    response_model=EmbeddingsResponse,
+    responses={200: {"headers": DISCLOSURE_HEADERS}, **BACKEND_PROBLEMS},
+)
 async def create_embeddings(body: EmbeddingsRequest, context: Context, inference: Inference) -> Response:
     """OpenAI ``embeddings.create``; ``model`` in the answer names the version that produced it
     (``name@version``)."""
