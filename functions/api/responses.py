@@ -37,6 +37,8 @@ def disclose_model(response: Response, model: str, version: str) -> Response:
     """Name the model version behind an inference answer, whatever its media type (JSON, the OIP
     binary extension, an SVG chart): callers and their auditors can tell which version answered
     without parsing the body, and the ``describedby`` link leads to that version's card."""
-    response.headers[MODEL_VERSION_HEADER] = version
+    # Registered version names are free text; percent-encoding keeps any of them a valid header
+    # value (a line break or a non-Latin-1 character would otherwise fail the answer).
+    response.headers[MODEL_VERSION_HEADER] = quote(version, safe="")
     response.headers["Link"] = f'<{model_card_link(model, version)}>; rel="describedby"'
     return response

@@ -135,3 +135,18 @@ def test_the_openapi_document_declares_the_headers(client: TestClient) -> None:
     ):
         headers = paths[path]["post"]["responses"]["200"]["headers"]
         assert {"X-Steward-Model-Version", "Link"} <= set(headers), path
+
+
+def test_a_version_name_no_header_can_hold_is_percent_encoded() -> None:
+    # Given a version name with a line break and a non-Latin-1 character (names are free text)
+    from fastapi import Response
+
+    from functions.api.responses import MODEL_VERSION_HEADER, disclose_model
+
+    response = disclose_model(Response(), "m", "v2\r\n夜")
+    # Then the header is a valid value that decodes back to the name
+    from urllib.parse import unquote
+
+    assert response.headers[MODEL_VERSION_HEADER] == "v2%0D%0A%E5%A4%9C"
+    assert unquote(response.headers[MODEL_VERSION_HEADER]) == "v2\r\n夜"
+    assert "\n" not in response.headers["Link"]
