@@ -82,7 +82,7 @@ def settle(model: Sequence[ModelSpan], rules: Sequence[Finding], text: str, dete
             if votes.count("PERSON") == votes.count("LOCATION"):
                 kind = _listed_as(text[span.start : span.end]) or kind
             lone = votes.count(kind) <= 1
-            if lone and (_read_as_group(votes) or _unknown_opening_word(text, span.start, span.end)):
+            if lone and (_GROUP in votes or _unknown_opening_word(text, span.start, span.end)):
                 continue
             if kind == "PERSON":
                 after = _after_titles(text, span.start, span.end)
@@ -112,8 +112,7 @@ def _listed_as(value: str) -> str | None:
     kind = lexicons.places().kinds.get(value)
     if kind in _AREAS:
         return "LOCATION"
-    lower = value.lower()
-    if kind is None and (lower in lexicons.first_names() or lower in lexicons.last_names()):
+    if kind is None and _listed_name(value):
         return "PERSON"
     return None
 
@@ -126,11 +125,6 @@ def _after_titles(text: str, start: int, end: int) -> int | None:
             return pos
         pos += len(word) + 1
     return None
-
-
-def _read_as_group(votes: list[str]) -> bool:
-    """spaCy read the span as a nationality or a religious or political group ('Palestinian')."""
-    return _GROUP in votes
 
 
 def _reading(start: int, end: int, spans: Sequence[Finding]) -> str | None:
@@ -155,6 +149,10 @@ def _unknown_opening_word(text: str, start: int, end: int) -> bool:
         return False
     for possessive in ("'s", "\u2019s"):
         word = word.removesuffix(possessive)
+    return not _listed_name(word) and word not in lexicons.places().kinds
+
+
+def _listed_name(word: str) -> bool:
+    """A first or last name list holds ``word`` (the lists are lower-case)."""
     lower = word.lower()
-    known_name = lower in lexicons.first_names() or lower in lexicons.last_names()
-    return not known_name and word not in lexicons.places().kinds
+    return lower in lexicons.first_names() or lower in lexicons.last_names()
