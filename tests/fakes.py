@@ -15,6 +15,7 @@ from typing import Any
 from steward.audit.archive import ArchiveObject, AuditChange
 from steward.audit.chain import AuditChain, ChainHead, ChainWriter, HeadMoved, RecordExists, head_of
 from steward.auth.keys import KeyRecord
+from steward.catalog.lifecycle import VersionEvent
 from steward.catalog.registry import MODEL_ITEM_SK, ModelDocument, ModelEntry, ModelVersion, Target
 from steward.controls.model import (
     KillSwitch,
@@ -67,7 +68,14 @@ class InMemoryRegistryStore:
     def __init__(self) -> None:
         self.entries: dict[str, ModelEntry] = {}
         self.versions: dict[str, dict[str, ModelVersion]] = {}
+        self.events: dict[str, list[VersionEvent]] = {}
         self.reads = 0
+
+    def append_history(self, model: str, event: VersionEvent) -> None:
+        self.events.setdefault(model, []).append(event)
+
+    def history(self, model: str, limit: int = 50) -> list[VersionEvent]:
+        return list(reversed(self.events.get(model, [])))[:limit]
 
     def put_entry(self, entry: ModelEntry) -> None:
         self.entries[entry.model] = entry

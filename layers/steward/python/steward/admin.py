@@ -21,11 +21,21 @@ from steward.auth.lifecycle import (
 from steward.auth.lifecycle import MAX_KEY_DAYS as MAX_KEY_DAYS  # the CLI's bound on --expires-days
 from steward.bootstrap import admin_settings, build_admin
 from steward.catalog import approval as rules
-from steward.catalog.approval import RegistryWriter
 from steward.catalog.cards import clean_card
+from steward.catalog.lifecycle import LifecycleStore, ModelLifecycle
 from steward.catalog.registry import ModelVersion, Target, serving_default
 from steward.errors import KeyNotFound
 from steward.settings import AdminSettings
+
+#: Who the version history names for a CLI change (the audit record names the operator).
+CLI_ACTOR = "cli"
+#: The reason code an approval change is filed under when the operator gives none.
+APPROVAL_REASONS = {
+    "approved": "release",
+    "pending": "evaluation",
+    "rejected": "evaluation",
+    "retired": "superseded",
+}
 
 
 def key_lifecycle(
@@ -141,8 +151,9 @@ def register_model(
     owner: str = "",
     description: str = "",
     settings: AdminSettings | None = None,
-    store: RegistryWriter | None = None,
+    store: LifecycleStore | None = None,
     now: float | None = None,
+    actor: str = CLI_ACTOR,
 ) -> ModelVersion:
     """Add (or replace) a model version; creates the model entry on first registration.
 
@@ -154,10 +165,9 @@ def register_model(
     stored_card = clean_card(card)
     if approval == "approved":
         rules.require_complete_card(stored_card, task, artifact_digest)
-    if not model or not version or version.startswith("#") or "@" in model:
-        raise ValueError("invalid model or version name")
-    settings = settings or admin_settings()
-    store = store or build_admin(settings).registry
+    if not model or not version or version[0] <= "#" or "@" in model:
+        raise ValueError("invalid model or version name")  # '#...' sorts among the entry's items
+    writer = store or build_admin(settings or admin_settings()).registry
     created = int(now if now is not None else time.time())
     mv = ModelVersion(
         model=model,
@@ -174,9 +184,11 @@ def register_model(
         created_at=created,
         max_batch_size=max(0, int(max_batch_size)),
     )
-    return rules.register_version(
-        store, mv, make_default=make_default, enabled=enabled, owner=owner, description=description
+    registered = rules.register_version(
+        writer, mv, make_default=make_default, enabled=enabled, owner=owner, description=description
     )
+    ModelLifecycle(writer, clock=lambda: created).record_registration(registered, actor=actor)
+    return registered
 
 
 def register_from_manifest(
@@ -186,7 +198,7 @@ def register_from_manifest(
     approval: str | None = None,
     make_default: bool = True,
     settings: AdminSettings | None = None,
-    store: RegistryWriter | None = None,
+    store: LifecycleStore | None = None,
 ) -> ModelVersion:
     """Register a version from a model repository ``manifest.json`` (see docs/contracts.md)."""
     artifacts = manifest.get("artifacts") or {}
@@ -225,26 +237,35 @@ def set_approval(
     make_default: bool = False,
     new_default: str | None = None,
     take_offline: bool = False,
+    reason: str | None = None,
+    actor: str = CLI_ACTOR,
     settings: AdminSettings | None = None,
-    store: RegistryWriter | None = None,
+    store: LifecycleStore | None = None,
 ) -> ModelVersion:
     """Change a version's approval state under the card and default-version rules
     (`steward.catalog.approval.set_approval`: `CardIncomplete`, `DefaultVersionConflict`,
-    `VersionNotFound`)."""
-    store = store or build_admin(settings or admin_settings()).registry
-    return rules.set_approval(
-        store,
+    `VersionNotFound`), recorded in the model's version history."""
+    return model_lifecycle(settings=settings, store=store).set_approval(
         model,
         version,
         approval,
+        actor=actor,
+        reason=reason or APPROVAL_REASONS.get(approval, "release"),
         make_default=make_default,
         new_default=new_default,
         take_offline=take_offline,
     )
 
 
+def model_lifecycle(
+    *, settings: AdminSettings | None = None, store: LifecycleStore | None = None
+) -> ModelLifecycle:
+    """Routing, promotion, rollback and retirement of model versions (`steward.catalog.lifecycle`)."""
+    return ModelLifecycle(store or build_admin(settings or admin_settings()).registry)
+
+
 def default_version(
-    model: str, *, settings: AdminSettings | None = None, store: RegistryWriter | None = None
+    model: str, *, settings: AdminSettings | None = None, store: LifecycleStore | None = None
 ) -> str | None:
     """The version serving requests that name none (`steward.catalog.registry.serving_default`)."""
     store = store or build_admin(settings or admin_settings()).registry
@@ -253,7 +274,7 @@ def default_version(
 
 
 def is_registered(
-    model: str, *, settings: AdminSettings | None = None, store: RegistryWriter | None = None
+    model: str, *, settings: AdminSettings | None = None, store: LifecycleStore | None = None
 ) -> bool:
     """Whether ``model`` has a registry entry in any state (what a per-model policy may name)."""
     store = store or build_admin(settings or admin_settings()).registry

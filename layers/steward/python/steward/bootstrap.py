@@ -44,7 +44,7 @@ from steward.batches.ports import BatchStore, JobQueue, ObjectStore
 from steward.batches.sealing import Seals
 from steward.batches.service import BatchLimits, BatchService
 from steward.batches.worker import BatchWorker
-from steward.catalog.approval import RegistryWriter
+from steward.catalog.lifecycle import LifecycleStore
 from steward.catalog.registry import Registry, RegistryStore
 from steward.catalog.service import Catalog
 from steward.controls.gate import AccessGate
@@ -548,7 +548,7 @@ class AdminPorts:
     """What `steward.admin` writes to: API keys, the registry, and the pepper new keys are hashed with."""
 
     keys: KeyLedger
-    registry: RegistryWriter
+    registry: LifecycleStore
     pepper: Callable[[], bytes]
 
 

@@ -27,7 +27,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from steward import admin, cli_audit, cli_batches, cli_controls, cli_limits, cli_policies, cli_review
+from steward import (
+    admin,
+    cli_audit,
+    cli_batches,
+    cli_controls,
+    cli_limits,
+    cli_models,
+    cli_policies,
+    cli_review,
+)
 from steward.audit.record import AuditDraft
 from steward.auth.lifecycle import DEFAULT_OVERLAP_HOURS, MAX_LIMIT, MAX_OVERLAP_HOURS, key_view
 from steward.catalog.registry import APPROVALS
@@ -172,6 +181,7 @@ def _parser() -> argparse.ArgumentParser:
     approve.add_argument(
         "--take-offline", action="store_true", help="withdraw the only approved version (model offline)"
     )
+    cli_models.add_parsers(models, common)  # route, promote, rollback, retire, show
     cli_controls.add_parsers(groups, common)  # tenants, kill
     cli_audit.add_parsers(groups, common)  # audit export|verify
     cli_limits.add_parsers(groups, common)  # limits set|show, usage show
@@ -310,6 +320,7 @@ COMMANDS: dict[tuple[str, str], Callable[[argparse.Namespace, AdminSettings], Re
     ("models", "register"): _models_register,
     ("models", "approve"): _models_approve,
 }
+COMMANDS.update(cli_models.COMMANDS)
 COMMANDS.update(cli_controls.COMMANDS)
 COMMANDS.update(cli_audit.COMMANDS)
 COMMANDS.update(cli_limits.COMMANDS)
@@ -344,6 +355,7 @@ AUDITED: dict[tuple[str, str], Audited] = {
     ),
     ("models", "approve"): Audited("admin.model_approve", mutates=True, describe=_model_version),
 }
+AUDITED.update(cli_models.AUDITED)
 AUDITED.update(cli_controls.AUDITED)
 AUDITED.update(cli_audit.AUDITED)
 AUDITED.update(cli_limits.AUDITED)

@@ -185,6 +185,20 @@ class DefaultVersionConflict(StewardError):
     default_detail = "The change would leave the model's default on a version that is not approved."
 
 
+class VersionNotRoutable(StewardError):
+    """Traffic, a shadow copy or the default for a version that is not approved."""
+
+    status, code, title = 409, "model.version_not_routable", "Version not routable"
+    default_detail = "Only approved versions take traffic."
+
+
+class RollbackUnavailable(StewardError):
+    """``rollback`` with no earlier default recorded and no version named."""
+
+    status, code, title = 409, "model.rollback_unavailable", "Nothing to roll back to"
+    default_detail = "No earlier default is recorded for this model; name the version to roll back to."
+
+
 class KeyNotFound(StewardError, LookupError):
     """Admin operations: no API key has this id."""
 

@@ -1,12 +1,21 @@
-"""Model registry items in DynamoDB (``ResourceNames.models_table``)."""
+"""Model registry items in DynamoDB (``ResourceNames.models_table``, pk ``model``, sk ``version``).
+
+Per model: the ``#model`` entry (default, route plan, previous default ...), one item per version,
+and its version history as ``#history#<epoch s, 10 digits>#<random>`` items (event, version, actor,
+reason code, routing numbers; no free text). Registry reads skip the history: version names never
+start with ``#``, and ``#history#`` sorts before ``#model``, so ``version >= "#model"`` is exactly
+the entry and the versions.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from typing import Any
 
 from steward.adapters.aws import DynamoTable
 from steward.adapters.ddb_codec import from_item, to_item
+from steward.catalog.lifecycle import HISTORY_LIMIT, VersionEvent
 from steward.catalog.registry import (
     MODEL_ITEM_SK,
     ModelDocument,
@@ -14,6 +23,9 @@ from steward.catalog.registry import (
     ModelVersion,
     Target,
 )
+from steward.catalog.routing_plan import RoutePlan
+
+HISTORY_PREFIX = "#history#"
 
 
 def entry_to_item(entry: ModelEntry) -> dict[str, Any]:
@@ -26,6 +38,8 @@ def entry_to_item(entry: ModelEntry) -> dict[str, Any]:
             "owner": entry.owner,
             "description": entry.description,
             "created_at": entry.created_at,
+            "routing": entry.routing.to_dict(),
+            "previous_default": entry.previous_default,
         }
     )
 
@@ -58,6 +72,8 @@ def _entry(data: dict[str, Any]) -> ModelEntry:
         owner=str(data.get("owner") or ""),
         description=str(data.get("description") or ""),
         created_at=int(data.get("created_at") or 0),
+        routing=RoutePlan.from_dict(data.get("routing")),
+        previous_default=str(data.get("previous_default") or ""),
     )
 
 
@@ -86,6 +102,8 @@ def document_from_items(items: list[dict[str, Any]]) -> ModelDocument:
         data = from_item(item)
         if data.get("version") == MODEL_ITEM_SK:
             entry = _entry(data)
+        elif str(data.get("version", "")).startswith(HISTORY_PREFIX):
+            continue  # lifecycle events are read apart (`history`)
         else:
             try:
                 versions[str(data["version"])] = _version(data)
@@ -99,9 +117,9 @@ class DynamoRegistryStore(DynamoTable):
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "#m = :m",
-            "ExpressionAttributeNames": {"#m": "model"},
-            "ExpressionAttributeValues": {":m": {"S": model}},
+            "KeyConditionExpression": "#m = :m AND #v >= :entry",
+            "ExpressionAttributeNames": {"#m": "model", "#v": "version"},
+            "ExpressionAttributeValues": {":m": {"S": model}, ":entry": {"S": MODEL_ITEM_SK}},
         }
         for page in self._pages("query", kwargs):
             items.extend(page.get("Items", []))
@@ -109,7 +127,13 @@ class DynamoRegistryStore(DynamoTable):
 
     def list_models(self) -> list[ModelDocument]:
         grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for page in self._pages("scan", {"TableName": self._table}):
+        scan = {
+            "TableName": self._table,
+            "FilterExpression": "NOT begins_with(#v, :h)",
+            "ExpressionAttributeNames": {"#v": "version"},
+            "ExpressionAttributeValues": {":h": {"S": HISTORY_PREFIX}},
+        }
+        for page in self._pages("scan", scan):
             for item in page.get("Items", []):
                 grouped[item["model"]["S"]].append(item)
         return [document_from_items(items) for _, items in sorted(grouped.items())]
@@ -119,3 +143,32 @@ class DynamoRegistryStore(DynamoTable):
 
     def put_version(self, version: ModelVersion) -> None:
         self.client.put_item(TableName=self._table, Item=version_to_item(version))
+
+    def append_history(self, model: str, event: VersionEvent) -> None:
+        fields = {k: v for k, v in event.to_dict().items() if k != "version"}
+        sk = f"{HISTORY_PREFIX}{event.at:010d}#{uuid.uuid4().hex[:8]}"
+        item = to_item({**fields, "model": model, "version": sk, "event_version": event.version})
+        self.client.put_item(TableName=self._table, Item=item)
+
+    def history(self, model: str, limit: int = HISTORY_LIMIT) -> list[VersionEvent]:
+        page = self.client.query(
+            TableName=self._table,
+            KeyConditionExpression="#m = :m AND begins_with(#v, :h)",
+            ExpressionAttributeNames={"#m": "model", "#v": "version"},
+            ExpressionAttributeValues={":m": {"S": model}, ":h": {"S": HISTORY_PREFIX}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [_event(from_item(item)) for item in page.get("Items", [])]
+
+
+def _event(data: dict[str, Any]) -> VersionEvent:
+    details = data.get("details")
+    return VersionEvent(
+        at=int(data.get("at") or 0),
+        event=str(data.get("event") or ""),
+        version=str(data.get("event_version") or ""),
+        actor=str(data.get("actor") or ""),
+        reason=str(data.get("reason") or ""),
+        details=dict(details) if isinstance(details, dict) else {},
+    )

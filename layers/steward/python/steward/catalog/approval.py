@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from steward.catalog.cards import missing_fields
 from steward.catalog.registry import APPROVALS, ModelDocument, ModelEntry, ModelVersion, serving_default
+from steward.catalog.routing_plan import RoutePlan
 from steward.errors import CardIncomplete, DefaultVersionConflict, VersionNotFound
 
 
@@ -74,7 +75,11 @@ def register_version(
         description=description
         or (existing.description if existing else str(mv.card.get("description", ""))),
         created_at=existing.created_at if existing else mv.created_at,
+        routing=existing.routing if existing else RoutePlan(),
+        previous_default=existing.previous_default if existing else "",
     )
+    if approval != "approved":  # a version re-registered as pending leaves the split at once
+        entry = replace(entry, routing=entry.routing.without(version))
     if entry != existing:
         store.put_entry(entry)
     return mv
@@ -138,7 +143,14 @@ def set_approval(
             f"Only an approved version can be the default; {model}@{version} would be {approval}."
         )
     successor = _successor(doc, current, approval, serving, new_default, take_offline)
-    if successor is not None:
+    entry = doc.entry
+    if entry is not None:  # the version leaves the split and the shadow too, with its default
+        changed = replace(entry, routing=entry.routing.without(version))
+        if successor is not None:
+            changed = replace(changed, default_version=successor)
+        if changed != entry:
+            store.put_entry(changed)
+    elif successor is not None:
         _point_default(store, doc, model, successor)
     store.put_version(updated)
     return updated

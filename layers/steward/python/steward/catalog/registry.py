@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from steward.auth.principal import Principal
+from steward.catalog.routing_plan import RoutePlan, choose, random_draw
 from steward.errors import ModelNotFound
 from steward.ttl_cache import DEFAULT_TTL_S, TtlCache
 
@@ -69,6 +70,10 @@ class ModelEntry:
     owner: str = ""
     description: str = ""
     created_at: int = 0
+    #: How unpinned traffic is split between versions (`steward.catalog.routing_plan`).
+    routing: RoutePlan = field(default_factory=RoutePlan)
+    #: The default before the last promotion or rollback: what ``rollback`` returns to.
+    previous_default: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,8 @@ class ModelVersion:
 class ResolvedModel:
     entry: ModelEntry
     version: ModelVersion
+    #: The approved version that gets a copy of this request (never answers it), if any.
+    shadow: ModelVersion | None = None
 
     @property
     def ref(self) -> str:
@@ -133,6 +140,20 @@ def serving_default(doc: ModelDocument) -> ModelVersion | None:
     return max(approved, key=lambda v: (v.created_at, v.version)) if approved else None
 
 
+def routed_version(
+    doc: ModelDocument, entry: ModelEntry, *, caller: str, draw: Callable[[int], int]
+) -> ModelVersion | None:
+    """The version an unpinned request of ``caller`` gets: drawn by the plan's weights among
+    approved versions, else the serving default (None: nothing may serve)."""
+
+    def routable(version: str) -> bool:
+        candidate = doc.versions.get(version)
+        return candidate is not None and candidate.routable
+
+    drawn = choose(entry.routing, routable, model=entry.model, caller=caller, draw=draw)
+    return doc.versions[drawn] if drawn is not None else serving_default(doc)
+
+
 def split_model_ref(ref: str) -> tuple[str, str | None]:
     """``name`` or ``name@version`` (the OpenAI ``model`` field may pin a version)."""
     name, sep, version = ref.partition("@")
@@ -152,8 +173,10 @@ class Registry:
         *,
         ttl_s: float = DEFAULT_TTL_S,
         monotonic: Callable[[], float] = time.monotonic,
+        draw: Callable[[int], int] | None = None,
     ) -> None:
         self._store = store
+        self._draw = draw or random_draw()
         # Any caller may name any model: unknown names are cached apart, so they can't evict real ones.
         self._docs: TtlCache[str, ModelDocument] = TtlCache(
             ttl_s, monotonic=monotonic, is_miss=lambda doc: doc.entry is None
@@ -165,17 +188,26 @@ class Registry:
         return self._docs.ttl_s
 
     def resolve(self, principal: Principal, model: str, version: str | None = None) -> ResolvedModel:
-        """The routable version the caller asked for (or the default); ModelNotFound otherwise."""
+        """The routable version the caller pinned, or the one the model's route plan draws for
+        this caller (the serving default when it has none); ModelNotFound otherwise."""
         if not model or not principal.may_use(model):
             raise ModelNotFound()
         doc = self._document(model)
         entry = doc.entry
         if entry is None or not entry.enabled:
             raise ModelNotFound()
-        chosen = doc.versions.get(version) if version else serving_default(doc)
-        if chosen is None or not chosen.routable:
+        if version:
+            pinned = doc.versions.get(version)
+            if pinned is None or not pinned.routable:
+                raise ModelNotFound()
+            return ResolvedModel(entry=entry, version=pinned)
+        chosen = routed_version(doc, entry, caller=principal.key_id, draw=self._draw)
+        if chosen is None:
             raise ModelNotFound()
-        return ResolvedModel(entry=entry, version=chosen)
+        shadow = doc.versions.get(entry.routing.shadow) if entry.routing.shadow else None
+        if shadow is not None and (not shadow.routable or shadow.version == chosen.version):
+            shadow = None
+        return ResolvedModel(entry=entry, version=chosen, shadow=shadow)
 
     def is_registered(self, model: str) -> bool:
         """Whether ``model`` has an entry in any state (admin checks only: callers get `resolve`)."""
