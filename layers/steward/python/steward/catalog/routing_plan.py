@@ -76,14 +76,13 @@ def parse_weights(spec: str | Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
     pairs: list[tuple[str, object]] = []
     if isinstance(spec, str):
         for part in (p.strip() for p in spec.split(",")):
-            version, sep, weight = part.partition("=")
-            if not sep or not version.strip():
+            named, sep, text = (s.strip() for s in part.partition("="))
+            if not sep or not named:
                 raise ValueError("weights are VERSION=WEIGHT pairs separated by commas, e.g. 1=90,2=10")
             try:
-                number = int(weight.strip())
+                pairs.append((named, int(text)))
             except ValueError:
-                raise ValueError(f"the weight of version {version.strip()!r} is not an integer") from None
-            pairs.append((version.strip(), number))
+                raise ValueError(f"the weight of version {named!r} is not an integer") from None
     else:
         pairs = [(str(v), w) for v, w in spec.items()]
     seen: dict[str, int] = {}
