@@ -22,6 +22,7 @@ from steward.auth.lifecycle import KeyLifecycle
 from steward.auth.principal import Principal
 from steward.batches.service import BatchService
 from steward.bootstrap import Api
+from steward.catalog.lifecycle import ModelLifecycle
 from steward.catalog.service import Catalog
 from steward.context import RequestContext
 from steward.controls.service import ControlService
@@ -31,6 +32,7 @@ from steward.inference.service import InferenceService
 from steward.limits.admission import RateLimiter
 from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
+from steward.quality.comparison import VersionReview
 from steward.review.service import ReviewService
 from steward.usage_policy.book import UsagePolicyBook
 from steward.usage_policy.service import GuardrailService
@@ -172,6 +174,15 @@ async def guardrails(api: Annotated[Api, Depends(use_cases)]) -> GuardrailServic
     return api.guardrails
 
 
+async def lifecycle(api: Annotated[Api, Depends(use_cases)]) -> ModelLifecycle | None:
+    """None without a writable registry: the routing routes answer 501, once the caller is checked."""
+    return api.lifecycle
+
+
+async def version_review(api: Annotated[Api, Depends(use_cases)]) -> VersionReview:
+    return api.review or VersionReview(api.catalog, [])
+
+
 async def batches(api: Annotated[Api, Depends(use_cases)]) -> BatchService:
     if api.batches is None:
         raise FeatureNotConfigured()
@@ -192,6 +203,8 @@ UsagePolicies = Annotated[UsagePolicyBook, Depends(usage_policies)]
 Guardrails = Annotated[GuardrailService, Depends(guardrails)]
 Batches = Annotated[BatchService, Depends(batches)]
 Reviews = Annotated[ReviewService | None, Depends(reviews)]
+Lifecycle = Annotated[ModelLifecycle | None, Depends(lifecycle)]
+Review = Annotated[VersionReview, Depends(version_review)]
 #: For a route that needs a caller (and the use cases built) but reads neither
 #: (``dependencies=[AUTHENTICATED, PLANE]``).
 AUTHENTICATED = Depends(call_context)

@@ -133,6 +133,14 @@ class ModelCard(BaseModel):
     complete: bool
     missing_fields: list[str]
     fairness_monitoring: dict[str, Any] | None = None
+    live: dict[str, Any] | None = Field(
+        default=None,
+        description="The caller's tenant's live figures per monitoring view (null: no data yet).",
+    )
+    history: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Version history, newest first: event, version, actor, reason code, at (epoch s).",
+    )
 
 
 class OutputTensor(BaseModel):

@@ -148,7 +148,8 @@ def _names_a_model(template: str) -> bool:
 
 #: Routes that name a model in the path or the body (feedback's joined prediction is tested in
 #: test_explain_card_feedback_routes: its scope comes from the stored prediction, not the request).
-MODEL_ROUTES = [r for r in ROUTES if _names_a_model(r[1])]
+#: Platform-admin routes refuse every other key before looking at the model (403, tested below).
+MODEL_ROUTES = [r for r in ROUTES if _names_a_model(r[1]) and not r[1].startswith("/admin/")]
 
 
 @pytest.mark.parametrize(("method", "template"), MODEL_ROUTES)

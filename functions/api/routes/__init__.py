@@ -12,10 +12,12 @@ from functions.api.routes import (
     controls,
     governance,
     limits,
+    models_admin,
     oip,
     openai,
     reviews,
     usage_policy,
+    versions,
 )
 
 #: In the order the OpenAPI document lists them.
@@ -23,6 +25,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     openai.router,
     batches.router,
     governance.router,
+    versions.router,
     oip.router,
     oip.infer_router,
     admin.policies_router,
@@ -35,4 +38,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     usage_policy.guardrails_router,
     usage_policy.usage_policies_router,
     reviews.router,
+    models_admin.router,
 )

@@ -13,7 +13,7 @@ from steward.audit.reader import CURSOR_PATTERN
 from steward.catalog.cards import render_card_html
 from steward.inference.charts import waterfall_from_explanation
 
-from functions.api.deps import AuditTrail, CatalogService, Context, FairnessService, Inference, Redaction
+from functions.api.deps import AuditTrail, Context, FairnessService, Inference, Redaction, Review
 from functions.api.openapi import (
     BACKEND_PROBLEMS,
     DISCLOSURE_HEADERS,
@@ -85,11 +85,9 @@ async def explain(
     tags=["governance"],
     responses={200: {"content": {"text/html": {}}}, **MODEL_PROBLEMS},
 )
-async def model_card(
-    model: str, context: Context, catalog: CatalogService, version: Version = None
-) -> Response:
-    """The model card as JSON, or as an HTML page with ``Accept: text/html``."""
-    document = await context.value(catalog.model_card, context.request_context, model, version)
+async def model_card(model: str, context: Context, review: Review, version: Version = None) -> Response:
+    """The model card, its live figures and version history, as JSON or (``Accept: text/html``) HTML."""
+    document = await context.value(review.card, context.request_context, model, version)
     if accepts(context.request, "text/html"):
         return Response(render_card_html(document), media_type="text/html; charset=utf-8")
     return json_response(document)

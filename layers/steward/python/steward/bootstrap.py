@@ -33,6 +33,7 @@ from steward.adapters.registry_store import DynamoRegistryStore
 from steward.adapters.report_store import S3ReportSink
 from steward.adapters.review_store import DynamoReviewStore
 from steward.adapters.sagemaker_transport import SageMakerTransport
+from steward.adapters.serving_stats_store import DynamoServingStatsStore
 from steward.adapters.usage_policy_store import DynamoUsagePolicyStore
 from steward.audit.archive import ArchivedTrail, AuditArchiver
 from steward.audit.chain import AuditChain
@@ -44,7 +45,7 @@ from steward.batches.ports import BatchStore, JobQueue, ObjectStore
 from steward.batches.sealing import Seals
 from steward.batches.service import BatchLimits, BatchService
 from steward.batches.worker import BatchWorker
-from steward.catalog.lifecycle import LifecycleStore
+from steward.catalog.lifecycle import LifecycleStore, ModelLifecycle
 from steward.catalog.registry import Registry, RegistryStore
 from steward.catalog.service import Catalog
 from steward.controls.gate import AccessGate
@@ -55,10 +56,13 @@ from steward.fairness.monitor import FairnessMonitor, FairnessStore
 from steward.fairness.service import Fairness
 from steward.inference.limits import Limits
 from steward.inference.service import InferenceService
+from steward.inference.serving_monitor import ServingMonitor
 from steward.limits.admission import RateLimiter
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
+from steward.quality.comparison import FairnessFigures, FigureSource, ServingFigures, VersionReview
+from steward.quality.serving import ServingStatsStore
 from steward.review.service import ReviewService
 from steward.routing.http_transport import HttpTransport
 from steward.routing.router import Router, RouterPolicy
@@ -230,6 +234,10 @@ class Api:
     reviews: ReviewService | None = None
     #: Files and batches (``/v1/files``, ``/v1/batches``); None: those routes answer 501.
     batches: BatchService | None = None
+    #: Version routing, promotion and rollback (``/admin/models``); None: 501.
+    lifecycle: ModelLifecycle | None = None
+    #: Version comparison and the card's live figures and history.
+    review: VersionReview | None = None
 
 
 @dataclass(frozen=True)
@@ -285,6 +293,8 @@ def compose_api(
     usage: UsageGuard | None = None,
     batches: BatchPorts | None = None,
     reviews: ReviewService | None = None,
+    lifecycle: ModelLifecycle | None = None,
+    serving_stats: ServingStatsStore | None = None,
 ) -> Api:
     """The api's use cases over the given ports. Never "no privacy": without a guard, the
     built-in default policy applies; without a monitor, fairness routes answer 501. With a
@@ -299,9 +309,27 @@ def compose_api(
     gate = AccessGate(control_store, ttl_s=controls_ttl_s)
     catalog = Catalog(registry, fairness.store if fairness is not None else None, switches=gate)
     monitoring = Fairness(fairness)
+    if lifecycle is None and isinstance(registry.store, LifecycleStore):  # a writable registry
+        lifecycle = ModelLifecycle(registry.store)
+    sources: list[FigureSource] = []
+    if serving_stats is not None:
+        sources.append(ServingFigures(serving_stats))
+    if fairness is not None:
+        sources.append(FairnessFigures(fairness.store))
+    review = VersionReview(catalog, sources, history=lifecycle.history if lifecycle is not None else None)
+    inference = InferenceService(
+        catalog,
+        router,
+        privacy,
+        monitoring,
+        limits,
+        rate_limiter,
+        usage=usage,
+        serving=ServingMonitor(serving_stats),
+    )
     return Api(
         catalog=catalog,
-        inference=InferenceService(catalog, router, privacy, monitoring, limits, rate_limiter, usage=usage),
+        inference=inference,
         fairness=monitoring,
         redaction=RedactionService(catalog, privacy, limits),
         audit=AuditReader(audit_store, limits.max_audit_page),
@@ -322,6 +350,8 @@ def compose_api(
             else None
         ),
         reviews=reviews,
+        lifecycle=lifecycle,
+        review=review,
     )
 
 
@@ -353,6 +383,7 @@ def build_api(settings: ApiSettings) -> Api:
         usage=build_usage(settings),
         batches=build_batch_ports(settings),
         reviews=build_reviews(settings, pepper, keys),
+        serving_stats=DynamoServingStatsStore(settings.fairness_table, region=settings.region),
     )
 
 

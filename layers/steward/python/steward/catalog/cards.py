@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from steward.catalog.registry import ModelEntry, ModelVersion
@@ -178,5 +179,35 @@ def render_card_html(document: Mapping[str, Any]) -> str:
         parts.append(f"<div>{_value_html(monitoring)}</div>")
     else:
         parts.append("<p><em>No fairness report yet.</em></p>")
+    live = document.get("live")
+    if isinstance(live, Mapping):
+        window = live.get("window") or {}
+        span = f"{window.get('from', '')} to {window.get('to', '')}"
+        parts.append(f"<h2>Live figures ({_e(span)}, your traffic)</h2>")
+        parts.append(f"<div>{_value_html({k: v for k, v in live.items() if k != 'window'})}</div>")
+    history = document.get("history")
+    if isinstance(history, list) and history:
+        parts.append(
+            "<h2>Version history</h2><table><tr><th>When (UTC)</th><th>Event</th><th>Version</th>"
+            "<th>Reason</th><th>Who</th></tr>"
+        )
+        for event in history:
+            if isinstance(event, Mapping):
+                when = _utc(event.get("at"))
+                cells = [
+                    when,
+                    event.get("event"),
+                    event.get("version"),
+                    event.get("reason"),
+                    event.get("actor"),
+                ]
+                parts.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
+        parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _utc(epoch: Any) -> str:
+    if isinstance(epoch, int | float) and not isinstance(epoch, bool):
+        return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return ""

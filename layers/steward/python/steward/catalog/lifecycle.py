@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from steward.catalog import approval as rules
 from steward.catalog.approval import RegistryWriter
@@ -77,6 +77,7 @@ class VersionEvent:
         }
 
 
+@runtime_checkable
 class LifecycleStore(RegistryWriter, Protocol):
     def append_history(self, model: str, event: VersionEvent) -> None: ...
 

@@ -187,6 +187,10 @@ class Registry:
     def ttl_s(self) -> float:
         return self._docs.ttl_s
 
+    @property
+    def store(self) -> RegistryStore:
+        return self._store
+
     def resolve(self, principal: Principal, model: str, version: str | None = None) -> ResolvedModel:
         """The routable version the caller pinned, or the one the model's route plan draws for
         this caller (the serving default when it has none); ModelNotFound otherwise."""
@@ -208,6 +212,13 @@ class Registry:
         if shadow is not None and (not shadow.routable or shadow.version == chosen.version):
             shadow = None
         return ResolvedModel(entry=entry, version=chosen, shadow=shadow)
+
+    def approved_versions(self, principal: Principal, model: str) -> list[str]:
+        """The approved versions of a model the caller may use now, oldest first (ModelNotFound
+        otherwise, like `resolve`)."""
+        default = self.resolve(principal, model)
+        doc = self._document(default.entry.model)
+        return [v.version for v in sorted(doc.versions.values(), key=lambda v: v.created_at) if v.routable]
 
     def is_registered(self, model: str) -> bool:
         """Whether ``model`` has an entry in any state (admin checks only: callers get `resolve`)."""

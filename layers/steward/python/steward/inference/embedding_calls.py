@@ -23,6 +23,7 @@ from steward.catalog.signature import tensor_name
 from steward.context import RequestContext
 from steward.errors import BackendError, UnsupportedInput
 from steward.inference import embeddings as emb
+from steward.inference.serving_monitor import ServingMonitor, is_backend_fault
 from steward.privacy.guard import PrivacyGuard, RequestPrivacy
 from steward.routing.router import Router
 from steward.routing.transport import BackendRequest
@@ -53,7 +54,12 @@ class _Pending:
 
 
 def run_calls(
-    calls: Sequence[EmbeddingCall], *, router: Router, privacy: PrivacyGuard, usage: UsageGuard
+    calls: Sequence[EmbeddingCall],
+    *,
+    router: Router,
+    privacy: PrivacyGuard,
+    usage: UsageGuard,
+    serving: ServingMonitor | None = None,
 ) -> list[dict[str, Any] | Exception]:
     """Each call's OpenAI answer, or the error its request alone would have raised, in order.
 
@@ -69,7 +75,7 @@ def run_calls(
         mv = call.resolved.version
         groups.setdefault((mv.backend_model, mv.backend_version, mv.target), []).append((n, pending))
     for members in groups.values():
-        _send(router, [p for _, p in members])
+        _send(router, [p for _, p in members], serving or ServingMonitor(None))
         for n, pending in members:
             answers[n] = pending.failure if pending.failure is not None else _answer(pending)
     return answers
@@ -89,7 +95,7 @@ def _begin(call: EmbeddingCall, privacy: PrivacyGuard, usage: UsageGuard) -> _Pe
     return _Pending(call, guard, policy, [str(t) for t in redacted["inputs"][0]["data"]])
 
 
-def _send(router: Router, members: Sequence[_Pending]) -> None:
+def _send(router: Router, members: Sequence[_Pending], serving: ServingMonitor) -> None:
     """Backend calls of at most the version's batch limit over the members' texts, in order."""
     mv = members[0].call.resolved.version
     input_name = tensor_name(mv.inputs, emb.DEFAULT_INPUT)
@@ -110,6 +116,7 @@ def _send(router: Router, members: Sequence[_Pending]) -> None:
             for p, _, _ in carried:
                 p.call.ctx.draft.backend_attempts += 1
                 p.failure = p.failure or error
+                serving.observe(p.call.ctx.draft.tenant_id, mv, None, failed=is_backend_fault(error))
             continue
         whole = len(carried) == 1 and carried[0][2] == len(batch)
         offset = 0
@@ -117,6 +124,7 @@ def _send(router: Router, members: Sequence[_Pending]) -> None:
             draft = p.call.ctx.draft
             draft.backend_attempts += result.attempts
             draft.backend_latency_ms = (draft.backend_latency_ms or 0.0) + result.latency_ms
+            serving.observe(draft.tenant_id, mv, result.latency_ms, failed=False)
             if p.failure is None:
                 try:
                     part = result.payload if whole else _slice(result.payload, output_name, offset, count)

@@ -22,6 +22,7 @@ from steward.inference import embeddings as emb
 from steward.inference import oip_tensors as oip
 from steward.inference.embedding_calls import EmbeddingCall, run_calls
 from steward.inference.limits import Limits, caller_texts
+from steward.inference.serving_monitor import ServingMonitor, is_backend_fault
 from steward.limits.admission import RateLimiter
 from steward.limits.units import payload_units, text_units
 from steward.privacy.guard import PrivacyGuard, RequestPrivacy
@@ -41,6 +42,7 @@ class InferenceService:
         limits: Limits | None = None,
         rate_limiter: RateLimiter | None = None,
         usage: UsageGuard | None = None,
+        serving: ServingMonitor | None = None,
     ) -> None:
         self.catalog = catalog
         self.router = router
@@ -49,6 +51,7 @@ class InferenceService:
         self.limits = limits or Limits()
         self.rate_limiter = rate_limiter
         self.usage = usage or UsageGuard(UsagePolicyBook(NoStoredUsagePolicies()))
+        self.serving = serving or ServingMonitor(None)
 
     def embed(
         self,
@@ -107,7 +110,9 @@ class InferenceService:
     def embed_calls(self, calls: Sequence[EmbeddingCall]) -> list[dict[str, Any] | Exception]:
         """Admitted calls through the guarded way out, sharing backend calls
         (`steward.inference.embedding_calls`): each call's answer or its error, in order."""
-        return run_calls(calls, router=self.router, privacy=self.privacy, usage=self.usage)
+        return run_calls(
+            calls, router=self.router, privacy=self.privacy, usage=self.usage, serving=self.serving
+        )
 
     def infer(
         self, ctx: RequestContext, model: str, version: str | None, payload: Mapping[str, Any]
@@ -210,13 +215,19 @@ class InferenceService:
         request = BackendRequest(
             model=mv.backend_model, version=mv.backend_version, payload=redacted, operation=operation
         )
+        # A shadow copy (routed OIP inference only) runs beside the call, and is counted, never returned.
+        shadow = self.serving.start_shadow(self.router, resolved, request) if operation == "infer" else None
         try:
             result = self.router.call(mv.target, request)
-        except Exception:
+        except Exception as error:
             draft.backend_attempts = max(draft.backend_attempts, 1)
+            self.serving.observe(draft.tenant_id, mv, None, failed=is_backend_fault(error))
+            self.serving.finish_shadow(draft.tenant_id, resolved, shadow, None)
             raise
         draft.backend_attempts = result.attempts
         draft.backend_latency_ms = result.latency_ms
+        self.serving.observe(draft.tenant_id, mv, result.latency_ms, failed=False)
+        self.serving.finish_shadow(draft.tenant_id, resolved, shadow, result.payload)
         answer = guard.filter_response(result.payload)
         usage.check_response(answer)
         return answer

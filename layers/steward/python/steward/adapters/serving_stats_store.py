@@ -1,0 +1,52 @@
+"""Serving counters of model versions in DynamoDB (the monitoring table, ``fairness_table``).
+
+Item: pk ``serving#<model>#<version>``, sk ``<window>#<tenant>`` (window = UTC day), numeric
+attributes from `steward.quality.serving.ServingStats.to_attributes` (``calls``, ``failures``,
+``lat_<bin>``, ``shadow_*``). Every write is one ``UpdateItem`` that ADDs, so concurrent writers
+never lose a count; no request content is stored. One partition per version: a comparison reads
+a version's days and tenants in one query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from steward.adapters.aws import DynamoTable
+from steward.adapters.ddb_codec import from_item
+from steward.quality.serving import ServingStats
+
+
+def serving_pk(model: str, version: str) -> str:
+    return f"serving#{model}#{version}"
+
+
+class DynamoServingStatsStore(DynamoTable):
+    def add(self, tenant_id: str, model: str, version: str, window: str, stats: ServingStats) -> None:
+        attributes = stats.to_attributes()
+        if not attributes:
+            return
+        names = {f"#a{i}": name for i, name in enumerate(attributes)}
+        values = {f":v{i}": {"N": str(n)} for i, n in enumerate(attributes.values())}
+        self.client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": serving_pk(model, version)}, "sk": {"S": f"{window}#{tenant_id}"}},
+            UpdateExpression="ADD " + ", ".join(f"#a{i} :v{i}" for i in range(len(attributes))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def read(self, model: str, version: str, windows: set[str], tenant_id: str | None) -> ServingStats:
+        """The sum over ``windows`` (for one tenant, or every tenant with None)."""
+        total = ServingStats()
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": serving_pk(model, version)}},
+        }
+        for page in self._pages("query", request):
+            for item in page.get("Items", []):
+                data = from_item(item)
+                window, _, tenant = str(data.get("sk", "")).partition("#")
+                if window in windows and (tenant_id is None or tenant == tenant_id):
+                    total = total.merge(ServingStats.from_attributes(data))
+        return total

@@ -1,0 +1,169 @@
+"""What a reviewer reads before ``promote``: a model's versions side by side, and each card's live figures.
+
+`VersionReview.compare` puts, per version, every monitoring view the deployment has next to each
+other: quality from ground truth, fairness (latest report), drift, and how it serves (latency p50/p99,
+error rate, shadow agreement, `steward.quality.serving`). Each view is a `FigureSource`, so a
+deployment without one (no drift profile, no feedback yet) shows ``null`` rather than failing, and a
+source that fails is logged and shown as ``null``: the page is still worth reading without it.
+Figures are the caller's tenant's own, over the last ``days`` UTC days; the versions are the ones
+the caller's key may call (approved), checked through `steward.catalog.service.Catalog.resolve`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from steward.catalog.service import Catalog
+from steward.context import RequestContext
+from steward.errors import InvalidInput
+from steward.quality.serving import ServingStats
+
+logger = logging.getLogger("steward.quality")
+
+MAX_VERSIONS = 4
+MAX_DAYS = 90
+DEFAULT_DAYS = 7
+
+
+class FigureSource(Protocol):
+    """One monitoring view of a model version for a tenant over some UTC days (None: nothing yet)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def figures(
+        self, tenant_id: str, model: str, version: str, windows: Sequence[str]
+    ) -> Mapping[str, Any] | None: ...
+
+
+class ServingStatsReader(Protocol):
+    def read(self, model: str, version: str, windows: set[str], tenant_id: str | None) -> ServingStats: ...
+
+
+@dataclass(frozen=True)
+class ServingFigures:
+    """Latency, error rate and shadow agreement of a version (`steward.quality.serving`)."""
+
+    store: ServingStatsReader
+    name: str = "serving"
+
+    def figures(
+        self, tenant_id: str, model: str, version: str, windows: Sequence[str]
+    ) -> Mapping[str, Any] | None:
+        stats = self.store.read(model, version, set(windows), tenant_id)
+        return stats.figures() if stats.calls or stats.shadow_calls else None
+
+
+class LatestReport(Protocol):
+    def latest_report(self, tenant_id: str, model: str, version: str) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True)
+class FairnessFigures:
+    """The summary of the version's latest scheduled fairness report."""
+
+    reports: LatestReport
+    name: str = "fairness"
+
+    def figures(
+        self, tenant_id: str, model: str, version: str, windows: Sequence[str]
+    ) -> Mapping[str, Any] | None:
+        return self.reports.latest_report(tenant_id, model, version)
+
+
+def windows_back(now: float, days: int) -> list[str]:
+    """The last ``days`` UTC days up to today, oldest first."""
+    today = datetime.fromtimestamp(now, tz=UTC).date()
+    return [(today - timedelta(days=d)).isoformat() for d in range(days - 1, -1, -1)]
+
+
+def parse_versions(raw: str) -> list[str]:
+    versions = [v.strip() for v in raw.split(",") if v.strip()]
+    if not versions or len(versions) > MAX_VERSIONS or len(set(versions)) != len(versions):
+        raise InvalidInput(f"'versions' names 1 to {MAX_VERSIONS} distinct versions, comma-separated.")
+    return versions
+
+
+def check_days(days: int) -> int:
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInput(f"'days' must be from 1 to {MAX_DAYS}.")
+    return days
+
+
+class VersionReview:
+    def __init__(
+        self,
+        catalog: Catalog,
+        sources: Sequence[FigureSource],
+        *,
+        history: Callable[[str], list[dict[str, Any]]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.catalog = catalog
+        self.sources = list(sources)
+        self._history = history
+        self._clock = clock
+
+    def compare(
+        self, ctx: RequestContext, model: str, versions: Sequence[str] | None, days: int = DEFAULT_DAYS
+    ) -> dict[str, Any]:
+        """``versions`` None: the newest `MAX_VERSIONS` approved versions."""
+        check_days(days)
+        windows = windows_back(self._clock(), days)
+        if versions is None:
+            versions = self.catalog.registry.approved_versions(ctx.principal, model)[-MAX_VERSIONS:]
+        resolved = [self.catalog.resolve(ctx, model, v) for v in versions]
+        name = resolved[0].entry.model
+        return {
+            "object": "model.comparison",
+            "model": name,
+            "window": {"from": windows[0], "to": windows[-1], "days": days},
+            "versions": [
+                {
+                    "version": r.version.version,
+                    "approval": r.version.approval,
+                    "artifact_digest": r.version.artifact_digest,
+                    **self._figures(ctx.tenant_id, name, r.version.version, windows),
+                }
+                for r in resolved
+            ],
+        }
+
+    def card(
+        self, ctx: RequestContext, model: str, version: str | None, days: int = DEFAULT_DAYS
+    ) -> dict[str, Any]:
+        """The version's card with its live figures (the caller's tenant's) and version history."""
+        document = self.catalog.model_card(ctx, model, version)
+        windows = windows_back(self._clock(), check_days(days))
+        live = self._figures(ctx.tenant_id, document["model"], document["version"], windows)
+        document["live"] = {"window": {"from": windows[0], "to": windows[-1], "days": days}, **live}
+        document["history"] = self._events(document["model"])
+        return document
+
+    def _figures(self, tenant_id: str, model: str, version: str, windows: Sequence[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for source in self.sources:
+            try:
+                figures = source.figures(tenant_id, model, version, windows)
+            except Exception as error:  # one missing view must not hide the others
+                logger.warning(
+                    "monitoring figures unavailable",
+                    extra={"source": source.name, "error_type": type(error).__name__},
+                )
+                figures = None
+            out[source.name] = dict(figures) if figures is not None else None
+        return out
+
+    def _events(self, model: str) -> list[dict[str, Any]]:
+        if self._history is None:
+            return []
+        try:
+            return self._history(model)
+        except Exception as error:
+            logger.warning("version history unavailable", extra={"error_type": type(error).__name__})
+            return []
