@@ -18,7 +18,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--models",
         default=",".join(model_names()),
-        help=f"comma-separated model names (default: all of {', '.join(model_names())})",
+        help=f"comma-separated model names, each all its versions, or name@version "
+        f"(default: all of {', '.join(model_names())})",
     )
     parser.add_argument("--force", action="store_true", help="rebuild even if the model verifies")
     parser.add_argument("--no-fp16", action="store_true", help="skip fp16 variants")

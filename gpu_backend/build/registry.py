@@ -59,19 +59,43 @@ def _tabular(model_dir: Path, options: BuildOptions) -> dict[str, Any]:
     return tabular.build(model_dir, options)
 
 
+def _tabular_reweighed(model_dir: Path, options: BuildOptions) -> dict[str, Any]:
+    from gpu_backend.build import tabular
+
+    return tabular.build_reweighed(model_dir, options)
+
+
 # Names and versions are repeated here (not imported) so listing models stays import-light.
-MODELS: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in (
-        ModelSpec("all-minilm-l6-v2", "1", _minilm),
-        ModelSpec("credit-risk", "1", _tabular),
-        ModelSpec("pii-ner", "1", _pii_ner),
-    )
+SPECS: tuple[ModelSpec, ...] = (
+    ModelSpec("all-minilm-l6-v2", "1", _minilm),
+    ModelSpec("credit-risk", "1", _tabular),
+    ModelSpec("credit-risk", "2", _tabular_reweighed),
+    ModelSpec("pii-ner", "1", _pii_ner),
+)
+#: Every shipped version of each model, oldest first.
+MODELS: dict[str, tuple[ModelSpec, ...]] = {
+    name: tuple(spec for spec in SPECS if spec.name == name) for name in dict.fromkeys(s.name for s in SPECS)
 }
 
 
 def model_names() -> list[str]:
     return list(MODELS)
+
+
+def select(selectors: list[str]) -> list[ModelSpec]:
+    """``name`` selects every version of a model, ``name@version`` one; unknown ones raise ``KeyError``."""
+    selected: list[ModelSpec] = []
+    unknown: list[str] = []
+    for selector in selectors:
+        name, _, version = selector.partition("@")
+        specs = [spec for spec in MODELS.get(name, ()) if not version or spec.version == version]
+        if not specs:
+            unknown.append(selector)
+        selected.extend(spec for spec in specs if spec not in selected)
+    if unknown:
+        known = [f"{spec.name}@{spec.version}" for spec in SPECS]
+        raise KeyError(f"unknown model(s) {unknown}; known: {model_names()} (versions {known})")
+    return selected
 
 
 def _pid_alive(pid: int) -> bool:
@@ -139,12 +163,9 @@ def build_models(
     force: bool = False,
     options: BuildOptions | None = None,
 ) -> list[BuildResult]:
-    """Build the named models (default: all) into ``output``; unknown names raise ``KeyError``."""
-    selected = names or model_names()
-    unknown = [name for name in selected if name not in MODELS]
-    if unknown:
-        raise KeyError(f"unknown model(s) {unknown}; known: {model_names()}")
+    """Build the named models (default: all) into ``output``; see `select` for the name forms."""
+    selected = select(names or model_names())
     output.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(OSError):
         _remove_stale_staging(output)
-    return [build_one(MODELS[name], output, options or BuildOptions(), force=force) for name in selected]
+    return [build_one(spec, output, options or BuildOptions(), force=force) for spec in selected]

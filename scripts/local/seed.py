@@ -1,4 +1,9 @@
-"""Seed the local stack: register the built models; a demo tenant with a key and an admin key."""
+"""Seed the local stack: register the built models; a demo tenant with a key and an admin key.
+
+Each model's oldest version is its default. Newer versions (credit-risk@2, the reweighed one)
+are registered as their manifests say (approved) but take no traffic until an admin makes one
+the default, so the routed version of a model never changes just because a build added one.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +24,16 @@ class Seeded:
     models: list[str]
 
 
+def _version_order(path: Path) -> tuple[str, int, str]:
+    """Model name, then numeric versions in number order (``2`` before ``10``), others first."""
+    version = path.parent.name
+    return (path.parent.parent.name, int(version) if version.isdigit() else -1, version)
+
+
 def manifests(model_repository: Path) -> list[dict[str, object]]:
     """Every ``<name>/<version>/manifest.json`` in the repository, oldest version first."""
     found = []
-    for path in sorted(model_repository.glob("*/*/manifest.json")):
+    for path in sorted(model_repository.glob("*/*/manifest.json"), key=_version_order):
         try:
             found.append(json.loads(path.read_text()))
         except (OSError, json.JSONDecodeError):
@@ -31,12 +42,18 @@ def manifests(model_repository: Path) -> list[dict[str, object]]:
 
 
 def seed(model_repository: Path, backend_url: str) -> Seeded:
-    """Register every model version as served by the local backend; mint the demo key."""
+    """Register every model version as served by the local backend; mint the demo key.
+
+    Only the first (oldest) version of each model is registered with ``make_default``; later
+    approved ones keep that default (`steward.catalog.approval.register_version`).
+    """
     names: list[str] = []
     for manifest in manifests(model_repository):
-        register_from_manifest(manifest, target={"kind": "http", "url": backend_url})
-        if str(manifest["name"]) not in names:
-            names.append(str(manifest["name"]))
+        name = str(manifest["name"])
+        first = name not in names
+        register_from_manifest(manifest, target={"kind": "http", "url": backend_url}, make_default=first)
+        if first:
+            names.append(name)
     token, _record = create_api_key(DEMO_TENANT, models=["*"], name="demo key (local stack)")
     admin, _record = create_api_key(
         DEMO_TENANT, models=["*"], admin=True, name="demo admin key (local stack)"

@@ -35,7 +35,7 @@ def two_small_builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
 
 def test_the_default_build_includes_pii_ner() -> None:
     # Given the build registry, then pii-ner@1 is one of the default models
-    assert MODELS["pii-ner"].version == "1"
+    assert [spec.version for spec in MODELS["pii-ner"]] == ["1"]
 
 
 def test_the_synthetic_generator_is_seeded() -> None:

@@ -1,4 +1,6 @@
-"""The credit-risk tabular model: deterministic build, contract manifest, sane probabilities."""
+"""The credit-risk tabular model: deterministic build, contract manifest, sane probabilities.
+
+Version 2 (reweighed) has its own tests in test_build_tabular_reweighed.py."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from gpu_backend.build.options import BuildOptions
 from gpu_backend.build.registry import MODELS, ModelSpec, build_models, build_one
 
 NAME = "credit-risk"
+V1 = f"{NAME}@1"
 
 
 @pytest.fixture(scope="module")
@@ -109,11 +112,12 @@ def test_probabilities_are_a_distribution_matching_the_trained_model(model_dir: 
 
 
 def test_same_seed_builds_identical_artifacts(model_dir: Path, tmp_path: Path) -> None:
-    # Given a second build into another directory
+    # Given a second build of both versions into another directory
     build_models(tmp_path, [NAME])
     # When the files of both builds are hashed
-    # Then every file, the manifest included, is byte-identical
+    # Then every file of every version, the manifest included, is byte-identical
     assert _digests(tmp_path / NAME / "1") == _digests(model_dir)
+    assert _digests(tmp_path / NAME / "2") == _digests(model_dir.parent / "2")
 
 
 def test_rebuild_skips_intact_and_force_rebuilds(repo_copy: Path) -> None:
@@ -121,9 +125,9 @@ def test_rebuild_skips_intact_and_force_rebuilds(repo_copy: Path) -> None:
     manifest = repo_copy / NAME / "1" / "manifest.json"
     before = manifest.stat().st_mtime_ns
     # When the build runs again, then with force
-    (skipped,) = build_models(repo_copy, [NAME])
+    (skipped,) = build_models(repo_copy, [V1])
     unchanged = manifest.stat().st_mtime_ns == before
-    (forced,) = build_models(repo_copy, [NAME], force=True)
+    (forced,) = build_models(repo_copy, [V1], force=True)
     # Then the first run skipped without touching files and the forced one rebuilt
     assert skipped.status == "skipped" and unchanged
     assert forced.status == "built"
@@ -138,10 +142,10 @@ def test_tampered_artifact_is_detected_and_rebuilt(repo_copy: Path) -> None:
     np.save(model_dir / "background.npy", background)
     # When it is verified and the build runs again without force
     problems = verify_model_dir(model_dir)
-    (result,) = build_models(repo_copy, [NAME])
+    results = build_models(repo_copy, [NAME])
     # Then the digest mismatch is reported and the model is rebuilt intact
     assert problems == ["background.npy: sha256 mismatch"]
-    assert result.status == "built"
+    assert [(r.version, r.status) for r in results] == [("1", "built"), ("2", "skipped")]
     assert verify_model_dir(model_dir) == []
 
 
@@ -207,11 +211,15 @@ def test_cli_builds_selected_model_and_rejects_unknown(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given the CLI
-    # When it builds one named model and then is asked for an unknown one
+    # When it builds one named model, then one version, then is asked for unknown ones
     code = main(["--output", str(tmp_path), "--models", NAME])
     out = capsys.readouterr().out
+    one = main(["--output", str(tmp_path), "--models", f"{NAME}@2", "--force"])
+    one_out = capsys.readouterr().out
     bad = main(["--output", str(tmp_path), "--models", "no-such-model"])
-    # Then the first succeeds and reports what it built, the second fails with exit code 2
-    assert code == 0 and f"built   {NAME}@1" in out
-    assert bad == 2
-    assert NAME in MODELS
+    bad_version = main(["--output", str(tmp_path), "--models", f"{NAME}@9"])
+    # Then the name builds every version, name@version only that one, unknown ones exit with 2
+    assert code == 0 and f"built   {NAME}@1" in out and f"built   {NAME}@2" in out
+    assert one == 0 and f"built   {NAME}@2" in one_out and f"{NAME}@1" not in one_out
+    assert bad == 2 and bad_version == 2
+    assert [spec.version for spec in MODELS[NAME]] == ["1", "2"]

@@ -1,4 +1,5 @@
-"""The shipped credit-risk model explained through the server equals a direct exact Shapley call."""
+"""The shipped credit-risk versions through the server: both are served side by side, each answers
+with its own graph, and its explanations equal a direct exact Shapley call."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def credit_risk(model_repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A repository holding only credit-risk (a link to the built one), so only it loads."""
+def credit_risk(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository holding only credit-risk, every shipped version, built here (about 2 s)."""
+    from gpu_backend.build.registry import build_models
+
     root = tmp_path_factory.mktemp("credit-only")
-    (root / "credit-risk").symlink_to(model_repository / "credit-risk", target_is_directory=True)
+    build_models(root, ["credit-risk"])
     return root
 
 
@@ -32,18 +35,50 @@ def client(credit_risk: Path) -> Iterator[TestClient]:
         yield test_client
 
 
+def _session(version_dir: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(version_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+
+
+def test_both_versions_are_served_each_with_its_own_graph(client: TestClient, credit_risk: Path) -> None:
+    # Given both built versions and rows of the background sample
+    rows = np.load(credit_risk / "credit-risk" / "1" / "background.npy")[:8]
+    metadata = client.get("/v2/models/credit-risk").json()
+    answers = {}
+    for version in ("1", "2"):
+        # When each version is asked by its path
+        ready = client.get(f"/v2/models/credit-risk/versions/{version}/ready")
+        response = client.post(
+            f"/v2/models/credit-risk/versions/{version}/infer", json=features_request(rows.tolist())
+        )
+        # Then it is ready and answers with its own graph's probabilities, naming its version
+        assert ready.status_code == 200
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["model_version"] == version
+        answers[version] = np.reshape(body["outputs"][0]["data"], (8, 2))
+        (expected,) = _session(credit_risk / "credit-risk" / version).run(
+            ["probabilities"], {"features": rows}
+        )
+        np.testing.assert_allclose(answers[version], expected, atol=1e-6)
+    assert metadata["versions"] == ["1", "2"]
+    assert np.abs(answers["1"] - answers["2"]).max() > 1e-3
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
 def test_credit_risk_explanations_match_exact_shapley_on_the_recorded_background(
-    client: TestClient, credit_risk: Path
+    client: TestClient, credit_risk: Path, version: str
 ) -> None:
     # Given four rows of the background sample and the model in a separate session
-    version_dir = credit_risk / "credit-risk" / "1"
+    version_dir = credit_risk / "credit-risk" / version
     background = np.load(version_dir / "background.npy")
     rows = background[:4] * 1.1
-    session = ort.InferenceSession(str(version_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+    session = _session(version_dir)
     expected = exact_shapley(session_predict_fn(session, "features", "probabilities"), rows, background)
 
     # When the server explains them (default target: class 1 = approve)
-    response = client.post("/v2/models/credit-risk/explain", json=features_request(rows.tolist()))
+    response = client.post(
+        f"/v2/models/credit-risk/versions/{version}/explain", json=features_request(rows.tolist())
+    )
 
     # Then the attributions and base values equal the direct computation, named by feature
     assert response.status_code == 200, response.text
