@@ -6,6 +6,8 @@ an admin route on another Lambda instance) would, never through the measured pro
 * revoke   - a key that just answered 200 is revoked; poll ``GET /v1/models`` until 401
 * retire   - an approved version whose card just answered 200 is retired; poll until 404
 * approve  - a pending version whose card just answered 404 is approved; poll until 200
+* promote  - that version is promoted; poll until an unpinned card request gets it
+* rollback - the model is rolled back; poll until an unpinned card request gets the old default
 * policy   - a tenant whose ``/v1/redact`` just answered 200 stores a policy blocking e-mail
              addresses; poll until 400 ``pii.blocked``
 
@@ -186,6 +188,17 @@ def measure(api_url: str, *, limit_s: float, interval_s: float) -> dict[str, flo
         assert card(v_approve) == 404, "pending version served"
         admin.set_approval(PROBE, v_approve, "approved", settings=settings)
         results["approve"] = wait_for(lambda: card(v_approve) == 200)
+
+        # Promote, then roll back: the version unpinned requests get follows each within the bound
+        def routed() -> str:
+            return str(http.get(f"/v1/models/{PROBE}/card", headers=auth).json().get("version"))
+
+        assert routed() == "base", "probe default not served"
+        lifecycle = admin.model_lifecycle(settings=settings)
+        lifecycle.promote(PROBE, v_approve, actor="probe")
+        results["promote"] = wait_for(lambda: routed() == v_approve)
+        lifecycle.rollback(PROBE, actor="probe")
+        results["rollback"] = wait_for(lambda: routed() == "base")
 
         # Policy: the built-in policy redacts the address now; a stored one blocks it
         assert redact().status_code == 200, "redact failed before the policy change"

@@ -1,6 +1,6 @@
-"""Measured, not assumed: revocation, retirement, approval and a new privacy policy are in force
-in a warm gateway (uvicorn, loopback) within 5 s of the table write (scripts/measure_freshness.py
-against its own moto server)."""
+"""Measured, not assumed: revocation, retirement, approval, promotion, rollback and a new privacy
+policy are in force in a warm gateway (uvicorn, loopback, a second process) within 5 s of the table
+write (scripts/measure_freshness.py against its own moto server)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,6 @@ def test_every_change_is_in_force_within_5s_in_a_warm_gateway(tmp_path: Path) ->
     assert done.returncode in (0, 1), done.stderr[-3000:]
     report = json.loads(done.stdout)
     seconds = report["seconds"]
-    assert set(seconds) == {"revoke", "retire", "approve", "policy"}
+    assert set(seconds) == {"revoke", "retire", "approve", "promote", "rollback", "policy"}
     assert all(value is not None and value <= 5.0 for value in seconds.values()), seconds
     assert report["within_bound"] is True and done.returncode == 0
