@@ -29,6 +29,7 @@ from steward.adapters.limit_store import DynamoLimitStore
 from steward.adapters.object_store import S3ObjectStore
 from steward.adapters.pepper import SecretsManagerPepper, static_pepper
 from steward.adapters.policy_store import DynamoPolicyStore
+from steward.adapters.quality_store import DynamoQualityStore
 from steward.adapters.registry_store import DynamoRegistryStore
 from steward.adapters.report_store import S3ReportSink
 from steward.adapters.review_store import DynamoReviewStore
@@ -59,6 +60,8 @@ from steward.limits.admission import RateLimiter
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
+from steward.quality.monitor import QualityStore
+from steward.quality.service import QualityService
 from steward.review.service import ReviewService
 from steward.routing.http_transport import HttpTransport
 from steward.routing.router import Router, RouterPolicy
@@ -230,6 +233,8 @@ class Api:
     reviews: ReviewService | None = None
     #: Files and batches (``/v1/files``, ``/v1/batches``); None: those routes answer 501.
     batches: BatchService | None = None
+    #: ``GET /v1/models/{m}/quality`` (without a quality store it answers 501).
+    quality: QualityService | None = None
 
 
 @dataclass(frozen=True)
@@ -285,11 +290,13 @@ def compose_api(
     usage: UsageGuard | None = None,
     batches: BatchPorts | None = None,
     reviews: ReviewService | None = None,
+    quality: QualityStore | None = None,
 ) -> Api:
     """The api's use cases over the given ports. Never "no privacy": without a guard, the
     built-in default policy applies; without a monitor, fairness routes answer 501. With a
     review queue, ``flag`` verdicts go to it (unless the usage guard has its own sink); without
-    one, a ``hold`` rule refuses its requests (fail closed) and the review routes answer 501."""
+    one, a ``hold`` rule refuses its requests (fail closed) and the review routes answer 501.
+    Quality counters are read from ``quality``, else from the monitor's store when it reads them."""
     limits = limits or Limits()
     privacy = privacy or PrivacyGuard(PolicyBook(_NoStoredPolicies()))
     usage = usage or UsageGuard(UsagePolicyBook(NoStoredUsagePolicies()))
@@ -299,6 +306,8 @@ def compose_api(
     gate = AccessGate(control_store, ttl_s=controls_ttl_s)
     catalog = Catalog(registry, fairness.store if fairness is not None else None, switches=gate)
     monitoring = Fairness(fairness)
+    if quality is None and fairness is not None and isinstance(fairness.store, QualityStore):
+        quality = fairness.store  # one store holding joins and counters (the in-memory one)
     return Api(
         catalog=catalog,
         inference=InferenceService(catalog, router, privacy, monitoring, limits, rate_limiter, usage=usage),
@@ -322,6 +331,7 @@ def compose_api(
             else None
         ),
         reviews=reviews,
+        quality=QualityService(catalog, quality if fairness is not None else None),
     )
 
 
@@ -353,6 +363,7 @@ def build_api(settings: ApiSettings) -> Api:
         usage=build_usage(settings),
         batches=build_batch_ports(settings),
         reviews=build_reviews(settings, pepper, keys),
+        quality=DynamoQualityStore(settings.fairness_table, region=settings.region),
     )
 
 
