@@ -4,6 +4,7 @@ concurrent feedbacks of one request of which exactly one wins."""
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -139,7 +140,17 @@ def test_two_concurrent_feedbacks_of_one_request_count_once(
         both_read.wait()
         return join
 
+    # DynamoDB serialises transactions on an item; moto's server does not (a cancelled transaction
+    # restores a snapshot of the whole table), so the writes take turns here, after both reads.
+    one_at_a_time = threading.Lock()
+    resolve = store.resolve
+
+    def serialised_resolve(*args: Any) -> None:
+        with one_at_a_time:
+            resolve(*args)
+
     store.pending = racing_pending  # type: ignore[method-assign]
+    store.resolve = serialised_resolve  # type: ignore[method-assign]
     outcomes: list[str] = []
 
     def send(labels: list[int]) -> None:
@@ -177,3 +188,60 @@ def test_limbs_round_trip_and_bound_each_part() -> None:
     )
     with pytest.raises(ValueError):
         limbs(1 << 192, BRIER_LIMBS)
+
+
+def test_the_report_lambda_adds_a_quality_section_metrics_and_the_breach_count(
+    names: ResourceNames,
+    monitor: FairnessMonitor,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a registered classifier whose card asks for 4 rows before a breach, and 6 labelled
+    # ungrouped rows of acme (accuracy 0.5: a breach), and no fairness counters at all
+    from steward import admin
+    from steward.settings import AdminSettings, ReportSettings
+
+    from tests.fakes import complete_card
+
+    kms = boto3.client("kms", region_name=REGION)
+    key_arn = kms.create_key(Description="stage key")["KeyMetadata"]["Arn"]
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=names.results_bucket)
+    model = _model()
+    card = complete_card(
+        evaluation={"threshold": THRESHOLD}, monitoring={"quality_thresholds": {"min_samples": 4}}
+    )
+    admin.register_model(
+        model, "1", target={"kind": "http", "url": "http://b"}, task="tabular-classification",
+        card=card, artifact_digest="sha256:" + "ab" * 32, settings=AdminSettings(),
+    )  # fmt: skip
+    for i in range(3):
+        _record(monitor, "acme", f"{model}-{i}", model, [0.9, 0.2])
+        monitor.feedback("acme", f"{model}-{i}", [0, 1], may_use=ANYTHING)
+
+    # When the scheduled handler runs
+    from functions.fairness_report import handler
+
+    capsys.readouterr()
+    summary = handler.run(ReportSettings(kms_key_id=key_arn))
+
+    # Then the rolling report holds the quality section (HTML too)
+    prefix = f"reports/fairness/acme/{model}/1/"
+    report = json.loads(
+        s3.get_object(Bucket=names.results_bucket, Key=prefix + "rolling-7d.json")["Body"].read()
+    )
+    section = report["quality"]
+    assert section["n"] == 6 and section["accuracy"] == 0.0 and section["threshold"] == THRESHOLD
+    assert {b["metric"] for b in section["breaches"]} >= {"accuracy", "f1"}
+    page = s3.get_object(Bucket=names.results_bucket, Key=prefix + "rolling-7d.html")["Body"].read()
+    assert b"Quality (ground truth)" in page and b"Quality thresholds breached" in page
+    assert summary["quality_breaches"] >= 2
+
+    # And EMF metrics per tenant/model/version, plus the fleet-wide breach count
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    mine = [r for r in records if r.get("model") == model]
+    emitted = {m["Name"] for r in mine for m in r["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert {"Accuracy", "F1", "Brier"} <= emitted  # RocAuc is undefined here: left out, not 0
+    accuracy = next(r for r in mine if "Accuracy" in r)
+    assert accuracy["Accuracy"] == [0.0] and accuracy["tenant"] == "acme" and accuracy["version"] == "1"
+    (breaches,) = [r for r in records if "QualityThresholdBreaches" in r]
+    assert breaches["QualityThresholdBreaches"] == [summary["quality_breaches"]]

@@ -533,6 +533,7 @@ class Report:
     registry: RegistryStore
     counters: FairnessStore
     sink: ReportSink
+    quality: QualityStore | None = None  # the quality counters (same table); None: no quality section
 
 
 def build_report(settings: ReportSettings) -> Report:
@@ -540,6 +541,7 @@ def build_report(settings: ReportSettings) -> Report:
         registry=DynamoRegistryStore(settings.models_table, region=settings.region),
         counters=DynamoFairnessStore(settings.fairness_table, region=settings.region),
         sink=S3ReportSink(settings.results_bucket, region=settings.region, kms_key_id=settings.kms_key_id),
+        quality=DynamoQualityStore(settings.fairness_table, region=settings.region),
     )
 
 
