@@ -361,14 +361,22 @@ class InMemoryFairnessStore:
         self.done[key] = join.model
 
     def quality_counts(
-        self, model: str, version: str, *, first_window: str, last_window: str, tenant_id: str | None = None
+        self,
+        model: str,
+        version: str,
+        *,
+        first_window: str,
+        last_window: str,
+        tenant_id: str | None = None,
+        threshold: float | None = None,
     ) -> list[Any]:
         from steward.quality.monitor import QualityCounts
 
         return [
             QualityCounts(tenant, window, quality)
-            for (m, v, tenant, window, _t), quality in sorted(self.quality.items(), key=lambda kv: kv[0][:4])
+            for (m, v, tenant, window, t), quality in sorted(self.quality.items(), key=lambda kv: kv[0][:4])
             if (m, v) == (model, version)
+            and threshold in (None, t)
             and first_window <= window <= last_window
             and tenant_id in (None, tenant)
         ]

@@ -122,6 +122,14 @@ def test_tenants_and_windows_are_read_apart(monitor: FairnessMonitor, reader: Dy
     assert [c.tenant_id for c in acme] == ["acme"] and acme[0].quality.n == 1
     assert sorted(c.tenant_id for c in every) == ["acme", "acme2", "globex"]
     assert earlier == []
+    # By key (what the api function does): the tenant's own days at the card's threshold only
+    keyed = reader.quality_counts(
+        model, "1", first_window="2000-01-01", last_window=window, tenant_id="acme", threshold=THRESHOLD
+    )
+    other = reader.quality_counts(
+        model, "1", first_window=window, last_window=window, tenant_id="acme", threshold=0.5
+    )
+    assert [(c.tenant_id, c.window, c.quality.n) for c in keyed] == [("acme", window, 1)] and other == []
 
 
 def test_two_concurrent_feedbacks_of_one_request_count_once(

@@ -24,6 +24,7 @@ feedbacks never lose counts), in the transaction that deletes the feedback's joi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any
 
 from steward.adapters.aws import DynamoTable
@@ -135,8 +136,17 @@ class DynamoQualityStore(DynamoTable):
     `steward.adapters.fairness_store.DynamoFairnessStore.resolve`)."""
 
     def quality_counts(
-        self, model: str, version: str, *, first_window: str, last_window: str, tenant_id: str | None = None
+        self,
+        model: str,
+        version: str,
+        *,
+        first_window: str,
+        last_window: str,
+        tenant_id: str | None = None,
+        threshold: float | None = None,
     ) -> list[QualityCounts]:
+        if tenant_id is not None and threshold is not None:
+            return self._tenant_counts(model, version, tenant_id, threshold, first_window, last_window)
         values: dict[str, Any] = {":pk": {"S": quality_pk(model, version)}}
         condition = "pk = :pk"
         if tenant_id is not None:  # "#" sorts before every window digit and "~" after the threshold
@@ -153,11 +163,28 @@ class DynamoQualityStore(DynamoTable):
         for page in self._pages("query", kwargs):
             for item in page.get("Items", []):
                 tenant, window, _threshold = _split_sk(item["sk"]["S"])
-                if not first_window <= window <= last_window or (
-                    tenant_id is not None and tenant != tenant_id
-                ):
+                if not first_window <= window <= last_window or tenant_id not in (None, tenant):
                     continue
-                found.append(QualityCounts(tenant, window, quality_from_item(item)))
+                quality = quality_from_item(item)
+                if threshold is None or quality.threshold == threshold:
+                    found.append(QualityCounts(tenant, window, quality))
+        return found
+
+    def _tenant_counts(
+        self, model: str, version: str, tenant_id: str, threshold: float, first: str, last: str
+    ) -> list[QualityCounts]:
+        """One GetItem per day (the api function reads its tenant's items by key, nothing else)."""
+        found = []
+        day = date.fromisoformat(first)
+        while (window := day.isoformat()) <= last:
+            key = {
+                "pk": {"S": quality_pk(model, version)},
+                "sk": {"S": quality_sk(tenant_id, window, threshold)},
+            }
+            item = self.client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+            if item is not None:
+                found.append(QualityCounts(tenant_id, window, quality_from_item(item)))
+            day += timedelta(days=1)
         return found
 
 

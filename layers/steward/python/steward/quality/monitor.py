@@ -49,9 +49,18 @@ class QualityStore(Protocol):
     """Reads the quality counters (`steward.adapters.quality_store` in DynamoDB)."""
 
     def quality_counts(
-        self, model: str, version: str, *, first_window: str, last_window: str, tenant_id: str | None = None
+        self,
+        model: str,
+        version: str,
+        *,
+        first_window: str,
+        last_window: str,
+        tenant_id: str | None = None,
+        threshold: float | None = None,
     ) -> list[QualityCounts]:
-        """Counters of windows ``first_window..last_window`` (inclusive), of one tenant or all."""
+        """Counters of windows ``first_window..last_window`` (inclusive), of one tenant or all,
+        at one decision threshold or all (the request path reads one tenant at one threshold:
+        key lookups only, never another tenant's items)."""
         ...
 
 

@@ -38,10 +38,16 @@ class QualityService:
         mv = resolved.version
         now = self._clock()
         first, last = window_of(now - (days - 1) * 86_400), window_of(now)
+        threshold = threshold_of(mv.card)
         counts = self._store.quality_counts(
-            resolved.entry.model, mv.version, first_window=first, last_window=last, tenant_id=ctx.tenant_id
+            resolved.entry.model,
+            mv.version,
+            first_window=first,
+            last_window=last,
+            tenant_id=ctx.tenant_id,
+            threshold=threshold,
         )
-        quality, other, windows = merged(counts, threshold_of(mv.card))
+        quality, _other, windows = merged(counts, threshold)
         return {
             "object": "model.quality",
             "model": resolved.entry.model,
@@ -53,7 +59,6 @@ class QualityService:
                 "from": first,
                 "to": last,
                 "windows_with_labels": windows,
-                "rows_at_other_thresholds": other,
             },
             "positive_class": 1,
         }
