@@ -32,9 +32,9 @@ class QualityService:
         """Counters of the last ``days`` UTC days merged, with metrics, thresholds and breaches."""
         if isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
             raise InvalidInput(f"'days' must be an integer from 1 to {MAX_DAYS}.")
+        resolved = self._catalog.resolve(ctx, model, version)  # first: a stranger learns nothing
         if self._store is None:
             raise FeatureNotConfigured("Quality monitoring is not configured on this deployment.")
-        resolved = self._catalog.resolve(ctx, model, version)
         mv = resolved.version
         now = self._clock()
         first, last = window_of(now - (days - 1) * 86_400), window_of(now)
