@@ -354,9 +354,14 @@ class ApiConstruct(Construct):
             ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
             names.fairness_table,
         )
-        # Admin routes (admin scope enforced in the app): a new privacy policy version. Models are
-        # administered with the CLI under operator credentials, not through the API.
+        # Serving counters per model version (steward.adapters.serving_stats_store): ADDed per call
+        # (UpdateItem, above), a tenant's days read for a comparison in one BatchGetItem.
+        allow("ServingStatsRead", ["dynamodb:BatchGetItem"], names.fairness_table)
+        # Admin routes (admin scope enforced in the app): a new privacy policy version; a model's
+        # routing, promotion, rollback and retirement (platform-admin): the entry, a version's
+        # approval and a history event are PutItems (steward.adapters.registry_store).
         allow("PrivacyPolicyWrite", ["dynamodb:PutItem"], names.policies_table)
+        allow("ModelLifecycleWrite", ["dynamodb:PutItem"], names.models_table)
         # Admin key routes (steward.adapters.key_store): read a key (GetItem), create one
         # (PutItem), revoke one (UpdateItem); a rotation is a transaction of one Put and one
         # Update (TransactWriteItems is authorized per item); a tenant's keys by its index (Query).

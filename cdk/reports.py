@@ -1,7 +1,8 @@
 """Scheduled fairness reports: an EventBridge rule runs the report function, which writes JSON and
 HTML reports to the results bucket (SSE-KMS under the stage key), emits CloudWatch metrics
 (namespace ``Steward``, dimensions model/version) and the fleet-wide minimum demographic parity
-ratio, on which an alarm notifies the stage's alarm topic.
+ratio, on which an alarm notifies the stage's alarm topic; likewise the fleet-wide count of
+model quality threshold breaches (``QualityThresholdBreaches``, `steward.quality.report`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from cdk.settings import StageSettings
 SERVICE = "steward-fairness-report"  # also the metrics' "service" dimension (Powertools)
 NAMESPACE = "Steward"
 MIN_DP_RATIO_METRIC = "MinDemographicParityRatio"
+QUALITY_BREACHES_METRIC = "QualityThresholdBreaches"
 REPORT_PREFIX = "reports/fairness"
 REPORT_TIMEOUT = Duration.minutes(5)
 
@@ -111,9 +113,34 @@ class FairnessReportsConstruct(Construct):
                 "metric per model/version)"
             ),
         )
-        for alarm in (self.alarm, self.missed.alarm):
+        self.quality_alarm = self._quality_alarm(names, settings)
+        for alarm in (self.alarm, self.quality_alarm, self.missed.alarm):
             alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
             alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
+
+    def _quality_alarm(self, names: ResourceNames, settings: StageSettings) -> cloudwatch.Alarm:
+        """Any model version's accuracy, F1 or ROC AUC below its threshold (with enough labels)."""
+        self.quality_breaches = cloudwatch.Metric(
+            namespace=NAMESPACE,
+            metric_name=QUALITY_BREACHES_METRIC,
+            dimensions_map={"service": SERVICE},
+            statistic="Maximum",
+            period=Duration.hours(settings.fairness_report_interval_hours),
+        )
+        return cloudwatch.Alarm(
+            self,
+            "QualityThresholdAlarm",
+            metric=self.quality_breaches,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=(
+                "A model version's accuracy, F1 or ROC AUC fell below its quality threshold (see the "
+                f"quality section of s3://{names.results_bucket}/{REPORT_PREFIX}/ and the Accuracy, F1 "
+                "and RocAuc metrics per tenant/model/version)"
+            ),
+        )
 
     def _grant(self, role: iam.IRole, names: ResourceNames, data: DataConstruct) -> None:
         """Read the registry and counters, write report summaries and report objects: nothing else

@@ -315,6 +315,8 @@ class InMemoryFairnessStore:
         self.done: dict[tuple[str, str], str] = {}  # (tenant, request id) -> model
         self.reports: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.labels: dict[str, Any] = {}  # tenant -> GroupLabels
+        #: (model, version, tenant, window, threshold) -> ClassifierQuality; the quality counters.
+        self.quality: dict[tuple[str, str, str, str, float], Any] = {}
         self.fail = False
 
     def _tenant(self, tenant_id: str, model: str, version: str) -> Any:
@@ -330,11 +332,12 @@ class InMemoryFairnessStore:
         key = (join.tenant_id, join.request_id)
         if key in self.joins or key in self.done:
             raise ValueError("request id already recorded")
-        counters = self._tenant(join.tenant_id, join.model, join.version).windows.setdefault(
-            join.window, FairnessCounters()
-        )
-        for outcome in join.outcomes:
-            counters.add(outcome.group, outcome.prediction, None)
+        if join.grouped:
+            counters = self._tenant(join.tenant_id, join.model, join.version).windows.setdefault(
+                join.window, FairnessCounters()
+            )
+            for outcome in join.outcomes:
+                counters.add(outcome.group, outcome.prediction, None)
         self.joins[key] = join
 
     def count_unknown(self, tenant_id: str, model: str, version: str, window: str, n: int) -> None:
@@ -349,17 +352,42 @@ class InMemoryFairnessStore:
     def settled_model(self, tenant_id: str, request_id: str) -> str | None:
         return self.done.get((tenant_id, request_id))
 
-    def resolve(self, join: Any, labels: Any) -> None:
+    def resolve(self, join: Any, labels: Any, quality: Any = None) -> None:
         from steward.errors import FeedbackDuplicate
 
         key = (join.tenant_id, join.request_id)
         if key not in self.joins:
             raise FeedbackDuplicate()
-        counters = self.windows[(join.model, join.version)][join.tenant_id].windows[join.window]
-        for outcome, label in zip(join.outcomes, labels, strict=True):
-            counters.resolve_label(outcome.group, outcome.prediction, label)
+        if join.grouped:
+            counters = self.windows[(join.model, join.version)][join.tenant_id].windows[join.window]
+            for outcome, label in zip(join.outcomes, labels, strict=True):
+                counters.resolve_label(outcome.group, outcome.prediction, label)
+        if quality is not None and quality.n:
+            at = (join.model, join.version, join.tenant_id, join.window, quality.threshold)
+            self.quality[at] = self.quality[at].merge(quality) if at in self.quality else quality
         del self.joins[key]
         self.done[key] = join.model
+
+    def quality_counts(
+        self,
+        model: str,
+        version: str,
+        *,
+        first_window: str,
+        last_window: str,
+        tenant_id: str | None = None,
+        threshold: float | None = None,
+    ) -> list[Any]:
+        from steward.quality.monitor import QualityCounts
+
+        return [
+            QualityCounts(tenant, window, quality)
+            for (m, v, tenant, window, t), quality in sorted(self.quality.items(), key=lambda kv: kv[0][:4])
+            if (m, v) == (model, version)
+            and threshold in (None, t)
+            and first_window <= window <= last_window
+            and tenant_id in (None, tenant)
+        ]
 
     def counters(self, model: str, version: str) -> dict[str, Any]:
         return dict(self.windows.get((model, version), {}))

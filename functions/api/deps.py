@@ -33,6 +33,7 @@ from steward.limits.admission import RateLimiter
 from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
 from steward.quality.comparison import VersionReview
+from steward.quality.service import QualityService
 from steward.review.service import ReviewService
 from steward.usage_policy.book import UsagePolicyBook
 from steward.usage_policy.service import GuardrailService
@@ -128,6 +129,12 @@ async def fairness(api: Annotated[Api, Depends(use_cases)]) -> Fairness:
     return api.fairness
 
 
+async def quality(api: Annotated[Api, Depends(use_cases)]) -> QualityService:
+    if api.quality is None:
+        raise FeatureNotConfigured()
+    return api.quality
+
+
 async def redaction(api: Annotated[Api, Depends(use_cases)]) -> RedactionService:
     return api.redaction
 
@@ -193,6 +200,7 @@ Context = Annotated[CallContext, Depends(call_context)]
 CatalogService = Annotated[Catalog, Depends(catalog)]
 Inference = Annotated[InferenceService, Depends(inference)]
 FairnessService = Annotated[Fairness, Depends(fairness)]
+Quality = Annotated[QualityService, Depends(quality)]
 Redaction = Annotated[RedactionService, Depends(redaction)]
 AuditTrail = Annotated[AuditReader, Depends(audit_trail)]
 Policies = Annotated[PolicyBook, Depends(policies)]

@@ -1,5 +1,6 @@
-"""Scheduled fairness report (EventBridge): per tenant and model version, counters -> reports in
-S3, metrics, card summaries. It never needs the pepper: groups are named from the declared labels."""
+"""Scheduled fairness and quality report (EventBridge): per tenant and model version, counters ->
+reports in S3, metrics, card summaries. It never needs the pepper: groups are named from the
+declared labels."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from steward.bootstrap import build_report, report_settings
 from steward.catalog.registry import RegistryStore
 from steward.fairness.report_publisher import run_reports
 from steward.privacy.logs import RedactingFormatter
+from steward.quality.report import BREACHES_METRIC, QualityReporter
 from steward.settings import ReportSettings
 
 SERVICE = "steward-fairness-report"
@@ -49,8 +51,34 @@ def targets(store: RegistryStore) -> list[tuple[str, str]]:
     ]
 
 
+def cards(store: RegistryStore) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """Every registered version's card, by (model, version): the quality thresholds live there."""
+    return {
+        (doc.entry.model if doc.entry else version.model, version.version): version.card
+        for doc in store.list_models()
+        for version in doc.versions.values()
+    }
+
+
+def publish_quality_breaches(count: int) -> None:
+    """The fleet-wide count the quality alarm watches; sent every run (0 too), so the alarm has data."""
+    with single_metric(
+        name=BREACHES_METRIC,
+        unit=MetricUnit.Count,
+        value=count,
+        namespace=NAMESPACE,
+        default_dimensions={"service": SERVICE},
+    ):
+        pass
+
+
 def run(settings: ReportSettings, now: float | None = None) -> dict[str, Any]:
     ports = build_report(settings)
+    quality = (
+        QualityReporter(ports.quality, cards(ports.registry), lookback_days=settings.fairness_lookback_days)
+        if ports.quality is not None
+        else None
+    )
     result = run_reports(
         targets(ports.registry),
         ports.counters,
@@ -59,7 +87,11 @@ def run(settings: ReportSettings, now: float | None = None) -> dict[str, Any]:
         now=time.time() if now is None else now,
         lookback_days=settings.fairness_lookback_days,
         dp_ratio_threshold=settings.fairness_dp_ratio_threshold,
+        quality=quality,
     )
+    publish_quality_breaches(len(result.quality_breaches))
+    for breach in result.quality_breaches:
+        logger.warning("quality threshold breached", extra=breach)
     if result.min_demographic_parity_ratio is not None:
         with single_metric(
             name=MIN_DP_RATIO_METRIC,
@@ -75,6 +107,7 @@ def run(settings: ReportSettings, now: float | None = None) -> dict[str, Any]:
         "model_versions": result.model_versions,
         "objects_written": len(result.reports),
         "breaches": len(result.breaches),
+        "quality_breaches": len(result.quality_breaches),
     }
     logger.info("fairness reports written", extra=summary)
     return summary

@@ -8,7 +8,7 @@ import pytest
 from steward.resources import ResourceNames
 from steward.settings import ReportSettings
 
-from cdk.reports import MIN_DP_RATIO_METRIC, SERVICE
+from cdk.reports import MIN_DP_RATIO_METRIC, QUALITY_BREACHES_METRIC, SERVICE
 
 if TYPE_CHECKING:
     from tests.infra.conftest import Synth
@@ -95,4 +95,18 @@ def test_a_low_demographic_parity_ratio_alarms_to_the_alarm_topic(synth: Synth) 
     assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
     assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] == 0.8
     assert alarm["Statistic"] == "Minimum" and alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
+
+
+def test_a_quality_threshold_breach_alarms_to_the_alarm_topic(synth: Synth) -> None:
+    # Given the quality alarm
+    alarm_id = synth.logical_id(synth.stack.fairness_reports.quality_alarm)
+    alarm = synth.resources("AWS::CloudWatch::Alarm")[alarm_id]["Properties"]
+    topic = {"Ref": synth.logical_id(synth.stack.observability.topic)}
+
+    # Then it fires on one breach or more of the fleet-wide count and notifies the alarm topic
+    assert alarm["Namespace"] == "Steward" and alarm["MetricName"] == QUALITY_BREACHES_METRIC
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and alarm["Threshold"] == 1
+    assert alarm["Statistic"] == "Maximum" and alarm["TreatMissingData"] == "notBreaching"
     assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]

@@ -1,19 +1,29 @@
-"""Governance routes: the audit trail, explanations, model cards, ground-truth feedback and redaction.
+"""Governance routes: the audit trail, explanations, model cards, model quality, ground-truth
+feedback and redaction.
 
 Each parses, calls its use case, and maps the answer; nothing else.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import WithJsonSchema
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
 from steward.audit.reader import CURSOR_PATTERN
 from steward.catalog.cards import render_card_html
 from steward.inference.charts import waterfall_from_explanation
+from steward.quality.monitor import DEFAULT_DAYS, MAX_DAYS
 
-from functions.api.deps import AuditTrail, Context, FairnessService, Inference, Redaction, Review
+from functions.api.deps import (
+    AuditTrail,
+    Context,
+    FairnessService,
+    Inference,
+    Quality,
+    Redaction,
+    Review,
+)
 from functions.api.openapi import (
     BACKEND_PROBLEMS,
     DISCLOSURE_HEADERS,
@@ -93,6 +103,47 @@ async def model_card(model: str, context: Context, review: Review, version: Vers
     return json_response(document)
 
 
+class ModelQuality(BaseModel):
+    """A classifier's quality from its tenant's ground truth (class 1 positive); null: undefined."""
+
+    model_config = ConfigDict(extra="allow")
+
+    object: Literal["model.quality"] = "model.quality"
+    model: str
+    version: str
+    n: int
+    threshold: float
+    accuracy: float | None
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    roc_auc: float | None
+    brier: float | None
+    reliability: list[dict[str, Any]]
+    window: dict[str, Any]
+    thresholds: dict[str, Any]
+    breaches: list[dict[str, Any]]
+
+
+@router.get(
+    "/v1/models/{model}/quality",
+    response_model=ModelQuality,
+    tags=["governance"],
+    responses={**MODEL_PROBLEMS, **problem_responses(501)},
+)
+async def model_quality(
+    model: str,
+    context: Context,
+    quality: Quality,
+    version: Version = None,
+    days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = DEFAULT_DAYS,
+) -> Response:
+    """Accuracy, precision, recall, F1, ROC AUC, Brier and reliability of the labelled
+    predictions (``POST /v1/feedback``) of the caller's tenant over the last ``days`` UTC days,
+    with the version's thresholds and any breach."""
+    return await context.run(quality.model_quality, context.request_context, model, version, days)
+
+
 @router.post(
     "/v1/feedback",
     response_model=FeedbackResponse,
@@ -100,7 +151,8 @@ async def model_card(model: str, context: Context, review: Review, version: Vers
     responses=problem_responses(404, 409, 501),
 )
 async def feedback(body: FeedbackRequest, context: Context, fairness: FairnessService) -> Response:
-    """Ground truth for a prediction made with ``parameters.group`` (fairness monitoring)."""
+    """Ground truth for a classifier's prediction (quality monitoring; with ``parameters.group``
+    also fairness monitoring)."""
     return await context.run(
         fairness.feedback, context.request_context, body.request_id, body.label, body.labels
     )

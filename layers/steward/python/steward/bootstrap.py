@@ -29,6 +29,7 @@ from steward.adapters.limit_store import DynamoLimitStore
 from steward.adapters.object_store import S3ObjectStore
 from steward.adapters.pepper import SecretsManagerPepper, static_pepper
 from steward.adapters.policy_store import DynamoPolicyStore
+from steward.adapters.quality_store import DynamoQualityStore
 from steward.adapters.registry_store import DynamoRegistryStore
 from steward.adapters.report_store import S3ReportSink
 from steward.adapters.review_store import DynamoReviewStore
@@ -61,7 +62,15 @@ from steward.limits.admission import RateLimiter
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
-from steward.quality.comparison import FairnessFigures, FigureSource, ServingFigures, VersionReview
+from steward.quality.comparison import (
+    FairnessFigures,
+    FigureSource,
+    QualityFigures,
+    ServingFigures,
+    VersionReview,
+)
+from steward.quality.monitor import QualityStore
+from steward.quality.service import QualityService
 from steward.quality.serving import ServingStatsStore
 from steward.review.service import ReviewService
 from steward.routing.http_transport import HttpTransport
@@ -238,6 +247,8 @@ class Api:
     lifecycle: ModelLifecycle | None = None
     #: Version comparison and the card's live figures and history.
     review: VersionReview | None = None
+    #: ``GET /v1/models/{m}/quality`` (without a quality store it answers 501).
+    quality: QualityService | None = None
 
 
 @dataclass(frozen=True)
@@ -295,11 +306,13 @@ def compose_api(
     reviews: ReviewService | None = None,
     lifecycle: ModelLifecycle | None = None,
     serving_stats: ServingStatsStore | None = None,
+    quality: QualityStore | None = None,
 ) -> Api:
     """The api's use cases over the given ports. Never "no privacy": without a guard, the
     built-in default policy applies; without a monitor, fairness routes answer 501. With a
     review queue, ``flag`` verdicts go to it (unless the usage guard has its own sink); without
-    one, a ``hold`` rule refuses its requests (fail closed) and the review routes answer 501."""
+    one, a ``hold`` rule refuses its requests (fail closed) and the review routes answer 501.
+    Quality counters are read from ``quality``, else from the monitor's store when it reads them."""
     limits = limits or Limits()
     privacy = privacy or PrivacyGuard(PolicyBook(_NoStoredPolicies()))
     usage = usage or UsageGuard(UsagePolicyBook(NoStoredUsagePolicies()))
@@ -311,9 +324,13 @@ def compose_api(
     monitoring = Fairness(fairness)
     if lifecycle is None and isinstance(registry.store, LifecycleStore):  # a writable registry
         lifecycle = ModelLifecycle(registry.store)
+    if quality is None and fairness is not None and isinstance(fairness.store, QualityStore):
+        quality = fairness.store  # one store holding joins and counters (the in-memory one)
     sources: list[FigureSource] = []
     if serving_stats is not None:
         sources.append(ServingFigures(serving_stats))
+    if quality is not None:
+        sources.append(QualityFigures(quality))
     if fairness is not None:
         sources.append(FairnessFigures(fairness.store))
     review = VersionReview(catalog, sources, history=lifecycle.history if lifecycle is not None else None)
@@ -352,6 +369,7 @@ def compose_api(
         reviews=reviews,
         lifecycle=lifecycle,
         review=review,
+        quality=QualityService(catalog, quality if fairness is not None else None),
     )
 
 
@@ -384,6 +402,7 @@ def build_api(settings: ApiSettings) -> Api:
         batches=build_batch_ports(settings),
         reviews=build_reviews(settings, pepper, keys),
         serving_stats=DynamoServingStatsStore(settings.fairness_table, region=settings.region),
+        quality=DynamoQualityStore(settings.fairness_table, region=settings.region),
     )
 
 
@@ -553,6 +572,7 @@ class Report:
     registry: RegistryStore
     counters: FairnessStore
     sink: ReportSink
+    quality: QualityStore | None = None  # the quality counters (same table); None: no quality section
 
 
 def build_report(settings: ReportSettings) -> Report:
@@ -560,6 +580,7 @@ def build_report(settings: ReportSettings) -> Report:
         registry=DynamoRegistryStore(settings.models_table, region=settings.region),
         counters=DynamoFairnessStore(settings.fairness_table, region=settings.region),
         sink=S3ReportSink(settings.results_bucket, region=settings.region, kms_key_id=settings.kms_key_id),
+        quality=DynamoQualityStore(settings.fairness_table, region=settings.region),
     )
 
 

@@ -227,8 +227,8 @@ class FeedbackNotFound(StewardError):
 
     status, code, title = 404, "feedback.not_found", "Prediction not found"
     default_detail = (
-        "No prediction awaiting feedback has this request id (unknown, expired, sent without a "
-        "group, or made by another tenant)."
+        "No prediction awaiting feedback has this request id (unknown, expired, not a monitored "
+        "classifier prediction, or made by another tenant)."
     )
 
 

@@ -10,16 +10,22 @@ Items (pk / sk, all strings):
   per tenant and group (tenants never share a counter).
 * ``counts#<model>#<version>`` / ``<window>#unknown#<tenant>``: ``refused``, how many undeclared
   group values were refused (the values are not stored).
-* ``join#<tenant>#<request id>`` / ``join``: the pending feedback join (window, group tokens and
-  predictions of the rows), ``expires_at`` TTL. Tenant in the key: another tenant's request id
-  simply does not exist.
+* ``join#<tenant>#<request id>`` / ``join``: the pending feedback join of one prediction: model,
+  version, window, the rows' ``predictions``, their group tokens (``groups``, only when the
+  request sent a group), their positive-class ``scores`` and the decision ``threshold`` (only for
+  classifiers with class probabilities; quality monitoring), ``expires_at`` TTL. Never an input.
+  Tenant in the key: another tenant's request id simply does not exist.
 * ``done#<tenant>#<request id>`` / ``done``: a tombstone holding the model only, so a second
   feedback is told apart (409) from an unknown id (404), for entitled keys; same TTL.
 * ``report#<model>#<version>`` / ``latest#<tenant>``: the summary of the tenant's latest report.
 * ``groups#<tenant>`` / ``labels``: the labels the tenant's admin declared (``labels``), the label
   of every token ever declared (``names``), ``revision``, ``updated_at``, ``updated_by``.
+* ``quality#<model>#<version>`` / ``<tenant>#<window>#<threshold>``: quality counters, see
+  `steward.adapters.quality_store`.
 
-Recording and joining are single transactions: counts and join items never disagree.
+Recording is one write (a put of the join item, or with groups one transaction with the counts)
+and joining one transaction (join deleted, tombstone put, group counts moved, quality counters
+added): counts and join items never disagree.
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ from typing import Any
 
 from steward.adapters.aws import DynamoTable
 from steward.adapters.ddb_codec import from_item, to_attr
+from steward.adapters.quality_store import quality_update
 from steward.errors import FeedbackDuplicate
 from steward.fairness.counters import FairnessCounters
 from steward.fairness.groups import GroupLabels, is_token
 from steward.fairness.monitor import LabelsChanged, Outcome, PendingJoin, TenantCounters
+from steward.quality.classification import ClassifierQuality
 
 CELL_ATTRS = {
     (p, label): f"p{p}_l{'u' if label is None else label}" for p in (0, 1) for label in (1, 0, None)
@@ -72,24 +80,26 @@ class DynamoFairnessStore(DynamoTable):
     def record(self, join: PendingJoin) -> None:
         per_group: dict[str, Counter[tuple[int, int | None]]] = {}
         for outcome in join.outcomes:
-            per_group.setdefault(outcome.group, Counter())[(outcome.prediction, None)] += 1
-        items: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": {
-                        **join_key(join.tenant_id, join.request_id),
-                        "model": {"S": join.model},
-                        "version": {"S": join.version},
-                        "window": {"S": join.window},
-                        "groups": to_attr([o.group for o in join.outcomes]),
-                        "predictions": to_attr([o.prediction for o in join.outcomes]),
-                        "expires_at": {"N": str(join.expires_at)},
-                    },
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            }
-        ]
+            if outcome.group is not None:
+                per_group.setdefault(outcome.group, Counter())[(outcome.prediction, None)] += 1
+        item: dict[str, Any] = {
+            **join_key(join.tenant_id, join.request_id),
+            "model": {"S": join.model},
+            "version": {"S": join.version},
+            "window": {"S": join.window},
+            "predictions": to_attr([o.prediction for o in join.outcomes]),
+            "expires_at": {"N": str(join.expires_at)},
+        }
+        if join.grouped:
+            item["groups"] = to_attr([o.group for o in join.outcomes])
+        if join.scored:
+            item["scores"] = to_attr([float(o.score or 0.0) for o in join.outcomes])
+            item["threshold"] = {"S": repr(join.threshold)}
+        put = {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+        if not per_group:  # no group: the join item alone, one write
+            self.client.put_item(**put)
+            return
+        items: list[dict[str, Any]] = [{"Put": put}]
         items += [
             self._count_update(join, group, {CELL_ATTRS[cell]: n for cell, n in cells.items()})
             for group, cells in sorted(per_group.items())
@@ -117,9 +127,11 @@ class DynamoFairnessStore(DynamoTable):
         ).get("Item")
         return None if done is None else str(from_item(done).get("model") or "")
 
-    def resolve(self, join: PendingJoin, labels: Sequence[int]) -> None:
+    def resolve(self, join: PendingJoin, labels: Sequence[int], quality: ClassifierQuality | None) -> None:
         per_group: dict[str, Counter[str]] = {}
         for outcome, label in zip(join.outcomes, labels, strict=True):
+            if outcome.group is None:
+                continue
             cells = per_group.setdefault(outcome.group, Counter())
             cells[CELL_ATTRS[(outcome.prediction, None)]] -= 1
             cells[CELL_ATTRS[(outcome.prediction, label)]] += 1
@@ -152,6 +164,10 @@ class DynamoFairnessStore(DynamoTable):
                 update["Update"]["ExpressionAttributeNames"][f"#{attr}"] = attr
                 update["Update"]["ExpressionAttributeValues"][f":need_{attr}"] = {"N": str(need)}
             items.append(update)
+        if quality is not None and quality.n:
+            items.append(
+                quality_update(self._table, join.model, join.version, join.tenant_id, join.window, quality)
+            )
         try:
             self.client.transact_write_items(TransactItems=items)
         except self.client.exceptions.TransactionCanceledException:
@@ -262,14 +278,20 @@ class DynamoFairnessStore(DynamoTable):
 
 
 def _join_from_item(tenant_id: str, request_id: str, data: Mapping[str, Any]) -> PendingJoin:
-    groups = [str(g) for g in data.get("groups") or []]
     predictions = [int(p) for p in data.get("predictions") or []]
+    raw_groups = data.get("groups")
+    groups = [str(g) for g in raw_groups] if raw_groups else [None] * len(predictions)
+    raw_scores = data.get("scores")
+    threshold = data.get("threshold")
+    scored = bool(raw_scores) and isinstance(threshold, str)
+    scores = [float(s) for s in raw_scores] if scored and raw_scores else [None] * len(predictions)
     return PendingJoin(
         tenant_id=tenant_id,
         request_id=request_id,
         model=str(data["model"]),
         version=str(data["version"]),
         window=str(data["window"]),
-        outcomes=tuple(Outcome(g, p) for g, p in zip(groups, predictions, strict=True)),
+        outcomes=tuple(Outcome(g, p, s) for g, p, s in zip(groups, predictions, scores, strict=True)),
         expires_at=int(data.get("expires_at") or 0),
+        threshold=float(threshold) if scored and isinstance(threshold, str) else None,
     )

@@ -15,6 +15,9 @@ from steward.adapters.aws import DynamoTable
 from steward.adapters.ddb_codec import from_item
 from steward.quality.serving import ServingStats
 
+#: BatchGetItem's limit of keys per call.
+BATCH_KEYS = 100
+
 
 def serving_pk(model: str, version: str) -> str:
     return f"serving#{model}#{version}"
@@ -36,8 +39,13 @@ class DynamoServingStatsStore(DynamoTable):
         )
 
     def read(self, model: str, version: str, windows: set[str], tenant_id: str | None) -> ServingStats:
-        """The sum over ``windows`` (for one tenant, or every tenant with None)."""
+        """The sum over ``windows``: one tenant's items by key (BatchGetItem, never another
+        tenant's), or every tenant's with None (the report's Query)."""
         total = ServingStats()
+        if tenant_id is not None:
+            for item in self._tenant_items(model, version, sorted(windows), tenant_id):
+                total = total.merge(ServingStats.from_attributes(from_item(item)))
+            return total
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
@@ -50,3 +58,19 @@ class DynamoServingStatsStore(DynamoTable):
                 if window in windows and (tenant_id is None or tenant == tenant_id):
                     total = total.merge(ServingStats.from_attributes(data))
         return total
+
+    def _tenant_items(
+        self, model: str, version: str, windows: list[str], tenant_id: str
+    ) -> list[dict[str, Any]]:
+        pk = {"S": serving_pk(model, version)}
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(windows), BATCH_KEYS):
+            keys = [{"pk": pk, "sk": {"S": f"{w}#{tenant_id}"}} for w in windows[start : start + BATCH_KEYS]]
+            request: dict[str, Any] = {self._table: {"Keys": keys}}
+            for _attempt in range(5):  # unprocessed keys (throttling) are asked again
+                answer = self.client.batch_get_item(RequestItems=request)
+                items.extend(answer.get("Responses", {}).get(self._table, []))
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return items

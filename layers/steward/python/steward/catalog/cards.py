@@ -30,7 +30,10 @@ REQUIRED_TEXT_FIELDS = (
 EVALUATION_FIELD = "evaluation"
 FAIRNESS_FIELD = "fairness"
 REQUIRED_FIELDS = (*REQUIRED_TEXT_FIELDS, EVALUATION_FIELD, FAIRNESS_FIELD)
-OPTIONAL_FIELDS = ("license",)
+#: Optional: ``monitoring`` holds monitoring settings, e.g. ``quality_thresholds``
+#: (`steward.quality.monitor.thresholds_of`).
+MONITORING_FIELD = "monitoring"
+OPTIONAL_FIELDS = ("license", MONITORING_FIELD)
 CARD_FIELDS = (*REQUIRED_FIELDS, *OPTIONAL_FIELDS)
 
 
@@ -93,7 +96,9 @@ def card_document(
         "artifact_digest": version.artifact_digest,
     }
     for name in CARD_FIELDS:
-        document[name] = card.get(name, {} if name in (EVALUATION_FIELD, FAIRNESS_FIELD) else "")
+        document[name] = card.get(
+            name, {} if name in (EVALUATION_FIELD, FAIRNESS_FIELD, MONITORING_FIELD) else ""
+        )
     if not document["owner"] and entry.owner:
         document["owner"] = entry.owner
         missing = [m for m in missing if m != "owner"]
@@ -115,6 +120,7 @@ _TITLES = {
     "limitations": "Limitations",
     "owner": "Owner",
     "license": "License",
+    "monitoring": "Monitoring",
 }
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;"

@@ -1,4 +1,5 @@
-"""Fairness monitoring on the request path: count outcomes per group, join ground truth later.
+"""Fairness and quality monitoring on the request path: count outcomes per group, join ground
+truth later.
 
 At prediction time a caller may send a group attribute (OIP ``parameters.group``) with a request
 to a classification model. Steward derives the binary decision from the model's probabilities,
@@ -6,6 +7,12 @@ adds one to the counter cell ``(tenant, window, group, prediction, label=unknown
 join item keyed by the request id holding only ``{tenant, model, version, window, groups,
 predictions}`` with a short TTL. ``POST /v1/feedback`` moves the counts from ``unknown`` to the
 label and deletes the join item.
+
+Every classifier prediction with a class-probability output also leaves a join, with or without
+a group: each row's positive-class score and decision (and the decision threshold), so feedback
+can add the labelled rows to the quality counters (`steward.quality.monitor`). A row without a
+group is never counted in the fairness counters. Still one write per prediction: the scores ride
+in the same join item (and, with a group, in the same transaction as the counts).
 
 Only groups the tenant's admin declared are accepted (`steward.fairness.groups`), and what is
 stored is their keyed hash (token), never the caller's value: an undeclared value is refused
@@ -32,6 +39,8 @@ from steward.errors import (
 )
 from steward.fairness.counters import FairnessCounters
 from steward.fairness.groups import GroupLabels, group_token, parse_declaration, tenant_group_key
+from steward.quality.classification import ClassifierQuality, validate_score
+from steward.quality.monitor import labelled_quality
 
 logger = logging.getLogger("steward.fairness")
 
@@ -42,14 +51,17 @@ POSITIVE_CLASS = 1
 MAX_MONITORED_ROWS = 25
 MAX_GROUP_LENGTH = 64
 PROBABILITY_OUTPUTS = ("probabilities", "probability", "probs")
+#: Scores below this are stored as 0.0 (they count as 0 in `steward.quality.classification`).
+MIN_STORED_SCORE = 2.0**-90
 #: How long a process trusts its copy of a tenant's declared labels (a change applies within it).
 LABELS_TTL_S = 5.0
 
 
 @dataclass(frozen=True)
 class Outcome:
-    group: str  # the group's token (keyed hash), never the caller's value
+    group: str | None  # the group's token (keyed hash), never the caller's value; None: no group
     prediction: int
+    score: float | None = None  # P(class 1) from the model; None: not kept (quality not monitored)
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,16 @@ class PendingJoin:
     window: str
     outcomes: tuple[Outcome, ...]
     expires_at: int
+    #: The decision threshold of ``prediction`` (scored joins only; the quality counters need it).
+    threshold: float | None = None
+
+    @property
+    def grouped(self) -> bool:
+        return any(o.group is not None for o in self.outcomes)
+
+    @property
+    def scored(self) -> bool:
+        return self.threshold is not None and all(o.score is not None for o in self.outcomes)
 
 
 @dataclass
@@ -75,7 +97,7 @@ class TenantCounters:
 
 class FairnessStore(Protocol):
     def record(self, join: PendingJoin) -> None:
-        """Count the outcomes as label-unknown and store the join item, atomically."""
+        """Count the grouped outcomes as label-unknown and store the join item, atomically."""
         ...
 
     def count_unknown(self, tenant_id: str, model: str, version: str, window: str, n: int) -> None:
@@ -90,8 +112,9 @@ class FairnessStore(Protocol):
         """The model of an already labelled request (its tombstone), else None."""
         ...
 
-    def resolve(self, join: PendingJoin, labels: Sequence[int]) -> None:
-        """Move the outcomes to their labels and delete the join item, atomically.
+    def resolve(self, join: PendingJoin, labels: Sequence[int], quality: ClassifierQuality | None) -> None:
+        """Move the grouped outcomes to their labels, add ``quality`` (the labelled rows' quality
+        counters, None when the join holds no scores) and delete the join item, atomically.
 
         Raises `FeedbackDuplicate` when a concurrent feedback won the race.
         """
@@ -147,6 +170,18 @@ def predictions_from_output(
     result: Mapping[str, Any], n_rows: int, threshold: float = DEFAULT_THRESHOLD
 ) -> list[int]:
     """Binary decisions from the backend's class-probability output (``p[positive] >= threshold``)."""
+    return [int(float(p) >= threshold) for p in positive_probabilities(result, n_rows)]
+
+
+def has_probability_output(result: Mapping[str, Any]) -> bool:
+    outputs = result.get("outputs")
+    return isinstance(outputs, list) and any(
+        isinstance(o, Mapping) and o.get("name") in PROBABILITY_OUTPUTS for o in outputs
+    )
+
+
+def positive_probabilities(result: Mapping[str, Any], n_rows: int) -> list[Any]:
+    """Each row's probability of the positive class, as the backend sent it."""
     outputs = result.get("outputs")
     if not isinstance(outputs, list):
         raise UnsupportedInput("The model returned no outputs to monitor.")
@@ -163,7 +198,15 @@ def predictions_from_output(
     flat = _flatten(data)
     if rows != n_rows or classes <= POSITIVE_CLASS or len(flat) != rows * classes:
         raise UnsupportedInput("The class-probability output does not match the input rows.")
-    return [int(float(flat[r * classes + POSITIVE_CLASS]) >= threshold) for r in range(rows)]
+    return [flat[r * classes + POSITIVE_CLASS] for r in range(rows)]
+
+
+def scores_from_output(result: Mapping[str, Any], n_rows: int) -> list[float]:
+    """Positive-class scores for quality monitoring: floats in [0, 1] (`ValueError` otherwise,
+    `UnsupportedInput` for a malformed output). A score below `MIN_STORED_SCORE` is kept as 0.0:
+    the quality counters quantise it to zero anyway, and DynamoDB numbers stop at 1e-130."""
+    scores = [validate_score(p) for p in positive_probabilities(result, n_rows)]
+    return [0.0 if s < MIN_STORED_SCORE else s for s in scores]
 
 
 def _flatten(data: list[Any]) -> list[Any]:
@@ -291,19 +334,28 @@ class FairnessMonitor:
         request_id: str,
         model: str,
         version: str,
-        groups: Sequence[str],
+        groups: Sequence[str] | None,
         predictions: Sequence[int],
+        scores: Sequence[float] | None = None,
+        threshold: float | None = None,
     ) -> PendingJoin:
-        """Count outcomes of groups already turned into tokens by `group_tokens`."""
+        """Store the join of one prediction: the outcomes of groups already turned into tokens by
+        `group_tokens` (None: no group), and each row's score at ``threshold`` (None: no quality)."""
         now = self._clock()
+        rows = len(predictions)
+        row_groups: Sequence[str | None] = [None] * rows if groups is None else groups
+        row_scores: Sequence[float | None] = [None] * rows if scores is None else scores
         join = PendingJoin(
             tenant_id=tenant_id,
             request_id=request_id,
             model=model,
             version=version,
             window=window_of(now),
-            outcomes=tuple(Outcome(g, p) for g, p in zip(groups, predictions, strict=True)),
+            outcomes=tuple(
+                Outcome(g, p, s) for g, p, s in zip(row_groups, predictions, row_scores, strict=True)
+            ),
             expires_at=int(now) + self.join_ttl_s,
+            threshold=threshold if scores is not None else None,
         )
         self.store.record(join)
         return join
@@ -333,7 +385,12 @@ class FairnessMonitor:
             raise InvalidInput(
                 f"This prediction has {len(join.outcomes)} monitored row(s): send one label per row."
             )
-        self.store.resolve(join, labels)
+        quality = (
+            labelled_quality([float(o.score or 0.0) for o in join.outcomes], labels, join.threshold)
+            if join.scored and join.threshold is not None
+            else None
+        )
+        self.store.resolve(join, labels, quality)
         return {
             "object": "feedback",
             "request_id": request_id,

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from steward.fairness.report_builder import DEFINITIONS
+from steward.quality.report import quality_html
 from steward.svg_text import FONT_FAMILY, shorten, text_width
 
 Bar = tuple[str, float | None, Sequence[float] | None]  # label, value (None = undefined), CI
@@ -188,7 +189,9 @@ def render_html(report: Mapping[str, Any]) -> str:
             ci = g.get(f"{rate}_ci") or [None, None]
             cells.append(f"{esc(_fmt(g.get(rate)))} [{esc(_fmt(ci[0]))}, {esc(_fmt(ci[1]))}]")
         parts.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    parts.append("</table><h2>Definitions</h2><dl>")
+    parts.append("</table>")
+    parts.append(quality_html(report.get("quality")))
+    parts.append("<h2>Definitions</h2><dl>")
     for key, text in (report.get("definitions") or DEFINITIONS).items():
         parts.append(f"<dt>{esc(key)}</dt><dd>{esc(text)}</dd>")
     parts.append(f"</dl><p>{esc(report.get('privacy', ''))}</p></body></html>")

@@ -26,6 +26,8 @@ from steward.fairness.report_builder import (
     summary,
 )
 from steward.fairness.report_html import render_html
+from steward.quality.report import QualityReporter
+from steward.quality.report import metric_values as quality_metric_values
 
 REPORT_PREFIX = "reports/fairness"
 #: (tenant, model, version, metric name -> value)
@@ -42,6 +44,7 @@ class RunResult:
     breaches: list[dict[str, Any]] = field(default_factory=list)
     model_versions: int = 0  # (tenant, model version) pairs reported
     min_demographic_parity_ratio: float | None = None
+    quality_breaches: list[dict[str, Any]] = field(default_factory=list)
 
 
 def report_key(tenant_id: str, model: str, version: str, window: str, extension: str) -> str:
@@ -79,11 +82,13 @@ def run_reports(
     now: float,
     lookback_days: int = 7,
     dp_ratio_threshold: float = FOUR_FIFTHS,
+    quality: QualityReporter | None = None,
 ) -> RunResult:
     generated_at = datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     first_window = window_of(now - (lookback_days - 1) * 86_400)
     result = RunResult()
     for model, version in targets:
+        sections = quality.sections(model, version, now) if quality is not None else {}
         for tenant_id, counts in sorted(store.counters(model, version).items()):
             labels = store.group_labels(tenant_id) or GroupLabels(tenant_id)
             windows = {w: named(c, labels) for w, c in counts.windows.items()}
@@ -109,6 +114,7 @@ def run_reports(
                 windows_included=recent,
                 dp_ratio_threshold=dp_ratio_threshold,
             )
+            _add_quality(rolling, sections.pop(tenant_id, None), result, publish)
             json_key, html_key = _write(sink, rolling)
             result.reports += [json_key, html_key]
             values = metric_values(rolling)
@@ -123,4 +129,26 @@ def run_reports(
             ]
             summary_ = summary(rolling, json_key=json_key, html_key=html_key)
             store.put_latest_report(tenant_id, model, version, summary_)
+        for tenant_id, section in sections.items():  # labelled rows, but no recent fairness counters
+            result.model_versions += 1
+            rolling = build_report(
+                model, version, rolling_window(lookback_days), FairnessCounters(), tenant_id=tenant_id,
+                generated_at=generated_at, dp_ratio_threshold=dp_ratio_threshold,
+            )  # fmt: skip
+            _add_quality(rolling, section, result, publish)
+            result.reports.extend(_write(sink, rolling))
     return result
+
+
+def _add_quality(
+    report: dict[str, Any], section: dict[str, Any] | None, result: RunResult, publish: PublishMetrics
+) -> None:
+    """The report's quality section (`steward.quality.report`), its metrics and its breaches."""
+    if section is None:
+        return
+    report["quality"] = section
+    tenant_id, model, version = str(report["tenant_id"]), str(report["model"]), str(report["version"])
+    publish(tenant_id, model, version, quality_metric_values(section))
+    result.quality_breaches += [
+        {"tenant_id": tenant_id, "model": model, "version": version, **b} for b in section["breaches"]
+    ]

@@ -120,7 +120,8 @@ class InferenceService:
         """OIP v2 pass-through: the caller's tensors go to the routed backend model version.
 
         With ``parameters.group`` on a classifier, the outcome is counted for fairness monitoring
-        (`steward.fairness.service`); the group itself never reaches the backend.
+        (`steward.fairness.service`); the group itself never reaches the backend. Every
+        classifier answer's scores are kept for quality monitoring (`steward.quality.monitor`).
         """
         resolved = self.catalog.resolve(ctx, model, version)
         inputs = payload.get("inputs")
@@ -138,9 +139,9 @@ class InferenceService:
             answer["id"] = result["id"]
         if isinstance(result.get("parameters"), dict):
             answer["parameters"] = result["parameters"]
-        if groups is not None:
-            recorded = self.fairness.record_outcomes(ctx, resolved, groups, result)
-            answer["parameters"] = {**answer.get("parameters", {}), "fairness_recorded": recorded}
+        monitored = self.fairness.record_outcomes(ctx, resolved, groups, result)
+        if monitored:  # fairness_recorded / quality_recorded: monitoring never withholds an answer
+            answer["parameters"] = {**answer.get("parameters", {}), **monitored}
         return answer
 
     def explain(

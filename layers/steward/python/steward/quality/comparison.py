@@ -18,9 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from steward.catalog.cards import makes_decisions
+from steward.catalog.registry import ModelVersion
 from steward.catalog.service import Catalog
 from steward.context import RequestContext
 from steward.errors import InvalidInput
+from steward.fairness.monitor import threshold_of
+from steward.quality.monitor import QualityStore, merged, quality_metrics, thresholds_of
 from steward.quality.serving import ServingStats
 
 logger = logging.getLogger("steward.quality")
@@ -37,7 +41,7 @@ class FigureSource(Protocol):
     def name(self) -> str: ...
 
     def figures(
-        self, tenant_id: str, model: str, version: str, windows: Sequence[str]
+        self, tenant_id: str, mv: ModelVersion, windows: Sequence[str]
     ) -> Mapping[str, Any] | None: ...
 
 
@@ -52,10 +56,8 @@ class ServingFigures:
     store: ServingStatsReader
     name: str = "serving"
 
-    def figures(
-        self, tenant_id: str, model: str, version: str, windows: Sequence[str]
-    ) -> Mapping[str, Any] | None:
-        stats = self.store.read(model, version, set(windows), tenant_id)
+    def figures(self, tenant_id: str, mv: ModelVersion, windows: Sequence[str]) -> Mapping[str, Any] | None:
+        stats = self.store.read(mv.model, mv.version, set(windows), tenant_id)
         return stats.figures() if stats.calls or stats.shadow_calls else None
 
 
@@ -70,10 +72,31 @@ class FairnessFigures:
     reports: LatestReport
     name: str = "fairness"
 
-    def figures(
-        self, tenant_id: str, model: str, version: str, windows: Sequence[str]
-    ) -> Mapping[str, Any] | None:
-        return self.reports.latest_report(tenant_id, model, version)
+    def figures(self, tenant_id: str, mv: ModelVersion, windows: Sequence[str]) -> Mapping[str, Any] | None:
+        return self.reports.latest_report(tenant_id, mv.model, mv.version)
+
+
+@dataclass(frozen=True)
+class QualityFigures:
+    """A classifier's quality from its tenant's ground truth over the windows (`steward.quality.monitor`)."""
+
+    store: QualityStore
+    name: str = "quality"
+
+    def figures(self, tenant_id: str, mv: ModelVersion, windows: Sequence[str]) -> Mapping[str, Any] | None:
+        if not makes_decisions(mv.task):
+            return None
+        threshold = threshold_of(mv.card)
+        counts = self.store.quality_counts(
+            mv.model,
+            mv.version,
+            first_window=windows[0],
+            last_window=windows[-1],
+            tenant_id=tenant_id,
+            threshold=threshold,
+        )
+        quality, _other, _labelled = merged(counts, threshold)
+        return quality_metrics(quality, thresholds_of(mv.card)) if quality.n else None
 
 
 def windows_back(now: float, days: int) -> list[str]:
@@ -128,7 +151,7 @@ class VersionReview:
                     "version": r.version.version,
                     "approval": r.version.approval,
                     "artifact_digest": r.version.artifact_digest,
-                    **self._figures(ctx.tenant_id, name, r.version.version, windows),
+                    **self._figures(ctx.tenant_id, r.version, windows),
                 }
                 for r in resolved
             ],
@@ -138,18 +161,20 @@ class VersionReview:
         self, ctx: RequestContext, model: str, version: str | None, days: int = DEFAULT_DAYS
     ) -> dict[str, Any]:
         """The version's card with its live figures (the caller's tenant's) and version history."""
-        document = self.catalog.model_card(ctx, model, version)
         windows = windows_back(self._clock(), check_days(days))
-        live = self._figures(ctx.tenant_id, document["model"], document["version"], windows)
+        resolved = self.catalog.resolve(ctx, model, version)
+        # Pinned to the version just drawn: under a split, a second draw could name another.
+        document = self.catalog.model_card(ctx, model, resolved.version.version)
+        live = self._figures(ctx.tenant_id, resolved.version, windows)
         document["live"] = {"window": {"from": windows[0], "to": windows[-1], "days": days}, **live}
         document["history"] = self._events(document["model"])
         return document
 
-    def _figures(self, tenant_id: str, model: str, version: str, windows: Sequence[str]) -> dict[str, Any]:
+    def _figures(self, tenant_id: str, mv: ModelVersion, windows: Sequence[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for source in self.sources:
             try:
-                figures = source.figures(tenant_id, model, version, windows)
+                figures = source.figures(tenant_id, mv, windows)
             except Exception as error:  # one missing view must not hide the others
                 logger.warning(
                     "monitoring figures unavailable",
