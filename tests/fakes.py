@@ -936,3 +936,24 @@ class InMemoryReviewStore:
             for m in marks:
                 self.marks_by_mac[(item.tenant_id, m.mac)] = m
             return True
+
+
+class InMemoryServingStatsStore:
+    """`steward.quality.serving.ServingStatsStore` in memory: (model, version, window, tenant) -> stats."""
+
+    def __init__(self) -> None:
+        from steward.quality.serving import ServingStats
+
+        self.cells: dict[tuple[str, str, str, str], ServingStats] = {}
+        self._empty = ServingStats
+
+    def add(self, tenant_id: str, model: str, version: str, window: str, stats: Any) -> None:
+        key = (model, version, window, tenant_id)
+        self.cells[key] = self.cells.get(key, self._empty()).merge(stats)
+
+    def read(self, model: str, version: str, windows: set[str], tenant_id: str | None) -> Any:
+        total = self._empty()
+        for (m, v, w, t), stats in self.cells.items():
+            if (m, v) == (model, version) and w in windows and tenant_id in (None, t):
+                total = total.merge(stats)
+        return total

@@ -29,6 +29,7 @@ from tests.fakes import (
     InMemoryKeyStore,
     InMemoryRegistryStore,
     InMemoryReviewStore,
+    InMemoryServingStatsStore,
     demo_model,
 )
 
@@ -115,7 +116,14 @@ def use_cases(
     router = Router({"http": transport}, RouterPolicy(breaker_threshold=2), sleep=sleeps.append)
     keys = KeyLifecycle(key_store, lambda: PEPPER)  # the admin key routes, over the authorizer's store
     reviews = review_queue(review_store, keys)
-    return compose_api(Registry(registry_store), router, audit_store, keys=keys, reviews=reviews)
+    return compose_api(
+        Registry(registry_store),
+        router,
+        audit_store,
+        keys=keys,
+        reviews=reviews,
+        serving_stats=InMemoryServingStatsStore(),
+    )
 
 
 @pytest.fixture

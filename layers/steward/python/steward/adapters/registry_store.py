@@ -1,14 +1,15 @@
 """Model registry items in DynamoDB (``ResourceNames.models_table``, pk ``model``, sk ``version``).
 
 Per model: the ``#model`` entry (default, route plan, previous default ...), one item per version,
-and its version history as ``#history#<epoch s, 10 digits>#<random>`` items (event, version, actor,
-reason code, routing numbers; no free text). Registry reads skip the history: version names never
-start with ``#``, and ``#history#`` sorts before ``#model``, so ``version >= "#model"`` is exactly
-the entry and the versions.
+and its version history as ``#history#<written at, epoch ms, 13 digits>#<random>`` items (event,
+version, actor, reason code, routing numbers; no free text). Registry reads skip the history:
+version names never start with ``#``, and ``#history#`` sorts before ``#model``, so
+``version >= "#model"`` is exactly the entry and the versions.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import defaultdict
 from typing import Any
@@ -146,7 +147,9 @@ class DynamoRegistryStore(DynamoTable):
 
     def append_history(self, model: str, event: VersionEvent) -> None:
         fields = {k: v for k, v in event.to_dict().items() if k != "version"}
-        sk = f"{HISTORY_PREFIX}{event.at:010d}#{uuid.uuid4().hex[:8]}"
+        # Written-at in ms orders the events (``at`` is the event's own second); the suffix keeps
+        # two writes in one millisecond apart.
+        sk = f"{HISTORY_PREFIX}{time.time_ns() // 1_000_000:013d}#{uuid.uuid4().hex[:8]}"
         item = to_item({**fields, "model": model, "version": sk, "event_version": event.version})
         self.client.put_item(TableName=self._table, Item=item)
 
