@@ -42,6 +42,7 @@ from cdk.grants import invoke_endpoint, tenant_data_keys
 from cdk.layers import LayersConstruct
 from cdk.nag import acknowledge
 from cdk.settings import StageSettings
+from functions.api.cors import ALLOWED_HEADERS, ALLOWED_METHODS, EXPOSED_HEADERS, PREFLIGHT_MAX_AGE_S
 
 #: `steward.resources.PUBLIC_PATHS` as API Gateway resources (unauthenticated GETs; all else needs a key).
 PUBLIC_RESOURCES = tuple(path.removeprefix("/") for path in PUBLIC_PATHS)
@@ -159,6 +160,8 @@ class ApiConstruct(Construct):
             environment["STEWARD_PRIVACY_DEEP_MODEL"] = settings.privacy_deep_model
         #: What the governed path reads; the batch worker runs the same path (`cdk.events`).
         self.environment = dict(environment)
+        if settings.cors_allow_origins:  # the api function's alone (functions.api.cors.CorsSettings)
+            environment["STEWARD_CORS_ALLOW_ORIGINS"] = ",".join(settings.cors_allow_origins)
 
         self.authorizer_function = StewardFunction(
             self,
@@ -217,6 +220,9 @@ class ApiConstruct(Construct):
             # no Content-Type at all, so only "*/*" keeps every such body intact. Text answers
             # (JSON, problem+json, HTML, SVG) come back with isBase64Encoded false, unchanged.
             binary_media_types=["*/*"],
+            # Browser preflights (OPTIONS, never a key) are answered here, unauthorised; the app
+            # adds the CORS headers to the answers themselves (functions.api.cors).
+            default_cors_preflight_options=_preflight(settings.cors_allow_origins),
             deploy_options=apigw.StageOptions(
                 stage_name=names.stage,
                 tracing_enabled=True,
@@ -291,6 +297,7 @@ class ApiConstruct(Construct):
                 "Content-Type": "'application/problem+json'",
                 "Cache-Control": "'no-store'",
                 **{name: f"'{value}'" for name, value in problem.extra_headers},
+                **_gateway_cors(settings.cors_allow_origins),
             }
             self.rest_api.add_gateway_response(
                 f"Problem{problem.status}{problem.code.replace('.', '').replace('_', '')}",
@@ -434,6 +441,31 @@ class ApiConstruct(Construct):
                 },
             )
         )
+
+
+def _preflight(origins: tuple[str, ...]) -> apigw.CorsOptions | None:
+    """The OPTIONS answer for the stage's browser origins (none: no CORS, no OPTIONS methods)."""
+    if not origins:
+        return None
+    return apigw.CorsOptions(
+        allow_origins=list(origins),
+        allow_methods=list(ALLOWED_METHODS),
+        allow_headers=list(ALLOWED_HEADERS),
+        allow_credentials=False,
+        max_age=Duration.seconds(PREFLIGHT_MAX_AGE_S),
+    )
+
+
+def _gateway_cors(origins: tuple[str, ...]) -> dict[str, str]:
+    """API Gateway's own refusals (401, 429 ...) readable by the browser: a gateway response has
+    one fixed header value, so only a stage with a single origin gets one."""
+    if len(origins) != 1:
+        return {}
+    return {
+        "Access-Control-Allow-Origin": f"'{origins[0]}'",
+        "Access-Control-Expose-Headers": f"'{','.join(EXPOSED_HEADERS)}'",
+        "Vary": "'Origin'",
+    }
 
 
 def _env_name(resource_name: str, prefix: str, kind: str) -> str:

@@ -5,20 +5,33 @@ L1 ``CfnModel`` / ``CfnEndpointConfig`` / ``CfnEndpoint``. The image is a ``Dock
 built from the repository root with ``gpu_backend/Dockerfile`` (so the Dockerfile may copy
 ``pyproject.toml``/``uv.lock``); at synth the asset is only staged, Docker runs at deploy time.
 The model repository is the artifacts bucket's ``models/`` prefix, copied uncompressed to
-``/opt/ml/model`` (the backend's default repository), so publishing a model is an S3 sync.
+``/opt/ml/model`` (the backend's default repository) when an instance starts.
+
+A fresh endpoint never starts empty: the built repository (``modelRepository``, ``models/`` by
+default) is verified against its manifests at synth (`steward.catalog.publish`) and shipped to the
+prefix by a ``BucketDeployment`` the model depends on, so the endpoint is created only once the
+files are there. Its digest is in the container's environment: a deploy that changes the
+repository replaces the model and endpoint config, and SageMaker rolls the endpoint onto new
+instances (blue/green), which load the new prefix. Versions added with ``steward models publish``
+are served after the next roll (``-c steward:modelsRevision=<anything new>`` forces one). Nothing
+is pruned: published versions stay.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Duration, IgnoreMode, Stack
+from aws_cdk import Annotations, ArnFormat, DefaultStackSynthesizer, Duration, IgnoreMode, Size, Stack
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
+from steward.catalog.publish import MODELS_PREFIX, VersionDirectory, read_version_directory
 from steward.resources import ResourceNames
 
 from cdk.data import DataConstruct
@@ -26,7 +39,6 @@ from cdk.nag import acknowledge, logical_id
 from cdk.paths import ALWAYS_EXCLUDED, GPU_BACKEND_DOCKERFILE, REPO_ROOT
 from cdk.settings import StageSettings
 
-MODELS_PREFIX = "models/"
 VARIANT = "AllTraffic"
 # Instance families with local NVMe storage: SageMaker encrypts it in hardware and rejects a
 # KmsKeyId on their endpoint configs (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
@@ -49,6 +61,25 @@ def image_context(context_dir: Path, dockerfile: str) -> list[str]:
 def endpoint_name(names: ResourceNames) -> str:
     """The endpoint's name, derived from the stage prefix (the api function gets it as env)."""
     return f"{names.prefix}-inference"
+
+
+#: A context value that, when changed, rolls the endpoint (it reloads ``models/``).
+REVISION_CONTEXT_KEY = "steward:modelsRevision"
+
+
+def model_repository(root: Path) -> list[VersionDirectory]:
+    """Every ``<name>/<version>/`` under ``root``, each verified against its manifest (sha256 and
+    size of every artifact, safe names): a corrupt build fails the synth instead of the endpoint."""
+    return [read_version_directory(manifest.parent) for manifest in sorted(root.glob("*/*/manifest.json"))]
+
+
+def repository_digest(versions: list[VersionDirectory]) -> str:
+    """One digest of what is shipped: each version's prefix and manifest (which lists the sha256
+    of every artifact), so any changed byte changes it."""
+    digest = hashlib.sha256()
+    for version in versions:
+        digest.update(version.prefix.encode() + b"\0" + hashlib.sha256(version.manifest_bytes).digest())
+    return digest.hexdigest()
 
 
 def has_local_nvme(instance_type: str) -> bool:
@@ -98,6 +129,8 @@ class InferenceEndpointConstruct(Construct):
             removal_policy=settings.cdk_removal_policy,
         )
         self.role = self._execution_role(data)
+        self.models_deployment, digest = self._ship_repository(settings, data)
+        revision = self.node.try_get_context(REVISION_CONTEXT_KEY)
 
         self.model = sagemaker.CfnModel(
             self,
@@ -117,10 +150,15 @@ class InferenceEndpointConstruct(Construct):
                 environment={
                     "STEWARD_MODEL_REPOSITORY": "/opt/ml/model",
                     "STEWARD_BACKEND_LOG_LEVEL": settings.log_level.lower(),
+                    # Not read by the server: a new value replaces the model, rolling the endpoint.
+                    "STEWARD_MODEL_REPOSITORY_DIGEST": digest,
+                    **({"STEWARD_MODELS_REVISION": str(revision)} if revision else {}),
                 },
             ),
         )
         self.model.node.add_dependency(self.role)
+        if self.models_deployment is not None:
+            self.model.node.add_dependency(self.models_deployment)
 
         local_nvme = has_local_nvme(settings.sagemaker_instance_type)
         self.endpoint_config = sagemaker.CfnEndpointConfig(
@@ -179,6 +217,82 @@ class InferenceEndpointConstruct(Construct):
             scale_out_cooldown=Duration.minutes(3),
             scale_in_cooldown=Duration.minutes(10),  # GPU instances take minutes to come back
         )
+
+    def _ship_repository(
+        self, settings: StageSettings, data: DataConstruct
+    ) -> tuple[s3deploy.BucketDeployment | None, str]:
+        """The built repository into ``models/`` (verified first), and its digest ("" if none)."""
+        if settings.model_repository is None:
+            return None, ""
+        root = REPO_ROOT / settings.model_repository  # an absolute setting replaces the root
+        versions = model_repository(root) if root.is_dir() else []
+        if not versions:
+            Annotations.of(self).add_warning(
+                f"no built models under {root}: the endpoint starts with an empty model repository "
+                "until versions are published (run `make models` before deploying, or `steward "
+                "models publish`, then roll the endpoint)"
+            )
+            return None, ""
+        size = sum(a.size for v in versions for a in v.artifacts)
+        log_group = logs.LogGroup(
+            self,
+            "ModelsDeploymentLogs",
+            encryption_key=data.key,
+            retention=settings.log_retention,
+            removal_policy=settings.cdk_removal_policy,
+        )
+        deployment = s3deploy.BucketDeployment(
+            self,
+            "Models",
+            sources=[
+                s3deploy.Source.asset(
+                    str(root), exclude=[".*", "**/.*", *ALWAYS_EXCLUDED], ignore_mode=IgnoreMode.GLOB
+                )
+            ],
+            destination_bucket=data.artifacts_bucket,
+            destination_key_prefix=MODELS_PREFIX,
+            prune=False,  # versions published since stay; a version's files never change
+            retain_on_delete=True,  # the bucket's removal policy decides what outlives the stack
+            memory_limit=1024,
+            # The zip and its unpacked files both sit in /tmp while the handler syncs them.
+            ephemeral_storage_size=Size.mebibytes(min(10240, max(1024, 3 * size // (1 << 20) + 512))),
+            log_group=log_group,
+        )
+        self._acknowledge_deployment_handler(data.artifacts_bucket)
+        return deployment, repository_digest(versions)
+
+    def _acknowledge_deployment_handler(self, bucket: s3.IBucket) -> None:
+        """The BucketDeployment's handler is a stack-level singleton that CDK owns (its role,
+        policy and runtime are not configurable): acknowledge exactly its findings, with reasons."""
+        stack = Stack.of(self)
+        handlers = [c for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment")]
+        for handler in handlers:
+            acknowledge(
+                handler,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaBasicExecutionRole]",
+                "CDK's BucketDeployment handler role; the managed policy only lets it write its own logs.",
+            )
+            for finding in (
+                *(f"Action::{a}" for a in ("s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:Abort*")),
+                *(f"Action::{a}" for a in ("s3:DeleteObject*", "kms:GenerateDataKey*", "kms:ReEncrypt*")),
+                f"Resource::arn:<AWS::Partition>:s3:::cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-"
+                "assets-<AWS::AccountId>-<AWS::Region>/*",
+                f"Resource::<{logical_id(bucket)}.Arn>/*",
+            ):
+                acknowledge(
+                    handler,
+                    f"AwsSolutions-IAM5[{finding}]",
+                    "CDK's BucketDeployment grants (not configurable): read its asset in the CDK "
+                    "assets bucket, sync into the artifacts bucket with the stage key; limited to "
+                    "those two buckets and that key.",
+                )
+            acknowledge(
+                handler,
+                "AwsSolutions-L1",
+                "The BucketDeployment handler's runtime is pinned by the CDK version (it bundles the "
+                "AWS CLI as a layer); it moves with aws-cdk-lib upgrades.",
+            )
 
     def _execution_role(self, data: DataConstruct) -> iam.Role:
         """Pull the image, read ``models/`` from the artifacts bucket, write the endpoint's logs."""

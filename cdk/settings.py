@@ -6,6 +6,7 @@ and a typo in ``cdk.json`` fails the synth with a message rather than deploying 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -16,6 +17,8 @@ from steward.settings import DEFAULT_TENANT_BLOCK_SHARE
 from steward.ttl_cache import DEFAULT_TTL_S
 
 STAGES_CONTEXT_KEY = "steward:stages"
+#: An exact browser origin: https with a host (and port), or plain http on the loopback host.
+_ORIGIN = re.compile(r"https://[a-z0-9.-]+(:[0-9]{1,5})?|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?")
 _RETENTION = logs.RetentionDays
 LOG_RETENTION_DAYS: dict[int, logs.RetentionDays] = {
     1: _RETENTION.ONE_DAY,
@@ -71,6 +74,11 @@ class StageSettings:
     invocations_per_instance_target: int = 600  # per minute, the SageMaker predefined metric
     container_startup_timeout_s: int = 600
     model_download_timeout_s: int = 1200
+    # The built model repository (`python -m gpu_backend.build --output models`) shipped to the
+    # endpoint's ``models/`` prefix at deploy, so a fresh endpoint never starts empty: relative to
+    # the repository root, or absolute; null ships nothing (versions come by `steward models
+    # publish` only). Missing at synth: a warning, and nothing shipped.
+    model_repository: str | None = "models"
     # API.
     api_throttle_rate: float = 50.0
     api_throttle_burst: int = 100
@@ -85,6 +93,9 @@ class StageSettings:
     api_reserved_concurrency: int | None = None
     authorizer_reserved_concurrency: int | None = None
     custom_domain: CustomDomain | None = None
+    # Browser origins allowed to call the API (CORS); empty: no CORS at all (the default: callers
+    # are services holding keys). Each an exact https origin, or http on localhost.
+    cors_allow_origins: tuple[str, ...] = ()
     # An HTTPS (or in-VPC *.internal) OIP backend for registry targets of kind "http", if any.
     backend_url: str | None = None
     # Privacy: the registry model (``name@version``) serving the deep PII path, for tenant
@@ -152,6 +163,11 @@ class StageSettings:
             raise ValueError(
                 f"audit_lock_mode must be GOVERNANCE or COMPLIANCE, got {self.audit_lock_mode!r}"
             )
+        for origin in self.cors_allow_origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"cors_allow_origins: {origin!r} is not an exact https origin (or http://localhost)"
+                )
         if not self.sagemaker_instance_type.startswith("ml."):
             raise ValueError(
                 f"sagemaker_instance_type must be an ml.* type, got {self.sagemaker_instance_type!r}"
@@ -190,6 +206,8 @@ class StageSettings:
             if name not in known or name == "stage":
                 raise ValueError(f"unknown setting {key!r} for stage {stage!r} in {STAGES_CONTEXT_KEY}")
             values[name] = value
+        if isinstance(values.get("cors_allow_origins"), list):
+            values["cors_allow_origins"] = tuple(values["cors_allow_origins"])
         domain = values.get("custom_domain")
         if isinstance(domain, dict):
             values["custom_domain"] = CustomDomain(

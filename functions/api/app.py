@@ -9,7 +9,7 @@ from steward.audit.record import AuditDraft, AuditKeys, AuditStore
 from steward.bootstrap import Api, Lazy, api_settings
 from steward.settings import ApiSettings
 
-from functions.api import problems
+from functions.api import cors, problems
 from functions.api.middleware import GovernanceMiddleware
 from functions.api.openapi import install as install_openapi
 from functions.api.responses import json_response
@@ -27,7 +27,11 @@ async def health() -> Response:
 
 
 def create_app(
-    settings: ApiSettings | None = None, api: Api | None = None, *, inline_blocking: bool = False
+    settings: ApiSettings | None = None,
+    api: Api | None = None,
+    *,
+    inline_blocking: bool = False,
+    cors_settings: cors.CorsSettings | None = None,
 ) -> FastAPI:
     """The api app. Without ``api`` the AWS-backed use cases are built on first use from
     ``settings`` (`steward.bootstrap.build_api`), not at import time.
@@ -92,4 +96,5 @@ def create_app(
         block_share=settings.tenant_block_share,
         note_retention=note_retention,
     )
+    cors.install(app, cors_settings)  # browser origins, when the stage allows any (outermost)
     return app

@@ -21,6 +21,9 @@ from cdk.application import build_app, stewards_stack
 from cdk.stack import StewardStack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+#: A one-version model repository: the stack ships it like a built ``models/``, without copying
+#: hundreds of MB into every synth.
+TINY_MODEL_REPOSITORY = REPO_ROOT / "tests" / "fixtures" / "model_repository"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Synth:
 def cdk_context(**stage_overrides: Any) -> dict[str, Any]:
     """The context of cdk.json (feature flags, stages), with overrides for the dev stage."""
     context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    context["steward:stages"]["dev"]["modelRepository"] = str(TINY_MODEL_REPOSITORY)
     context["steward:stages"]["dev"].update(stage_overrides)
     return context
 

@@ -40,6 +40,7 @@ from steward import (
 from steward.audit.record import AuditDraft
 from steward.auth.lifecycle import DEFAULT_OVERLAP_HOURS, MAX_LIMIT, MAX_OVERLAP_HOURS, key_view
 from steward.catalog.registry import APPROVALS
+from steward.cli_publish import add_publish_parser
 from steward.cli_record import (
     EXIT_AUDIT_FAILED,
     Audited,
@@ -182,6 +183,7 @@ def _parser() -> argparse.ArgumentParser:
         "--take-offline", action="store_true", help="withdraw the only approved version (model offline)"
     )
     cli_models.add_parsers(models, common)  # route, promote, rollback, retire, show
+    add_publish_parser(models, common)  # models publish (registers its command too)
     cli_controls.add_parsers(groups, common)  # tenants, kill
     cli_audit.add_parsers(groups, common)  # audit export|verify
     cli_limits.add_parsers(groups, common)  # limits set|show, usage show
