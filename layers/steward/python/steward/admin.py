@@ -25,6 +25,7 @@ from steward.catalog.approval import RegistryWriter
 from steward.catalog.cards import clean_card
 from steward.catalog.registry import ModelVersion, Target, serving_default
 from steward.errors import KeyNotFound
+from steward.quality.drift_monitor import checked_drift_reference
 from steward.settings import AdminSettings
 
 
@@ -143,6 +144,7 @@ def register_model(
     settings: AdminSettings | None = None,
     store: RegistryWriter | None = None,
     now: float | None = None,
+    drift_profile: Mapping[str, Any] | None = None,
 ) -> ModelVersion:
     """Add (or replace) a model version; creates the model entry on first registration.
 
@@ -173,6 +175,7 @@ def register_model(
         outputs=tuple(dict(o) for o in outputs),
         created_at=created,
         max_batch_size=max(0, int(max_batch_size)),
+        drift_profile=checked_drift_reference(drift_profile),
     )
     return rules.register_version(
         store, mv, make_default=make_default, enabled=enabled, owner=owner, description=description
@@ -207,6 +210,7 @@ def register_from_manifest(
         make_default=make_default,
         settings=settings,
         store=store,
+        drift_profile=manifest.get("drift_profile") or None,
     )
 
 

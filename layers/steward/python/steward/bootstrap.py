@@ -22,6 +22,7 @@ from steward.adapters.audit_store import DynamoAuditStore
 from steward.adapters.aws import client as aws_client
 from steward.adapters.batch_store import DynamoBatchStore
 from steward.adapters.control_store import DynamoControlStore
+from steward.adapters.drift_store import DynamoDriftStore
 from steward.adapters.fairness_store import DynamoFairnessStore
 from steward.adapters.job_queue import SqsJobQueue
 from steward.adapters.key_store import DynamoKeyStore
@@ -59,6 +60,7 @@ from steward.limits.admission import RateLimiter
 from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
+from steward.quality.drift_monitor import DriftMonitor, DriftService, DriftSketchStore
 from steward.review.service import ReviewService
 from steward.routing.http_transport import HttpTransport
 from steward.routing.router import Router, RouterPolicy
@@ -230,6 +232,8 @@ class Api:
     reviews: ReviewService | None = None
     #: Files and batches (``/v1/files``, ``/v1/batches``); None: those routes answer 501.
     batches: BatchService | None = None
+    #: ``GET /v1/models/{m}/drift`` (label-free drift of the caller's own traffic).
+    drift: DriftService | None = None
 
 
 @dataclass(frozen=True)
@@ -285,6 +289,7 @@ def compose_api(
     usage: UsageGuard | None = None,
     batches: BatchPorts | None = None,
     reviews: ReviewService | None = None,
+    drift: DriftMonitor | None = None,
 ) -> Api:
     """The api's use cases over the given ports. Never "no privacy": without a guard, the
     built-in default policy applies; without a monitor, fairness routes answer 501. With a
@@ -301,7 +306,9 @@ def compose_api(
     monitoring = Fairness(fairness)
     return Api(
         catalog=catalog,
-        inference=InferenceService(catalog, router, privacy, monitoring, limits, rate_limiter, usage=usage),
+        inference=InferenceService(
+            catalog, router, privacy, monitoring, limits, rate_limiter, usage=usage, drift=drift
+        ),
         fairness=monitoring,
         redaction=RedactionService(catalog, privacy, limits),
         audit=AuditReader(audit_store, limits.max_audit_page),
@@ -322,6 +329,7 @@ def compose_api(
             else None
         ),
         reviews=reviews,
+        drift=DriftService(catalog, drift.store if drift is not None else None),
     )
 
 
@@ -353,7 +361,18 @@ def build_api(settings: ApiSettings) -> Api:
         usage=build_usage(settings),
         batches=build_batch_ports(settings),
         reviews=build_reviews(settings, pepper, keys),
+        drift=DriftMonitor(
+            DynamoDriftStore(settings.fairness_table, region=settings.region), on_failure=_count_drift_failure
+        ),
     )
+
+
+def _count_drift_failure(error_type: str) -> None:
+    """One ``DriftSketchFailures`` EMF count (the type is logged, never put in a dimension)."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name="DriftSketchFailures", unit=MetricUnit.Count, value=1, namespace="Steward"):
+        pass
 
 
 def build_batch_ports(settings: ApiSettings) -> BatchPorts:
@@ -522,6 +541,8 @@ class Report:
     registry: RegistryStore
     counters: FairnessStore
     sink: ReportSink
+    #: Drift sketches (the fairness table's ``drift#`` items); None: no drift section.
+    drift: DriftSketchStore | None = None
 
 
 def build_report(settings: ReportSettings) -> Report:
@@ -529,6 +550,7 @@ def build_report(settings: ReportSettings) -> Report:
         registry=DynamoRegistryStore(settings.models_table, region=settings.region),
         counters=DynamoFairnessStore(settings.fairness_table, region=settings.region),
         sink=S3ReportSink(settings.results_bucket, region=settings.region, kms_key_id=settings.kms_key_id),
+        drift=DynamoDriftStore(settings.fairness_table, region=settings.region),
     )
 
 

@@ -25,6 +25,7 @@ from steward.inference.limits import Limits, caller_texts
 from steward.limits.admission import RateLimiter
 from steward.limits.units import payload_units, text_units
 from steward.privacy.guard import PrivacyGuard, RequestPrivacy
+from steward.quality.drift_monitor import DriftMonitor
 from steward.routing.router import Router
 from steward.routing.transport import BackendRequest
 from steward.usage_policy.book import NoStoredUsagePolicies, UsagePolicyBook
@@ -41,6 +42,7 @@ class InferenceService:
         limits: Limits | None = None,
         rate_limiter: RateLimiter | None = None,
         usage: UsageGuard | None = None,
+        drift: DriftMonitor | None = None,
     ) -> None:
         self.catalog = catalog
         self.router = router
@@ -49,6 +51,7 @@ class InferenceService:
         self.limits = limits or Limits()
         self.rate_limiter = rate_limiter
         self.usage = usage or UsageGuard(UsagePolicyBook(NoStoredUsagePolicies()))
+        self.drift = drift  # label-free drift counting of answered requests (never withholds one)
 
     def embed(
         self,
@@ -107,7 +110,7 @@ class InferenceService:
     def embed_calls(self, calls: Sequence[EmbeddingCall]) -> list[dict[str, Any] | Exception]:
         """Admitted calls through the guarded way out, sharing backend calls
         (`steward.inference.embedding_calls`): each call's answer or its error, in order."""
-        return run_calls(calls, router=self.router, privacy=self.privacy, usage=self.usage)
+        return run_calls(calls, router=self.router, privacy=self.privacy, usage=self.usage, drift=self.drift)
 
     def infer(
         self, ctx: RequestContext, model: str, version: str | None, payload: Mapping[str, Any]
@@ -124,6 +127,8 @@ class InferenceService:
         payload, groups = self.fairness.take_groups(ctx, resolved, payload)
         self._admit(ctx, resolved, payload_units(payload))
         result = self._call(ctx, resolved, payload)
+        if self.drift is not None:
+            self.drift.observe_inference(ctx, resolved, payload, result)
         answer: dict[str, Any] = {
             "model_name": resolved.entry.model,
             "model_version": resolved.version.version,
