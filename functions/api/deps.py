@@ -31,6 +31,7 @@ from steward.inference.service import InferenceService
 from steward.limits.admission import RateLimiter
 from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
+from steward.quality.drift_monitor import DriftService
 from steward.review.service import ReviewService
 from steward.usage_policy.book import UsagePolicyBook
 from steward.usage_policy.service import GuardrailService
@@ -178,6 +179,12 @@ async def batches(api: Annotated[Api, Depends(use_cases)]) -> BatchService:
     return api.batches
 
 
+async def drift(api: Annotated[Api, Depends(use_cases)]) -> DriftService:
+    if api.drift is None:
+        raise FeatureNotConfigured()
+    return api.drift
+
+
 Context = Annotated[CallContext, Depends(call_context)]
 CatalogService = Annotated[Catalog, Depends(catalog)]
 Inference = Annotated[InferenceService, Depends(inference)]
@@ -192,6 +199,7 @@ UsagePolicies = Annotated[UsagePolicyBook, Depends(usage_policies)]
 Guardrails = Annotated[GuardrailService, Depends(guardrails)]
 Batches = Annotated[BatchService, Depends(batches)]
 Reviews = Annotated[ReviewService | None, Depends(reviews)]
+DriftReports = Annotated[DriftService, Depends(drift)]
 #: For a route that needs a caller (and the use cases built) but reads neither
 #: (``dependencies=[AUTHENTICATED, PLANE]``).
 AUTHENTICATED = Depends(call_context)

@@ -256,6 +256,7 @@ def build(model_dir: Path, options: BuildOptions) -> dict[str, Any]:
     background_idx = rng.choice(len(train_idx), size=BACKGROUND_ROWS, replace=False)
     background: F32 = train_set.features[np.sort(background_idx)].astype(np.float32)
     np.save(model_dir / BACKGROUND_FILE, background, allow_pickle=False)
+    np.save(model_dir / "drift_reference.npy", train_set.features.astype(np.float32))  # build.drift_reference
 
     n_features = len(FEATURE_NAMES)
     return {

@@ -291,6 +291,7 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/v1/models/{model}/explain"): lambda s: Call(f"/v1/models/{CREDIT}/explain", _rows()),
     ("GET", "/v1/models/{model}/card"): lambda s: Call(f"/v1/models/{CREDIT}/card"),
+    ("GET", "/v1/models/{model}/drift"): lambda s: Call(f"/v1/models/{CREDIT}/drift", params={"days": "3"}),
     ("POST", "/v1/feedback"): lambda s: Call(
         "/v1/feedback", {"request_id": _declare_and_predict(s), "label": 1}
     ),

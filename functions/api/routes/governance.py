@@ -13,7 +13,15 @@ from steward.audit.reader import CURSOR_PATTERN
 from steward.catalog.cards import render_card_html
 from steward.inference.charts import waterfall_from_explanation
 
-from functions.api.deps import AuditTrail, CatalogService, Context, FairnessService, Inference, Redaction
+from functions.api.deps import (
+    AuditTrail,
+    CatalogService,
+    Context,
+    DriftReports,
+    FairnessService,
+    Inference,
+    Redaction,
+)
 from functions.api.openapi import (
     BACKEND_PROBLEMS,
     DISCLOSURE_HEADERS,
@@ -29,6 +37,7 @@ from functions.api.schemas import (
     InferRequest,
     InferResponse,
     ModelCard,
+    ModelDrift,
     RedactRequest,
     RedactResponse,
 )
@@ -93,6 +102,20 @@ async def model_card(
     if accepts(context.request, "text/html"):
         return Response(render_card_html(document), media_type="text/html; charset=utf-8")
     return json_response(document)
+
+
+@router.get(
+    "/v1/models/{model}/drift", response_model=ModelDrift, tags=["governance"], responses=MODEL_PROBLEMS
+)
+async def model_drift(
+    model: str,
+    context: Context,
+    drift: DriftReports,
+    version: Version = None,
+    days: Annotated[int, Query(ge=1, le=90)] = 7,
+) -> Response:
+    """Input and prediction drift of this tenant's traffic against the version's reference."""
+    return await context.run(drift.drift, context.request_context, model, version, days)
 
 
 @router.post(
