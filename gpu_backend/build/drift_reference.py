@@ -26,13 +26,7 @@ from typing import Any
 
 import numpy as np
 from steward.quality.drift import DriftProfile, embedding_centroid
-from steward.quality.drift_monitor import (
-    EMBEDDING_COSINE,
-    EMBEDDING_NORM,
-    PREDICTION,
-    DriftReference,
-    embedding_row,
-)
+from steward.quality.drift_monitor import PREDICTION, DriftReference, embedding_profile
 
 from gpu_backend.build.checks import run_cpu
 
@@ -113,14 +107,9 @@ def embedding_reference(model_dir: Path, manifest: dict[str, Any], texts: list[s
         out = run_cpu(model_dir / str(manifest["model_file"]), dict(feed), graph_output)
         vectors.extend(out.astype(np.float64).tolist())
     centroid = embedding_centroid(vectors)
-    rows = [embedding_row(v, centroid) for v in vectors]
-    columns: dict[str, list[object]] = {
-        EMBEDDING_NORM: [r[EMBEDDING_NORM] for r in rows],
-        EMBEDDING_COSINE: [r[EMBEDDING_COSINE] for r in rows],
-    }
     return DriftReference(
         "embedding",
-        DriftProfile.build(columns),
+        embedding_profile(vectors, centroid),
         output_name=str(manifest["outputs"][0]["name"]),
         centroid=tuple(centroid),
     )

@@ -28,6 +28,7 @@ from steward.context import RequestContext
 from steward.quality.drift import (
     PSI_THRESHOLD,
     DriftProfile,
+    NumericBins,
     Sketch,
     embedding_features,
 )
@@ -61,6 +62,22 @@ def embedding_row(embedding: Sequence[float], centroid: Sequence[float]) -> dict
         EMBEDDING_NORM: round(values[EMBEDDING_NORM], NORM_DECIMALS),
         EMBEDDING_COSINE: values[EMBEDDING_COSINE],
     }
+
+
+def embedding_profile(vectors: Iterable[Sequence[float]], centroid: Sequence[float]) -> DriftProfile:
+    """The profile of reference embeddings. A normalised encoder's norms are all 1.0, which
+    quantiles make one edge (below / at-or-above 1.0); an edge just above it is added so a larger
+    norm (an encoder that stopped normalising) lands in a bin of its own."""
+    rows = [embedding_row(v, centroid) for v in vectors]
+    columns: dict[str, list[object]] = {
+        name: [r[name] for r in rows] for name in (EMBEDDING_NORM, EMBEDDING_COSINE)
+    }
+    features = dict(DriftProfile.build(columns).features)
+    norm = features[EMBEDDING_NORM]
+    if isinstance(norm, NumericBins) and len(norm.edges) == 1:
+        features[EMBEDDING_NORM] = NumericBins((norm.edges[0], norm.edges[0] + 10.0**-NORM_DECIMALS))
+    empty = DriftProfile(features, Sketch("", {}))
+    return DriftProfile(features, empty.sketch(columns))
 
 
 @dataclass(frozen=True)
