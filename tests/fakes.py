@@ -933,3 +933,7 @@ class InMemoryDriftStore:
             for (m, v, w, t, p), item in sorted(self.items.items())
             if m == model and v == version and first_window <= w <= last_window and tenant_id in (None, t)
         ]
+
+    def day(self, model: str, version: str, tenant_id: str, window: str, profile: str) -> Any:
+        found = self.sketches(model, version, window, window, tenant_id)
+        return next((s for s in found if s.profile == profile), None)

@@ -94,6 +94,14 @@ class DynamoDriftStore(DynamoTable):
                     found.append(stored)
         return found
 
+    def day(self, model: str, version: str, tenant_id: str, window: str, profile: str) -> StoredSketch | None:
+        found = self.client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": drift_pk(model, version)}, "sk": {"S": drift_sk(window, tenant_id, profile)}},
+            ConsistentRead=True,
+        ).get("Item")
+        return None if found is None else _stored(from_item(found))
+
 
 def _stored(data: dict[str, Any]) -> StoredSketch | None:
     window, _, rest = str(data.get("sk") or "").partition("#")

@@ -188,7 +188,13 @@ class DriftSketchStore(Protocol):
 
     def sketches(
         self, model: str, version: str, first_window: str, last_window: str, tenant_id: str | None = None
-    ) -> list[StoredSketch]: ...
+    ) -> list[StoredSketch]:
+        """Every tenant's (or one tenant's) sketches of the days in range (the report's read)."""
+        ...
+
+    def day(self, model: str, version: str, tenant_id: str, window: str, profile: str) -> StoredSketch | None:
+        """One tenant's sketch of one day in one profile's bins (the api's read: by key, no query)."""
+        ...
 
 
 def to_sketch(profile: DriftProfile, stored: StoredSketch) -> Sketch:
@@ -472,6 +478,11 @@ class DriftService:
         reference = DriftReference.from_dict(mv.drift_profile) if mv.drift_profile else None
         if reference is None or self.store is None:
             return out
-        stored = self.store.sketches(resolved.entry.model, mv.version, first, last, tenant_id=ctx.tenant_id)
+        fingerprint = reference.profile.fingerprint
+        days = [window_of(now - i * 86_400) for i in range(max(1, min(days, MAX_DAYS)))]
+        found = (
+            self.store.day(resolved.entry.model, mv.version, ctx.tenant_id, d, fingerprint) for d in days
+        )
+        stored = [s for s in found if s is not None]
         document = drift_document(reference, stored, period=f"{first}..{last}", min_samples=self.min_samples)
         return {**out, "monitored": True, **document}
