@@ -479,9 +479,9 @@ class DriftService:
         if reference is None or self.store is None:
             return out
         fingerprint = reference.profile.fingerprint
-        days = [window_of(now - i * 86_400) for i in range(max(1, min(days, MAX_DAYS)))]
+        windows = [window_of(now - i * 86_400) for i in range(max(1, min(days, MAX_DAYS)))]
         found = (
-            self.store.day(resolved.entry.model, mv.version, ctx.tenant_id, d, fingerprint) for d in days
+            self.store.day(resolved.entry.model, mv.version, ctx.tenant_id, w, fingerprint) for w in windows
         )
         stored = [s for s in found if s is not None]
         document = drift_document(reference, stored, period=f"{first}..{last}", min_samples=self.min_samples)
