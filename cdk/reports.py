@@ -29,6 +29,12 @@ NAMESPACE = "Steward"
 MIN_DP_RATIO_METRIC = "MinDemographicParityRatio"
 QUALITY_BREACHES_METRIC = "QualityThresholdBreaches"
 REPORT_PREFIX = "reports/fairness"
+DRIFT_PREFIX = "reports/drift"
+#: Fleet-wide drift maxima (only periods with enough rows, `steward.quality.drift_monitor.MIN_SAMPLES`).
+MAX_SHARE_DRIFTED_METRIC = "MaxShareDriftedFeatures"
+MAX_PREDICTION_PSI_METRIC = "MaxPredictionPSI"
+SHARE_DRIFTED_ALARM = 0.5  # more than half of the input features drifted (PSI > 0.2 or JS > 0.1)
+PREDICTION_PSI_ALARM = 0.2  # the customary "significant shift" level of PSI
 REPORT_TIMEOUT = Duration.minutes(5)
 
 
@@ -114,7 +120,8 @@ class FairnessReportsConstruct(Construct):
             ),
         )
         self.quality_alarm = self._quality_alarm(names, settings)
-        for alarm in (self.alarm, self.quality_alarm, self.missed.alarm):
+        self.drift_alarm = self._drift_alarm(settings, names)
+        for alarm in (self.alarm, self.quality_alarm, self.drift_alarm, self.missed.alarm):
             alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
             alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
 
@@ -142,6 +149,41 @@ class FairnessReportsConstruct(Construct):
             ),
         )
 
+    def _drift_alarm(self, settings: StageSettings, names: ResourceNames) -> cloudwatch.Alarm:
+        """Drift of any tenant's traffic to any model version: more than half the input features
+        drifted, or the prediction's PSI above 0.2 (one metric-math alarm over the fleet maxima)."""
+        period = Duration.hours(settings.fairness_report_interval_hours)
+        share, psi = (
+            cloudwatch.Metric(
+                namespace=NAMESPACE,
+                metric_name=name,
+                dimensions_map={"service": SERVICE},
+                statistic="Maximum",
+                period=period,
+            )
+            for name in (MAX_SHARE_DRIFTED_METRIC, MAX_PREDICTION_PSI_METRIC)
+        )
+        breach = cloudwatch.MathExpression(
+            expression=f"IF(share > {SHARE_DRIFTED_ALARM} OR psi > {PREDICTION_PSI_ALARM}, 1, 0)",
+            using_metrics={"share": share, "psi": psi},
+            period=period,
+            label="DriftBreach",
+        )
+        return cloudwatch.Alarm(
+            self,
+            "DriftAlarm",
+            metric=breach,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=(
+                f"A model version's inputs drifted (share of drifted features > {SHARE_DRIFTED_ALARM}) or "
+                f"its predictions did (PSI > {PREDICTION_PSI_ALARM}) over at least 100 rows (see "
+                f"s3://{names.results_bucket}/{DRIFT_PREFIX}/ and ShareDriftedFeatures / PredictionPSI)"
+            ),
+        )
+
     def _grant(self, role: iam.IRole, names: ResourceNames, data: DataConstruct) -> None:
         """Read the registry and counters, write report summaries and report objects: nothing else
         (the registry is only listed, `DynamoRegistryStore.list_models`)."""
@@ -161,7 +203,10 @@ class FairnessReportsConstruct(Construct):
             iam.PolicyStatement(
                 sid="ReportsWrite",
                 actions=["s3:PutObject"],
-                resources=[data.results_bucket.arn_for_objects(f"{REPORT_PREFIX}/*")],
+                resources=[
+                    data.results_bucket.arn_for_objects(f"{REPORT_PREFIX}/*"),
+                    data.results_bucket.arn_for_objects(f"{DRIFT_PREFIX}/*"),
+                ],
             )
         )
         region = Stack.of(self).region
@@ -182,4 +227,9 @@ class FairnessReportsConstruct(Construct):
             role,
             f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{REPORT_PREFIX}/*]",
             "Report objects are written per model/version/window under the reports/fairness/ prefix only.",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{DRIFT_PREFIX}/*]",
+            "Drift reports are written per tenant/model/version/window under the reports/drift/ prefix only.",
         )

@@ -957,3 +957,40 @@ class InMemoryServingStatsStore:
             if (m, v) == (model, version) and w in windows and tenant_id in (None, t):
                 total = total.merge(stats)
         return total
+
+
+class InMemoryDriftStore:
+    """`steward.quality.drift_monitor.DriftSketchStore` in memory, cells keyed like the table's."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str, str, str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def add(
+        self, model: str, version: str, tenant_id: str, window: str, sketch: Any, rows: int, expires_at: int
+    ) -> None:
+        with self._lock:
+            item = self.items.setdefault(
+                (model, version, window, tenant_id, sketch.profile), {"rows": 0, "cells": {}}
+            )
+            item["rows"] += rows
+            for feature, counts in sketch.counts.items():
+                cells = item["cells"].setdefault(feature, {})
+                for index, n in enumerate(counts):
+                    if n:
+                        cells[index] = cells.get(index, 0) + n
+
+    def sketches(
+        self, model: str, version: str, first_window: str, last_window: str, tenant_id: str | None = None
+    ) -> list[Any]:
+        from steward.quality.drift_monitor import StoredSketch
+
+        return [
+            StoredSketch(w, t, p, item["rows"], {f: dict(c) for f, c in item["cells"].items()})
+            for (m, v, w, t, p), item in sorted(self.items.items())
+            if m == model and v == version and first_window <= w <= last_window and tenant_id in (None, t)
+        ]
+
+    def day(self, model: str, version: str, tenant_id: str, window: str, profile: str) -> Any:
+        found = self.sketches(model, version, window, window, tenant_id)
+        return next((s for s in found if s.profile == profile), None)

@@ -33,6 +33,7 @@ from steward.limits.admission import RateLimiter
 from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
 from steward.quality.comparison import VersionReview
+from steward.quality.drift_monitor import DriftService
 from steward.quality.service import QualityService
 from steward.review.service import ReviewService
 from steward.usage_policy.book import UsagePolicyBook
@@ -196,6 +197,12 @@ async def batches(api: Annotated[Api, Depends(use_cases)]) -> BatchService:
     return api.batches
 
 
+async def drift(api: Annotated[Api, Depends(use_cases)]) -> DriftService:
+    if api.drift is None:
+        raise FeatureNotConfigured()
+    return api.drift
+
+
 Context = Annotated[CallContext, Depends(call_context)]
 CatalogService = Annotated[Catalog, Depends(catalog)]
 Inference = Annotated[InferenceService, Depends(inference)]
@@ -213,6 +220,7 @@ Batches = Annotated[BatchService, Depends(batches)]
 Reviews = Annotated[ReviewService | None, Depends(reviews)]
 Lifecycle = Annotated[ModelLifecycle | None, Depends(lifecycle)]
 Review = Annotated[VersionReview, Depends(version_review)]
+DriftReports = Annotated[DriftService, Depends(drift)]
 #: For a route that needs a caller (and the use cases built) but reads neither
 #: (``dependencies=[AUTHENTICATED, PLANE]``).
 AUTHENTICATED = Depends(call_context)

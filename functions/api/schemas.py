@@ -143,6 +143,21 @@ class ModelCard(BaseModel):
     )
 
 
+class ModelDrift(BaseModel):
+    """Label-free drift of the caller's own traffic to a model version, per day and over the
+    period (``windows``/``period`` only when ``monitored``; see docs/drift.md)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    version: str
+    first_window: str
+    last_window: str
+    monitored: bool
+    windows: list[dict[str, Any]] = []
+    period: dict[str, Any] | None = None
+
+
 class OutputTensor(BaseModel):
     name: str
     shape: list[int]

@@ -12,8 +12,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from steward.bootstrap import build_report, report_settings
 from steward.catalog.registry import RegistryStore
-from steward.fairness.report_publisher import run_reports
+from steward.fairness.report_publisher import ReportSink, run_reports
 from steward.privacy.logs import RedactingFormatter
+from steward.quality.drift_monitor import DriftSketchStore
+from steward.quality.drift_reports import DriftRunResult, run_drift_reports
 from steward.quality.report import BREACHES_METRIC, QualityReporter
 from steward.settings import ReportSettings
 
@@ -21,11 +23,14 @@ SERVICE = "steward-fairness-report"
 NAMESPACE = "Steward"
 #: Fleet-wide metric the alarm watches (no model dimension, so one alarm covers every model).
 MIN_DP_RATIO_METRIC = "MinDemographicParityRatio"
+#: Fleet-wide drift maxima the drift alarm watches (periods with enough rows only).
+MAX_SHARE_DRIFTED_METRIC = "MaxShareDriftedFeatures"
+MAX_PREDICTION_PSI_METRIC = "MaxPredictionPSI"
 
 logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 
 
-COUNT_METRICS = ("Outcomes", "LabelledOutcomes", "UnknownGroupRefusals")
+COUNT_METRICS = ("Outcomes", "LabelledOutcomes", "UnknownGroupRefusals", "DriftRows")
 
 
 def publish(tenant_id: str, model: str, version: str, values: Mapping[str, float]) -> None:
@@ -110,7 +115,42 @@ def run(settings: ReportSettings, now: float | None = None) -> dict[str, Any]:
         "quality_breaches": len(result.quality_breaches),
     }
     logger.info("fairness reports written", extra=summary)
+    drift = run_drift(ports.registry, ports.drift, ports.sink, settings, time.time() if now is None else now)
+    summary["drift_reports"] = len(drift.reports)
+    summary["drifted"] = len(drift.drifted)
     return summary
+
+
+def run_drift(
+    registry: RegistryStore,
+    store: DriftSketchStore | None,
+    sink: ReportSink,
+    settings: ReportSettings,
+    now: float,
+) -> DriftRunResult:
+    """The drift section: reports, per-version metrics and the fleet-wide maxima."""
+    if store is None:
+        return DriftRunResult()
+    versions = [version for doc in registry.list_models() for version in doc.versions.values()]
+    result = run_drift_reports(
+        versions, store, sink, publish, now=now, lookback_days=settings.fairness_lookback_days
+    )
+    for name, value in (
+        (MAX_SHARE_DRIFTED_METRIC, result.max_share_drifted),
+        (MAX_PREDICTION_PSI_METRIC, result.max_prediction_psi),
+    ):
+        if value is not None:
+            with single_metric(
+                name=name,
+                unit=MetricUnit.NoUnit,
+                value=value,
+                namespace=NAMESPACE,
+                default_dimensions={"service": SERVICE},
+            ):
+                pass
+    for drifted in result.drifted:
+        logger.warning("drift threshold breached", extra=drifted)
+    return result
 
 
 @logger.inject_lambda_context(clear_state=True)

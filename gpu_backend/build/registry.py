@@ -128,6 +128,13 @@ def _swap_into_place(staging: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _attach_drift_reference(model_dir: Path, manifest: dict[str, Any]) -> None:
+    """Every manifest gets its drift reference (`gpu_backend.build.drift_reference`)."""
+    from gpu_backend.build import drift_reference
+
+    drift_reference.attach(model_dir, manifest)
+
+
 def build_one(spec: ModelSpec, output: Path, options: BuildOptions, *, force: bool = False) -> BuildResult:
     """Build one model version unless an intact copy is already there."""
     started = time.perf_counter()
@@ -142,6 +149,7 @@ def build_one(spec: ModelSpec, output: Path, options: BuildOptions, *, force: bo
         manifest = spec.builder(staging, options)
         if manifest["name"] != spec.name or manifest["version"] != spec.version:
             raise RuntimeError(f"builder for {spec.name} wrote {manifest['name']}@{manifest['version']}")
+        _attach_drift_reference(staging, manifest)
         for leftover in staging.glob("*.tmp"):
             leftover.unlink()
         write_manifest(staging, manifest)

@@ -359,6 +359,7 @@ def _write_artifacts(model_dir: Path, model: Mlp, train_set: Dataset, rng: np.ra
     background_idx = rng.choice(len(train_set.labels), size=BACKGROUND_ROWS, replace=False)
     background: F32 = train_set.features[np.sort(background_idx)].astype(np.float32)
     np.save(model_dir / BACKGROUND_FILE, background, allow_pickle=False)
+    np.save(model_dir / "drift_reference.npy", train_set.features.astype(np.float32))  # build.drift_reference
 
 
 def _manifest(model_dir: Path, version: str, card: dict[str, Any]) -> dict[str, Any]:

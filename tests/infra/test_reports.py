@@ -66,9 +66,10 @@ def test_the_report_function_may_read_counters_and_write_only_report_objects(syn
     # Then S3 access is PutObject under reports/fairness/ only, counters are read, summaries put
     writes = statements["ReportsWrite"]
     assert _as_list(writes["Action"]) == ["s3:PutObject"]
-    assert writes["Resource"] == {
-        "Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/reports/fairness/*"]]
-    }
+    assert writes["Resource"] == [
+        {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, f"/reports/{kind}/*"]]}
+        for kind in ("drift", "fairness")
+    ]
     counters = statements["FairnessCountersReadSummaryWrite"]
     assert set(_as_list(counters["Action"])) == {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"}
     assert counters["Resource"] == {"Fn::GetAtt": [fairness_id, "Arn"]}
@@ -109,4 +110,24 @@ def test_a_quality_threshold_breach_alarms_to_the_alarm_topic(synth: Synth) -> N
     assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}]
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" and alarm["Threshold"] == 1
     assert alarm["Statistic"] == "Maximum" and alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
+
+
+def test_drift_of_any_model_version_alarms_to_the_alarm_topic(synth: Synth) -> None:
+    # Given the drift alarm
+    alarm_id = synth.logical_id(synth.stack.fairness_reports.drift_alarm)
+    alarm = synth.resources("AWS::CloudWatch::Alarm")[alarm_id]["Properties"]
+    topic = {"Ref": synth.logical_id(synth.stack.observability.topic)}
+
+    # Then it breaches when the fleet's max share of drifted features > 0.5 or max prediction PSI > 0.2
+    (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+    assert expression["Expression"] == "IF(share > 0.5 OR psi > 0.2, 1, 0)"
+    watched = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert {k: v["Metric"]["MetricName"] for k, v in watched.items()} == {
+        "share": "MaxShareDriftedFeatures", "psi": "MaxPredictionPSI"
+    }  # fmt: skip
+    assert all(v["Metric"]["Dimensions"] == [{"Name": "service", "Value": SERVICE}] for v in watched.values())
+    assert all(v["Stat"] == "Maximum" for v in watched.values())
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
     assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]

@@ -294,6 +294,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/models/{model}/quality"): lambda s: Call(
         f"/v1/models/{CREDIT}/quality", params={"days": "7"}
     ),
+    ("GET", "/v1/models/{model}/drift"): lambda s: Call(f"/v1/models/{CREDIT}/drift", params={"days": "3"}),
     ("POST", "/v1/feedback"): lambda s: Call(
         "/v1/feedback", {"request_id": _declare_and_predict(s), "label": 1}
     ),

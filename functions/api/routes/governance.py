@@ -18,6 +18,7 @@ from steward.quality.monitor import DEFAULT_DAYS, MAX_DAYS
 from functions.api.deps import (
     AuditTrail,
     Context,
+    DriftReports,
     FairnessService,
     Inference,
     Quality,
@@ -39,6 +40,7 @@ from functions.api.schemas import (
     InferRequest,
     InferResponse,
     ModelCard,
+    ModelDrift,
     RedactRequest,
     RedactResponse,
 )
@@ -142,6 +144,20 @@ async def model_quality(
     predictions (``POST /v1/feedback``) of the caller's tenant over the last ``days`` UTC days,
     with the version's thresholds and any breach."""
     return await context.run(quality.model_quality, context.request_context, model, version, days)
+
+
+@router.get(
+    "/v1/models/{model}/drift", response_model=ModelDrift, tags=["governance"], responses=MODEL_PROBLEMS
+)
+async def model_drift(
+    model: str,
+    context: Context,
+    drift: DriftReports,
+    version: Version = None,
+    days: Annotated[int, Query(ge=1, le=90)] = 7,
+) -> Response:
+    """Input and prediction drift of this tenant's traffic against the version's reference."""
+    return await context.run(drift.drift, context.request_context, model, version, days)
 
 
 @router.post(

@@ -25,6 +25,7 @@ from steward.catalog.cards import clean_card
 from steward.catalog.lifecycle import LifecycleStore, ModelLifecycle
 from steward.catalog.registry import ModelVersion, Target, serving_default
 from steward.errors import KeyNotFound
+from steward.quality.drift_monitor import checked_drift_reference
 from steward.settings import AdminSettings
 
 #: Who the version history names for a CLI change (the audit record names the operator).
@@ -154,6 +155,7 @@ def register_model(
     store: LifecycleStore | None = None,
     now: float | None = None,
     actor: str = CLI_ACTOR,
+    drift_profile: Mapping[str, Any] | None = None,
 ) -> ModelVersion:
     """Add (or replace) a model version; creates the model entry on first registration.
 
@@ -183,6 +185,7 @@ def register_model(
         outputs=tuple(dict(o) for o in outputs),
         created_at=created,
         max_batch_size=max(0, int(max_batch_size)),
+        drift_profile=checked_drift_reference(drift_profile),
     )
     registered = rules.register_version(
         writer, mv, make_default=make_default, enabled=enabled, owner=owner, description=description
@@ -219,6 +222,7 @@ def register_from_manifest(
         make_default=make_default,
         settings=settings,
         store=store,
+        drift_profile=manifest.get("drift_profile") or None,
     )
 
 

@@ -22,6 +22,7 @@ from steward.adapters.audit_store import DynamoAuditStore
 from steward.adapters.aws import client as aws_client
 from steward.adapters.batch_store import DynamoBatchStore
 from steward.adapters.control_store import DynamoControlStore
+from steward.adapters.drift_store import DynamoDriftStore
 from steward.adapters.fairness_store import DynamoFairnessStore
 from steward.adapters.job_queue import SqsJobQueue
 from steward.adapters.key_store import DynamoKeyStore
@@ -69,6 +70,7 @@ from steward.quality.comparison import (
     ServingFigures,
     VersionReview,
 )
+from steward.quality.drift_monitor import DriftMonitor, DriftService, DriftSketchStore
 from steward.quality.monitor import QualityStore
 from steward.quality.service import QualityService
 from steward.quality.serving import ServingStatsStore
@@ -249,6 +251,8 @@ class Api:
     review: VersionReview | None = None
     #: ``GET /v1/models/{m}/quality`` (without a quality store it answers 501).
     quality: QualityService | None = None
+    #: ``GET /v1/models/{m}/drift`` (label-free drift of the caller's own traffic).
+    drift: DriftService | None = None
 
 
 @dataclass(frozen=True)
@@ -307,6 +311,7 @@ def compose_api(
     lifecycle: ModelLifecycle | None = None,
     serving_stats: ServingStatsStore | None = None,
     quality: QualityStore | None = None,
+    drift: DriftMonitor | None = None,
 ) -> Api:
     """The api's use cases over the given ports. Never "no privacy": without a guard, the
     built-in default policy applies; without a monitor, fairness routes answer 501. With a
@@ -343,6 +348,7 @@ def compose_api(
         rate_limiter,
         usage=usage,
         serving=ServingMonitor(serving_stats),
+        drift=drift,
     )
     return Api(
         catalog=catalog,
@@ -370,6 +376,7 @@ def compose_api(
         lifecycle=lifecycle,
         review=review,
         quality=QualityService(catalog, quality if fairness is not None else None),
+        drift=DriftService(catalog, drift.store if drift is not None else None),
     )
 
 
@@ -403,7 +410,18 @@ def build_api(settings: ApiSettings) -> Api:
         reviews=build_reviews(settings, pepper, keys),
         serving_stats=DynamoServingStatsStore(settings.fairness_table, region=settings.region),
         quality=DynamoQualityStore(settings.fairness_table, region=settings.region),
+        drift=DriftMonitor(
+            DynamoDriftStore(settings.fairness_table, region=settings.region), on_failure=_count_drift_failure
+        ),
     )
+
+
+def _count_drift_failure(error_type: str) -> None:
+    """One ``DriftSketchFailures`` EMF count (the type is logged, never put in a dimension)."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name="DriftSketchFailures", unit=MetricUnit.Count, value=1, namespace="Steward"):
+        pass
 
 
 def build_batch_ports(settings: ApiSettings) -> BatchPorts:
@@ -573,6 +591,8 @@ class Report:
     counters: FairnessStore
     sink: ReportSink
     quality: QualityStore | None = None  # the quality counters (same table); None: no quality section
+    #: Drift sketches (the fairness table's ``drift#`` items); None: no drift section.
+    drift: DriftSketchStore | None = None
 
 
 def build_report(settings: ReportSettings) -> Report:
@@ -581,6 +601,7 @@ def build_report(settings: ReportSettings) -> Report:
         counters=DynamoFairnessStore(settings.fairness_table, region=settings.region),
         sink=S3ReportSink(settings.results_bucket, region=settings.region, kms_key_id=settings.kms_key_id),
         quality=DynamoQualityStore(settings.fairness_table, region=settings.region),
+        drift=DynamoDriftStore(settings.fairness_table, region=settings.region),
     )
 
 

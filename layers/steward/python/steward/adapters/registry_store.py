@@ -61,6 +61,7 @@ def version_to_item(version: ModelVersion) -> dict[str, Any]:
             "outputs": [dict(o) for o in version.outputs],
             "created_at": version.created_at,
             "max_batch_size": version.max_batch_size,
+            **({"drift_profile": dict(version.drift_profile)} if version.drift_profile else {}),
         }
     )
 
@@ -93,6 +94,7 @@ def _version(data: dict[str, Any]) -> ModelVersion:
         outputs=tuple(data.get("outputs") or ()),
         created_at=int(data.get("created_at") or 0),
         max_batch_size=int(data.get("max_batch_size") or 0),
+        drift_profile=data.get("drift_profile") or None,
     )
 
 

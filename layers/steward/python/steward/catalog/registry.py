@@ -92,6 +92,9 @@ class ModelVersion:
     created_at: int = 0
     #: The backend's ``batching.max_batch_size`` from the manifest (0: not declared).
     max_batch_size: int = 0
+    #: The build's drift reference (`steward.quality.drift_monitor.DriftReference` as a mapping);
+    #: None: the version is not drift-monitored.
+    drift_profile: Mapping[str, Any] | None = None
 
     @property
     def routable(self) -> bool:

@@ -196,3 +196,38 @@ def render_html(report: Mapping[str, Any]) -> str:
         parts.append(f"<dt>{esc(key)}</dt><dd>{esc(text)}</dd>")
     parts.append(f"</dl><p>{esc(report.get('privacy', ''))}</p></body></html>")
     return "\n".join(parts)
+
+
+def render_drift_html(report: Mapping[str, Any]) -> str:
+    """The drift report page: one table of per-feature statistics per window (text only, escaped)."""
+    drift = report.get("drift") or {}
+    title = f"Drift: {report.get('model')}@{report.get('version')} ({report.get('tenant_id')})"
+    parts = [
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)}</title>",
+        f"<style>{_STYLE}</style></head><body><h1>{esc(title)}</h1>",
+        f"<p>Generated {esc(report.get('generated_at'))}. A feature drifts when PSI &gt; "
+        f"{esc(drift.get('psi_threshold'))} or JS distance &gt; 0.1; a window is judged from "
+        f"{esc(drift.get('min_samples'))} rows.</p>",
+    ]
+    windows = [*drift.get("windows", []), *([drift["period"]] if drift.get("period") else [])]
+    for window in windows:
+        verdict = (
+            "<span class=flag>drifted</span>"
+            if window.get("drifted")
+            else ("<span class=ok>stable</span>" if window.get("sufficient") else "too few rows")
+        )
+        parts.append(
+            f"<h2>{esc(window.get('window'))}: {verdict}</h2><p>{esc(window.get('rows'))} rows; share of "
+            f"drifted features {_fmt(window.get('share_drifted'))}; prediction PSI "
+            f"{_fmt(window.get('prediction_psi'))}</p><table><tr><th>feature</th><th>PSI</th>"
+            "<th>JS distance</th><th>KS</th><th>rows</th><th>drifted</th></tr>"
+        )
+        for name, f in (window.get("features") or {}).items():
+            parts.append(
+                f"<tr><td>{esc(name)}</td><td>{_fmt(f.get('psi'))}</td><td>{_fmt(f.get('js_distance'))}</td>"
+                f"<td>{_fmt(f.get('ks'))}</td><td>{esc(f.get('live_count'))}</td>"
+                f"<td>{'<span class=flag>yes</span>' if f.get('drifted') else 'no'}</td></tr>"
+            )
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "".join(parts)

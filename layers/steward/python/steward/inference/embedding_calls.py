@@ -25,6 +25,7 @@ from steward.errors import BackendError, UnsupportedInput
 from steward.inference import embeddings as emb
 from steward.inference.serving_monitor import ServingMonitor, is_backend_fault
 from steward.privacy.guard import PrivacyGuard, RequestPrivacy
+from steward.quality.drift_monitor import DriftMonitor
 from steward.routing.router import Router
 from steward.routing.transport import BackendRequest
 from steward.usage_policy.engine import RequestUsage, UsageGuard
@@ -60,10 +61,12 @@ def run_calls(
     privacy: PrivacyGuard,
     usage: UsageGuard,
     serving: ServingMonitor | None = None,
+    drift: DriftMonitor | None = None,
 ) -> list[dict[str, Any] | Exception]:
     """Each call's OpenAI answer, or the error its request alone would have raised, in order.
 
-    Calls on the same model version share backend calls of at most its ``max_batch_size`` texts."""
+    Calls on the same model version share backend calls of at most its ``max_batch_size`` texts;
+    each answered call's embeddings are counted by ``drift`` (when given)."""
     answers: list[dict[str, Any] | Exception] = [BackendError()] * len(calls)
     groups: dict[tuple[str, str, Target], list[tuple[int, _Pending]]] = {}
     for n, call in enumerate(calls):
@@ -77,7 +80,7 @@ def run_calls(
     for members in groups.values():
         _send(router, [p for _, p in members], serving or ServingMonitor(None))
         for n, pending in members:
-            answers[n] = pending.failure if pending.failure is not None else _answer(pending)
+            answers[n] = pending.failure if pending.failure is not None else _answer(pending, drift)
     return answers
 
 
@@ -169,10 +172,12 @@ def _slice(payload: Mapping[str, Any], output_name: str, offset: int, count: int
     return part
 
 
-def _answer(pending: _Pending) -> dict[str, Any] | Exception:
+def _answer(pending: _Pending, drift: DriftMonitor | None = None) -> dict[str, Any] | Exception:
     call = pending.call
     vectors = emb.merge(pending.parts)
     got = len(vectors.vectors[0]) if vectors.vectors else None
     if call.dimensions is not None and got is not None and call.dimensions != got:
         return UnsupportedInput(emb.dimensions_message(call.resolved.entry.model, got))
+    if drift is not None:
+        drift.observe_embeddings(call.ctx, call.resolved, vectors.vectors)
     return emb.openai_response(call.resolved.ref, vectors, call.encoding_format)

@@ -26,6 +26,7 @@ from steward.inference.serving_monitor import ServingMonitor, is_backend_fault
 from steward.limits.admission import RateLimiter
 from steward.limits.units import payload_units, text_units
 from steward.privacy.guard import PrivacyGuard, RequestPrivacy
+from steward.quality.drift_monitor import DriftMonitor
 from steward.routing.router import Router
 from steward.routing.transport import BackendRequest
 from steward.usage_policy.book import NoStoredUsagePolicies, UsagePolicyBook
@@ -43,6 +44,7 @@ class InferenceService:
         rate_limiter: RateLimiter | None = None,
         usage: UsageGuard | None = None,
         serving: ServingMonitor | None = None,
+        drift: DriftMonitor | None = None,
     ) -> None:
         self.catalog = catalog
         self.router = router
@@ -52,6 +54,7 @@ class InferenceService:
         self.rate_limiter = rate_limiter
         self.usage = usage or UsageGuard(UsagePolicyBook(NoStoredUsagePolicies()))
         self.serving = serving or ServingMonitor(None)
+        self.drift = drift  # label-free drift counting of answered requests (never withholds one)
 
     def embed(
         self,
@@ -111,7 +114,12 @@ class InferenceService:
         """Admitted calls through the guarded way out, sharing backend calls
         (`steward.inference.embedding_calls`): each call's answer or its error, in order."""
         return run_calls(
-            calls, router=self.router, privacy=self.privacy, usage=self.usage, serving=self.serving
+            calls,
+            router=self.router,
+            privacy=self.privacy,
+            usage=self.usage,
+            serving=self.serving,
+            drift=self.drift,
         )
 
     def infer(
@@ -130,6 +138,8 @@ class InferenceService:
         payload, groups = self.fairness.take_groups(ctx, resolved, payload)
         self._admit(ctx, resolved, payload_units(payload))
         result = self._call(ctx, resolved, payload)
+        if self.drift is not None:
+            self.drift.observe_inference(ctx, resolved, payload, result)
         answer: dict[str, Any] = {
             "model_name": resolved.entry.model,
             "model_version": resolved.version.version,
