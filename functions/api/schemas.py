@@ -747,3 +747,51 @@ def review_resolve_schema() -> dict[str, Any]:
     schema = _standalone(TypeAdapter(ReviewResolve).json_schema())
     schema.pop("discriminator", None)  # its mapping names $defs; ``decision``'s consts decide alone
     return {"type": "object", **schema}
+
+
+class VersionEventView(BaseModel):
+    """One step of a model's version history (reason codes only, never free text)."""
+
+    model_config = ConfigDict(extra="forbid")
+    at: int
+    event: str
+    version: str
+    actor: str
+    reason: str
+    details: dict[str, Any]
+
+
+class ModelRouting(BaseModel):
+    """How a model's unpinned traffic is served now (`steward.catalog.lifecycle.routing_view`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    object: Literal["model.routing"] = "model.routing"
+    model: str
+    default_version: str | None
+    previous_default: str | None
+    weights: dict[str, int] = Field(description="The stored split (versions that left approval included).")
+    effective_weights: dict[str, int] = Field(description="What unpinned requests get now.")
+    shadow: str | None
+    shadow_active: bool
+    sticky: bool
+    versions: dict[str, str] = Field(description="Every version and its approval state.")
+    history: list[VersionEventView] | None = None
+
+
+class VersionFigures(BaseModel):
+    """One version's figures in a comparison: each view is null until it has data."""
+
+    model_config = ConfigDict(extra="allow")
+    version: str
+    approval: str
+    artifact_digest: str
+
+
+class ModelComparison(BaseModel):
+    """Versions side by side (``Accept: text/html`` for the page with charts)."""
+
+    model_config = ConfigDict(extra="forbid")
+    object: Literal["model.comparison"] = "model.comparison"
+    model: str
+    window: dict[str, Any]
+    versions: list[VersionFigures]

@@ -80,6 +80,7 @@ CARD = {
     "owner": "ml-team",
 }
 ROWS = [[0.7, 1.0, 0.0]]
+STEERED = "steered-model"
 
 
 def backend(target: Any, request: BackendRequest) -> BackendResponse:
@@ -123,6 +124,11 @@ def stack() -> Iterator[Stack]:
     for entry, version in (demo_model(MINILM), demo_model(CREDIT, task="tabular-classification")):
         registry.put_entry(entry)
         registry.put_version(replace(version, card=CARD) if version.model == CREDIT else version)
+    for n in ("1", "2", "3"):  # a model to steer (routing, promote, rollback, retire)
+        entry, version = demo_model(STEERED, n, task="tabular-classification")
+        registry.put_version(version)
+    registry.put_entry(entry)
+    registry.entries[STEERED] = replace(entry, default_version="1")
     reviews = review_queue(InMemoryReviewStore(), KeyLifecycle(keys, lambda: PEPPER))
     use_cases = compose_api(
         Registry(registry),
@@ -291,6 +297,28 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("POST", "/v1/models/{model}/explain"): lambda s: Call(f"/v1/models/{CREDIT}/explain", _rows()),
     ("GET", "/v1/models/{model}/card"): lambda s: Call(f"/v1/models/{CREDIT}/card"),
+    ("GET", "/v1/models/{model}/compare"): lambda s: _after(
+        s, "POST", f"/v2/models/{CREDIT}/infer", _rows(), Call(f"/v1/models/{CREDIT}/compare")
+    ),
+    ("GET", "/admin/models/{model}/routing"): lambda s: Call(
+        f"/admin/models/{STEERED}/routing", params={"history": "true"}, platform=True
+    ),
+    ("PUT", "/admin/models/{model}/routing"): lambda s: Call(
+        f"/admin/models/{STEERED}/routing", {"weights": {"1": 90, "2": 10}, "sticky": True}, platform=True
+    ),
+    ("POST", "/admin/models/{model}/versions/{version}/promote"): lambda s: Call(
+        f"/admin/models/{STEERED}/versions/2/promote", {"reason": "release"}, platform=True
+    ),
+    ("POST", "/admin/models/{model}/rollback"): lambda s: _after(
+        s,
+        "POST",
+        f"/admin/models/{STEERED}/versions/2/promote",
+        {},
+        Call(f"/admin/models/{STEERED}/rollback", {"version": "1"}, platform=True),
+    ),
+    ("POST", "/admin/models/{model}/versions/{version}/retire"): lambda s: Call(
+        f"/admin/models/{STEERED}/versions/3/retire", {}, platform=True
+    ),
     ("GET", "/v1/models/{model}/quality"): lambda s: Call(
         f"/v1/models/{CREDIT}/quality", params={"days": "7"}
     ),

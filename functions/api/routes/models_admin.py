@@ -20,6 +20,7 @@ from steward.errors import FeatureNotConfigured, Forbidden
 
 from functions.api.deps import CallContext, Context, Lifecycle
 from functions.api.openapi import problem_responses
+from functions.api.schemas import ModelRouting
 
 router = APIRouter(prefix="/admin/models", tags=["admin"])
 Model = Annotated[str, Path(min_length=1, max_length=200)]
@@ -73,7 +74,7 @@ def _reason(context: CallContext, reason: str) -> str:
 LIFECYCLE_PROBLEMS = problem_responses(403, 404, 409, 501)
 
 
-@router.get("/{model}/routing", responses=LIFECYCLE_PROBLEMS)
+@router.get("/{model}/routing", response_model=ModelRouting, responses=LIFECYCLE_PROBLEMS)
 async def get_routing(
     model: Model, context: Context, lifecycle: Lifecycle, history: Annotated[bool, Query()] = False
 ) -> Response:
@@ -87,7 +88,7 @@ async def get_routing(
     return await context.run(view)
 
 
-@router.put("/{model}/routing", responses=LIFECYCLE_PROBLEMS)
+@router.put("/{model}/routing", response_model=ModelRouting, responses=LIFECYCLE_PROBLEMS)
 async def put_routing(model: Model, body: RouteChange, context: Context, lifecycle: Lifecycle) -> Response:
     """Split unpinned traffic by weight between approved versions, copy it to a shadow, stick per key."""
     steering = _steer(context, lifecycle, "admin.model_route", model)
@@ -99,7 +100,7 @@ async def put_routing(model: Model, body: RouteChange, context: Context, lifecyc
     )
 
 
-@router.post("/{model}/versions/{version}/promote", responses=LIFECYCLE_PROBLEMS)
+@router.post("/{model}/versions/{version}/promote", response_model=ModelRouting, responses=LIFECYCLE_PROBLEMS)
 async def promote(
     model: Model, version: VersionName, body: VersionChange, context: Context, lifecycle: Lifecycle
 ) -> Response:
@@ -110,7 +111,7 @@ async def promote(
     return await context.run(lambda: steering.promote(model, version, actor=author, reason=reason))
 
 
-@router.post("/{model}/rollback", responses=LIFECYCLE_PROBLEMS)
+@router.post("/{model}/rollback", response_model=ModelRouting, responses=LIFECYCLE_PROBLEMS)
 async def rollback(model: Model, body: RollbackChange, context: Context, lifecycle: Lifecycle) -> Response:
     """Back to the default before the last promote or rollback (or ``version``); the split ends."""
     steering = _steer(context, lifecycle, "admin.model_rollback", model)
@@ -118,7 +119,7 @@ async def rollback(model: Model, body: RollbackChange, context: Context, lifecyc
     return await context.run(lambda: steering.rollback(model, body.version, actor=author, reason=reason))
 
 
-@router.post("/{model}/versions/{version}/retire", responses=LIFECYCLE_PROBLEMS)
+@router.post("/{model}/versions/{version}/retire", response_model=ModelRouting, responses=LIFECYCLE_PROBLEMS)
 async def retire(
     model: Model, version: VersionName, body: RetireChange, context: Context, lifecycle: Lifecycle
 ) -> Response:

@@ -15,12 +15,14 @@ from steward.quality.comparison_html import render_comparison_html
 from functions.api.deps import Context, Review
 from functions.api.openapi import MODEL_PROBLEMS, problem_responses
 from functions.api.responses import accepts, json_response
+from functions.api.schemas import ModelComparison
 
 router = APIRouter(tags=["governance"])
 
 
 @router.get(
     "/v1/models/{model}/compare",
+    response_model=ModelComparison,
     responses={200: {"content": {"text/html": {}}}, **MODEL_PROBLEMS, **problem_responses(422)},
 )
 async def compare(
