@@ -64,6 +64,7 @@ from steward.privacy.guard import PrivacyGuard
 from steward.privacy.policies import PolicyBook
 from steward.privacy.redaction_service import RedactionService
 from steward.quality.comparison import (
+    DriftFigures,
     FairnessFigures,
     FigureSource,
     QualityFigures,
@@ -338,6 +339,8 @@ def compose_api(
         sources.append(QualityFigures(quality))
     if fairness is not None:
         sources.append(FairnessFigures(fairness.store))
+    if drift is not None and drift.store is not None:
+        sources.append(DriftFigures(drift.store))
     review = VersionReview(catalog, sources, history=lifecycle.history if lifecycle is not None else None)
     inference = InferenceService(
         catalog,

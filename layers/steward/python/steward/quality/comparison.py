@@ -24,6 +24,7 @@ from steward.catalog.service import Catalog
 from steward.context import RequestContext
 from steward.errors import InvalidInput
 from steward.fairness.monitor import threshold_of
+from steward.quality.drift_monitor import DriftReference, DriftSketchStore, drift_document
 from steward.quality.monitor import QualityStore, merged, quality_metrics, thresholds_of
 from steward.quality.serving import ServingStats
 
@@ -97,6 +98,27 @@ class QualityFigures:
         )
         quality, _other, _labelled = merged(counts, threshold)
         return quality_metrics(quality, thresholds_of(mv.card)) if quality.n else None
+
+
+@dataclass(frozen=True)
+class DriftFigures:
+    """Label-free drift of the period against the build-time reference (`steward.quality.drift_monitor`)."""
+
+    store: DriftSketchStore
+    name: str = "drift"
+
+    def figures(self, tenant_id: str, mv: ModelVersion, windows: Sequence[str]) -> Mapping[str, Any] | None:
+        reference = DriftReference.from_dict(mv.drift_profile) if mv.drift_profile else None
+        if reference is None:
+            return None
+        fingerprint = reference.profile.fingerprint
+        found = (self.store.day(mv.model, mv.version, tenant_id, w, fingerprint) for w in windows)
+        stored = [s for s in found if s is not None]
+        if not stored:
+            return None
+        period = drift_document(reference, stored, period=f"{windows[0]}..{windows[-1]}")["period"]
+        keys = ("rows", "sufficient", "share_drifted", "prediction_psi", "drifted", "drifted_features")
+        return {k: period[k] for k in keys} if period else None
 
 
 def windows_back(now: float, days: int) -> list[str]:
