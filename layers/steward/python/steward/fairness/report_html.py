@@ -24,7 +24,7 @@ TITLE_SIZE, LABEL_SIZE, VALUE_SIZE = 14, 12, 11  # font sizes, px
 PAD, GAP = 8, 8  # canvas edge; label to plot and plot to value text (px)
 PLOT_W, ROW_H, TOP = 360, 26, 40  # plot width before a long title widens it; row height; title band
 
-_STYLE = (
+PAGE_STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;"
     "color:#1a1a1a;line-height:1.4}table{border-collapse:collapse;margin:.5rem 0}"
     "td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}th{background:#f3f3f3}"
@@ -40,7 +40,7 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def format_value(value: Any, digits: int = 3) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, bool):
@@ -146,23 +146,24 @@ def render_html(report: Mapping[str, Any]) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{esc(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<title>{esc(title)}</title><style>{PAGE_STYLE}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
         f"<p>Generated {esc(report.get('generated_at', ''))} from aggregate counters "
-        f"({esc(_fmt(report.get('totals', {}).get('outcomes')))} outcomes, "
-        f"{esc(_fmt(report.get('totals', {}).get('labelled')))} with ground truth; "
-        f"{esc(_fmt(report.get('totals', {}).get('unknown_group_refusals', 0)))} refused undeclared "
+        f"({esc(format_value(report.get('totals', {}).get('outcomes')))} outcomes, "
+        f"{esc(format_value(report.get('totals', {}).get('labelled')))} with ground truth; "
+        f"{esc(format_value(report.get('totals', {}).get('unknown_group_refusals', 0)))} refused undeclared "
         "group values) over "
         f"{esc(', '.join(report.get('windows_included') or [str(window)]))}.</p>",
     ]
     if rule.get("violated"):
         parts.append(
             f'<p class="flag">Four-fifths rule violated: demographic parity ratio '
-            f"{esc(_fmt(ratio))} &lt; {esc(_fmt(rule.get('threshold'), 2))}.</p>"
+            f"{esc(format_value(ratio))} &lt; {esc(format_value(rule.get('threshold'), 2))}.</p>"
         )
     else:
         parts.append(
-            f'<p class="ok">Four-fifths rule not violated (demographic parity ratio {esc(_fmt(ratio))}).</p>'
+            '<p class="ok">Four-fifths rule not violated (demographic parity ratio '
+            f"{esc(format_value(ratio))}).</p>"
         )
     reference = 0.8 * top_rate if top_rate else None
     parts += [
@@ -180,14 +181,15 @@ def render_html(report: Mapping[str, Any]) -> str:
         "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th></tr>",
     ]
     for key, value in metrics.items():
-        parts.append(f"<tr><td>{esc(key)}</td><td>{esc(_fmt(value))}</td></tr>")
+        parts.append(f"<tr><td>{esc(key)}</td><td>{esc(format_value(value))}</td></tr>")
     parts.append("</table><h2>Groups</h2><table><tr><th>group</th><th>outcomes</th><th>labelled</th>")
     parts.append("<th>selection rate [95% CI]</th><th>TPR [95% CI]</th><th>FPR [95% CI]</th></tr>")
     for name, g in groups.items():
-        cells = [esc(name), esc(_fmt(g.get("count"))), esc(_fmt(g.get("labelled")))]
+        cells = [esc(name), esc(format_value(g.get("count"))), esc(format_value(g.get("labelled")))]
         for rate in ("selection_rate", "true_positive_rate", "false_positive_rate"):
             ci = g.get(f"{rate}_ci") or [None, None]
-            cells.append(f"{esc(_fmt(g.get(rate)))} [{esc(_fmt(ci[0]))}, {esc(_fmt(ci[1]))}]")
+            low, high = esc(format_value(ci[0])), esc(format_value(ci[1]))
+            cells.append(f"{esc(format_value(g.get(rate)))} [{low}, {high}]")
         parts.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     parts.append("</table>")
     parts.append(quality_html(report.get("quality")))
@@ -204,7 +206,7 @@ def render_drift_html(report: Mapping[str, Any]) -> str:
     title = f"Drift: {report.get('model')}@{report.get('version')} ({report.get('tenant_id')})"
     parts = [
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{esc(title)}</title>",
-        f"<style>{_STYLE}</style></head><body><h1>{esc(title)}</h1>",
+        f"<style>{PAGE_STYLE}</style></head><body><h1>{esc(title)}</h1>",
         f"<p>Generated {esc(report.get('generated_at'))}. A feature drifts when PSI &gt; "
         f"{esc(drift.get('psi_threshold'))} or JS distance &gt; 0.1; a window is judged from "
         f"{esc(drift.get('min_samples'))} rows.</p>",
@@ -218,14 +220,14 @@ def render_drift_html(report: Mapping[str, Any]) -> str:
         )
         parts.append(
             f"<h2>{esc(window.get('window'))}: {verdict}</h2><p>{esc(window.get('rows'))} rows; share of "
-            f"drifted features {_fmt(window.get('share_drifted'))}; prediction PSI "
-            f"{_fmt(window.get('prediction_psi'))}</p><table><tr><th>feature</th><th>PSI</th>"
+            f"drifted features {format_value(window.get('share_drifted'))}; prediction PSI "
+            f"{format_value(window.get('prediction_psi'))}</p><table><tr><th>feature</th><th>PSI</th>"
             "<th>JS distance</th><th>KS</th><th>rows</th><th>drifted</th></tr>"
         )
         for name, f in (window.get("features") or {}).items():
             parts.append(
-                f"<tr><td>{esc(name)}</td><td>{_fmt(f.get('psi'))}</td><td>{_fmt(f.get('js_distance'))}</td>"
-                f"<td>{_fmt(f.get('ks'))}</td><td>{esc(f.get('live_count'))}</td>"
+                f"<tr><td>{esc(name)}</td><td>{format_value(f.get('psi'))}</td><td>{format_value(f.get('js_distance'))}</td>"
+                f"<td>{format_value(f.get('ks'))}</td><td>{esc(f.get('live_count'))}</td>"
                 f"<td>{'<span class=flag>yes</span>' if f.get('drifted') else 'no'}</td></tr>"
             )
         parts.append("</table>")

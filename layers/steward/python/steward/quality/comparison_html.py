@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from steward.fairness.report_html import _STYLE, _fmt, bar_chart_svg, esc
+from steward.fairness.report_html import PAGE_STYLE, bar_chart_svg, esc, format_value
 
 #: (view, figure, label) rows of the table; the rates among them are also charted.
 ROWS: tuple[tuple[str, str, str], ...] = (
@@ -57,7 +57,7 @@ def render_comparison_html(comparison: Mapping[str, Any]) -> str:
     head = "".join(f"<th>{esc(v.get('version'))} ({esc(v.get('approval'))})</th>" for v in versions)
     rows = []
     for view, name, label in ROWS:
-        cells = "".join(f"<td>{esc(_fmt(figure(v, view, name)))}</td>" for v in versions)
+        cells = "".join(f"<td>{esc(format_value(figure(v, view, name)))}</td>" for v in versions)
         rows.append(f"<tr><td>{esc(label)}</td>{cells}</tr>")
     charts = []
     for view, name, label in ROWS:
@@ -71,7 +71,7 @@ def render_comparison_html(comparison: Mapping[str, Any]) -> str:
         [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
-            f"<title>{esc(title)}</title><style>{_STYLE}</style></head><body>",
+            f"<title>{esc(title)}</title><style>{PAGE_STYLE}</style></head><body>",
             f"<h1>{esc(title)}</h1>",
             f"<p>Your tenant's traffic, {esc(span)} (UTC days). n/a: no data yet for that view.</p>",
             f"<table><tr><th>figure</th>{head}</tr>{''.join(rows)}</table>",
