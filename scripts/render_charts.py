@@ -21,6 +21,7 @@ from steward.fairness.counters import FairnessCounters
 from steward.fairness.report_builder import build_report
 from steward.fairness.report_html import bar_chart_svg, render_html
 from steward.inference.charts import waterfall_svg
+from steward.quality.comparison_html import render_comparison_html
 
 FONT = "DejaVu Sans"
 BACKGROUND = "white"
@@ -50,6 +51,34 @@ def _fairness_report_svgs() -> list[str]:
         "credit-risk-gradient-boosted-2026", "12", "2026-11-18", counters, generated_at="2026-11-18T00:00:00Z"
     )
     return re.findall(r"<svg\b.*?</svg>", render_html(report), flags=re.DOTALL)
+
+
+def _comparison_svgs() -> list[str]:
+    """The inline SVG charts of a version comparison page (two versions, some views empty)."""
+    versions = [
+        {
+            "version": "1",
+            "approval": "approved",
+            "artifact_digest": "sha256:" + "a" * 64,
+            "quality": {"n": 270, "accuracy": 0.74, "f1": 0.71, "roc_auc": 0.78},
+            "fairness": {"min_demographic_parity_ratio": 0.71},
+            "drift": None,
+            "serving": {"calls": 270, "error_rate": 0.0, "shadow": {"calls": 0, "agreement": None}},
+        },
+        {
+            "version": "2-reweighed-release-candidate",
+            "approval": "approved",
+            "artifact_digest": "sha256:" + "b" * 64,
+            "quality": {"n": 30, "accuracy": 0.73, "f1": 0.70, "roc_auc": 0.77},
+            "fairness": None,
+            "drift": {"share_drifted": 0.1},
+            "serving": {"calls": 30, "error_rate": 0.033, "shadow": {"calls": 30, "agreement": 0.93}},
+        },
+    ]
+    page = render_comparison_html(
+        {"model": "credit-risk", "window": {"from": "2026-11-26", "to": "2026-12-02"}, "versions": versions}
+    )
+    return re.findall(r"<svg\b.*?</svg>", page, flags=re.DOTALL)
 
 
 def sample_charts() -> dict[str, str]:
@@ -95,6 +124,8 @@ def sample_charts() -> dict[str, str]:
     }
     for i, svg in enumerate(_fairness_report_svgs()):
         charts[f"fairness_report_chart_{i}"] = svg
+    for i, svg in enumerate(_comparison_svgs()):
+        charts[f"comparison_chart_{i}"] = svg
     return charts
 
 

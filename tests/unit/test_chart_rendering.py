@@ -1,9 +1,10 @@
 """Steward's SVG charts checked as rendered pixels, not only as markup.
 
 Each sample chart (scripts/render_charts.py: the explanation waterfall with the long base-value
-label, long and non-ASCII feature names, positive and negative attributions; the fairness report
-page's inline charts) is rasterised with resvg and must leave its border columns and rows blank
-(nothing clipped at an edge) while its drawing reaches across most of the canvas (no empty half).
+label, long and non-ASCII feature names, positive and negative attributions; the inline charts of
+the fairness report page and of the version comparison page) is rasterised with resvg and must
+leave its border columns and rows blank (nothing clipped at an edge) while its drawing reaches
+across most of the canvas (no empty half).
 The text width table that the charts size themselves with is checked against drawn text too.
 """
 
