@@ -31,7 +31,7 @@ from steward.quality.serving import ServingStats
 logger = logging.getLogger("steward.quality")
 
 MAX_VERSIONS = 4
-MAX_DAYS = 90
+MAX_DAYS = 31  # each day is a read per version and view: a month bounds a page's cost
 DEFAULT_DAYS = 7
 
 
