@@ -139,6 +139,27 @@ def check_tensor(
     return count
 
 
+def row_major(data: Any) -> list[Any]:
+    """The values of a (possibly nested) tensor ``data`` list in row-major order; iterative, so a
+    deep nesting can't exhaust the stack. ``ValueError`` if ``data`` is not a list."""
+    if not isinstance(data, list):
+        raise ValueError("tensor data is not a list")
+    flat: list[Any] = []
+    stack = [iter(data)]
+    while stack:
+        item = next(stack[-1], _DONE)
+        if item is _DONE:
+            stack.pop()
+        elif isinstance(item, list):
+            stack.append(iter(item))
+        else:
+            flat.append(item)
+    return flat
+
+
+_DONE = object()
+
+
 def without_binary_parameters(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The request minus the binary extension's flags, so the backend always answers JSON.
 

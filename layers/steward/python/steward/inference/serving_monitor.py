@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from steward.catalog.registry import ModelVersion, ResolvedModel
+from steward.inference.oip_tensors import row_major
 from steward.quality.serving import ServingStats, call_stats, shadow_stats
 from steward.routing.router import BackendResult, Router
 from steward.routing.transport import BackendRequest
@@ -69,7 +70,7 @@ def rows_agreeing(answer: Mapping[str, Any], shadow: Mapping[str, Any]) -> tuple
             and isinstance(other_data, list)
         ):
             width = int(shape[1])
-            mine, yours = _flat(data), _flat(other_data)
+            mine, yours = row_major(data), row_major(other_data)
             if width > 0 and len(mine) == len(yours) == int(shape[0]) * width:
                 for r in range(int(shape[0])):
                     rows += 1
@@ -85,13 +86,6 @@ def rows_agreeing(answer: Mapping[str, Any], shadow: Mapping[str, Any]) -> tuple
 def _outputs(payload: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     outputs = payload.get("outputs")
     return [o for o in outputs if isinstance(o, Mapping)] if isinstance(outputs, list) else []
-
-
-def _flat(data: Sequence[Any]) -> list[Any]:
-    flat: list[Any] = []
-    for item in data:
-        flat.extend(_flat(item) if isinstance(item, list) else [item])
-    return flat
 
 
 def _argmax(values: Sequence[Any]) -> int:

@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol
 
 from steward.catalog.registry import ModelVersion, ResolvedModel
 from steward.context import RequestContext
+from steward.inference.oip_tensors import row_major
 from steward.quality.drift import (
     PSI_THRESHOLD,
     DriftProfile,
@@ -213,25 +214,6 @@ def to_sketch(profile: DriftProfile, stored: StoredSketch) -> Sketch:
 # -- request path ---------------------------------------------------------------------------------
 
 
-def _flatten(data: Any) -> list[Any]:
-    if not isinstance(data, list):
-        raise ValueError("tensor data is not a list")
-    flat: list[Any] = []
-    stack = [iter(data)]
-    while stack:
-        item = next(stack[-1], _END)
-        if item is _END:
-            stack.pop()
-        elif isinstance(item, list):
-            stack.append(iter(item))
-        else:
-            flat.append(item)
-    return flat
-
-
-_END = object()
-
-
 def _matrix(tensors: Any, name: str) -> tuple[int, int, list[Any]]:
     """``(rows, columns, flat data)`` of the 2-D tensor ``name`` in an OIP ``inputs``/``outputs`` list."""
     if not isinstance(tensors, list):
@@ -242,7 +224,7 @@ def _matrix(tensors: Any, name: str) -> tuple[int, int, list[Any]]:
     shape = tensor.get("shape")
     if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(d, int) for d in shape)):
         raise ValueError("the monitored tensor is not two-dimensional")
-    flat = _flatten(tensor.get("data"))
+    flat = row_major(tensor.get("data"))
     if len(flat) != shape[0] * shape[1]:
         raise ValueError("the monitored tensor's data does not match its shape")
     return shape[0], shape[1], flat
