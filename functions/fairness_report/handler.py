@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from steward.bootstrap import build_report, report_settings
-from steward.catalog.registry import RegistryStore
+from steward.catalog.registry import ModelVersion, RegistryStore
 from steward.fairness.report_publisher import ReportSink, run_reports
 from steward.privacy.logs import RedactingFormatter
 from steward.quality.drift_monitor import DriftSketchStore
@@ -47,45 +47,30 @@ def publish(tenant_id: str, model: str, version: str, values: Mapping[str, float
             pass
 
 
-def targets(store: RegistryStore) -> list[tuple[str, str]]:
-    """Every registered model version, as (model, version)."""
-    return [
-        (doc.entry.model if doc.entry else version.model, version.version)
-        for doc in store.list_models()
-        for version in doc.versions.values()
-    ]
+def registered_versions(store: RegistryStore) -> list[ModelVersion]:
+    """Every registered model version (one scan of the registry per run)."""
+    return [version for doc in store.list_models() for version in doc.versions.values()]
 
 
-def cards(store: RegistryStore) -> dict[tuple[str, str], Mapping[str, Any]]:
-    """Every registered version's card, by (model, version): the quality thresholds live there."""
-    return {
-        (doc.entry.model if doc.entry else version.model, version.version): version.card
-        for doc in store.list_models()
-        for version in doc.versions.values()
-    }
-
-
-def publish_quality_breaches(count: int) -> None:
-    """The fleet-wide count the quality alarm watches; sent every run (0 too), so the alarm has data."""
+def publish_fleet(name: str, value: float, unit: MetricUnit = MetricUnit.NoUnit) -> None:
+    """One fleet-wide EMF record (dimension ``service`` only): what the stage's alarms watch."""
     with single_metric(
-        name=BREACHES_METRIC,
-        unit=MetricUnit.Count,
-        value=count,
-        namespace=NAMESPACE,
-        default_dimensions={"service": SERVICE},
+        name=name, unit=unit, value=value, namespace=NAMESPACE, default_dimensions={"service": SERVICE}
     ):
         pass
 
 
 def run(settings: ReportSettings, now: float | None = None) -> dict[str, Any]:
     ports = build_report(settings)
+    versions = registered_versions(ports.registry)
+    cards = {(v.model, v.version): v.card for v in versions}  # the quality thresholds live there
     quality = (
-        QualityReporter(ports.quality, cards(ports.registry), lookback_days=settings.fairness_lookback_days)
+        QualityReporter(ports.quality, cards, lookback_days=settings.fairness_lookback_days)
         if ports.quality is not None
         else None
     )
     result = run_reports(
-        targets(ports.registry),
+        [(v.model, v.version) for v in versions],
         ports.counters,
         ports.sink,
         publish,
@@ -94,18 +79,12 @@ def run(settings: ReportSettings, now: float | None = None) -> dict[str, Any]:
         dp_ratio_threshold=settings.fairness_dp_ratio_threshold,
         quality=quality,
     )
-    publish_quality_breaches(len(result.quality_breaches))
+    # Sent every run (0 too), so the quality alarm always has data.
+    publish_fleet(BREACHES_METRIC, len(result.quality_breaches), MetricUnit.Count)
     for breach in result.quality_breaches:
         logger.warning("quality threshold breached", extra=breach)
     if result.min_demographic_parity_ratio is not None:
-        with single_metric(
-            name=MIN_DP_RATIO_METRIC,
-            unit=MetricUnit.NoUnit,
-            value=result.min_demographic_parity_ratio,
-            namespace=NAMESPACE,
-            default_dimensions={"service": SERVICE},
-        ):
-            pass
+        publish_fleet(MIN_DP_RATIO_METRIC, result.min_demographic_parity_ratio)
     for breach in result.breaches:
         logger.warning("fairness threshold breached", extra=breach)
     summary = {
@@ -115,14 +94,14 @@ def run(settings: ReportSettings, now: float | None = None) -> dict[str, Any]:
         "quality_breaches": len(result.quality_breaches),
     }
     logger.info("fairness reports written", extra=summary)
-    drift = run_drift(ports.registry, ports.drift, ports.sink, settings, time.time() if now is None else now)
+    drift = run_drift(versions, ports.drift, ports.sink, settings, time.time() if now is None else now)
     summary["drift_reports"] = len(drift.reports)
     summary["drifted"] = len(drift.drifted)
     return summary
 
 
 def run_drift(
-    registry: RegistryStore,
+    versions: list[ModelVersion],
     store: DriftSketchStore | None,
     sink: ReportSink,
     settings: ReportSettings,
@@ -131,7 +110,6 @@ def run_drift(
     """The drift section: reports, per-version metrics and the fleet-wide maxima."""
     if store is None:
         return DriftRunResult()
-    versions = [version for doc in registry.list_models() for version in doc.versions.values()]
     result = run_drift_reports(
         versions, store, sink, publish, now=now, lookback_days=settings.fairness_lookback_days
     )
@@ -140,14 +118,7 @@ def run_drift(
         (MAX_PREDICTION_PSI_METRIC, result.max_prediction_psi),
     ):
         if value is not None:
-            with single_metric(
-                name=name,
-                unit=MetricUnit.NoUnit,
-                value=value,
-                namespace=NAMESPACE,
-                default_dimensions={"service": SERVICE},
-            ):
-                pass
+            publish_fleet(name, value)
     for drifted in result.drifted:
         logger.warning("drift threshold breached", extra=drifted)
     return result
