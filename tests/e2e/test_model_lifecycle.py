@@ -20,6 +20,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 MODEL = "credit-risk"
 ROW = [40.0, 55.0, 6.0, 0.3, 12.0, 4.0, 1.0, 20.0, 10.0, 1.0]
 BODY = {"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 10], "data": ROW}]}
+#: Canary predictions, each with feedback. moto copies every table a transaction touches (each
+#: audit record and each feedback is one), so the local stack slows as its tables grow: 150 keeps
+#: this test well inside its timeouts after the rest of the e2e suite has run.
+PREDICTIONS = 150
 #: The freshness bound every registry change is in force within, plus polling slack.
 IN_FORCE_S = 5.0 + 1.5
 
@@ -69,12 +73,12 @@ def test_canary_shadow_compare_promote_and_roll_back(stack: RunningStack) -> Non
         routed = steward(stack, "models", "route", MODEL, "--weights", "1=90,2=10")
         assert routed["effective_weights"] == {"1": 90, "2": 10}
         time.sleep(IN_FORCE_S)
-        answered = [infer(http) for _ in range(300)]
+        answered = [infer(http) for _ in range(PREDICTIONS)]
         for n, (_version, request_id) in enumerate(answered):
             feedback = http.post("/v1/feedback", json={"request_id": request_id, "label": n % 2})
             assert feedback.status_code == 200, feedback.text
         to_two = sum(version == "2" for version, _ in answered)
-        assert 10 <= to_two <= 55, to_two  # 30 expected; about 4.5 sigma either way
+        assert 3 <= to_two <= 30, to_two  # 15 expected; about 4 sigma either way
 
         # And shadows version 2 with all traffic on 1: nobody gets version 2's answer
         steward(stack, "models", "route", MODEL, "--weights", "1=100", "--shadow", "2")
@@ -84,10 +88,10 @@ def test_canary_shadow_compare_promote_and_roll_back(stack: RunningStack) -> Non
         # Then the comparison shows both versions' serving, quality and shadow figures
         compared = http.get(f"/v1/models/{MODEL}/compare", params={"versions": "1,2"}).json()
         one, two = compared["versions"]
-        assert one["serving"]["calls"] >= 300 - to_two and two["serving"]["calls"] >= to_two
+        assert one["serving"]["calls"] >= PREDICTIONS - to_two and two["serving"]["calls"] >= to_two
         assert one["serving"]["latency_p99_ms"] is not None and one["serving"]["error_rate"] == 0.0
         assert two["serving"]["shadow"]["calls"] >= 1 and two["serving"]["shadow"]["rows_compared"] >= 1
-        assert one["quality"]["n"] >= 300 - to_two and two["quality"]["n"] >= to_two
+        assert one["quality"]["n"] >= PREDICTIONS - to_two and two["quality"]["n"] >= to_two
         page = http.get(f"/v1/models/{MODEL}/compare", headers={"Accept": "text/html"})
         assert page.status_code == 200 and "<svg" in page.text and "shadow agreement" in page.text
 
