@@ -118,11 +118,19 @@ def test_compare_puts_versions_side_by_side_for_the_callers_tenant(
 def test_the_card_shows_the_version_history(
     client: TestClient, two_versions: InMemoryRegistryStore, make_key: Any
 ) -> None:
+    from steward import admin
+
     ops = _platform(make_key)
     client.post(f"/admin/models/{CREDIT}/versions/2/promote", json={"reason": "fairness"}, headers=ops)
+    _, v3 = demo_model(CREDIT, "3-unreleased", approval="pending", task="tabular-classification")
+    admin.register_model(CREDIT, "3-unreleased", target=v3.target, store=two_versions, make_default=False)
     key = bearer(make_key("acme", (CREDIT,)))
     card = client.get(f"/v1/models/{CREDIT}/card", headers=key).json()
     assert card["version"] == "2" and card["history"][0]["event"] == "promoted"
     assert card["history"][0]["reason"] == "fairness" and "live" in card
+    assert card["history"][0]["actor"] == "platform-admin"  # a role: key ids stay with the operators
+    assert "3-unreleased" not in str(card)  # a pending version is as unnamed as an absent one
+    admin_view = client.get(f"/admin/models/{CREDIT}/routing?history=true", headers=ops).json()
+    assert admin_view["history"][0]["version"] == "3-unreleased"
     page = client.get(f"/v1/models/{CREDIT}/card", headers={**key, "Accept": "text/html"}).text
     assert "Version history" in page and "promoted" in page

@@ -17,7 +17,7 @@ from steward.catalog.routing_plan import RoutePlan, parse_weights
 from steward.errors import InvalidInput, ModelNotFound, RollbackUnavailable, VersionNotRoutable
 from steward.routing.transport import BackendRequest, BackendResponse
 
-from tests.fakes import InMemoryRegistryStore, demo_model
+from tests.fakes import InMemoryRegistryStore, complete_card, demo_model
 
 MODEL = "credit-risk"
 
@@ -31,7 +31,7 @@ def store_with(*versions: tuple[str, str]) -> InMemoryRegistryStore:
     store = InMemoryRegistryStore()
     for n, (version, approval) in enumerate(versions):
         entry, mv = demo_model(MODEL, version, approval=approval, task="tabular-classification")
-        store.put_version(replace(mv, created_at=n + 1))
+        store.put_version(replace(mv, created_at=n + 1, card=complete_card()))
         if n == 0:
             store.put_entry(entry)
     return store
@@ -216,3 +216,88 @@ def test_a_failing_shadow_never_fails_the_request(
     for _ in range(3):
         response = client.post(f"/v2/models/{MODEL}/infer", json=ROWS, headers=headers)
         assert response.status_code == 200 and response.json()["model_version"] == "1"
+
+
+def test_every_default_move_is_kept_for_rollback() -> None:
+    from steward.catalog import approval
+
+    store = store_with(("1", "approved"), ("2", "approved"))
+    lifecycle = ModelLifecycle(store)
+    approval.set_approval(store, MODEL, "2", "approved", make_default=True)  # `approve --make-default`
+    assert store.entries[MODEL].previous_default == "1"
+    assert lifecycle.rollback(MODEL, actor="t")["default_version"] == "1"
+    lifecycle.set_approval(MODEL, "1", "retired", actor="t", reason="superseded", new_default="2")
+    assert store.entries[MODEL].previous_default == "1"  # retired: a rollback to it is refused
+    with pytest.raises(VersionNotRoutable):
+        lifecycle.rollback(MODEL, actor="t")
+
+
+def test_read_only_views_get_the_default_while_a_canary_runs() -> None:
+    store = store_with(("1", "approved"), ("2", "approved"))
+    ModelLifecycle(store).route(MODEL, weights="1=1,2=99", shadow=None, sticky=None, actor="t")
+    reg = registry(store)
+    assert {reg.resolve(principal(f"k{i}"), MODEL, routed=False).version.version for i in range(30)} == {"1"}
+    assert "2" in {reg.resolve(principal(f"k{i}"), MODEL).version.version for i in range(30)}
+
+
+def test_a_shadow_that_is_switched_off_gets_no_copy() -> None:
+    from steward.audit.record import AuditDraft
+    from steward.catalog.service import Catalog
+    from steward.context import RequestContext
+
+    class Switches:
+        def check_model(self, draft: AuditDraft, model: str, version: str) -> None:
+            assert version == "1"  # the answering version is checked (and not switched off)
+
+        def switched_off(self, model: str, version: str) -> bool:
+            return version == "2"
+
+    store = store_with(("1", "approved"), ("2", "approved"))
+    ModelLifecycle(store).route(MODEL, weights=None, shadow="2", sticky=None, actor="t")
+    catalog = Catalog(registry(store), switches=Switches())
+    draft = AuditDraft(request_id="r", method="POST", route="/infer", started_at=0.0)
+    resolved = catalog.resolve(RequestContext(principal(), draft), MODEL, None)
+    assert resolved.version.version == "1" and resolved.shadow is None
+
+
+def test_shadow_copies_beyond_the_free_slots_are_skipped_and_counted() -> None:
+    import threading
+
+    from steward.inference.serving_monitor import ServingMonitor
+    from steward.routing.router import BackendResult
+
+    release = threading.Event()
+
+    class SlowRouter:
+        def call(self, _target: Any, _request: Any) -> BackendResult:
+            release.wait(5)
+            return BackendResult(_probabilities(0.9), 1, 3.0)
+
+    kept: list[Any] = []
+
+    class Sink:
+        def add(self, *args: Any) -> None:
+            kept.append(args[-1])
+
+        def read(self, *args: Any) -> Any:
+            raise NotImplementedError
+
+    store = store_with(("1", "approved"), ("2", "approved"))
+    ModelLifecycle(store).route(MODEL, weights=None, shadow="2", sticky=None, actor="t")
+    resolved = registry(store).resolve(principal(), MODEL)
+    monitor = ServingMonitor(Sink(), shadow_wait_s=0.01, workers=2)
+    request = BackendRequest(model=MODEL, version="1", payload=ROWS)
+    started = [monitor.start_shadow("acme", SlowRouter(), resolved, request) for _ in range(5)]  # type: ignore[arg-type]
+    assert sum(f is not None for f in started) == 2  # no queue: the rest are skipped
+    assert sum(s.shadow_skipped for s in kept) == 3
+    for future in started:
+        monitor.finish_shadow("acme", resolved, future, _probabilities(0.9))  # waits 10 ms, never raises
+    release.set()
+    for future in started:
+        if future is not None:
+            future.result(5)
+    deadline = __import__("time").monotonic() + 5
+    while sum(s.shadow_calls for s in kept) < 2 and __import__("time").monotonic() < deadline:
+        __import__("time").sleep(0.01)
+    assert sum(s.shadow_calls for s in kept) == 2  # late copies are counted when they end
+    assert sum(s.shadow_agreed for s in kept) == 4

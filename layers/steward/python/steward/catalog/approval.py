@@ -69,7 +69,7 @@ def register_version(
     existing = doc.entry
     entry = ModelEntry(
         model=model,
-        default_version=_default_after_register(existing, serving, mv, make_default),
+        default_version=existing.default_version if existing else mv.version,
         enabled=enabled if existing is None else existing.enabled,
         owner=owner or (existing.owner if existing else str(mv.card.get("owner", ""))),
         description=description
@@ -78,6 +78,7 @@ def register_version(
         routing=existing.routing if existing else RoutePlan(),
         previous_default=existing.previous_default if existing else "",
     )
+    entry = with_default(entry, _default_after_register(existing, serving, mv, make_default), serving)
     if approval != "approved":  # a version re-registered as pending leaves the split at once
         entry = replace(entry, routing=entry.routing.without(version))
     if entry != existing:
@@ -136,7 +137,7 @@ def set_approval(
         require_complete_card(current.card, current.task, current.artifact_digest)
         store.put_version(updated)
         keep = serving.version if serving is not None and not make_default else version
-        _point_default(store, doc, model, keep)
+        _point_default(store, doc, model, keep, serving)
         return updated
     if make_default:
         raise DefaultVersionConflict(
@@ -147,11 +148,11 @@ def set_approval(
     if entry is not None:  # the version leaves the split and the shadow too, with its default
         changed = replace(entry, routing=entry.routing.without(version))
         if successor is not None:
-            changed = replace(changed, default_version=successor)
+            changed = with_default(changed, successor, serving)
         if changed != entry:
             store.put_entry(changed)
     elif successor is not None:
-        _point_default(store, doc, model, successor)
+        _point_default(store, doc, model, successor, serving)
     store.put_version(updated)
     return updated
 
@@ -190,10 +191,24 @@ def _successor(
     return None
 
 
-def _point_default(store: RegistryWriter, doc: ModelDocument, model: str, version: str) -> None:
+def with_default(entry: ModelEntry, version: str, serving: ModelVersion | None) -> ModelEntry:
+    """``entry`` with ``version`` as its default; the version that served until now is kept as
+    ``previous_default`` (what ``rollback`` returns to), whichever command moved the default."""
+    before = serving.version if serving is not None else entry.default_version
+    if version == entry.default_version and before == version:
+        return entry
+    previous = before if before and before != version else entry.previous_default
+    return replace(entry, default_version=version, previous_default=previous)
+
+
+def _point_default(
+    store: RegistryWriter, doc: ModelDocument, model: str, version: str, serving: ModelVersion | None
+) -> None:
     """Store ``version`` as the default (a no-op when it already is)."""
     entry = doc.entry
     if entry is None:
         store.put_entry(ModelEntry(model=model, default_version=version, created_at=int(time.time())))
-    elif entry.default_version != version:
-        store.put_entry(replace(entry, default_version=version))
+        return
+    moved = with_default(entry, version, serving)
+    if moved != entry:
+        store.put_entry(moved)

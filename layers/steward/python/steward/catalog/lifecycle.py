@@ -223,9 +223,7 @@ class ModelLifecycle:
         before = serving.version if serving is not None else entry.default_version
         plan = entry.routing
         updated = replace(
-            entry,
-            default_version=version,
-            previous_default=before if before != version else entry.previous_default,
+            rules.with_default(entry, version, serving),
             routing=RoutePlan(shadow="" if plan.shadow == version else plan.shadow, sticky=plan.sticky),
         )
         self.store.put_entry(updated)

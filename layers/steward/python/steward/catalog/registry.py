@@ -194,9 +194,12 @@ class Registry:
     def store(self) -> RegistryStore:
         return self._store
 
-    def resolve(self, principal: Principal, model: str, version: str | None = None) -> ResolvedModel:
+    def resolve(
+        self, principal: Principal, model: str, version: str | None = None, *, routed: bool = True
+    ) -> ResolvedModel:
         """The routable version the caller pinned, or the one the model's route plan draws for
-        this caller (the serving default when it has none); ModelNotFound otherwise."""
+        this caller (``routed``; the serving default when it has none or when not ``routed``),
+        with the plan's shadow for a drawn one; ModelNotFound otherwise."""
         if not model or not principal.may_use(model):
             raise ModelNotFound()
         doc = self._document(model)
@@ -208,6 +211,11 @@ class Registry:
             if pinned is None or not pinned.routable:
                 raise ModelNotFound()
             return ResolvedModel(entry=entry, version=pinned)
+        if not routed:
+            default = serving_default(doc)
+            if default is None:
+                raise ModelNotFound()
+            return ResolvedModel(entry=entry, version=default)
         chosen = routed_version(doc, entry, caller=principal.key_id, draw=self._draw)
         if chosen is None:
             raise ModelNotFound()
@@ -219,7 +227,7 @@ class Registry:
     def approved_versions(self, principal: Principal, model: str) -> list[str]:
         """The approved versions of a model the caller may use now, oldest first (ModelNotFound
         otherwise, like `resolve`)."""
-        default = self.resolve(principal, model)
+        default = self.resolve(principal, model, routed=False)
         doc = self._document(default.entry.model)
         return [v.version for v in sorted(doc.versions.values(), key=lambda v: v.created_at) if v.routable]
 

@@ -32,10 +32,6 @@ class RoutePlan:
     shadow: str = ""
     sticky: bool = False
 
-    @property
-    def is_default_only(self) -> bool:
-        return not self.weights and not self.shadow
-
     def without(self, version: str) -> RoutePlan:
         """The plan once ``version`` may no longer serve (it left the approved state)."""
         return RoutePlan(
@@ -137,6 +133,6 @@ def choose(
 
 
 def random_draw(rng: random.Random | None = None) -> Callable[[int], int]:
-    """A uniform draw; the default shares the module's generator (no secrecy needed for a split)."""
+    """A uniform draw in ``[0, total)`` from ``rng`` or a fresh generator (a split needs no secrecy)."""
     source = rng or random.Random()  # noqa: S311 - a traffic split, not a secret
     return source.randrange

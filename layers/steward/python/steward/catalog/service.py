@@ -7,6 +7,7 @@ the audit draft (model, version, digest, backend kind) even when the answer is a
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any, Protocol
 
 from steward.audit.record import AuditDraft
@@ -28,6 +29,8 @@ class ModelSwitches(Protocol):
 
     def check_model(self, draft: AuditDraft, model: str, version: str) -> None: ...
 
+    def switched_off(self, model: str, version: str) -> bool: ...
+
 
 class Catalog:
     def __init__(
@@ -41,16 +44,25 @@ class Catalog:
         self._reports = reports
         self._switches = switches
 
-    def resolve(self, ctx: RequestContext, model: str, version: str | None) -> ResolvedModel:
-        """The routed version of a model the caller may use now; ``model.not_found`` otherwise."""
+    def resolve(
+        self, ctx: RequestContext, model: str, version: str | None, *, routed: bool = True
+    ) -> ResolvedModel:
+        """The version of a model the caller may use now; ``model.not_found`` otherwise.
+
+        ``routed``: an unpinned request is drawn by the model's route plan (and may carry a
+        shadow); read-only views (card, quality, drift, metadata) pass False and get the serving
+        default, so the same question gets the same version while a canary runs."""
         draft = ctx.draft
         draft.model = model  # recorded even when refused, so denials are traceable
-        resolved = self.registry.resolve(ctx.principal, model, version)
+        resolved = self.registry.resolve(ctx.principal, model, version, routed=routed)
         draft.model_version = resolved.version.version
         draft.artifact_digest = resolved.version.artifact_digest
         draft.backend_kind = resolved.version.target.kind
         if self._switches is not None:  # a switched-off model or version: 503, before any backend
             self._switches.check_model(draft, resolved.entry.model, resolved.version.version)
+            shadow = resolved.shadow
+            if shadow is not None and self._switches.switched_off(shadow.model, shadow.version):
+                resolved = replace(resolved, shadow=None)  # no copy to a switched-off version
         return resolved
 
     def is_registered(self, model: str) -> bool:
@@ -80,7 +92,7 @@ class Catalog:
 
     def model_metadata(self, ctx: RequestContext, model: str, version: str | None) -> dict[str, Any]:
         """OIP model metadata from the registry (no backend round trip)."""
-        resolved = self.resolve(ctx, model, version)
+        resolved = self.resolve(ctx, model, version, routed=False)
         return {
             "name": resolved.entry.model,
             "versions": [resolved.version.version],
@@ -90,8 +102,9 @@ class Catalog:
         }
 
     def model_card(self, ctx: RequestContext, model: str, version: str | None) -> dict[str, Any]:
-        """The card of the routed version, with the latest fairness report summary if any."""
-        resolved = self.resolve(ctx, model, version)
+        """The card of the version (the serving default unless pinned), with the latest fairness
+        report summary if any."""
+        resolved = self.resolve(ctx, model, version, routed=False)
         latest: dict[str, Any] | None = None
         if self._reports is not None:
             try:

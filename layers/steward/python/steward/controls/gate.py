@@ -90,6 +90,12 @@ class AccessGate:
         if switch is not None:
             raise _refusal(draft, switch)
 
+    def switched_off(self, model: str, version: str) -> bool:
+        """Whether a switch covers this model version, without refusing anything: a shadow copy
+        to a switched-off version is simply not sent."""
+        switches = self._read(self._all_switches)
+        return f"version:{model}@{version}" in switches or f"model:{model}" in switches
+
     def _all_switches(self) -> dict[str, KillSwitch]:
         return self._switches.get(_ALL, lambda: {str(s.scope): s for s in self._store.list_switches()})
 

@@ -227,17 +227,22 @@ class InferenceService:
             model=mv.backend_model, version=mv.backend_version, payload=redacted, operation=operation
         )
         # A shadow copy (routed OIP inference only) runs beside the call, and is counted, never returned.
-        shadow = self.serving.start_shadow(self.router, resolved, request) if operation == "infer" else None
+        counted = operation == "infer"  # an explanation's cost is the explainer's, not the version's
+        shadow = (
+            self.serving.start_shadow(draft.tenant_id, self.router, resolved, request) if counted else None
+        )
         try:
             result = self.router.call(mv.target, request)
         except Exception as error:
             draft.backend_attempts = max(draft.backend_attempts, 1)
-            self.serving.observe(draft.tenant_id, mv, None, failed=is_backend_fault(error))
+            if counted:
+                self.serving.observe(draft.tenant_id, mv, None, failed=is_backend_fault(error))
             self.serving.finish_shadow(draft.tenant_id, resolved, shadow, None)
             raise
         draft.backend_attempts = result.attempts
         draft.backend_latency_ms = result.latency_ms
-        self.serving.observe(draft.tenant_id, mv, result.latency_ms, failed=False)
+        if counted:
+            self.serving.observe(draft.tenant_id, mv, result.latency_ms, failed=False)
         self.serving.finish_shadow(draft.tenant_id, resolved, shadow, result.payload)
         answer = guard.filter_response(result.payload)
         usage.check_response(answer)

@@ -1,41 +1,41 @@
 """Counting how each model version serves, and running shadow copies of routed traffic.
 
-Every backend call of the answering version adds to its `steward.quality.serving.ServingStats`
-(calls, failures, latency). A request routed to a model whose plan names a shadow version
-(`steward.catalog.routing_plan`) is also sent, already redacted, to the shadow, at the same time
-as to the answering version; the shadow's answer is compared with the answer returned (rows whose
-top class agree) and dropped: it is never returned, filtered or stored, only counted. The request
-waits for the shadow at most `SHADOW_WAIT_S` after its own answer, and a shadow's failure or
-lateness is a count, never the caller's error. Monitoring never withholds an answer: a failed
-write is logged without content and dropped.
+Every backend inference call of the answering version adds to its
+`steward.quality.serving.ServingStats` (calls, failures, latency); explanations are not counted
+(their cost is the explainer's, not the version's). A request routed to a model whose plan names
+a shadow version (`steward.catalog.routing_plan`) is also sent, already redacted, to the shadow,
+at the same time as to the answering version. The shadow's answer is compared with the answer
+returned (rows whose top class agree) and dropped: never returned, filtered or stored, only
+counted, by a callback whenever the copy finishes. At most `SHADOW_WORKERS` copies run at once
+per process; a copy that finds no free slot is not sent, only counted as skipped, so a slow
+shadow can never build a queue. The request waits for its copy at most `SHADOW_WAIT_S` after its
+own answer (so that on Lambda, one request per process, the copy finishes before the invocation
+is frozen); a shadow's failure or lateness is never the caller's error. Monitoring never
+withholds an answer: a failed write is logged without content and dropped.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any
 
 from steward.catalog.registry import ModelVersion, ResolvedModel
+from steward.fairness.monitor import window_of
 from steward.inference.oip_tensors import row_major
-from steward.quality.serving import ServingStats, call_stats, shadow_stats
+from steward.quality.serving import ServingStats, ServingStatsStore, call_stats, shadow_stats
 from steward.routing.router import BackendResult, Router
 from steward.routing.transport import BackendRequest
 
 logger = logging.getLogger("steward.serving")
 
-#: How long an answered request waits for its shadow copy before counting it as failed.
+#: How long an answered request waits for its shadow copy (which is counted whenever it ends).
 SHADOW_WAIT_S = 2.0
-#: Shadow calls in flight per process; more are skipped (counted nowhere: shadowing is a sample).
+#: Shadow copies in flight per process; a copy finding none free is skipped and counted.
 SHADOW_WORKERS = 4
-
-
-class ServingStatsSink(Protocol):
-    def add(self, tenant_id: str, model: str, version: str, window: str, stats: ServingStats) -> None: ...
 
 
 def is_backend_fault(error: Exception) -> bool:
@@ -43,10 +43,6 @@ def is_backend_fault(error: Exception) -> bool:
     unreachable), not a request it refused as the caller's (4xx)."""
     status = getattr(error, "status", 500)
     return not isinstance(status, int) or status >= 500
-
-
-def window_of(epoch_s: float) -> str:
-    return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%d")
 
 
 def rows_agreeing(answer: Mapping[str, Any], shadow: Mapping[str, Any]) -> tuple[int, int]:
@@ -99,16 +95,19 @@ def _argmax(values: Sequence[Any]) -> int:
 class ServingMonitor:
     def __init__(
         self,
-        sink: ServingStatsSink | None,
+        sink: ServingStatsStore | None,
         *,
         clock: Callable[[], float] = time.time,
         shadow_wait_s: float = SHADOW_WAIT_S,
-        executor: ThreadPoolExecutor | None = None,
+        workers: int = SHADOW_WORKERS,
     ) -> None:
         self._sink = sink
         self._clock = clock
         self._wait_s = shadow_wait_s
-        self._executor = executor
+        self._workers = workers
+        self._slots = threading.BoundedSemaphore(workers)
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
 
     def observe(self, tenant_id: str, mv: ModelVersion, latency_ms: float | None, *, failed: bool) -> None:
         """One backend call of the answering version ``mv`` (a refused request is not counted)."""
@@ -116,11 +115,14 @@ class ServingMonitor:
             self._add(tenant_id, mv, call_stats(latency_ms, failed))
 
     def start_shadow(
-        self, router: Router, resolved: ResolvedModel, request: BackendRequest
+        self, tenant_id: str, router: Router, resolved: ResolvedModel, request: BackendRequest
     ) -> Future[BackendResult] | None:
-        """Send the redacted ``request`` to the plan's shadow version, if any, in the background."""
+        """Send the redacted ``request`` to the plan's shadow version, if any and a slot is free."""
         shadow = resolved.shadow
         if shadow is None or self._sink is None:
+            return None
+        if not self._slots.acquire(blocking=False):
+            self._add(tenant_id, shadow, shadow_stats(None, False, 0, 0, skipped=True))
             return None
         copy = BackendRequest(
             model=shadow.backend_model,
@@ -129,9 +131,12 @@ class ServingMonitor:
             operation=request.operation,
         )
         try:
-            return self._pool().submit(router.call, shadow.target, copy)
+            future = self._pool().submit(router.call, shadow.target, copy)
         except RuntimeError:  # interpreter shutting down
+            self._slots.release()
             return None
+        future.add_done_callback(lambda _done: self._slots.release())
+        return future
 
     def finish_shadow(
         self,
@@ -140,19 +145,38 @@ class ServingMonitor:
         pending: Future[BackendResult] | None,
         answer: Mapping[str, Any] | None,
     ) -> None:
-        """Compare the shadow's answer with ``answer`` (None: the answering call failed) and count."""
+        """Count the copy against ``answer`` (None: the answering call failed) when it ends, and
+        wait for that at most `SHADOW_WAIT_S`. Never raises."""
         shadow = resolved.shadow
         if pending is None or shadow is None:
             return
+        once = threading.Lock()
+
+        def count(done: Future[BackendResult]) -> None:
+            if once.acquire(blocking=False):  # whichever comes first: this request or a late end
+                self._count_shadow(tenant_id, shadow, done, answer)
+
+        pending.add_done_callback(count)
+        wait([pending], timeout=self._wait_s)
+        if pending.done():  # counted before the request answers (a callback may not have run yet)
+            count(pending)
+
+    def _count_shadow(
+        self,
+        tenant_id: str,
+        shadow: ModelVersion,
+        done: Future[BackendResult],
+        answer: Mapping[str, Any] | None,
+    ) -> None:
         try:
-            result = pending.result(timeout=self._wait_s)
-        except FutureTimeout:
-            self._add(tenant_id, shadow, shadow_stats(None, True, 0, 0))
-            return
+            result = done.result()
         except Exception:  # the shadow failed; its error is never the caller's
             self._add(tenant_id, shadow, shadow_stats(None, True, 0, 0))
             return
-        rows, agreed = rows_agreeing(answer, result.payload) if answer is not None else (0, 0)
+        try:
+            rows, agreed = rows_agreeing(answer, result.payload) if answer is not None else (0, 0)
+        except Exception:  # an answer of an unexpected shape compares as nothing
+            rows, agreed = 0, 0
         self._add(tenant_id, shadow, shadow_stats(result.latency_ms, False, rows, agreed))
 
     def _add(self, tenant_id: str, mv: ModelVersion, stats: ServingStats) -> None:
@@ -164,6 +188,7 @@ class ServingMonitor:
             logger.warning("serving stats not recorded", extra={"error_type": type(error).__name__})
 
     def _pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(SHADOW_WORKERS, thread_name_prefix="shadow")
-        return self._executor
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self._workers, thread_name_prefix="shadow")
+            return self._executor

@@ -19,10 +19,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from steward.catalog.cards import makes_decisions
-from steward.catalog.registry import ModelVersion
+from steward.catalog.registry import ModelVersion, ResolvedModel
 from steward.catalog.service import Catalog
 from steward.context import RequestContext
-from steward.errors import InvalidInput
+from steward.errors import InvalidInput, ModelNotFound, ServiceDisabled
 from steward.fairness.monitor import threshold_of
 from steward.quality.drift_monitor import DriftReference, DriftSketchStore, drift_document
 from steward.quality.monitor import QualityStore, merged, quality_metrics, thresholds_of
@@ -161,8 +161,9 @@ class VersionReview:
         check_days(days)
         windows = windows_back(self._clock(), days)
         if versions is None:
-            versions = self.catalog.registry.approved_versions(ctx.principal, model)[-MAX_VERSIONS:]
-        resolved = [self.catalog.resolve(ctx, model, v) for v in versions]
+            resolved = self._default_versions(ctx, model)
+        else:
+            resolved = [self.catalog.resolve(ctx, model, v) for v in versions]
         name = resolved[0].entry.model
         return {
             "object": "model.comparison",
@@ -184,13 +185,28 @@ class VersionReview:
     ) -> dict[str, Any]:
         """The version's card with its live figures (the caller's tenant's) and version history."""
         windows = windows_back(self._clock(), check_days(days))
-        resolved = self.catalog.resolve(ctx, model, version)
+        resolved = self.catalog.resolve(ctx, model, version, routed=False)
         # Pinned to the version just drawn: under a split, a second draw could name another.
         document = self.catalog.model_card(ctx, model, resolved.version.version)
         live = self._figures(ctx.tenant_id, resolved.version, windows)
         document["live"] = {"window": {"from": windows[0], "to": windows[-1], "days": days}, **live}
         document["history"] = self._events(document["model"])
         return document
+
+    def _default_versions(self, ctx: RequestContext, model: str) -> list[ResolvedModel]:
+        """The newest `MAX_VERSIONS` approved versions the caller may call now (a switched-off
+        one is left out rather than failing the page)."""
+        chosen: list[ResolvedModel] = []
+        for version in reversed(self.catalog.registry.approved_versions(ctx.principal, model)):
+            try:
+                chosen.append(self.catalog.resolve(ctx, model, version))
+            except ServiceDisabled:
+                continue
+            if len(chosen) == MAX_VERSIONS:
+                break
+        if not chosen:
+            raise ModelNotFound()
+        return chosen[::-1]
 
     def _figures(self, tenant_id: str, mv: ModelVersion, windows: Sequence[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -210,7 +226,28 @@ class VersionReview:
         if self._history is None:
             return []
         try:
-            return self._history(model)
+            return public_history(self._history(model))
         except Exception as error:
             logger.warning("version history unavailable", extra={"error_type": type(error).__name__})
             return []
+
+
+#: Events that show a version was approved at some point (so callers may know it existed).
+_APPROVING = frozenset({"approved", "promoted", "rolled_back"})
+
+
+def public_history(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The history a model's callers may read: events of versions that were ever approved (a
+    pending or rejected version answers 404 and stays unnamed), the actor as a role (an admin
+    key id is the operators' business; the admin routes show it)."""
+    approved = {
+        e["version"]
+        for e in events
+        if e.get("event") in _APPROVING
+        or (e.get("event") == "registered" and (e.get("details") or {}).get("approval") == "approved")
+    }
+    return [
+        {**e, "actor": "cli" if e.get("actor") == "cli" else "platform-admin"}
+        for e in events
+        if e.get("version") in approved
+    ]

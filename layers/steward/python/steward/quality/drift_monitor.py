@@ -446,7 +446,7 @@ class DriftService:
     min_samples: int = MIN_SAMPLES
 
     def drift(self, ctx: RequestContext, model: str, version: str | None, days: int) -> dict[str, Any]:
-        resolved = self.catalog.resolve(ctx, model, version)
+        resolved = self.catalog.resolve(ctx, model, version, routed=False)  # never a canary draw
         mv = resolved.version
         now = self.clock()
         last, first = window_of(now), window_of(now - (max(1, min(days, MAX_DAYS)) - 1) * 86_400)

@@ -32,7 +32,8 @@ class QualityService:
         """Counters of the last ``days`` UTC days merged, with metrics, thresholds and breaches."""
         if isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
             raise InvalidInput(f"'days' must be an integer from 1 to {MAX_DAYS}.")
-        resolved = self._catalog.resolve(ctx, model, version)  # first: a stranger learns nothing
+        # First (a stranger learns nothing); the serving default unless pinned, never a canary draw.
+        resolved = self._catalog.resolve(ctx, model, version, routed=False)
         if self._store is None:
             raise FeatureNotConfigured("Quality monitoring is not configured on this deployment.")
         mv = resolved.version

@@ -6,9 +6,11 @@ mergeable integer counters (no request content), so a window's figures are the s
 
 * ``calls`` and ``failures`` (the backend did not answer: timeout, 5xx, unreachable);
 * a latency histogram of `LATENCY_BINS` log-spaced bins, 4 per doubling from 1 ms: a percentile
-  read from it is the upper edge of its bin, at most 19 % (2**0.25) above the true value;
+  read from it is the upper edge of its bin, at most 19 % (2**0.25) above the true value between
+  1 ms and about 2 minutes (below 1 ms it reads 1 ms; beyond the last edge, the last edge);
 * for a version that runs as a shadow: rows compared with the answering version, rows that agreed
-  (same top class), shadow calls that failed, and the shadow's own latency histogram.
+  (same top class), shadow calls that failed, copies skipped for want of a free slot, and the
+  shadow's own latency histogram.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class ServingStats:
     shadow_rows: int = 0
     shadow_agreed: int = 0
     shadow_latency: list[int] = field(default_factory=lambda: [0] * LATENCY_BINS)
+    #: Copies not sent because every shadow slot of the process was busy (the sample's gaps).
+    shadow_skipped: int = 0
 
     def merge(self, other: ServingStats) -> ServingStats:
         return ServingStats(
@@ -70,6 +74,7 @@ class ServingStats:
             shadow_failures=self.shadow_failures + other.shadow_failures,
             shadow_rows=self.shadow_rows + other.shadow_rows,
             shadow_agreed=self.shadow_agreed + other.shadow_agreed,
+            shadow_skipped=self.shadow_skipped + other.shadow_skipped,
             shadow_latency=[a + b for a, b in zip(self.shadow_latency, other.shadow_latency, strict=True)],
         )
 
@@ -82,6 +87,7 @@ class ServingStats:
             "latency_p99_ms": percentile(self.latency, 0.99),
             "shadow": {
                 "calls": self.shadow_calls,
+                "skipped": self.shadow_skipped,
                 "error_rate": _share(self.shadow_failures, self.shadow_calls),
                 "rows_compared": self.shadow_rows,
                 "agreement": _share(self.shadow_agreed, self.shadow_rows),
@@ -99,6 +105,7 @@ class ServingStats:
             "shadow_failures": self.shadow_failures,
             "shadow_rows": self.shadow_rows,
             "shadow_agreed": self.shadow_agreed,
+            "shadow_skipped": self.shadow_skipped,
         }
         counts.update({f"lat_{i}": n for i, n in enumerate(self.latency) if n})
         counts.update({f"shadow_lat_{i}": n for i, n in enumerate(self.shadow_latency) if n})
@@ -120,7 +127,15 @@ class ServingStats:
         return stats
 
 
-_COUNTS = ("calls", "failures", "shadow_calls", "shadow_failures", "shadow_rows", "shadow_agreed")
+_COUNTS = (
+    "calls",
+    "failures",
+    "shadow_calls",
+    "shadow_failures",
+    "shadow_rows",
+    "shadow_agreed",
+    "shadow_skipped",
+)
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -135,8 +150,13 @@ def call_stats(latency_ms: float | None, failed: bool) -> ServingStats:
     return stats
 
 
-def shadow_stats(latency_ms: float | None, failed: bool, rows: int, agreed: int) -> ServingStats:
-    """One shadow call: its outcome and how many of its rows agreed with the answer returned."""
+def shadow_stats(
+    latency_ms: float | None, failed: bool, rows: int, agreed: int, *, skipped: bool = False
+) -> ServingStats:
+    """One shadow copy: its outcome and how many of its rows agreed with the answer returned, or
+    (``skipped``) a copy not sent for want of a free slot."""
+    if skipped:
+        return ServingStats(shadow_skipped=1)
     stats = ServingStats(shadow_calls=1, shadow_failures=int(failed), shadow_rows=rows, shadow_agreed=agreed)
     if latency_ms is not None and not failed:
         stats.shadow_latency[latency_bin(latency_ms)] = 1
