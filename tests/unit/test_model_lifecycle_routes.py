@@ -63,6 +63,9 @@ def test_only_a_platform_admin_steers_and_every_change_is_audited(
         ("PUT", "/routing", {"weights": {"1": 50}, "shadow": "1"}, 422, "input.invalid"),
         ("PUT", "/routing", {"weights": {"1": 50}, "reason": "whim"}, 422, "input.invalid"),
         ("PUT", "/routing", {"weights": {"1": 50}, "note": "x"}, 422, "input.invalid"),
+        ("PUT", "/routing", {"weights": {"1": "50"}}, 422, "input.invalid"),
+        ("PUT", "/routing", {"weights": {"x" * 5000: 50}}, 422, "input.invalid"),
+        ("PUT", "/routing", {"shadow": "a#b"}, 422, "input.invalid"),
         ("POST", "/versions/3/promote", {}, 409, "model.version_not_routable"),
         ("POST", "/rollback", {}, 409, "model.rollback_unavailable"),
         ("POST", "/versions/1/retire", {}, 409, "model.default_conflict"),
@@ -85,6 +88,7 @@ def test_refusals_are_problems_with_stable_codes_and_change_nothing(
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == code
+    assert len(response.content) < 2000  # nothing typed is echoed at length
     assert two_versions.entries[CREDIT] == before
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from steward.auth.keys import PLATFORM_ADMIN_SCOPE
 from steward.catalog.lifecycle import LIFECYCLE_REASONS, ModelLifecycle
+from steward.catalog.names import NAME_PATTERN
 from steward.errors import FeatureNotConfigured, Forbidden
 
 from functions.api.deps import CallContext, Context, Lifecycle
@@ -23,35 +24,36 @@ from functions.api.openapi import problem_responses
 from functions.api.schemas import ModelRouting
 
 router = APIRouter(prefix="/admin/models", tags=["admin"])
-Model = Annotated[str, Path(min_length=1, max_length=200)]
-VersionName = Annotated[str, Path(min_length=1, max_length=64)]
+Model = Annotated[str, Path(min_length=1, max_length=64, pattern=f"^{NAME_PATTERN.pattern}$")]
+VersionName = Annotated[str, Path(min_length=1, max_length=64, pattern=f"^{NAME_PATTERN.pattern}$")]
+NAME = f"^{NAME_PATTERN.pattern}$"
 Reason = Annotated[str, Field(json_schema_extra={"enum": list(LIFECYCLE_REASONS)})]
 
 
 class RouteChange(BaseModel):
     """Parts left out keep their value; ``shadow: ""`` ends the shadow copy."""
 
-    model_config = ConfigDict(extra="forbid")
-    weights: dict[str, int] | None = Field(default=None, examples=[{"1": 90, "2": 10}])
-    shadow: str | None = Field(default=None, max_length=64)
+    model_config = ConfigDict(extra="forbid", strict=True)
+    weights: dict[str, int] | None = Field(default=None, examples=[{"1": 90, "2": 10}], max_length=8)
+    shadow: str | None = Field(default=None, pattern=f"^({NAME_PATTERN.pattern})?$")
     sticky: bool | None = None
     reason: Reason = "canary"
 
 
 class VersionChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     reason: Reason = "release"
 
 
 class RollbackChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: str | None = Field(default=None, min_length=1, max_length=64)
+    model_config = ConfigDict(extra="forbid", strict=True)
+    version: str | None = Field(default=None, pattern=NAME)
     reason: Reason = "incident"
 
 
 class RetireChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    new_default: str | None = Field(default=None, min_length=1, max_length=64)
+    model_config = ConfigDict(extra="forbid", strict=True)
+    new_default: str | None = Field(default=None, pattern=NAME)
     take_offline: bool = False
     reason: Reason = "superseded"
 

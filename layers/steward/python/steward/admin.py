@@ -23,6 +23,7 @@ from steward.bootstrap import admin_settings, build_admin
 from steward.catalog import approval as rules
 from steward.catalog.cards import clean_card
 from steward.catalog.lifecycle import LifecycleStore, ModelLifecycle
+from steward.catalog.names import check_name
 from steward.catalog.registry import ModelVersion, Target, serving_default
 from steward.errors import KeyNotFound
 from steward.quality.drift_monitor import checked_drift_reference
@@ -167,8 +168,8 @@ def register_model(
     stored_card = clean_card(card)
     if approval == "approved":
         rules.require_complete_card(stored_card, task, artifact_digest)
-    if not model or not version or version[0] <= "#" or "@" in model:
-        raise ValueError("invalid model or version name")  # '#...' sorts among the entry's items
+    check_name(model, "model")  # also keeps '#' (storage keys) and '@' (model@version) out
+    check_name(version, "version")
     writer = store or build_admin(settings or admin_settings()).registry
     created = int(now if now is not None else time.time())
     mv = ModelVersion(

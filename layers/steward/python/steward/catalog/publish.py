@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
+from steward.catalog.names import NAME_PATTERN as NAME_PATTERN
+from steward.catalog.names import check_name as check_name
 from steward.errors import InvalidInput, StewardError
 
 MANIFEST_FILE = "manifest.json"
 #: The endpoint's model repository in the artifacts bucket (`cdk.inference.MODELS_PREFIX`).
 MODELS_PREFIX = "models/"
 #: Model and version names: conservative, so each is one safe S3 key segment and header value.
-NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
 
@@ -103,13 +104,6 @@ class PublishResult:
     prefix: str
     uploaded: tuple[str, ...]
     unchanged: tuple[str, ...]
-
-
-def check_name(value: str, what: str) -> str:
-    """A model or version name: 1-64 of ``A-Z a-z 0-9 . _ -``, not ``.`` or ``..``."""
-    if not NAME_PATTERN.fullmatch(value) or value in (".", ".."):
-        raise InvalidInput(f"The {what} name must be 1-64 characters of A-Z, a-z, 0-9, '.', '_', '-'.")
-    return value
 
 
 def sha256_file(path: Path) -> str:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from steward.catalog.names import RULE, is_name
+
 #: Weights are integers; the sum may be anything up to this (percentages are the usual use).
 MAX_TOTAL_WEIGHT = 10_000
 #: More versions than this in one split is a mistake, not a canary.
@@ -78,11 +80,13 @@ def parse_weights(spec: str | Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
             try:
                 pairs.append((named, int(text)))
             except ValueError:
-                raise ValueError(f"the weight of version {named!r} is not an integer") from None
+                raise ValueError("every weight must be an integer") from None
     else:
         pairs = [(str(v), w) for v, w in spec.items()]
     seen: dict[str, int] = {}
     for name, weight in pairs:
+        if not is_name(name):
+            raise ValueError(f"weights name versions: {RULE}")
         if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
             raise ValueError(f"the weight of version {name!r} must be an integer >= 0")
         if name in seen:
