@@ -6,19 +6,17 @@ and a typo in ``cdk.json`` fails the synth with a message rather than deploying 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, fields
 from typing import Any
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from steward.controls.model import MAX_RETENTION_DAYS
-from steward.settings import DEFAULT_TENANT_BLOCK_SHARE
+from steward.settings import CORS_ORIGIN_PATTERN, DEFAULT_TENANT_BLOCK_SHARE
 from steward.ttl_cache import DEFAULT_TTL_S
 
 STAGES_CONTEXT_KEY = "steward:stages"
 #: An exact browser origin: https with a host (and port), or plain http on the loopback host.
-_ORIGIN = re.compile(r"https://[a-z0-9.-]+(:[0-9]{1,5})?|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?")
 _RETENTION = logs.RetentionDays
 LOG_RETENTION_DAYS: dict[int, logs.RetentionDays] = {
     1: _RETENTION.ONE_DAY,
@@ -164,7 +162,7 @@ class StageSettings:
                 f"audit_lock_mode must be GOVERNANCE or COMPLIANCE, got {self.audit_lock_mode!r}"
             )
         for origin in self.cors_allow_origins:
-            if not _ORIGIN.fullmatch(origin):
+            if not CORS_ORIGIN_PATTERN.fullmatch(origin):
                 raise ValueError(
                     f"cors_allow_origins: {origin!r} is not an exact https origin (or http://localhost)"
                 )

@@ -951,10 +951,10 @@ class InMemoryServingStatsStore:
         key = (model, version, window, tenant_id)
         self.cells[key] = self.cells.get(key, self._empty()).merge(stats)
 
-    def read(self, model: str, version: str, windows: set[str], tenant_id: str | None) -> Any:
+    def read(self, model: str, version: str, windows: set[str], tenant_id: str) -> Any:
         total = self._empty()
         for (m, v, w, t), stats in self.cells.items():
-            if (m, v) == (model, version) and w in windows and tenant_id in (None, t):
+            if (m, v) == (model, version) and w in windows and tenant_id == t:
                 total = total.merge(stats)
         return total
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from steward.settings import CORS_ORIGIN_PATTERN
 
 #: Response headers a browser client may read: the disclosure of what answered
 #: (`docs/contracts.md`), the rate-limit state and when to retry.
@@ -40,7 +41,7 @@ class CorsSettings(BaseSettings):
     @classmethod
     def _exact(cls, value: str) -> str:
         for origin in filter(None, (o.strip() for o in value.split(","))):
-            if "*" in origin or not origin.startswith(("https://", "http://localhost", "http://127.0.0.1")):
+            if not CORS_ORIGIN_PATTERN.fullmatch(origin):
                 raise ValueError("CORS origins must be exact https origins (or http on localhost)")
         return value
 

@@ -7,6 +7,7 @@ customer request. Explicit argument > environment variable > default derived fro
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
@@ -27,6 +28,11 @@ MAX_FILE_BYTES = 4_500_000
 LOCAL_BACKEND_URL = "http://127.0.0.1:8080"
 #: The share of a tenant's requests that may be blocked before the block-rate alarm counts them
 #: (``BlockedExcess``, `steward.tenant_signals`); the stage's ``tenantBlockShareAlarm``.
+#: A browser origin the API may allow (CORS): an exact https origin, or http on localhost. The
+#: CDK stage settings and the api function check it with this same pattern.
+CORS_ORIGIN_PATTERN = re.compile(
+    r"https://[a-z0-9.-]+(:[0-9]{1,5})?|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?"
+)
 DEFAULT_TENANT_BLOCK_SHARE = 0.2
 
 

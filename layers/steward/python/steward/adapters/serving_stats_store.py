@@ -2,21 +2,31 @@
 
 Item: pk ``serving#<model>#<version>``, sk ``<window>#<tenant>`` (window = UTC day), numeric
 attributes from `steward.quality.serving.ServingStats.to_attributes` (``calls``, ``failures``,
-``lat_<bin>``, ``shadow_*``). Every write is one ``UpdateItem`` that ADDs, so concurrent writers
-never lose a count; no request content is stored. One partition per version: a comparison reads
+``lat_<bin>``, ``shadow_*``) and ``expires_at`` (TTL, `RETENTION_DAYS` after the day). Every write
+is one ``UpdateItem`` that ADDs, so concurrent writers never lose a count; no request content is
+stored. One partition per version: a comparison reads
 a version's days and tenants in one query.
 """
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from steward.adapters.aws import DynamoTable
 from steward.adapters.ddb_codec import from_item
 from steward.quality.serving import ServingStats
 
+
+class ServingStatsUnavailable(Exception):
+    """Some days stayed unread after retries (the comparison shows the view as unavailable)."""
+
+
 #: BatchGetItem's limit of keys per call.
 BATCH_KEYS = 100
+#: How long a day's counters are kept (a year of comparisons, like the drift sketches).
+RETENTION_DAYS = 400
 
 
 def serving_pk(model: str, version: str) -> str:
@@ -30,33 +40,23 @@ class DynamoServingStatsStore(DynamoTable):
             return
         names = {f"#a{i}": name for i, name in enumerate(attributes)}
         values = {f":v{i}": {"N": str(n)} for i, n in enumerate(attributes.values())}
+        day = datetime.strptime(window, "%Y-%m-%d").replace(tzinfo=UTC)
+        expires = int((day + timedelta(days=RETENTION_DAYS)).timestamp())
         self.client.update_item(
             TableName=self._table,
             Key={"pk": {"S": serving_pk(model, version)}, "sk": {"S": f"{window}#{tenant_id}"}},
-            UpdateExpression="ADD " + ", ".join(f"#a{i} :v{i}" for i in range(len(attributes))),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
+            UpdateExpression="ADD "
+            + ", ".join(f"#a{i} :v{i}" for i in range(len(attributes)))
+            + " SET #exp = :exp",
+            ExpressionAttributeNames={**names, "#exp": "expires_at"},
+            ExpressionAttributeValues={**values, ":exp": {"N": str(expires)}},
         )
 
-    def read(self, model: str, version: str, windows: set[str], tenant_id: str | None) -> ServingStats:
-        """The sum over ``windows``: one tenant's items by key (BatchGetItem, never another
-        tenant's), or every tenant's with None (the report's Query)."""
+    def read(self, model: str, version: str, windows: set[str], tenant_id: str) -> ServingStats:
+        """One tenant's sum over ``windows``, read by key (BatchGetItem: never another tenant's)."""
         total = ServingStats()
-        if tenant_id is not None:
-            for item in self._tenant_items(model, version, sorted(windows), tenant_id):
-                total = total.merge(ServingStats.from_attributes(from_item(item)))
-            return total
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": serving_pk(model, version)}},
-        }
-        for page in self._pages("query", request):
-            for item in page.get("Items", []):
-                data = from_item(item)
-                window, _, tenant = str(data.get("sk", "")).partition("#")
-                if window in windows and (tenant_id is None or tenant == tenant_id):
-                    total = total.merge(ServingStats.from_attributes(data))
+        for item in self._tenant_items(model, version, sorted(windows), tenant_id):
+            total = total.merge(ServingStats.from_attributes(from_item(item)))
         return total
 
     def _tenant_items(
@@ -67,10 +67,13 @@ class DynamoServingStatsStore(DynamoTable):
         for start in range(0, len(windows), BATCH_KEYS):
             keys = [{"pk": pk, "sk": {"S": f"{w}#{tenant_id}"}} for w in windows[start : start + BATCH_KEYS]]
             request: dict[str, Any] = {self._table: {"Keys": keys}}
-            for _attempt in range(5):  # unprocessed keys (throttling) are asked again
+            for attempt in range(5):  # unprocessed keys (throttling) are asked again, backing off
                 answer = self.client.batch_get_item(RequestItems=request)
                 items.extend(answer.get("Responses", {}).get(self._table, []))
                 request = answer.get("UnprocessedKeys") or {}
                 if not request:
                     break
+                time.sleep(0.05 * 2**attempt)
+            else:
+                raise ServingStatsUnavailable()  # a partial sum would understate the version
         return items

@@ -26,7 +26,7 @@ from steward.errors import InvalidInput, ModelNotFound, ServiceDisabled
 from steward.fairness.monitor import threshold_of
 from steward.quality.drift_monitor import DriftReference, DriftSketchStore, drift_document
 from steward.quality.monitor import QualityStore, merged, quality_metrics, thresholds_of
-from steward.quality.serving import ServingStats
+from steward.quality.serving import ServingStatsStore
 
 logger = logging.getLogger("steward.quality")
 
@@ -46,15 +46,11 @@ class FigureSource(Protocol):
     ) -> Mapping[str, Any] | None: ...
 
 
-class ServingStatsReader(Protocol):
-    def read(self, model: str, version: str, windows: set[str], tenant_id: str | None) -> ServingStats: ...
-
-
 @dataclass(frozen=True)
 class ServingFigures:
     """Latency, error rate and shadow agreement of a version (`steward.quality.serving`)."""
 
-    store: ServingStatsReader
+    store: ServingStatsStore
     name: str = "serving"
 
     def figures(self, tenant_id: str, mv: ModelVersion, windows: Sequence[str]) -> Mapping[str, Any] | None:

@@ -259,19 +259,25 @@ class DriftMonitor:
     #: Failures so far in this process (also logged, and handed to ``on_failure``: a metric).
     failures: int = 0
     on_failure: Callable[[str], None] | None = None
-    _parsed: dict[tuple[str, str, int], DriftReference | None] = field(default_factory=dict, repr=False)
+    #: (model, version) -> (the stored mapping, its parse): a re-registered profile is a new mapping.
+    _parsed: dict[tuple[str, str], tuple[Mapping[str, Any], DriftReference | None]] = field(
+        default_factory=dict, repr=False
+    )
 
     def reference(self, version: ModelVersion) -> DriftReference | None:
         """The version's parsed reference (parsed once per stored mapping), None when it has none."""
         raw = version.drift_profile
         if not raw:
             return None
-        key = (version.model, version.version, id(raw))
-        if key not in self._parsed:
-            if len(self._parsed) > 256:
-                self._parsed.clear()
-            self._parsed[key] = DriftReference.from_dict(raw)
-        return self._parsed[key]
+        key = (version.model, version.version)
+        cached = self._parsed.get(key)
+        if cached is not None and cached[0] is raw:  # the same object the registry cache holds
+            return cached[1]
+        if len(self._parsed) > 256:
+            self._parsed.clear()
+        parsed = DriftReference.from_dict(raw)
+        self._parsed[key] = (raw, parsed)
+        return parsed
 
     def observe_inference(
         self,

@@ -168,6 +168,6 @@ class ServingStatsStore(Protocol):
 
     def add(self, tenant_id: str, model: str, version: str, window: str, stats: ServingStats) -> None: ...
 
-    def read(self, model: str, version: str, windows: set[str], tenant_id: str | None) -> ServingStats:
-        """The sum over ``windows`` for one tenant (every tenant with None)."""
+    def read(self, model: str, version: str, windows: set[str], tenant_id: str) -> ServingStats:
+        """One tenant's sum over ``windows``."""
         ...
