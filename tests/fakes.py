@@ -78,7 +78,13 @@ class InMemoryRegistryStore:
         return list(reversed(self.events.get(model, [])))[:limit]
 
     def put_entry(self, entry: ModelEntry) -> None:
-        self.entries[entry.model] = entry
+        """As DynamoDB's conditional write: only over the revision read (`ModelChanged`)."""
+        from steward.errors import ModelChanged
+
+        stored = self.entries.get(entry.model)
+        if stored is not None and stored.revision != entry.revision:
+            raise ModelChanged()
+        self.entries[entry.model] = replace(entry, revision=entry.revision + 1)
 
     def put_version(self, version: ModelVersion) -> None:
         if version.version == MODEL_ITEM_SK:

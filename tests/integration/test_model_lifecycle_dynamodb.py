@@ -84,3 +84,17 @@ def test_serving_counters_add_concurrently_and_read_per_tenant(names: ResourceNa
     assert acme.figures()["latency_p99_ms"] == pytest.approx(2 ** (15 / 4), rel=1e-3)  # 12 ms's bin
     assert stats.read(model, "1", {"2026-12-01"}, "acme").calls == 40
     assert stats.read(model, "1", days, "globex").calls == 1  # each tenant reads its own only
+
+
+def test_a_change_based_on_a_stale_read_is_refused_not_lost(names: ResourceNames) -> None:
+    from steward.errors import ModelChanged
+
+    store = DynamoRegistryStore(names.models_table.name, region=REGION)
+    model = _model(store)
+    stale = store.get_model(model).entry  # an admin reads the entry ...
+    assert stale is not None
+    ModelLifecycle(store).promote(model, "2", actor="k1")  # ... another promotes meanwhile
+    with pytest.raises(ModelChanged):  # ... so the first one's write, from its stale read, is refused
+        store.put_entry(stale)
+    entry = store.get_model(model).entry
+    assert entry is not None and entry.default_version == "2" and entry.revision == stale.revision + 1

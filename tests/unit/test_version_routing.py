@@ -301,3 +301,25 @@ def test_shadow_copies_beyond_the_free_slots_are_skipped_and_counted() -> None:
         __import__("time").sleep(0.01)
     assert sum(s.shadow_calls for s in kept) == 2  # late copies are counted when they end
     assert sum(s.shadow_agreed for s in kept) == 4
+
+
+def test_two_admins_at_once_one_wins_the_other_is_told() -> None:
+    from steward.errors import ModelChanged
+
+    store = store_with(("1", "approved"), ("2", "approved"))
+    lifecycle = ModelLifecycle(store)
+    real_get = store.get_model
+    reads: list[Any] = []
+
+    def get_then_race(model: str) -> Any:
+        doc = real_get(model)
+        if not reads:  # the first read of the route: another admin promotes right after it
+            reads.append(doc)
+            lifecycle.promote(MODEL, "2", actor="other")
+        return doc
+
+    store.get_model = get_then_race  # type: ignore[method-assign]
+    with pytest.raises(ModelChanged):
+        lifecycle.route(MODEL, weights="1=90,2=10", shadow=None, sticky=None, actor="me")
+    store.get_model = real_get  # type: ignore[method-assign]
+    assert store.entries[MODEL].default_version == "2" and store.entries[MODEL].routing.weights == ()

@@ -192,6 +192,13 @@ class VersionNotRoutable(StewardError):
     default_detail = "Only approved versions take traffic."
 
 
+class ModelChanged(StewardError):
+    """Another admin changed the model between this change's read and its write."""
+
+    status, code, title = 409, "model.concurrent_change", "Model changed concurrently"
+    default_detail = "Another change to this model landed first; read its routing again and retry."
+
+
 class RollbackUnavailable(StewardError):
     """``rollback`` with no earlier default recorded and no version named."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 from steward.adapters.aws import DynamoTable
@@ -25,6 +26,7 @@ from steward.catalog.registry import (
     Target,
 )
 from steward.catalog.routing_plan import RoutePlan
+from steward.errors import ModelChanged
 
 HISTORY_PREFIX = "#history#"
 
@@ -41,6 +43,7 @@ def entry_to_item(entry: ModelEntry) -> dict[str, Any]:
             "created_at": entry.created_at,
             "routing": entry.routing.to_dict(),
             "previous_default": entry.previous_default,
+            "revision": entry.revision,
         }
     )
 
@@ -76,6 +79,7 @@ def _entry(data: dict[str, Any]) -> ModelEntry:
         created_at=int(data.get("created_at") or 0),
         routing=RoutePlan.from_dict(data.get("routing")),
         previous_default=str(data.get("previous_default") or ""),
+        revision=int(data.get("revision") or 0),
     )
 
 
@@ -142,7 +146,17 @@ class DynamoRegistryStore(DynamoTable):
         return [document_from_items(items) for _, items in sorted(grouped.items())]
 
     def put_entry(self, entry: ModelEntry) -> None:
-        self.client.put_item(TableName=self._table, Item=entry_to_item(entry))
+        """Conditional on the revision read (an entry from before revisions counts as 0)."""
+        try:
+            self.client.put_item(
+                TableName=self._table,
+                Item=entry_to_item(replace(entry, revision=entry.revision + 1)),
+                ConditionExpression="attribute_not_exists(#rev) OR #rev = :rev",
+                ExpressionAttributeNames={"#rev": "revision"},
+                ExpressionAttributeValues={":rev": {"N": str(entry.revision)}},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise ModelChanged() from None
 
     def put_version(self, version: ModelVersion) -> None:
         self.client.put_item(TableName=self._table, Item=version_to_item(version))

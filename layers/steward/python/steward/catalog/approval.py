@@ -23,7 +23,10 @@ from steward.errors import CardIncomplete, DefaultVersionConflict, VersionNotFou
 class RegistryWriter(Protocol):
     def get_model(self, model: str) -> ModelDocument: ...
 
-    def put_entry(self, entry: ModelEntry) -> None: ...
+    def put_entry(self, entry: ModelEntry) -> None:
+        """Store ``entry`` as revision ``entry.revision + 1`` if the stored one is still
+        ``entry.revision`` (or absent); `ModelChanged` otherwise."""
+        ...
 
     def put_version(self, version: ModelVersion) -> None: ...
 
@@ -77,6 +80,7 @@ def register_version(
         created_at=existing.created_at if existing else mv.created_at,
         routing=existing.routing if existing else RoutePlan(),
         previous_default=existing.previous_default if existing else "",
+        revision=existing.revision if existing else 0,
     )
     entry = with_default(entry, _default_after_register(existing, serving, mv, make_default), serving)
     if approval != "approved":  # a version re-registered as pending leaves the split at once

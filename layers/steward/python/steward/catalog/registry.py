@@ -74,6 +74,9 @@ class ModelEntry:
     routing: RoutePlan = field(default_factory=RoutePlan)
     #: The default before the last promotion or rollback: what ``rollback`` returns to.
     previous_default: str = ""
+    #: How many times the entry was written: each write is conditional on the revision it read,
+    #: so two admins changing a model at once can't silently undo each other (`ModelChanged`).
+    revision: int = 0
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,12 @@ def _begin(call: EmbeddingCall, privacy: PrivacyGuard, usage: UsageGuard) -> _Pe
     return _Pending(call, guard, policy, [str(t) for t in redacted["inputs"][0]["data"]])
 
 
+def _caller(carried: Sequence[tuple[_Pending, int, int]]) -> str:
+    """The tenant a shared backend call is counted for: its first member's (calls share a backend
+    call only within one request or one batch chunk, i.e. one caller)."""
+    return carried[0][0].call.ctx.draft.tenant_id
+
+
 def _send(router: Router, members: Sequence[_Pending], serving: ServingMonitor) -> None:
     """Backend calls of at most the version's batch limit over the members' texts, in order."""
     mv = members[0].call.resolved.version
@@ -119,15 +125,15 @@ def _send(router: Router, members: Sequence[_Pending], serving: ServingMonitor) 
             for p, _, _ in carried:
                 p.call.ctx.draft.backend_attempts += 1
                 p.failure = p.failure or error
-                serving.observe(p.call.ctx.draft.tenant_id, mv, None, failed=is_backend_fault(error))
+            serving.observe(_caller(carried), mv, None, failed=is_backend_fault(error))
             continue
+        serving.observe(_caller(carried), mv, result.latency_ms, failed=False)  # once per backend call
         whole = len(carried) == 1 and carried[0][2] == len(batch)
         offset = 0
         for p, first, count in carried:
             draft = p.call.ctx.draft
             draft.backend_attempts += result.attempts
             draft.backend_latency_ms = (draft.backend_latency_ms or 0.0) + result.latency_ms
-            serving.observe(draft.tenant_id, mv, result.latency_ms, failed=False)
             if p.failure is None:
                 try:
                     part = result.payload if whole else _slice(result.payload, output_name, offset, count)

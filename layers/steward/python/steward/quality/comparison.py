@@ -193,15 +193,17 @@ class VersionReview:
         """The newest `MAX_VERSIONS` approved versions the caller may call now (a switched-off
         one is left out rather than failing the page)."""
         chosen: list[ResolvedModel] = []
+        refusal: ServiceDisabled | None = None
         for version in reversed(self.catalog.registry.approved_versions(ctx.principal, model)):
             try:
                 chosen.append(self.catalog.resolve(ctx, model, version))
-            except ServiceDisabled:
+            except ServiceDisabled as error:
+                refusal = error
                 continue
             if len(chosen) == MAX_VERSIONS:
                 break
-        if not chosen:
-            raise ModelNotFound()
+        if not chosen:  # every version switched off: the model's own answer (503)
+            raise refusal or ModelNotFound()
         return chosen[::-1]
 
     def _figures(self, tenant_id: str, mv: ModelVersion, windows: Sequence[str]) -> dict[str, Any]:
