@@ -366,7 +366,8 @@ class ApiConstruct(Construct):
         allow("ServingStatsRead", ["dynamodb:BatchGetItem"], names.fairness_table)
         # Admin routes (admin scope enforced in the app): a new privacy policy version; a model's
         # routing, promotion, rollback and retirement (platform-admin): the entry, a version's
-        # approval and a history event are PutItems (steward.adapters.registry_store).
+        # approval and a history event are PutItems, entry and event in one transaction
+        # (steward.adapters.registry_store).
         allow("PrivacyPolicyWrite", ["dynamodb:PutItem"], names.policies_table)
         allow("ModelLifecycleWrite", ["dynamodb:PutItem"], names.models_table)
         # Admin key routes (steward.adapters.key_store): read a key (GetItem), create one

@@ -74,6 +74,10 @@ class InMemoryRegistryStore:
     def append_history(self, model: str, event: VersionEvent) -> None:
         self.events.setdefault(model, []).append(event)
 
+    def put_entry_with_event(self, entry: ModelEntry, event: VersionEvent) -> None:
+        self.put_entry(entry)  # raises before the event is kept, as the transaction would
+        self.append_history(entry.model, event)
+
     def history(self, model: str, limit: int = 50) -> list[VersionEvent]:
         return list(reversed(self.events.get(model, [])))[:limit]
 

@@ -148,26 +148,37 @@ class DynamoRegistryStore(DynamoTable):
     def put_entry(self, entry: ModelEntry) -> None:
         """Conditional on the revision read (an entry from before revisions counts as 0)."""
         try:
-            self.client.put_item(
-                TableName=self._table,
-                Item=entry_to_item(replace(entry, revision=entry.revision + 1)),
-                ConditionExpression="attribute_not_exists(#rev) OR #rev = :rev",
-                ExpressionAttributeNames={"#rev": "revision"},
-                ExpressionAttributeValues={":rev": {"N": str(entry.revision)}},
-            )
+            self.client.put_item(**self._entry_put(entry))
         except self.client.exceptions.ConditionalCheckFailedException:
             raise ModelChanged() from None
+
+    def put_entry_with_event(self, entry: ModelEntry, event: VersionEvent) -> None:
+        """The entry (conditional, as `put_entry`) and its history event in one transaction."""
+        history = {"TableName": self._table, "Item": _event_item(entry.model, event)}
+        try:
+            self.client.transact_write_items(
+                TransactItems=[{"Put": self._entry_put(entry)}, {"Put": history}]
+            )
+        except self.client.exceptions.TransactionCanceledException as error:
+            reasons = error.response.get("CancellationReasons") or []
+            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+                raise ModelChanged() from None
+            raise
+
+    def _entry_put(self, entry: ModelEntry) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Item": entry_to_item(replace(entry, revision=entry.revision + 1)),
+            "ConditionExpression": "attribute_not_exists(#rev) OR #rev = :rev",
+            "ExpressionAttributeNames": {"#rev": "revision"},
+            "ExpressionAttributeValues": {":rev": {"N": str(entry.revision)}},
+        }
 
     def put_version(self, version: ModelVersion) -> None:
         self.client.put_item(TableName=self._table, Item=version_to_item(version))
 
     def append_history(self, model: str, event: VersionEvent) -> None:
-        fields = {k: v for k, v in event.to_dict().items() if k != "version"}
-        # Written-at in ms orders the events (``at`` is the event's own second); the suffix keeps
-        # two writes in one millisecond apart.
-        sk = f"{HISTORY_PREFIX}{time.time_ns() // 1_000_000:013d}#{uuid.uuid4().hex[:8]}"
-        item = to_item({**fields, "model": model, "version": sk, "event_version": event.version})
-        self.client.put_item(TableName=self._table, Item=item)
+        self.client.put_item(TableName=self._table, Item=_event_item(model, event))
 
     def history(self, model: str, limit: int = HISTORY_LIMIT) -> list[VersionEvent]:
         page = self.client.query(
@@ -179,6 +190,14 @@ class DynamoRegistryStore(DynamoTable):
             Limit=limit,
         )
         return [_event(from_item(item)) for item in page.get("Items", [])]
+
+
+def _event_item(model: str, event: VersionEvent) -> dict[str, Any]:
+    fields = {k: v for k, v in event.to_dict().items() if k != "version"}
+    # Written-at in ms orders the events (``at`` is the event's own second); the suffix keeps two
+    # writes in one millisecond apart.
+    sk = f"{HISTORY_PREFIX}{time.time_ns() // 1_000_000:013d}#{uuid.uuid4().hex[:8]}"
+    return to_item({**fields, "model": model, "version": sk, "event_version": event.version})
 
 
 def _event(data: dict[str, Any]) -> VersionEvent:

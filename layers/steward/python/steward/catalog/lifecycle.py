@@ -81,6 +81,10 @@ class VersionEvent:
 class LifecycleStore(RegistryWriter, Protocol):
     def append_history(self, model: str, event: VersionEvent) -> None: ...
 
+    def put_entry_with_event(self, entry: ModelEntry, event: VersionEvent) -> None:
+        """`put_entry` and `append_history` at once: the traffic changes with its history or not at all."""
+        ...
+
     def history(self, model: str, limit: int = HISTORY_LIMIT) -> list[VersionEvent]:
         """Newest first."""
         ...
@@ -163,10 +167,8 @@ class ModelLifecycle:
         updated = RoutePlan(
             weights=split, shadow=new_shadow, sticky=plan.sticky if sticky is None else sticky
         )
-        self.store.put_entry(replace(entry, routing=updated))
-        self._record(
-            model, "routed", new_shadow or _main_version(split, entry), actor, reason, updated.to_dict()
-        )
+        event = self._event("routed", _main_version(split, entry), actor, reason, updated.to_dict())
+        self.store.put_entry_with_event(replace(entry, routing=updated), event)
         return routing_view(self.store.get_model(model))
 
     def promote(self, model: str, version: str, *, actor: str, reason: str = "release") -> dict[str, Any]:
@@ -226,9 +228,13 @@ class ModelLifecycle:
             rules.with_default(entry, version, serving),
             routing=RoutePlan(shadow="" if plan.shadow == version else plan.shadow, sticky=plan.sticky),
         )
-        self.store.put_entry(updated)
-        self._record(model, event, version, actor, reason, {"from": before})
+        self.store.put_entry_with_event(updated, self._event(event, version, actor, reason, {"from": before}))
         return routing_view(self.store.get_model(model))
+
+    def _event(
+        self, event: str, version: str, actor: str, reason: str, details: Mapping[str, Any]
+    ) -> VersionEvent:
+        return VersionEvent(int(self._clock()), event, version, actor, reason, details)
 
     def _record(
         self, model: str, event: str, version: str, actor: str, reason: str, details: Mapping[str, Any]
