@@ -1001,6 +1001,7 @@ class InMemoryDriftStore:
             if m == model and v == version and first_window <= w <= last_window and tenant_id in (None, t)
         ]
 
-    def day(self, model: str, version: str, tenant_id: str, window: str, profile: str) -> Any:
-        found = self.sketches(model, version, window, window, tenant_id)
-        return next((s for s in found if s.profile == profile), None)
+    def days(self, model: str, version: str, tenant_id: str, windows: Any, profile: str) -> list[Any]:
+        wanted = set(windows)
+        found = self.sketches(model, version, min(wanted), max(wanted), tenant_id) if wanted else []
+        return [s for s in found if s.profile == profile and s.window in wanted]

@@ -81,8 +81,8 @@ def test_stored_counts_equal_direct_counting_under_concurrent_requests(
     assert monitor.failures == 0
     assert stored.rows == len(rows)
     assert to_sketch(reference.profile, stored).counts == expected.counts
-    assert store.day(model, "1", "acme", today, reference.profile.fingerprint) == stored
-    assert store.day(model, "1", "globex", today, reference.profile.fingerprint) is None
+    assert store.days(model, "1", "acme", [today], reference.profile.fingerprint) == [stored]
+    assert store.days(model, "1", "globex", [today], reference.profile.fingerprint) == []
 
 
 def test_the_report_lambda_writes_drift_reports_and_metrics(

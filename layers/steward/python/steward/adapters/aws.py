@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -100,6 +101,15 @@ def reset_clients() -> None:
         _clients.clear()
 
 
+#: BatchGetItem's limit of keys per call, and how often unprocessed keys are asked again.
+BATCH_GET_KEYS = 100
+BATCH_GET_ATTEMPTS = 5
+
+
+class BatchReadIncomplete(Exception):
+    """Some keys stayed unprocessed after every retry (the caller shows the view as unavailable)."""
+
+
 class DynamoTable:
     """Base of the DynamoDB stores: one table, a client made on first use (or injected).
 
@@ -135,6 +145,26 @@ class DynamoTable:
             if not last:
                 return
             request["ExclusiveStartKey"] = last
+
+    def _batch_get(self, keys: list[dict[str, Any]], *, consistent: bool = False) -> list[dict[str, Any]]:
+        """The items of ``keys`` that exist (any order), 100 keys per ``BatchGetItem``; keys left
+        unprocessed (throttling) are asked again with backoff, and `BatchReadIncomplete` is raised
+        rather than a partial answer that would understate what was counted."""
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            request: dict[str, Any] = {
+                self._table: {"Keys": keys[start : start + BATCH_GET_KEYS], "ConsistentRead": consistent}
+            }
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                answer = self.client.batch_get_item(RequestItems=request)
+                items.extend(answer.get("Responses", {}).get(self._table, []))
+                request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(0.05 * 2**attempt)
+            else:
+                raise BatchReadIncomplete()
+        return items
 
     def _bounded_client(self, max_attempts: int) -> Any:
         return client(

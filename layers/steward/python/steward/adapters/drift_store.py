@@ -17,6 +17,7 @@ DynamoDB applies atomically, so concurrent requests all count and no read preced
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from steward.adapters.aws import DynamoTable
@@ -94,13 +95,14 @@ class DynamoDriftStore(DynamoTable):
                     found.append(stored)
         return found
 
-    def day(self, model: str, version: str, tenant_id: str, window: str, profile: str) -> StoredSketch | None:
-        found = self.client.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": drift_pk(model, version)}, "sk": {"S": drift_sk(window, tenant_id, profile)}},
-            ConsistentRead=True,
-        ).get("Item")
-        return None if found is None else _stored(from_item(found))
+    def days(
+        self, model: str, version: str, tenant_id: str, windows: Sequence[str], profile: str
+    ) -> list[StoredSketch]:
+        """The tenant's sketches of ``windows`` by key, in one BatchGetItem per 100 days."""
+        pk = {"S": drift_pk(model, version)}
+        keys = [{"pk": pk, "sk": {"S": drift_sk(w, tenant_id, profile)}} for w in windows]
+        stored = (_stored(from_item(item)) for item in self._batch_get(keys, consistent=True))
+        return sorted((s for s in stored if s is not None), key=lambda s: s.window)
 
 
 def _stored(data: dict[str, Any]) -> StoredSketch | None:

@@ -10,7 +10,6 @@ a version's days and tenants in one query.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,13 +17,6 @@ from steward.adapters.aws import DynamoTable
 from steward.adapters.ddb_codec import from_item
 from steward.quality.serving import ServingStats
 
-
-class ServingStatsUnavailable(Exception):
-    """Some days stayed unread after retries (the comparison shows the view as unavailable)."""
-
-
-#: BatchGetItem's limit of keys per call.
-BATCH_KEYS = 100
 #: How long a day's counters are kept (a year of comparisons, like the drift sketches).
 RETENTION_DAYS = 400
 
@@ -63,17 +55,4 @@ class DynamoServingStatsStore(DynamoTable):
         self, model: str, version: str, windows: list[str], tenant_id: str
     ) -> list[dict[str, Any]]:
         pk = {"S": serving_pk(model, version)}
-        items: list[dict[str, Any]] = []
-        for start in range(0, len(windows), BATCH_KEYS):
-            keys = [{"pk": pk, "sk": {"S": f"{w}#{tenant_id}"}} for w in windows[start : start + BATCH_KEYS]]
-            request: dict[str, Any] = {self._table: {"Keys": keys}}
-            for attempt in range(5):  # unprocessed keys (throttling) are asked again, backing off
-                answer = self.client.batch_get_item(RequestItems=request)
-                items.extend(answer.get("Responses", {}).get(self._table, []))
-                request = answer.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(0.05 * 2**attempt)
-            else:
-                raise ServingStatsUnavailable()  # a partial sum would understate the version
-        return items
+        return self._batch_get([{"pk": pk, "sk": {"S": f"{w}#{tenant_id}"}} for w in windows])

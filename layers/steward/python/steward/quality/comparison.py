@@ -108,8 +108,7 @@ class DriftFigures:
         if reference is None:
             return None
         fingerprint = reference.profile.fingerprint
-        found = (self.store.day(mv.model, mv.version, tenant_id, w, fingerprint) for w in windows)
-        stored = [s for s in found if s is not None]
+        stored = self.store.days(mv.model, mv.version, tenant_id, windows, fingerprint)
         if not stored:
             return None
         period = drift_document(reference, stored, period=f"{windows[0]}..{windows[-1]}")["period"]

@@ -193,8 +193,10 @@ class DriftSketchStore(Protocol):
         """Every tenant's (or one tenant's) sketches of the days in range (the report's read)."""
         ...
 
-    def day(self, model: str, version: str, tenant_id: str, window: str, profile: str) -> StoredSketch | None:
-        """One tenant's sketch of one day in one profile's bins (the api's read: by key, no query)."""
+    def days(
+        self, model: str, version: str, tenant_id: str, windows: Sequence[str], profile: str
+    ) -> list[StoredSketch]:
+        """One tenant's sketches of ``windows`` in one profile's bins (the api's read: by key)."""
         ...
 
 
@@ -468,9 +470,6 @@ class DriftService:
             return out
         fingerprint = reference.profile.fingerprint
         windows = [window_of(now - i * 86_400) for i in range(max(1, min(days, MAX_DAYS)))]
-        found = (
-            self.store.day(resolved.entry.model, mv.version, ctx.tenant_id, w, fingerprint) for w in windows
-        )
-        stored = [s for s in found if s is not None]
+        stored = self.store.days(resolved.entry.model, mv.version, ctx.tenant_id, windows, fingerprint)
         document = drift_document(reference, stored, period=f"{first}..{last}", min_samples=self.min_samples)
         return {**out, "monitored": True, **document}
