@@ -199,6 +199,13 @@ class ModelChanged(StewardError):
     default_detail = "Another change to this model landed first; read its routing again and retry."
 
 
+class MonitoringUnavailable(StewardError):
+    """Monitoring counters could not all be read (the store kept throttling): no partial figures."""
+
+    status, code, title = 503, "monitoring.unavailable", "Monitoring figures unavailable"
+    default_detail = "The monitoring figures could not be read completely. Retry later."
+
+
 class RollbackUnavailable(StewardError):
     """``rollback`` with no earlier default recorded and no version named."""
 

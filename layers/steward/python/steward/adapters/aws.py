@@ -20,6 +20,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from steward.errors import MonitoringUnavailable
+
 _lock = threading.Lock()
 _clients: dict[tuple[str, str, float, float, int], Any] = {}
 
@@ -106,10 +108,6 @@ BATCH_GET_KEYS = 100
 BATCH_GET_ATTEMPTS = 5
 
 
-class BatchReadIncomplete(Exception):
-    """Some keys stayed unprocessed after every retry (the caller shows the view as unavailable)."""
-
-
 class DynamoTable:
     """Base of the DynamoDB stores: one table, a client made on first use (or injected).
 
@@ -148,7 +146,7 @@ class DynamoTable:
 
     def _batch_get(self, keys: list[dict[str, Any]], *, consistent: bool = False) -> list[dict[str, Any]]:
         """The items of ``keys`` that exist (any order), 100 keys per ``BatchGetItem``; keys left
-        unprocessed (throttling) are asked again with backoff, and `BatchReadIncomplete` is raised
+        unprocessed (throttling) are asked again with backoff, and `MonitoringUnavailable` (503) is raised
         rather than a partial answer that would understate what was counted."""
         items: list[dict[str, Any]] = []
         for start in range(0, len(keys), BATCH_GET_KEYS):
@@ -163,7 +161,7 @@ class DynamoTable:
                     break
                 time.sleep(0.05 * 2**attempt)
             else:
-                raise BatchReadIncomplete()
+                raise MonitoringUnavailable()
         return items
 
     def _bounded_client(self, max_attempts: int) -> Any:
