@@ -20,11 +20,11 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from steward.catalog.registry import ModelVersion, ResolvedModel
 from steward.context import RequestContext
+from steward.fairness.monitor import window_of as window_of  # sketches are kept per UTC day
 from steward.inference.oip_tensors import row_major
 from steward.quality.drift import (
     PSI_THRESHOLD,
@@ -49,11 +49,6 @@ SHARE_DRIFTED_ALARM = 0.5
 RETENTION_DAYS = 400
 MAX_DAYS = 90
 Kind = Literal["tabular", "embedding"]
-
-
-def window_of(epoch_s: float) -> str:
-    """Sketches are kept per UTC day: ``YYYY-MM-DD``."""
-    return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%d")
 
 
 def embedding_row(embedding: Sequence[float], centroid: Sequence[float]) -> dict[str, float]:
