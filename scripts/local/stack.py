@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from steward.cli_target import LOCAL_CREDENTIALS
+from steward.cli_target import LOCAL_CREDENTIALS, LOCAL_TIMEOUTS
 from steward.resources import ResourceNames
 
 from scripts.local.event_pump import EventPump, SweepSchedule
@@ -159,9 +159,7 @@ class LocalStack:
             "POWERTOOLS_METRICS_NAMESPACE": "Steward",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
-            # moto in one process answers in up to hundreds of ms under load, not DynamoDB's few:
-            # every AWS client's bound is widened so a busy local stack is not an outage.
-            "STEWARD_AWS_TIMEOUT_SCALE": "4",
+            **LOCAL_TIMEOUTS,
             # EMF lines are for CloudWatch: locally the archiver's would print on every batch.
             "POWERTOOLS_METRICS_DISABLED": "true",
             # The deep PII path, for tenant policies that pick it (the model is in the default build).

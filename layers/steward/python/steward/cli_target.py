@@ -24,6 +24,10 @@ from steward.resources import DEFAULT_REGION
 
 #: moto accepts any credentials; these keep boto3 from looking for real ones (the local stack
 #: starts its services with the same).
+#: moto in one process answers a busy local stack in up to seconds, not DynamoDB's milliseconds:
+#: every AWS client's bound is widened (`steward.adapters.aws`), for the stack's functions and for
+#: the CLI pointed at it alike, so a busy local stack is not an outage.
+LOCAL_TIMEOUTS = {"STEWARD_AWS_TIMEOUT_SCALE": "4"}
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "steward-local",
     "AWS_SECRET_ACCESS_KEY": "steward-local",
@@ -112,4 +116,5 @@ def load(path: Path, environ: Mapping[str, str]) -> ClientConfig | None:
     if parts.scheme not in ("http", "https") or parts.hostname not in LOOPBACK_HOSTS:
         raise LocalStateError(f"{path} names an endpoint that is not on this machine; refusing to use it")
     settings = {k: v for k, v in (state.settings or {}).items() if k in STATE_SETTINGS}
-    return ClientConfig(settings=settings, environment={**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint})
+    environment = {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, **LOCAL_TIMEOUTS}
+    return ClientConfig(settings=settings, environment=environment)
