@@ -196,6 +196,9 @@ ABSENT_REVIEW = "rv_" + "0" * 24
 HOLD_WORD = "tangerine"
 
 
+HTML = {"Accept": "text/html"}
+
+
 def _probes() -> list[Probe]:
     """Every published route with seeded values on its success and error paths."""
     binary, binary_headers = _binary_request([TEXT.encode(), EMAIL.encode()])
@@ -317,6 +320,25 @@ def _probes() -> list[Probe]:
         Probe("card", "GET", f"/v1/models/{CREDIT}/card", OK, params=q, headers={"Accept": "text/html"}),
         Probe("card_pii_version", "GET", f"/v1/models/{CREDIT}/card", (404,), params={**q, "version": SSN}),
         Probe("card_pii_model", "GET", f"/v1/models/{EMAIL}/card", (404,), "model.not_found", params=q),
+        Probe("quality", "GET", f"/v1/models/{CREDIT}/quality", OK, params=q),
+        Probe(
+            "quality_pii_version", "GET", f"/v1/models/{CREDIT}/quality", (404,), params={**q, "version": SSN}
+        ),
+        Probe("quality_pii_model", "GET", f"/v1/models/{EMAIL}/quality", (404,), "model.not_found", params=q),
+        Probe("drift", "GET", f"/v1/models/{CREDIT}/drift", OK, params=q),
+        Probe("drift_pii_version", "GET", f"/v1/models/{CREDIT}/drift", (404,), params={**q, "version": SSN}),
+        Probe("drift_pii_model", "GET", f"/v1/models/{EMAIL}/drift", (404,), "model.not_found", params=q),
+        Probe(
+            "compare", "GET", f"/v1/models/{CREDIT}/compare", OK, params=q, headers={"Accept": "text/html"}
+        ),
+        Probe(
+            "compare_pii_versions",
+            "GET",
+            f"/v1/models/{CREDIT}/compare",
+            (404, 422),
+            params={**q, "versions": f"1,{EMAIL}"},
+        ),
+        Probe("compare_pii_model", "GET", f"/v1/models/{EMAIL}/compare", (404,), "model.not_found", params=q),
         Probe("explain_text", "POST", f"/v1/models/{MINILM}/explain", (200, 400), json=_bytes_tensor(TEXT)),
         Probe(
             "explain", "POST", f"/v1/models/{CREDIT}/explain", OK, json=_features(), params={**q, "row": 0}
@@ -652,6 +674,33 @@ def _probes() -> list[Probe]:
         Probe("kill_list", "GET", "/admin/kill-switches", (403,), key="admin", params=q),
         Probe("kill_set", "POST", "/admin/kill-switches", (403,), key="admin", json={"note": TEXT}),
         Probe("kill_clear", "POST", "/admin/kill-switches/clear", (403,), key="admin", json={"note": TEXT}),
+        # Steering versions is the platform's (a tenant admin is refused before the body is read).
+        Probe("routing_get", "GET", f"/admin/models/{CREDIT}/routing", (403,), key="admin", params=q),
+        Probe(
+            "routing_put",
+            "PUT",
+            f"/admin/models/{CREDIT}/routing",
+            (403,),
+            key="admin",
+            json={"weights": {EMAIL: 1}, "shadow": SSN, "note": TEXT},
+        ),
+        Probe(
+            "promote_pii",
+            "POST",
+            f"/admin/models/{CREDIT}/versions/{SSN}/promote",
+            (403, 422),
+            key="admin",
+            json={"reason": TEXT},
+        ),
+        Probe("rollback_pii", "POST", f"/admin/models/{EMAIL}/rollback", (403, 422), key="admin", json={}),
+        Probe(
+            "retire_pii",
+            "POST",
+            f"/admin/models/{CREDIT}/versions/{SSN}/retire",
+            (403, 422),
+            key="admin",
+            json={"new_default": EMAIL},
+        ),
         # Files and batches: personal data in a batch file's lines, its custom ids and its name,
         # in ids, cursors and metadata; the dependent calls (the uploaded file, the batch) follow
         # in `traffic`, which also waits for the batch to finish before anything is scanned.
