@@ -14,12 +14,12 @@ from __future__ import annotations
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Path, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError, WithJsonSchema
+from pydantic import BaseModel, WithJsonSchema
 from steward.auth.keys import PLATFORM_ADMIN_SCOPE
 from steward.controls.model import TENANT_ID
 from steward.errors import Forbidden
 
+from functions.api.bodies import parse_body
 from functions.api.deps import CallContext, Context, Controls
 from functions.api.openapi import problem_responses
 from functions.api.responses import json_response
@@ -44,18 +44,6 @@ def _platform_admin(context: CallContext, action: str) -> None:
     if PLATFORM_ADMIN_SCOPE not in context.principal.scopes:
         raise Forbidden()
     context.draft.reason_codes.append(action)
-
-
-def _parse(model: type[M], document: Any, context: CallContext) -> M:
-    """The body as ``model`` (checked after the caller, so a plain key learns nothing about it)."""
-    try:
-        parsed = model.model_validate(document)
-    except ValidationError as error:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in error.errors()]) from None
-    reason = getattr(parsed, "reason", None)
-    if isinstance(reason, str):
-        context.draft.reason_codes.append(f"reason.{reason}")
-    return parsed
 
 
 # Bodies are taken as objects and parsed in the route, after the caller is checked; documented
@@ -87,7 +75,7 @@ async def create_tenant(
     document: TenantBody,
 ) -> Response:
     _platform_admin(context, "admin.tenant_create")
-    spec = _parse(TenantCreate, document, context)
+    spec = parse_body(TenantCreate, document, context)
     by = context.principal.key_id
     tenant = await context.value(
         lambda: controls.create_tenant(
@@ -111,7 +99,7 @@ async def list_tenants(context: Context, controls: Controls) -> Response:
 
 async def _status(context: CallContext, controls: Any, tenant: str, document: Any, suspend: bool) -> Response:
     _platform_admin(context, "admin.tenant_suspend" if suspend else "admin.tenant_resume")
-    change = _parse(StatusChange, document, context)
+    change = parse_body(StatusChange, document, context)
     change_status = controls.suspend if suspend else controls.resume
     by = context.principal.key_id
     return await context.run(
@@ -164,7 +152,7 @@ async def set_switch(
     """Throw a switch: calls answer 503 ``service.disabled`` (global, model, version) or 403
     ``tenant.suspended`` (tenant) within 5 s."""
     _platform_admin(context, "admin.kill_set")
-    change = _parse(SwitchChange, document, context)
+    change = parse_body(SwitchChange, document, context)
     by = context.principal.key_id
     switch = await context.value(
         lambda: controls.set_switch(change.scope, reason=change.reason, note=change.note, by=by).public()
@@ -179,7 +167,7 @@ async def clear_switch(
     document: SwitchBody,
 ) -> Response:
     _platform_admin(context, "admin.kill_clear")
-    change = _parse(SwitchChange, document, context)
+    change = parse_body(SwitchChange, document, context)
     return await context.run(
         lambda: {
             "object": "kill_switch.cleared",

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from steward.auth.keys import PLATFORM_ADMIN_SCOPE
 from steward.catalog.lifecycle import LIFECYCLE_REASONS, ModelLifecycle
 from steward.catalog.names import NAME_PATTERN
 from steward.errors import FeatureNotConfigured, Forbidden
 
+from functions.api.bodies import parse_body
 from functions.api.deps import CallContext, Context, Lifecycle
 from functions.api.openapi import problem_responses
 from functions.api.schemas import ModelRouting
@@ -68,9 +69,11 @@ def _steer(context: CallContext, lifecycle: ModelLifecycle | None, action: str, 
     return lifecycle
 
 
-def _reason(context: CallContext, reason: str) -> str:
-    context.draft.reason_codes.append(f"reason.{reason}")
-    return reason
+# Bodies are taken as objects and parsed after the caller is checked (`functions.api.bodies`).
+RouteBody = Annotated[dict[str, Any], Body(), WithJsonSchema(RouteChange.model_json_schema())]
+VersionBody = Annotated[dict[str, Any], Body(), WithJsonSchema(VersionChange.model_json_schema())]
+RollbackBody = Annotated[dict[str, Any], Body(), WithJsonSchema(RollbackChange.model_json_schema())]
+RetireBody = Annotated[dict[str, Any], Body(), WithJsonSchema(RetireChange.model_json_schema())]
 
 
 LIFECYCLE_PROBLEMS = problem_responses(403, 404, 409, 501)
@@ -91,45 +94,50 @@ async def get_routing(
 
 
 @router.put("/{model}/routing", response_model=ModelRouting, responses=LIFECYCLE_PROBLEMS)
-async def put_routing(model: Model, body: RouteChange, context: Context, lifecycle: Lifecycle) -> Response:
+async def put_routing(model: Model, document: RouteBody, context: Context, lifecycle: Lifecycle) -> Response:
     """Split unpinned traffic by weight between approved versions, copy it to a shadow, stick per key."""
     steering = _steer(context, lifecycle, "admin.model_route", model)
-    author, reason = context.principal.key_id, _reason(context, body.reason)
+    body, author = parse_body(RouteChange, document, context), context.principal.key_id
     return await context.run(
         lambda: steering.route(
-            model, weights=body.weights, shadow=body.shadow, sticky=body.sticky, actor=author, reason=reason
+            model,
+            weights=body.weights,
+            shadow=body.shadow,
+            sticky=body.sticky,
+            actor=author,
+            reason=body.reason,
         )
     )
 
 
 @router.post("/{model}/versions/{version}/promote", response_model=ModelRouting, responses=LIFECYCLE_PROBLEMS)
 async def promote(
-    model: Model, version: VersionName, body: VersionChange, context: Context, lifecycle: Lifecycle
+    model: Model, version: VersionName, document: VersionBody, context: Context, lifecycle: Lifecycle
 ) -> Response:
     """``version`` takes all unpinned traffic (the split ends); the old default is kept for rollback."""
     steering = _steer(context, lifecycle, "admin.model_promote", model)
     context.draft.model_version = version
-    author, reason = context.principal.key_id, _reason(context, body.reason)
-    return await context.run(lambda: steering.promote(model, version, actor=author, reason=reason))
+    body, author = parse_body(VersionChange, document, context), context.principal.key_id
+    return await context.run(lambda: steering.promote(model, version, actor=author, reason=body.reason))
 
 
 @router.post("/{model}/rollback", response_model=ModelRouting, responses=LIFECYCLE_PROBLEMS)
-async def rollback(model: Model, body: RollbackChange, context: Context, lifecycle: Lifecycle) -> Response:
+async def rollback(model: Model, document: RollbackBody, context: Context, lifecycle: Lifecycle) -> Response:
     """Back to the default before the last promote or rollback (or ``version``); the split ends."""
     steering = _steer(context, lifecycle, "admin.model_rollback", model)
-    author, reason = context.principal.key_id, _reason(context, body.reason)
-    return await context.run(lambda: steering.rollback(model, body.version, actor=author, reason=reason))
+    body, author = parse_body(RollbackChange, document, context), context.principal.key_id
+    return await context.run(lambda: steering.rollback(model, body.version, actor=author, reason=body.reason))
 
 
 @router.post("/{model}/versions/{version}/retire", response_model=ModelRouting, responses=LIFECYCLE_PROBLEMS)
 async def retire(
-    model: Model, version: VersionName, body: RetireChange, context: Context, lifecycle: Lifecycle
+    model: Model, version: VersionName, document: RetireBody, context: Context, lifecycle: Lifecycle
 ) -> Response:
     """Withdraw ``version`` for good: it leaves the split and the shadow; ``new_default`` takes over
     if it served the default (or ``take_offline`` when it is the only approved version)."""
     steering = _steer(context, lifecycle, "admin.model_retire", model)
     context.draft.model_version = version
-    author, reason = context.principal.key_id, _reason(context, body.reason)
+    body, author = parse_body(RetireChange, document, context), context.principal.key_id
 
     def run() -> dict[str, Any]:
         steering.set_approval(
@@ -137,7 +145,7 @@ async def retire(
             version,
             "retired",
             actor=author,
-            reason=reason,
+            reason=body.reason,
             new_default=body.new_default,
             take_offline=body.take_offline,
         )
