@@ -16,11 +16,11 @@ from typing import Any
 from steward.adapters.aws import client as aws_client
 
 
-class S3ObjectStore:
-    """`steward.batches.ports.ObjectStore` over one bucket."""
+class S3Bucket:
+    """One bucket and its S3 client, made on first use (or injected) with the subclass's bounds."""
 
     CONNECT_TIMEOUT_S = 2.0
-    READ_TIMEOUT_S = 10.0  # a file of a few MB
+    READ_TIMEOUT_S = 10.0
     MAX_ATTEMPTS = 3
 
     def __init__(self, bucket: str, *, region: str, client: Any = None) -> None:
@@ -39,6 +39,12 @@ class S3ObjectStore:
                 max_attempts=self.MAX_ATTEMPTS,
             )
         return self._client
+
+
+class S3ObjectStore(S3Bucket):
+    """`steward.batches.ports.ObjectStore` over one bucket."""
+
+    READ_TIMEOUT_S = 10.0  # a file of a few MB
 
     def put(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self._bucket, Key=key, Body=data)
@@ -59,7 +65,7 @@ class S3ObjectStore:
         self.client.delete_object(Bucket=self._bucket, Key=key)
 
 
-class S3ArtifactStore:
+class S3ArtifactStore(S3Bucket):
     """`steward.catalog.publish.ArtifactStore` over the stage's artifacts bucket.
 
     Each upload sends ``ChecksumSHA256``: S3 computes the digest of what it received and refuses a
@@ -77,22 +83,8 @@ class S3ArtifactStore:
     DIGEST_METADATA = "sha256"
 
     def __init__(self, bucket: str, *, region: str, owner: str = "", client: Any = None) -> None:
-        self._bucket = bucket
-        self._region = region
+        super().__init__(bucket, region=region, client=client)
         self._owner = {"ExpectedBucketOwner": owner} if owner else {}
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws_client(
-                "s3",
-                self._region,
-                connect_timeout=self.CONNECT_TIMEOUT_S,
-                read_timeout=self.READ_TIMEOUT_S,
-                max_attempts=self.MAX_ATTEMPTS,
-            )
-        return self._client
 
     def stored_sha256(self, key: str) -> str | None:
         head = self._head(key)

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from steward.errors import BackendError, MalformedJson, StewardError
+from steward.inference.oip_tensors import row_major
 
 HEADER_LENGTH = "inference-header-content-length"
 BINARY_MEDIA_TYPE = "application/octet-stream"
@@ -240,8 +241,10 @@ def encode_response(answer: Mapping[str, Any], encoding: OutputEncoding) -> tupl
 def _encode(output: Mapping[str, Any]) -> bytes:
     datatype = output.get("datatype")
     count = _count(output.get("shape"))
-    values: list[Any] = []
-    _flatten(output.get("data"), values)
+    try:
+        values = row_major(output.get("data"))
+    except ValueError:
+        raise BackendError() from None
     if count is None or count != len(values) or (datatype != "BYTES" and datatype not in _CODES):
         raise BackendError()
     try:
@@ -272,21 +275,3 @@ def _bf16_bits(value: float) -> int:
     if math.isnan(value):
         return (bits >> 16) | 0x0040
     return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) & 0xFFFF
-
-
-def _flatten(data: Any, out: list[Any]) -> None:
-    """Row-major values of (possibly nested) ``data``; iterative, so depth can't exhaust the stack."""
-    if not isinstance(data, list):
-        raise BackendError()
-    stack: list[Any] = [iter(data)]
-    while stack:
-        item = next(stack[-1], _END)
-        if item is _END:
-            stack.pop()
-        elif isinstance(item, list):
-            stack.append(iter(item))
-        else:
-            out.append(item)
-
-
-_END = object()
