@@ -9,23 +9,31 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import REPO, RunningStack
+from tests.e2e.conftest import REPO, RunningStack, start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 MODEL = "credit-risk"
 ROW = [40.0, 55.0, 6.0, 0.3, 12.0, 4.0, 1.0, 20.0, 10.0, 1.0]
 BODY = {"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 10], "data": ROW}]}
 #: Canary predictions, each with feedback. moto copies every table a transaction touches (each
-#: audit record and each feedback is one), so the local stack slows as its tables grow: 150 keeps
-#: this test well inside its timeouts after the rest of the e2e suite has run.
+#: audit record and each feedback is one), so a local stack slows as its tables grow: this test
+#: runs on a stack of its own, so the rest of the suite's stack stays as small as it was.
 PREDICTIONS = 150
 #: The freshness bound every registry change is in force within, plus polling slack.
 IN_FORCE_S = 5.0 + 1.5
+
+
+@pytest.fixture(scope="module")
+def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    running = start_stack(tmp_path_factory.mktemp("lifecycle-stack"))
+    yield running
+    running.stop()
 
 
 def steward(stack: RunningStack, *argv: str) -> dict[str, Any]:
@@ -61,7 +69,8 @@ def wait_for_version(http: httpx.Client, version: str) -> float:
     pytest.fail(f"{MODEL}@{version} never took the traffic")
 
 
-def test_canary_shadow_compare_promote_and_roll_back(stack: RunningStack) -> None:
+def test_canary_shadow_compare_promote_and_roll_back(own_stack: RunningStack) -> None:
+    stack = own_stack
     headers = {"Authorization": f"Bearer {stack.key}"}
     with httpx.Client(base_url=stack.api_url, headers=headers, timeout=30) as http:
         # Given the two versions make up registers: 1 serves, 2 is approved and takes no traffic
