@@ -15,7 +15,7 @@ from typing import Any
 from steward.audit.archive import ArchiveObject, AuditChange
 from steward.audit.chain import AuditChain, ChainHead, ChainWriter, HeadMoved, RecordExists, head_of
 from steward.auth.keys import KeyRecord
-from steward.catalog.lifecycle import VersionEvent
+from steward.catalog.history import VersionEvent
 from steward.catalog.registry import MODEL_ITEM_SK, ModelDocument, ModelEntry, ModelVersion, Target
 from steward.controls.model import (
     KillSwitch,
@@ -74,9 +74,21 @@ class InMemoryRegistryStore:
     def append_history(self, model: str, event: VersionEvent) -> None:
         self.events.setdefault(model, []).append(event)
 
-    def put_entry_with_event(self, entry: ModelEntry, event: VersionEvent) -> None:
-        self.put_entry(entry)  # raises before the event is kept, as the transaction would
-        self.append_history(entry.model, event)
+    def commit(
+        self,
+        *,
+        entry: ModelEntry | None = None,
+        version: ModelVersion | None = None,
+        event: VersionEvent | None = None,
+    ) -> None:
+        """All or nothing, as the DynamoDB transaction: the entry's revision is checked first."""
+        if entry is not None:
+            self.put_entry(entry)  # raises `ModelChanged` before anything is kept
+        if version is not None:
+            self.put_version(version)
+        if event is not None:
+            model = entry.model if entry is not None else version.model if version is not None else ""
+            self.append_history(model, event)
 
     def history(self, model: str, limit: int = 50) -> list[VersionEvent]:
         return list(reversed(self.events.get(model, [])))[:limit]

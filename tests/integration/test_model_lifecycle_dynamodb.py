@@ -62,7 +62,12 @@ def test_the_plan_and_history_round_trip_and_history_stays_out_of_registry_reads
     assert registry.resolve(caller, model).version.version == "2"
 
 
-def test_serving_counters_add_concurrently_and_read_per_tenant(names: ResourceNames) -> None:
+def test_serving_counters_add_concurrently_and_read_per_tenant(
+    names: ResourceNames, serial_moto: str
+) -> None:
+    # Concurrent callers, over moto one request at a time: its threaded server applies ADD without
+    # a lock (DynamoDB applies each UpdateItem atomically), so a read-then-write adapter would still
+    # lose counts here and this one must not.
     stats = DynamoServingStatsStore(names.fairness_table.name, region=REGION)
     model = f"serving-{uuid.uuid4().hex[:8]}"
 
@@ -98,3 +103,28 @@ def test_a_change_based_on_a_stale_read_is_refused_not_lost(names: ResourceNames
         store.put_entry(stale)
     entry = store.get_model(model).entry
     assert entry is not None and entry.default_version == "2" and entry.revision == stale.revision + 1
+
+
+def test_an_approval_change_and_its_history_land_together_or_not_at_all(names: ResourceNames) -> None:
+    from dataclasses import replace
+
+    from steward.catalog.history import VersionEvent
+    from steward.errors import ModelChanged
+
+    store = DynamoRegistryStore(names.models_table.name, region=REGION)
+    model = _model(store)
+    stale = store.get_model(model)
+    ModelLifecycle(store).promote(model, "2", actor="k1")  # lands between the read and the write
+    events_before = len(store.history(model))
+    assert stale.entry is not None
+    retired = replace(stale.versions["1"], approval="retired")
+    with pytest.raises(ModelChanged):
+        store.commit(
+            entry=replace(stale.entry, default_version="2"),
+            version=retired,
+            event=VersionEvent(0, "retired", "1", "k2", "superseded"),
+        )
+    assert store.get_model(model).versions["1"].approval == "approved"  # the version is untouched
+    assert len(store.history(model)) == events_before  # and no event was written
+    ModelLifecycle(store).set_approval(model, "3", "approved", actor="k1", reason="release")
+    assert store.history(model)[0].event == "approved" and store.get_model(model).versions["3"].routable

@@ -162,7 +162,8 @@ def register_model(
 
     The full model card is stored with the version; registering it as ``approved`` needs a
     complete card, exactly like `set_approval`; the default stays on an approved version whenever
-    one exists (`steward.catalog.approval.register_version`).
+    one exists (`steward.catalog.approval.plan_registration`); the version, the entry and the
+    ``registered`` event are written at once.
     """
     rules.check_state(approval)
     stored_card = clean_card(card)
@@ -188,11 +189,10 @@ def register_model(
         max_batch_size=max(0, int(max_batch_size)),
         drift_profile=checked_drift_reference(drift_profile),
     )
-    registered = rules.register_version(
-        writer, mv, make_default=make_default, enabled=enabled, owner=owner, description=description
+    lifecycle = ModelLifecycle(writer, clock=lambda: created)
+    return lifecycle.register(
+        mv, make_default=make_default, enabled=enabled, owner=owner, description=description, actor=actor
     )
-    ModelLifecycle(writer, clock=lambda: created).record_registration(registered, actor=actor)
-    return registered
 
 
 def register_from_manifest(

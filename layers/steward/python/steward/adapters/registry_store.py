@@ -17,7 +17,7 @@ from typing import Any
 
 from steward.adapters.aws import DynamoTable
 from steward.adapters.ddb_codec import from_item, to_item
-from steward.catalog.lifecycle import HISTORY_LIMIT, VersionEvent
+from steward.catalog.history import HISTORY_LIMIT, VersionEvent
 from steward.catalog.registry import (
     MODEL_ITEM_SK,
     ModelDocument,
@@ -147,18 +147,37 @@ class DynamoRegistryStore(DynamoTable):
 
     def put_entry(self, entry: ModelEntry) -> None:
         """Conditional on the revision read (an entry from before revisions counts as 0)."""
+        self.commit(entry=entry)
+
+    def put_version(self, version: ModelVersion) -> None:
+        self.commit(version=version)
+
+    def commit(
+        self,
+        *,
+        entry: ModelEntry | None = None,
+        version: ModelVersion | None = None,
+        event: VersionEvent | None = None,
+    ) -> None:
+        """One PutItem, or a transaction of the version, the entry (conditional on the revision
+        read) and the history event: the registry and its history change together or not at all."""
+        puts: list[dict[str, Any]] = []
+        if version is not None:
+            puts.append({"TableName": self._table, "Item": version_to_item(version)})
+        if entry is not None:
+            puts.append(self._entry_put(entry))
+        if event is not None:
+            model = entry.model if entry is not None else version.model if version is not None else ""
+            puts.append({"TableName": self._table, "Item": _event_item(model, event)})
+        if not puts:
+            return
         try:
-            self.client.put_item(**self._entry_put(entry))
+            if len(puts) == 1:
+                self.client.put_item(**puts[0])
+            else:
+                self.client.transact_write_items(TransactItems=[{"Put": put} for put in puts])
         except self.client.exceptions.ConditionalCheckFailedException:
             raise ModelChanged() from None
-
-    def put_entry_with_event(self, entry: ModelEntry, event: VersionEvent) -> None:
-        """The entry (conditional, as `put_entry`) and its history event in one transaction."""
-        history = {"TableName": self._table, "Item": _event_item(entry.model, event)}
-        try:
-            self.client.transact_write_items(
-                TransactItems=[{"Put": self._entry_put(entry)}, {"Put": history}]
-            )
         except self.client.exceptions.TransactionCanceledException as error:
             reasons = error.response.get("CancellationReasons") or []
             if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
@@ -173,9 +192,6 @@ class DynamoRegistryStore(DynamoTable):
             "ExpressionAttributeNames": {"#rev": "revision"},
             "ExpressionAttributeValues": {":rev": {"N": str(entry.revision)}},
         }
-
-    def put_version(self, version: ModelVersion) -> None:
-        self.client.put_item(TableName=self._table, Item=version_to_item(version))
 
     def append_history(self, model: str, event: VersionEvent) -> None:
         self.client.put_item(TableName=self._table, Item=_event_item(model, event))

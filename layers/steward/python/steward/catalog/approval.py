@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from steward.catalog.cards import missing_fields
+from steward.catalog.history import VersionEvent
 from steward.catalog.registry import APPROVALS, ModelDocument, ModelEntry, ModelVersion, serving_default
 from steward.catalog.routing_plan import RoutePlan
 from steward.errors import CardIncomplete, DefaultVersionConflict, VersionNotFound
@@ -23,12 +24,28 @@ from steward.errors import CardIncomplete, DefaultVersionConflict, VersionNotFou
 class RegistryWriter(Protocol):
     def get_model(self, model: str) -> ModelDocument: ...
 
-    def put_entry(self, entry: ModelEntry) -> None:
-        """Store ``entry`` as revision ``entry.revision + 1`` if the stored one is still
-        ``entry.revision`` (or absent); `ModelChanged` otherwise."""
+    def commit(
+        self,
+        *,
+        entry: ModelEntry | None = None,
+        version: ModelVersion | None = None,
+        event: VersionEvent | None = None,
+    ) -> None:
+        """Write what is given at once (all or nothing): ``version``, ``entry`` as revision
+        ``entry.revision + 1`` if the stored one is still ``entry.revision`` (or absent;
+        `ModelChanged` otherwise), and ``event`` in the model's history."""
         ...
 
-    def put_version(self, version: ModelVersion) -> None: ...
+
+@dataclass(frozen=True)
+class RegistryChange:
+    """What one approval rule writes: the version and, when it changes, the model entry."""
+
+    version: ModelVersion
+    entry: ModelEntry | None = None
+
+    def commit(self, store: RegistryWriter, event: VersionEvent | None = None) -> None:
+        store.commit(entry=self.entry, version=self.version, event=event)
 
 
 def check_state(approval: str) -> None:
@@ -44,16 +61,16 @@ def require_complete_card(card: Mapping[str, Any], task: str, artifact_digest: s
         raise CardIncomplete(missing)
 
 
-def register_version(
-    store: RegistryWriter,
+def plan_registration(
+    doc: ModelDocument,
     mv: ModelVersion,
     *,
     make_default: bool,
     enabled: bool,
     owner: str,
     description: str,
-) -> ModelVersion:
-    """Store ``mv`` (a new or replaced version) and the model entry it implies.
+) -> RegistryChange:
+    """``mv`` (a new or replaced version) and the model entry it implies.
 
     The caller has checked the card of an approved ``mv``. ``make_default`` lets an *approved*
     version take the default over, a pending one never displaces an approved default, and
@@ -61,14 +78,12 @@ def register_version(
     A new entry takes ``owner`` and ``description`` from the card when they are not given.
     """
     model, version, approval = mv.model, mv.version, mv.approval
-    doc = store.get_model(model)
     serving = serving_default(doc)
     if serving is not None and serving.version == version and approval != "approved":
         raise DefaultVersionConflict(
             f"{model}@{version} is the approved version serving the model; registering it again "
             f"as {approval} would take the model offline. Register a new version instead."
         )
-    store.put_version(mv)
     existing = doc.entry
     entry = ModelEntry(
         model=model,
@@ -85,9 +100,7 @@ def register_version(
     entry = with_default(entry, _default_after_register(existing, serving, mv, make_default), serving)
     if approval != "approved":  # a version re-registered as pending leaves the split at once
         entry = replace(entry, routing=entry.routing.without(version))
-    if entry != existing:
-        store.put_entry(entry)
-    return mv
+    return RegistryChange(version=mv, entry=entry if entry != existing else None)
 
 
 def _default_after_register(
@@ -118,7 +131,31 @@ def set_approval(
     new_default: str | None = None,
     take_offline: bool = False,
 ) -> ModelVersion:
-    """Change a version's approval state, keeping the default on an approved version.
+    """`plan_approval` over the stored model, written at once (no history event)."""
+    change = plan_approval(
+        store.get_model(model),
+        model,
+        version,
+        approval,
+        make_default=make_default,
+        new_default=new_default,
+        take_offline=take_offline,
+    )
+    change.commit(store)
+    return change.version
+
+
+def plan_approval(
+    doc: ModelDocument,
+    model: str,
+    version: str,
+    approval: str,
+    *,
+    make_default: bool = False,
+    new_default: str | None = None,
+    take_offline: bool = False,
+) -> RegistryChange:
+    """A version's new approval state, keeping the default on an approved version.
 
     ``approved`` raises `CardIncomplete` (409 ``card.incomplete``, naming the missing fields)
     unless the stored card is complete; the version becomes the default when ``make_default`` or
@@ -129,7 +166,6 @@ def set_approval(
     `VersionNotFound`.
     """
     check_state(approval)
-    doc = store.get_model(model)
     current = doc.versions.get(version)
     if current is None:
         raise VersionNotFound(f"{model}@{version} is not registered.")
@@ -139,26 +175,23 @@ def set_approval(
         if new_default is not None:
             raise ValueError("new_default only applies when a version is withdrawn; use make_default")
         require_complete_card(current.card, current.task, current.artifact_digest)
-        store.put_version(updated)
         keep = serving.version if serving is not None and not make_default else version
-        _point_default(store, doc, model, keep, serving)
-        return updated
+        return RegistryChange(version=updated, entry=_pointed(doc, model, keep, serving))
     if make_default:
         raise DefaultVersionConflict(
             f"Only an approved version can be the default; {model}@{version} would be {approval}."
         )
     successor = _successor(doc, current, approval, serving, new_default, take_offline)
     entry = doc.entry
-    if entry is not None:  # the version leaves the split and the shadow too, with its default
-        changed = replace(entry, routing=entry.routing.without(version))
-        if successor is not None:
-            changed = with_default(changed, successor, serving)
-        if changed != entry:
-            store.put_entry(changed)
-    elif successor is not None:
-        _point_default(store, doc, model, successor, serving)
-    store.put_version(updated)
-    return updated
+    if entry is None:
+        return RegistryChange(
+            version=updated, entry=_pointed(doc, model, successor, serving) if successor else None
+        )
+    # The version leaves the split and the shadow too, with its default.
+    changed = replace(entry, routing=entry.routing.without(version))
+    if successor is not None:
+        changed = with_default(changed, successor, serving)
+    return RegistryChange(version=updated, entry=changed if changed != entry else None)
 
 
 def _successor(
@@ -205,14 +238,10 @@ def with_default(entry: ModelEntry, version: str, serving: ModelVersion | None) 
     return replace(entry, default_version=version, previous_default=previous)
 
 
-def _point_default(
-    store: RegistryWriter, doc: ModelDocument, model: str, version: str, serving: ModelVersion | None
-) -> None:
-    """Store ``version`` as the default (a no-op when it already is)."""
+def _pointed(doc: ModelDocument, model: str, version: str, serving: ModelVersion | None) -> ModelEntry | None:
+    """The entry with ``version`` as its default (None: it already is)."""
     entry = doc.entry
     if entry is None:
-        store.put_entry(ModelEntry(model=model, default_version=version, created_at=int(time.time())))
-        return
+        return ModelEntry(model=model, default_version=version, created_at=int(time.time()))
     moved = with_default(entry, version, serving)
-    if moved != entry:
-        store.put_entry(moved)
+    return moved if moved != entry else None

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
 from steward.catalog import approval as rules
 from steward.catalog.approval import RegistryWriter
+from steward.catalog.history import HISTORY_LIMIT, VersionEvent
 from steward.catalog.registry import ModelDocument, ModelEntry, ModelVersion, serving_default
 from steward.catalog.routing_plan import RoutePlan, parse_weights
 from steward.errors import (
@@ -51,40 +52,10 @@ LIFECYCLE_REASONS = (
 )
 #: What happened to a version.
 EVENTS = ("registered", "approved", "pending", "rejected", "retired", "routed", "promoted", "rolled_back")
-#: History entries a card shows (newest first).
-HISTORY_LIMIT = 50
-
-
-@dataclass(frozen=True)
-class VersionEvent:
-    """One step in a model's version history; ``details`` holds routing numbers only."""
-
-    at: int
-    event: str
-    version: str
-    actor: str
-    reason: str
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "at": self.at,
-            "event": self.event,
-            "version": self.version,
-            "actor": self.actor,
-            "reason": self.reason,
-            "details": dict(self.details),
-        }
 
 
 @runtime_checkable
 class LifecycleStore(RegistryWriter, Protocol):
-    def append_history(self, model: str, event: VersionEvent) -> None: ...
-
-    def put_entry_with_event(self, entry: ModelEntry, event: VersionEvent) -> None:
-        """`put_entry` and `append_history` at once: the traffic changes with its history or not at all."""
-        ...
-
     def history(self, model: str, limit: int = HISTORY_LIMIT) -> list[VersionEvent]:
         """Newest first."""
         ...
@@ -168,7 +139,7 @@ class ModelLifecycle:
             weights=split, shadow=new_shadow, sticky=plan.sticky if sticky is None else sticky
         )
         event = self._event("routed", _main_version(split, entry), actor, reason, updated.to_dict())
-        self.store.put_entry_with_event(replace(entry, routing=updated), event)
+        self.store.commit(entry=replace(entry, routing=updated), event=event)
         return routing_view(self.store.get_model(model))
 
     def promote(self, model: str, version: str, *, actor: str, reason: str = "release") -> dict[str, Any]:
@@ -200,8 +171,8 @@ class ModelLifecycle:
     ) -> ModelVersion:
         """The approval rule (`steward.catalog.approval.set_approval`), recorded in the history."""
         check_reason(reason)
-        mv = rules.set_approval(
-            self.store,
+        change = rules.plan_approval(
+            self.store.get_model(model),
             model,
             version,
             approval,
@@ -210,11 +181,32 @@ class ModelLifecycle:
             take_offline=take_offline,
         )
         details = {"new_default": new_default} if new_default else {}
-        self._record(model, approval, version, actor, reason, details)
-        return mv
+        change.commit(self.store, self._event(approval, version, actor, reason, details))
+        return change.version
 
-    def record_registration(self, mv: ModelVersion, *, actor: str) -> None:
-        self._record(mv.model, "registered", mv.version, actor, "release", {"approval": mv.approval})
+    def register(
+        self,
+        mv: ModelVersion,
+        *,
+        make_default: bool,
+        enabled: bool,
+        owner: str,
+        description: str,
+        actor: str,
+    ) -> ModelVersion:
+        """Store a new or replaced version under the default-version rule
+        (`steward.catalog.approval.plan_registration`), with its ``registered`` event."""
+        change = rules.plan_registration(
+            self.store.get_model(mv.model),
+            mv,
+            make_default=make_default,
+            enabled=enabled,
+            owner=owner,
+            description=description,
+        )
+        event = self._event("registered", mv.version, actor, "release", {"approval": mv.approval})
+        change.commit(self.store, event)
+        return change.version
 
     # --- internals ---------------------------------------------------------------------------
     def _move_default(self, model: str, version: str, event: str, actor: str, reason: str) -> dict[str, Any]:
@@ -228,28 +220,13 @@ class ModelLifecycle:
             rules.with_default(entry, version, serving),
             routing=RoutePlan(shadow="" if plan.shadow == version else plan.shadow, sticky=plan.sticky),
         )
-        self.store.put_entry_with_event(updated, self._event(event, version, actor, reason, {"from": before}))
+        self.store.commit(entry=updated, event=self._event(event, version, actor, reason, {"from": before}))
         return routing_view(self.store.get_model(model))
 
     def _event(
         self, event: str, version: str, actor: str, reason: str, details: Mapping[str, Any]
     ) -> VersionEvent:
         return VersionEvent(int(self._clock()), event, version, actor, reason, details)
-
-    def _record(
-        self, model: str, event: str, version: str, actor: str, reason: str, details: Mapping[str, Any]
-    ) -> None:
-        self.store.append_history(
-            model,
-            VersionEvent(
-                at=int(self._clock()),
-                event=event,
-                version=version,
-                actor=actor,
-                reason=reason,
-                details=details,
-            ),
-        )
 
 
 def _entry(doc: ModelDocument) -> ModelEntry:
