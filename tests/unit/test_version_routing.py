@@ -219,11 +219,9 @@ def test_a_failing_shadow_never_fails_the_request(
 
 
 def test_every_default_move_is_kept_for_rollback() -> None:
-    from steward.catalog import approval
-
     store = store_with(("1", "approved"), ("2", "approved"))
     lifecycle = ModelLifecycle(store)
-    approval.set_approval(store, MODEL, "2", "approved", make_default=True)  # `approve --make-default`
+    lifecycle.set_approval(MODEL, "2", "approved", actor="t", reason="release", make_default=True)
     assert store.entries[MODEL].previous_default == "1"
     assert lifecycle.rollback(MODEL, actor="t")["default_version"] == "1"
     lifecycle.set_approval(MODEL, "1", "retired", actor="t", reason="superseded", new_default="2")

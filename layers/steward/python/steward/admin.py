@@ -248,7 +248,7 @@ def set_approval(
     store: LifecycleStore | None = None,
 ) -> ModelVersion:
     """Change a version's approval state under the card and default-version rules
-    (`steward.catalog.approval.set_approval`: `CardIncomplete`, `DefaultVersionConflict`,
+    (`steward.catalog.approval.plan_approval`: `CardIncomplete`, `DefaultVersionConflict`,
     `VersionNotFound`), recorded in the model's version history."""
     return model_lifecycle(settings=settings, store=store).set_approval(
         model,

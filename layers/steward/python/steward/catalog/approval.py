@@ -121,30 +121,6 @@ def _default_after_register(
     return existing.default_version
 
 
-def set_approval(
-    store: RegistryWriter,
-    model: str,
-    version: str,
-    approval: str,
-    *,
-    make_default: bool = False,
-    new_default: str | None = None,
-    take_offline: bool = False,
-) -> ModelVersion:
-    """`plan_approval` over the stored model, written at once (no history event)."""
-    change = plan_approval(
-        store.get_model(model),
-        model,
-        version,
-        approval,
-        make_default=make_default,
-        new_default=new_default,
-        take_offline=take_offline,
-    )
-    change.commit(store)
-    return change.version
-
-
 def plan_approval(
     doc: ModelDocument,
     model: str,

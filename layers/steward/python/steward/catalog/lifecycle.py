@@ -14,7 +14,7 @@ Rules, all checked before anything is written:
 * ``promote V`` makes V the default and ends any split (the whole model on V); ``rollback``
   returns the default to the version before the last promote or rollback (or a named approved
   one) and ends any split too, so one command undoes a canary gone wrong;
-* ``retire V`` is the approval rule's withdrawal (`steward.catalog.approval.set_approval`): V
+* ``retire V`` is the approval rule's withdrawal (`steward.catalog.approval.plan_approval`): V
   leaves the split and the shadow, and the default moves to ``new_default`` if V served it.
 """
 
@@ -169,7 +169,7 @@ class ModelLifecycle:
         new_default: str | None = None,
         take_offline: bool = False,
     ) -> ModelVersion:
-        """The approval rule (`steward.catalog.approval.set_approval`), recorded in the history."""
+        """The approval rule (`steward.catalog.approval.plan_approval`), recorded in the history."""
         check_reason(reason)
         change = rules.plan_approval(
             self.store.get_model(model),
